@@ -1,0 +1,110 @@
+//! The `rampart` command line: `serve` (the default), `migrate`, `admin create`. Thin: each
+//! command loads the config and calls into a module.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::startup::{Application, open_store};
+
+/// Rampart: a PostgreSQL database as a secure, documented REST API.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about)]
+pub struct Cli {
+    /// Config file (default: $RAMPART_CONFIG, else ./rampart.toml if present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default command).
+    Serve {
+        /// Address to listen on (overrides config and RAMPART_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Data directory (overrides config and RAMPART_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Apply system store migrations and exit.
+    Migrate,
+    /// Manage admins.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// Admin commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a sys-admin.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// At least 12 characters. Prefer RAMPART_ADMIN_PASSWORD to keep it out of shell history.
+        #[arg(long, env = "RAMPART_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow_free::Result {
+    let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    crate::telemetry::init(config.log_format);
+    match cli.command.unwrap_or(Command::Serve {
+        listen: None,
+        data_dir: None,
+    }) {
+        Command::Serve { listen, data_dir } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            let app = Application::build(config)
+                .await
+                .map_err(|e| e.to_string())?;
+            app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            let _ = writeln!(
+                std::io::stdout(),
+                "system store ({}) is up to date",
+                store.backend()
+            );
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    name,
+                },
+        } => {
+            let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            let id = crate::http::handlers::system::create_admin(&store, &email, &password, name)
+                .await
+                .map_err(|e| e.message)?;
+            let _ = writeln!(std::io::stdout(), "created admin {email} (id {id})");
+            Ok(())
+        }
+    }
+}
+
+/// The CLI's result: an error is a message for the user.
+pub mod anyhow_free {
+    /// Ok, or a message to print before exiting with status 1.
+    pub type Result = std::result::Result<(), String>;
+}

@@ -1,0 +1,319 @@
+//! Configuration: one typed `Config`, loaded once from `rampart.toml` (optional), then
+//! `RAMPART_*` environment variables, then CLI flags. This is the only module that reads the
+//! environment. Secrets never appear in `Debug` output.
+//!
+//! Environment names follow one rule: `RAMPART_` + the key path in upper case, with `__`
+//! between nested keys (`listen` → `RAMPART_LISTEN`, `limits.max_records` →
+//! `RAMPART_LIMITS__MAX_RECORDS`).
+
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (`host:port`; port 0 picks a free one).
+    pub listen: String,
+    /// Where the default SQLite system store and generated keys live.
+    pub data_dir: PathBuf,
+    /// The system store: `sqlite://path` or `postgres://…`. Default: `sqlite://{data_dir}/rampart.db`.
+    pub system_database_url: Option<SecretString>,
+    /// Base64 of 32 bytes; encrypts secrets at rest. Generated into the data dir when absent.
+    pub master_key: Option<SecretString>,
+    /// Secret for signing session tokens (at least 32 bytes). Generated into the data dir when absent.
+    pub jwt_secret: Option<SecretString>,
+    /// Issuer and audience of session tokens.
+    pub jwt_issuer: String,
+    /// Session lifetime in minutes.
+    pub jwt_ttl_minutes: u64,
+    /// Create this admin at start when no admin exists (with `admin_password`).
+    pub admin_email: Option<String>,
+    pub admin_password: Option<SecretString>,
+    /// Log format: `text` or `json`.
+    pub log_format: LogFormat,
+    /// Request and query limits.
+    pub limits: Limits,
+}
+
+/// Request and query limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Default `max_records` of a service that sets none.
+    pub max_records: u64,
+    /// Upper bound of any service's `max_records`.
+    pub max_records_ceiling: u64,
+    /// Longest filter string accepted.
+    pub filter_max_length: usize,
+    /// Deepest nesting of a filter.
+    pub filter_max_depth: usize,
+    /// Longest `IN (…)` list or `ids` list.
+    pub max_list: usize,
+    /// `statement_timeout` of every request's statements, in milliseconds.
+    pub statement_timeout_ms: u64,
+    /// Connections per database service pool.
+    pub service_pool_size: u32,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("rampart-data"),
+            system_database_url: None,
+            master_key: None,
+            jwt_secret: None,
+            jwt_issuer: "rampart".into(),
+            jwt_ttl_minutes: 24 * 60,
+            admin_email: None,
+            admin_password: None,
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_records: 1000,
+            max_records_ceiling: 100_000,
+            filter_max_length: 4096,
+            filter_max_depth: 32,
+            max_list: 1000,
+            statement_timeout_ms: 30_000,
+            service_pool_size: 10,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded; each names its key and source.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config ({origin}): {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Top-level keys, so unrelated `RAMPART_*` variables (e.g. `RAMPART_URL` of the MCP
+/// client) are not mistaken for configuration.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "system_database_url",
+    "master_key",
+    "jwt_secret",
+    "jwt_issuer",
+    "jwt_ttl_minutes",
+    "admin_email",
+    "admin_password",
+    "log_format",
+    "limits",
+];
+
+/// Environment variable that names the config file.
+const CONFIG_FILE_VAR: &str = "RAMPART_CONFIG";
+
+impl Config {
+    /// Loads `file` (or `$RAMPART_CONFIG`, or `./rampart.toml` if it exists), then applies
+    /// `RAMPART_*` variables from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let file = file.map(Path::to_path_buf).or_else(|| {
+            env.iter()
+                .find(|(k, _)| k == CONFIG_FILE_VAR)
+                .map(|(_, v)| PathBuf::from(v))
+        });
+        let file = file.or_else(|| {
+            let default = PathBuf::from("rampart.toml");
+            default.exists().then_some(default)
+        });
+        let text = match &file {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_sources(&text, &env)
+    }
+
+    /// Builds a config from TOML text and environment pairs (pure; used by `load` and tests).
+    pub fn from_sources(toml_text: &str, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut root: toml::Table =
+            toml::from_str(toml_text).map_err(|e| ConfigError::Invalid {
+                origin: "config file".into(),
+                message: e.to_string(),
+            })?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("RAMPART_") else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            if !KEYS.contains(&path[0].as_str()) {
+                continue;
+            }
+            insert_path(&mut root, &path, env_value(value)).map_err(|message| {
+                ConfigError::Invalid {
+                    origin: name.clone(),
+                    message,
+                }
+            })?;
+        }
+        let config: Config =
+            toml::Value::Table(root)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    origin: "config".into(),
+                    message: e.to_string(),
+                })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            origin: key.into(),
+            message: message.into(),
+        };
+        if self.listen.parse::<std::net::SocketAddr>().is_err()
+            && self
+                .listen
+                .rsplit_once(':')
+                .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+        {
+            return Err(invalid("listen", "expected host:port, e.g. 127.0.0.1:8080"));
+        }
+        if self.limits.max_records == 0 || self.limits.max_records > self.limits.max_records_ceiling
+        {
+            return Err(invalid(
+                "limits.max_records",
+                "must be between 1 and limits.max_records_ceiling",
+            ));
+        }
+        if self.jwt_ttl_minutes == 0 {
+            return Err(invalid("jwt_ttl_minutes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Environment values are strings; numbers and booleans are recognised so typed keys work.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Ok(()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [head, rest @ ..] => {
+            let entry = table
+                .entry(head.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => insert_path(inner, rest, value),
+                _ => Err(format!("`{head}` is not a table")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn no_file_and_no_environment_gives_the_documented_defaults() {
+        let c = Config::from_sources("", &[]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("rampart-data"));
+        assert!(c.system_database_url.is_none());
+        assert_eq!(c.limits.max_records, 1000);
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_nests_with_double_underscores() {
+        let c = Config::from_sources(
+            "listen = \"0.0.0.0:9000\"\n[limits]\nmax_records = 50\n",
+            &env(&[
+                ("RAMPART_LISTEN", "127.0.0.1:0"),
+                ("RAMPART_LIMITS__MAX_LIST", "7"),
+                ("RAMPART_SYSTEM_DATABASE_URL", "postgres://u:secret@h/db"),
+                ("RAMPART_URL", "http://unrelated"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.limits.max_records, 50);
+        assert_eq!(c.limits.max_list, 7);
+        assert_eq!(
+            c.system_database_url.unwrap().expose_secret(),
+            "postgres://u:secret@h/db"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused_with_their_name() {
+        let err = Config::from_sources("lisen = \"x\"", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let c =
+            Config::from_sources("", &env(&[("RAMPART_MASTER_KEY", "c3VwZXJzZWNyZXQ=")])).unwrap();
+        assert!(!format!("{c:?}").contains("c3VwZXJzZWNyZXQ="));
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_refused() {
+        assert!(Config::from_sources("listen = \"nonsense\"", &[]).is_err());
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../rampart.example.toml");
+        Config::from_sources(text, &[]).unwrap();
+    }
+}

@@ -1,0 +1,129 @@
+//! Results → DreamFactory's wire shapes: lists wrapped in `resource` with `meta` (`count`,
+//! `next`, and Rampart's `next_cursor`), single records bare, batch errors with their
+//! per-record context.
+
+use actix_web::HttpResponse;
+use actix_web::http::header::ContentType;
+use rampart_schema::Table;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::query::ReadPlan;
+use crate::query::exec::ReadResult;
+use crate::request::ReadParams;
+
+/// A response whose body is already JSON text.
+#[must_use]
+pub fn raw_json(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body)
+}
+
+/// `{"resource":[…],"meta":{…}}`. Records are spliced in as the JSON PostgreSQL built.
+#[must_use]
+pub fn list(
+    result: ReadResult,
+    plan: &ReadPlan,
+    count: Option<i64>,
+    schema: Option<Value>,
+    as_list: bool,
+) -> HttpResponse {
+    let mut body =
+        String::with_capacity(32 + result.records.iter().map(|r| r.len() + 1).sum::<usize>());
+    body.push_str("{\"resource\":[");
+    for (i, record) in result.records.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        if as_list {
+            body.push_str(&id_of(record));
+        } else {
+            body.push_str(record);
+        }
+    }
+    body.push(']');
+    let mut meta = serde_json::Map::new();
+    if let Some(n) = count {
+        meta.insert("count".into(), json!(n));
+    }
+    if result.has_more {
+        meta.insert("next".into(), json!(plan.offset + plan.limit));
+        if let Some(cursor) = result.next_cursor {
+            meta.insert("next_cursor".into(), json!(cursor));
+        }
+    }
+    if let Some(schema) = schema {
+        meta.insert("schema".into(), schema);
+    }
+    if !meta.is_empty() {
+        body.push_str(",\"meta\":");
+        body.push_str(&Value::Object(meta).to_string());
+    }
+    body.push('}');
+    raw_json(body)
+}
+
+/// DreamFactory's `as_list` form of a record: its id as a string, `(a,b)` for composite keys.
+fn id_of(record: &str) -> String {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(record) else {
+        return "null".into();
+    };
+    let parts: Vec<String> = map
+        .values()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    let id = if parts.len() == 1 {
+        parts[0].clone()
+    } else {
+        format!("({})", parts.join(","))
+    };
+    Value::String(id).to_string()
+}
+
+/// DreamFactory's batch error for `ids` reads that did not find every record.
+#[must_use]
+pub fn missing_ids_error(
+    ids: &[String],
+    records: &[String],
+    table: &Table,
+    params: &ReadParams,
+) -> ApiError {
+    let key = params
+        .id_field
+        .as_ref()
+        .and_then(|f| f.first().cloned())
+        .or_else(|| table.primary_key.first().cloned())
+        .unwrap_or_default();
+    let found: Vec<Value> = records
+        .iter()
+        .filter_map(|r| serde_json::from_str(r).ok())
+        .collect();
+    let mut errors = Vec::new();
+    let resource: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let hit = found.iter().find(|r| match r.get(&key) {
+                Some(Value::String(s)) => s == id,
+                Some(other) => &other.to_string() == id,
+                None => false,
+            });
+            match hit {
+                Some(r) => r.clone(),
+                None => {
+                    errors.push(i);
+                    let message = format!("Record with identifier '{id}' not found.");
+                    json!({"code": 404, "context": null, "message": message, "status_code": 404})
+                }
+            }
+        })
+        .collect();
+    let mut e = ApiError::bad_request("Batch Error: Not all requested records could be retrieved.");
+    e.code = Some(1000);
+    e.context = json!({"error": errors, "resource": resource});
+    e
+}

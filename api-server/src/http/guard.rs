@@ -1,0 +1,107 @@
+//! Typed extractors that authenticate before a handler runs: `Caller` (whoever sent
+//! credentials, possibly nobody) and `SysAdmin` (a signed-in sys-admin, else 401/403).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::error::{ApiError, ErrorKind};
+use crate::auth::{self, Credentials, Principal};
+use crate::state::AppState;
+
+/// Reads credentials from the headers and query string (DreamFactory's names).
+#[must_use]
+pub fn credentials(req: &HttpRequest) -> Credentials {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let bearer = header("authorization").and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+    });
+    Credentials {
+        api_key: header("x-dreamfactory-api-key").or_else(|| param("api_key")),
+        session_token: bearer
+            .or_else(|| header("x-dreamfactory-session-token"))
+            .or_else(|| param("session_token")),
+    }
+}
+
+/// The authenticated caller, if any credentials were sent (invalid ones are refused).
+pub struct Caller {
+    pub principal: Option<Principal>,
+    pub credentials: Credentials,
+}
+
+impl Caller {
+    /// The principal, or DreamFactory's "no credentials" 400.
+    pub fn require(&self) -> Result<&Principal, ApiError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::from(auth::AuthError::NoCredentials))
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::new(ErrorKind::Internal, "state missing"))?;
+            let credentials = credentials(&req);
+            let identity = auth::authenticate(state, &credentials).await?;
+            Ok(Self {
+                principal: identity.map(Principal::from_identity),
+                credentials,
+            })
+        })
+    }
+}
+
+/// A signed-in sys-admin.
+pub struct SysAdmin(pub Principal);
+
+impl FromRequest for SysAdmin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            match caller.principal {
+                Some(p) if p.is_sys_admin() => Ok(Self(p)),
+                Some(p) if p.user.is_some() => Err(ApiError::new(
+                    ErrorKind::Forbidden,
+                    "Access Forbidden. The system API needs a sys-admin session.",
+                )),
+                _ => Err(ApiError::new(
+                    ErrorKind::Unauthorized,
+                    "No admin session. Sign in at /api/v2/system/admin/session and send the token as X-DreamFactory-Session-Token or Authorization: Bearer.",
+                )),
+            }
+        })
+    }
+}

@@ -1,0 +1,405 @@
+//! Database service endpoints: `/api/v2/{service}[/{resource}]`. Each request runs the
+//! pipeline in order — parse (`ApiRequest`), authenticate (`Caller`), authorize (`Permit`),
+//! plan, execute, render — and nothing reaches SQL without a permit.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rampart_schema::{FunctionKind, SchemaModel, Table};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::http::envelope;
+use crate::http::error::{ApiError, ErrorKind};
+use crate::http::guard::Caller;
+use crate::http::schema_json;
+use crate::openapi;
+use crate::query::exec;
+use crate::query::plan::{self, ReadContext, View};
+use crate::rbac::verbs::REQUESTOR_API;
+use crate::rbac::{self, Access, CompiledRole, Permit, Verb};
+use crate::request::{ApiRequest, ParseLimits, RawRequest, Resource, RoutineFamily};
+use crate::services::ServiceHandle;
+use crate::state::AppState;
+use crate::system::services as service_store;
+
+/// Parse limits from the config.
+pub fn parse_limits(state: &AppState) -> ParseLimits {
+    let l = &state.config.limits;
+    ParseLimits {
+        filter: crate::filter::Limits {
+            max_length: l.filter_max_length,
+            max_depth: l.filter_max_depth,
+            max_list: l.max_list,
+            ..crate::filter::Limits::default()
+        },
+        max_list: l.max_list,
+    }
+}
+
+/// The framework-free copy of a request.
+pub fn raw_request(
+    req: &HttpRequest,
+    resource_path: &str,
+    body: &[u8],
+) -> Result<RawRequest, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice::<Value>(body).map_err(|e| {
+            ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
+        })?)
+    };
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Ok(RawRequest {
+        method: req.method().as_str().to_owned(),
+        resource_path: resource_path.to_owned(),
+        query: url::form_urlencoded::parse(req.query_string().as_bytes())
+            .into_owned()
+            .collect(),
+        method_override: header("x-http-method")
+            .or_else(|| header("x-http-method-override"))
+            .or_else(|| header("x-method-override")),
+        body,
+    })
+}
+
+/// What a principal may see of one service: the planner's `View`.
+struct RoleView<'a> {
+    role: &'a CompiledRole,
+    service_id: i64,
+    lookups: Vec<(String, String)>,
+}
+
+impl View for RoleView<'_> {
+    fn may_read(&self, table: &Table) -> bool {
+        self.role
+            .table_mask(self.service_id, &table.api_name, REQUESTOR_API)
+            & Verb::Get.bit()
+            != 0
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.lookups
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+async fn role_view<'a>(
+    state: &AppState,
+    principal: &Principal,
+    role: &'a CompiledRole,
+    service_id: i64,
+) -> Result<RoleView<'a>, ApiError> {
+    let mut lookups: Vec<(String, String)> =
+        state.lookups_for_role(role.id).await?.as_ref().clone();
+    lookups.push(("role.id".into(), role.id.to_string()));
+    lookups.push(("role.name".into(), role.name.clone()));
+    if let Some(app) = &principal.app {
+        lookups.push(("app.id".into(), app.id.to_string()));
+    }
+    if let Some(user) = &principal.user {
+        lookups.push(("user.id".into(), user.id.to_string()));
+        lookups.push(("user.email".into(), user.email.clone()));
+        lookups.push(("user.name".into(), user.name.clone()));
+    }
+    Ok(RoleView {
+        role,
+        service_id,
+        lookups,
+    })
+}
+
+/// `/api/v2/{service}` and `/api/v2/{service}/{resource…}`.
+pub async fn service_request(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let (service_name, tail) = path.into_inner();
+    let raw = raw_request(&req, &tail, &body)?;
+    let api = ApiRequest::parse(&raw, &parse_limits(&state))?;
+    let principal = caller.require()?;
+    let record = service_store::find_by_name(&state.store, &service_name)
+        .await?
+        .filter(|s| s.is_active)
+        .ok_or_else(|| ApiError::not_found(format!("Service '{service_name}' not found.")))?;
+    let role = match principal.role_id {
+        Some(id) => state.compiled_role(id).await?,
+        None => None,
+    };
+    let component = api.resource.component();
+    let permit = rbac::authorize(
+        role.as_deref(),
+        &Access {
+            service_id: record.id,
+            service_name: &record.name,
+            component: &component,
+            verb: api.verb,
+            requestor: REQUESTOR_API,
+        },
+    )?;
+    let role = role.ok_or(rbac::Denied::NoRole)?;
+    let handle = state
+        .services
+        .get(&record, &state.master_key, &state.config.limits)
+        .await?;
+    let schema = if api.params.refresh {
+        handle.refresh().await?
+    } else {
+        handle.schema()
+    };
+    let view = role_view(&state, principal, &role, record.id).await?;
+    let ctx = Ctx {
+        state: &state,
+        handle: &handle,
+        schema: &schema,
+        role: &role,
+        view: &view,
+        permit: &permit,
+        req: &req,
+    };
+    match (&api.resource, api.verb) {
+        (Resource::Root, Verb::Get) => Ok(ctx.root()),
+        (Resource::TableList | Resource::SchemaList, Verb::Get) => Ok(ctx.table_list(&api)),
+        (Resource::Table(t), Verb::Get) => ctx.read(&api, t, None).await,
+        (Resource::Record(t, id), Verb::Get) => ctx.read(&api, t, Some(id)).await,
+        (Resource::Schema(t), Verb::Get) => ctx.table_schema(t),
+        (Resource::RoutineList(family), Verb::Get) => Ok(ctx.routine_list(*family, &api)),
+        (Resource::Spec, Verb::Get) => Ok(ctx.spec()),
+        (Resource::Table(_) | Resource::Record(..), _) => Err(ApiError::new(
+            ErrorKind::NotImplemented,
+            format!(
+                "{} on records is not supported by this version of Rampart.",
+                api.verb
+            ),
+        )),
+        (Resource::Routine(..), _) => Err(ApiError::new(
+            ErrorKind::NotImplemented,
+            "Calling procedures and functions is not supported by this version of Rampart.",
+        )),
+        (_, verb) => Err(ApiError::new(
+            ErrorKind::MethodNotAllowed,
+            format!("{verb} is not allowed on '{component}'."),
+        )),
+    }
+}
+
+struct Ctx<'a> {
+    state: &'a AppState,
+    handle: &'a Arc<ServiceHandle>,
+    schema: &'a SchemaModel,
+    role: &'a CompiledRole,
+    view: &'a RoleView<'a>,
+    permit: &'a Permit,
+    req: &'a HttpRequest,
+}
+
+impl Ctx<'_> {
+    fn table_mask(&self, t: &Table) -> i64 {
+        self.role
+            .table_mask(self.handle.id, &t.api_name, REQUESTOR_API)
+    }
+
+    /// The table, if it exists and the role may touch it with the permitted verb.
+    fn table(&self, name: &str) -> Result<&Table, ApiError> {
+        self.schema
+            .table(name)
+            .filter(|t| self.table_mask(t) & self.permit.verb().bit() != 0)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("Table \"{name}\" does not exist in the database."))
+            })
+    }
+
+    fn root(&self) -> HttpResponse {
+        let service = self.handle.id;
+        let visible: Vec<Value> = ["_schema", "_table", "_proc", "_func", "_spec"]
+            .iter()
+            .filter(|r| match **r {
+                "_table" | "_schema" => !self
+                    .role
+                    .visible_tables(service, self.schema, REQUESTOR_API)
+                    .is_empty(),
+                "_proc" | "_func" => !self
+                    .routines(if **r == "_proc" {
+                        RoutineFamily::Proc
+                    } else {
+                        RoutineFamily::Func
+                    })
+                    .is_empty(),
+                _ => true,
+            })
+            .map(|r| json!({"name": r}))
+            .collect();
+        HttpResponse::Ok().json(json!({"resource": visible}))
+    }
+
+    fn table_list(&self, api: &ApiRequest) -> HttpResponse {
+        let tables = self
+            .role
+            .visible_tables(self.handle.id, self.schema, REQUESTOR_API);
+        let tables = tables.into_iter().filter(|(t, _)| {
+            api.params
+                .ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&t.api_name))
+        });
+        let resource: Vec<Value> = if api.params.as_list {
+            tables.map(|(t, _)| json!(t.api_name)).collect()
+        } else {
+            tables
+                .map(|(t, mask)| schema_json::table_entry(t, mask))
+                .collect()
+        };
+        HttpResponse::Ok().json(json!({"resource": resource}))
+    }
+
+    fn table_schema(&self, name: &str) -> Result<HttpResponse, ApiError> {
+        let t = self.table(name)?;
+        Ok(HttpResponse::Ok().json(schema_json::table(t, &|r| {
+            self.schema
+                .table(&r.ref_table)
+                .is_some_and(|rt| self.view.may_read(rt))
+        })))
+    }
+
+    fn routines(&self, family: RoutineFamily) -> Vec<&rampart_schema::Function> {
+        let kind = if family == RoutineFamily::Proc {
+            FunctionKind::Procedure
+        } else {
+            FunctionKind::Function
+        };
+        self.schema
+            .functions
+            .iter()
+            .filter(|f| {
+                f.kind == kind
+                    && self.role.routine_mask(
+                        self.handle.id,
+                        family.segment(),
+                        &f.api_name,
+                        REQUESTOR_API,
+                    ) != 0
+            })
+            .collect()
+    }
+
+    fn routine_list(&self, family: RoutineFamily, api: &ApiRequest) -> HttpResponse {
+        let list = self.routines(family);
+        let resource: Vec<Value> = if api.params.as_list {
+            list.iter().map(|f| json!(f.api_name)).collect()
+        } else {
+            list.iter()
+                .map(|f| {
+                    json!({
+                        "name": f.api_name,
+                        "label": schema_json::label(&f.api_name),
+                        "returns": f.return_type,
+                        "returns_set": f.returns_set,
+                        "params": f.args.iter().map(|a| json!({"name": a.name, "type": a.sql_type, "param_type": format!("{:?}", a.mode).to_uppercase(), "has_default": a.has_default})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect()
+        };
+        HttpResponse::Ok().json(json!({"resource": resource}))
+    }
+
+    fn spec(&self) -> HttpResponse {
+        let tables = self
+            .role
+            .visible_tables(self.handle.id, self.schema, REQUESTOR_API);
+        let procs = self.routines(RoutineFamily::Proc);
+        let funcs = self.routines(RoutineFamily::Func);
+        let doc = openapi::service_document(
+            &openapi::ServiceDoc {
+                name: &self.handle.name,
+                label: &self.handle.label,
+                description: self.handle.description.as_deref(),
+            },
+            self.schema,
+            &tables,
+            &procs,
+            &funcs,
+        );
+        HttpResponse::Ok().json(doc)
+    }
+
+    async fn read(
+        &self,
+        api: &ApiRequest,
+        table: &str,
+        id: Option<&str>,
+    ) -> Result<HttpResponse, ApiError> {
+        let t = self.table(table)?;
+        let ctx = ReadContext {
+            schema: self.schema,
+            table: t,
+            view: self.view,
+            max_records: self.handle.max_records,
+        };
+        let mut params = api.params.clone();
+        if params.as_list {
+            params.fields = Some(
+                plan::key_columns(t, params.id_field.as_deref())?
+                    .iter()
+                    .map(|c| crate::request::FieldSelector::Column(c.name.clone()))
+                    .collect(),
+            );
+            params.related.clear();
+        }
+        let read_plan = plan::plan_read(&ctx, &params, id)?;
+        let pool = &self.handle.pool;
+        if params.count_only {
+            let n = exec::count(pool, &read_plan).await?;
+            return Ok(HttpResponse::Ok().json(n));
+        }
+        let result = exec::read(pool, &read_plan).await?;
+        if let Some(id) = id {
+            let record = result.records.into_iter().next().ok_or_else(|| {
+                ApiError::not_found(format!("Record with identifier '{id}' not found."))
+            })?;
+            return Ok(envelope::raw_json(record));
+        }
+        if let Some(ids) = params
+            .ids
+            .as_ref()
+            .filter(|ids| result.records.len() < ids.len())
+        {
+            return Err(envelope::missing_ids_error(
+                ids,
+                &result.records,
+                t,
+                &params,
+            ));
+        }
+        let count = if params.include_count {
+            Some(exec::count(pool, &read_plan).await?)
+        } else {
+            None
+        };
+        let schema = params.include_schema.then(|| {
+            schema_json::table(t, &|r| {
+                self.schema
+                    .table(&r.ref_table)
+                    .is_some_and(|rt| self.view.may_read(rt))
+            })
+        });
+        let _ = (self.state, self.req);
+        Ok(envelope::list(
+            result,
+            &read_plan,
+            count,
+            schema,
+            params.as_list,
+        ))
+    }
+}

@@ -1,0 +1,57 @@
+//! `GET /api/v2`: the services the caller may reach; `/health` and `/ready`.
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::http::error::ApiError;
+use crate::http::guard::Caller;
+use crate::rbac::verbs::REQUESTOR_API;
+use crate::state::AppState;
+use crate::system::services as service_store;
+
+/// Service types this build serves.
+fn service_types() -> Value {
+    json!([{"name": "pgsql", "label": "PostgreSQL", "group": "Database", "description": "Database service supporting PostgreSQL connections."}])
+}
+
+/// `GET /api/v2`: services visible to the caller (all for a sys-admin, those the role reaches
+/// otherwise, none for an anonymous caller).
+pub async fn index(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let role = match caller.principal.as_ref().and_then(|p| p.role_id) {
+        Some(id) => state.compiled_role(id).await?,
+        None => None,
+    };
+    let admin = caller
+        .principal
+        .as_ref()
+        .is_some_and(crate::auth::Principal::is_sys_admin);
+    let services: Vec<Value> = service_store::list(&state.store)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_active && (admin || role.as_ref().is_some_and(|r| r.is_active && r.reaches_service(s.id, REQUESTOR_API))))
+        .map(|s| {
+            json!({
+                "id": s.id, "name": s.name, "label": s.label, "description": s.description, "type": s.kind,
+                "spec_url": format!("/api/v2/{}/_spec", s.name),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"services": services, "service_types": service_types()})))
+}
+
+/// `GET /health`: the process is up.
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /ready`: the system store answers.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok()
+            .json(json!({"status": "ready", "system_store": state.store.backend()})),
+        Err(e) => {
+            tracing::warn!(error = %e, "system store not ready");
+            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The single route table: every route the server answers is listed here.
+
+use actix_web::web;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+use super::handlers::{data, docs, root, system};
+
+/// Every (method, path) pair, as data, for the authorization matrix test and the docs.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/api/docs/"),
+    ("GET", "/api/docs/openapi.json"),
+    ("GET", "/api/v2"),
+    ("GET", "/api/v2/system/environment"),
+    ("POST", "/api/v2/system/admin/session"),
+    ("GET", "/api/v2/system/admin/session"),
+    ("DELETE", "/api/v2/system/admin/session"),
+    ("GET", "/api/v2/system/admin"),
+    ("POST", "/api/v2/system/admin"),
+    ("GET", "/api/v2/system/admin/{id}"),
+    ("PATCH", "/api/v2/system/admin/{id}"),
+    ("PUT", "/api/v2/system/admin/{id}"),
+    ("DELETE", "/api/v2/system/admin/{id}"),
+    ("GET", "/api/v2/system/service"),
+    ("POST", "/api/v2/system/service"),
+    ("GET", "/api/v2/system/service/{id}"),
+    ("PATCH", "/api/v2/system/service/{id}"),
+    ("PUT", "/api/v2/system/service/{id}"),
+    ("DELETE", "/api/v2/system/service/{id}"),
+    ("GET", "/api/v2/system/role"),
+    ("POST", "/api/v2/system/role"),
+    ("GET", "/api/v2/system/role/{id}"),
+    ("PATCH", "/api/v2/system/role/{id}"),
+    ("PUT", "/api/v2/system/role/{id}"),
+    ("DELETE", "/api/v2/system/role/{id}"),
+    ("GET", "/api/v2/system/app"),
+    ("POST", "/api/v2/system/app"),
+    ("GET", "/api/v2/system/app/{id}"),
+    ("PATCH", "/api/v2/system/app/{id}"),
+    ("PUT", "/api/v2/system/app/{id}"),
+    ("DELETE", "/api/v2/system/app/{id}"),
+    ("*", "/api/v2/{service}"),
+    ("*", "/api/v2/{service}/{resource:.*}"),
+];
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(root::health))
+        .route("/ready", web::get().to(root::ready))
+        .route("/api/docs/openapi.json", web::get().to(docs::combined))
+        .service(
+            SwaggerUi::new("/api/docs/{_:.*}")
+                .config(SwaggerConfig::new(["/api/docs/openapi.json"])),
+        )
+        .route(
+            "/api/docs",
+            web::get().to(|| async {
+                actix_web::HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/api/docs/"))
+                    .finish()
+            }),
+        )
+        .route("/api/v2", web::get().to(root::index))
+        .route("/api/v2/", web::get().to(root::index))
+        .service(
+            web::scope("/api/v2/system")
+                .route("/environment", web::get().to(system::environment))
+                .service(
+                    web::resource("/admin/session")
+                        .route(web::post().to(system::admin_login))
+                        .route(web::get().to(system::admin_session))
+                        .route(web::delete().to(system::admin_logout))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/admin")
+                        .route(web::get().to(system::admin_list))
+                        .route(web::post().to(system::admin_create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/admin/{id}")
+                        .route(web::get().to(system::admin_get))
+                        .route(web::patch().to(system::admin_update))
+                        .route(web::put().to(system::admin_update))
+                        .route(web::delete().to(system::admin_delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/service")
+                        .route(web::get().to(system::service_list))
+                        .route(web::post().to(system::service_create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/service/{id}")
+                        .route(web::get().to(system::service_get))
+                        .route(web::patch().to(system::service_update))
+                        .route(web::put().to(system::service_update))
+                        .route(web::delete().to(system::service_delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/role")
+                        .route(web::get().to(system::role_list))
+                        .route(web::post().to(system::role_create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/role/{id}")
+                        .route(web::get().to(system::role_get))
+                        .route(web::patch().to(system::role_update))
+                        .route(web::put().to(system::role_update))
+                        .route(web::delete().to(system::role_delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/app")
+                        .route(web::get().to(system::app_list))
+                        .route(web::post().to(system::app_create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/app/{id}")
+                        .route(web::get().to(system::app_get))
+                        .route(web::patch().to(system::app_update))
+                        .route(web::put().to(system::app_update))
+                        .route(web::delete().to(system::app_delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .default_service(web::to(|req: actix_web::HttpRequest| async move {
+                    super::error::ApiError::not_found(format!(
+                        "System resource '{}' not found.",
+                        req.path().trim_start_matches("/api/v2/system/")
+                    ))
+                })),
+        )
+        .route(
+            "/api/v2/{service}",
+            web::route().to(
+                |state, req, path: web::Path<String>, body, caller| async move {
+                    data::service_request(
+                        state,
+                        req,
+                        web::Path::from((path.into_inner(), String::new())),
+                        body,
+                        caller,
+                    )
+                    .await
+                },
+            ),
+        )
+        .route(
+            "/api/v2/{service}/{resource:.*}",
+            web::route().to(data::service_request),
+        );
+}

@@ -1,0 +1,19 @@
+//! Rampart's server: a PostgreSQL database as a secure, documented, DreamFactory-compatible
+//! REST API. See ARCHITECTURE.md for the map; a request runs
+//! `request → auth → rbac → query (plan → sql → exec) → http::envelope`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod filter;
+pub mod http;
+pub mod openapi;
+pub mod query;
+pub mod rbac;
+pub mod request;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod statement;
+pub mod system;
+pub mod telemetry;

@@ -1,0 +1,597 @@
+//! The system API's document: the service index, `environment`, the admin session, and CRUD
+//! on admins, services, roles and apps in DreamFactory's `resource` envelopes, including
+//! Rampart's field rules on role access rows.
+//!
+//! Pure and fixed: it depends on no schema or role; no I/O. Secrets are `writeOnly`: the API
+//! takes them and never returns them.
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{ComponentsBuilder, RefOr};
+
+use super::Parts;
+use super::components::{
+    any, array, base, body, described, envelope, format, json_response, nullable, object,
+    operation, path, path_item, prim, query, schema_ref, with_params,
+};
+
+/// The semantics of field rules, shown on the `FieldRules` schema.
+const FIELD_RULES_DOC: &str = "Per-field rules of this access row, keyed by column name, for the tables its component covers. \
+`\"hidden\"`: never returned, and not usable in `fields`, `filter`, `order`, `group`, aggregates or writes, as if the column did not exist. \
+`{\"mask\": …}`: returned masked (`full` → `\"****\"`, `last4` → only the last four characters, `email` → the address partly hidden, \
+`hash` → a hash of the value, `null` → null); a masked field cannot be filtered, ordered, grouped or aggregated, so its values cannot be inferred. \
+`\"read_only\"`: returned as is but never written. Fields without a rule are visible and writable. \
+Example: `{\"ssn\":{\"mask\":\"last4\"},\"email\":\"hidden\",\"tenant_id\":\"read_only\"}`.";
+
+/// One CRUD resource of the system API: its name, schema, the fields a create needs, and
+/// its `related` names.
+struct Resource(
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const RESOURCES: [Resource; 4] = [
+    Resource("admin", "Admin", &["email", "password"], &[]),
+    Resource("service", "Service", &["name", "type", "config"], &[]),
+    Resource(
+        "role",
+        "Role",
+        &["name"],
+        &["role_service_access_by_role_id", "lookup_by_role_id"],
+    ),
+    Resource("app", "App", &["name"], &[]),
+];
+
+/// The system document's parts.
+pub fn build() -> Parts {
+    let tag = |name: &str, about: &str| {
+        TagBuilder::new()
+            .name(name)
+            .description(Some(about))
+            .build()
+    };
+    let tags = vec![
+        tag(
+            "system",
+            "The service index and the platform's environment.",
+        ),
+        tag("system: session", "Admin login and logout."),
+        tag("system: admin", "System administrators."),
+        tag(
+            "system: service",
+            "Database services (PostgreSQL connections).",
+        ),
+        tag(
+            "system: role",
+            "Roles: access rows (components, verbs, row filters, field rules) and lookups.",
+        ),
+        tag("system: app", "Apps and their API keys."),
+    ];
+    let get = |op: OperationBuilder| vec![(HttpMethod::Get, op)];
+    let index = operation(
+        "get_services",
+        "system",
+        "The services the caller may reach",
+    )
+    .response(
+        "200",
+        json_response("Services and service types.", schema_ref("ServiceIndex")),
+    );
+    let env = operation(
+        "system_get_environment",
+        "system",
+        "Platform facts the console reads before login",
+    )
+    .securities(Some(Vec::new()))
+    .response(
+        "200",
+        json_response("The environment.", schema_ref("Environment")),
+    );
+
+    let session = json_response("The session.", schema_ref("Session"));
+    let login = operation(
+        "system_login",
+        "system: session",
+        "Log in as an admin with e-mail and password",
+    )
+    .securities(Some(Vec::new()))
+    .request_body(Some(body(
+        schema_ref("Login"),
+        "E-mail and password.",
+        true,
+    )))
+    .response("200", session.clone());
+    let current = operation(
+        "system_get_session",
+        "system: session",
+        "The current admin session (404 without one)",
+    );
+    let done = object([("success", prim(Type::Boolean))]);
+    let logout = operation(
+        "system_logout",
+        "system: session",
+        "Log out: the session token is revoked",
+    );
+    let session_ops = vec![
+        (HttpMethod::Post, login),
+        (HttpMethod::Get, current.response("200", session)),
+        (
+            HttpMethod::Delete,
+            logout.response("200", json_response("Logged out.", done)),
+        ),
+    ];
+
+    let mut paths = vec![
+        ("/api/v2".to_owned(), path_item(get(index))),
+        ("/api/v2/system/environment".to_owned(), path_item(get(env))),
+        (
+            "/api/v2/system/admin/session".to_owned(),
+            path_item(session_ops),
+        ),
+    ];
+    for r in &RESOURCES {
+        paths.extend(crud(r));
+    }
+    Parts {
+        paths,
+        components: schemas().build(),
+        tags,
+    }
+}
+
+/// `/system/{name}` (list, create) and `/system/{name}/{id}` (read, update, delete).
+fn crud(&Resource(name, schema, required, related): &Resource) -> [(String, PathItem); 2] {
+    let tag = format!("system: {name}");
+    let record = schema_ref(schema);
+    let ids = schema_ref(if name == "app" { "AppKey" } else { "Id" });
+    let with_related = |op: OperationBuilder| match related {
+        [] => op,
+        names => op.parameter(query(
+            "related",
+            &format!(
+                "Related records to include, comma-separated, or `*`: {}.",
+                names.join(", ")
+            ),
+            prim(Type::String),
+        )),
+    };
+
+    let list = operation(
+        &format!("system_get_{name}"),
+        &tag,
+        &format!("List {name}s"),
+    );
+    let list = with_related(with_params(
+        list,
+        &[
+            "fields",
+            "filter",
+            "ids",
+            "limit",
+            "offset",
+            "include_count",
+        ],
+    ));
+    let new: RefOr<Schema> = AllOfBuilder::new()
+        .item(record.clone())
+        .item(required_all(ObjectBuilder::new(), required))
+        .into();
+    let records = OneOfBuilder::new()
+        .item(envelope(new.clone()))
+        .item(array(new.clone()))
+        .item(new);
+    let created = if name == "app" {
+        "The new apps' ids and API keys (shown only here).".into()
+    } else {
+        format!("The new {name}s' ids.")
+    };
+    let create = operation(
+        &format!("system_post_{name}"),
+        &tag,
+        &format!("Create {name}s"),
+    )
+    .request_body(Some(body(
+        records,
+        "Records in a `resource` envelope, an array, or one record.",
+        true,
+    )))
+    .response("201", json_response(&created, envelope(ids.clone())));
+    let collection = vec![
+        (
+            HttpMethod::Get,
+            list.response(
+                "200",
+                json_response("The records.", envelope(record.clone())),
+            ),
+        ),
+        (HttpMethod::Post, create),
+    ];
+
+    let id = path(
+        "id",
+        &format!("The {name}'s id."),
+        prim(Type::Integer).format(format("int64")),
+    );
+    let get = with_related(with_params(
+        operation(
+            &format!("system_get_{name}_by_id"),
+            &tag,
+            &format!("Read one {name}"),
+        )
+        .parameter(id.clone()),
+        &["fields"],
+    ));
+    let mut one = vec![(
+        HttpMethod::Get,
+        get.response("200", json_response("The record.", record.clone())),
+    )];
+    for (method, verb) in [(HttpMethod::Put, "put"), (HttpMethod::Patch, "patch")] {
+        let mut update = operation(
+            &format!("system_{verb}_{name}_by_id"),
+            &tag,
+            &format!("Update one {name} (PUT is PATCH)"),
+        )
+        .parameter(id.clone());
+        if name == "app" {
+            update = update.parameter(query(
+                "regenerate",
+                "Issue a new API key; the response carries it, once.",
+                prim(Type::Boolean),
+            ));
+        }
+        let changed = json_response(
+            "The id (and, after `regenerate`, the new `api_key`).",
+            ids.clone(),
+        );
+        one.push((
+            method,
+            update
+                .request_body(Some(body(record.clone(), "The fields to change.", false)))
+                .response("200", changed),
+        ));
+    }
+    let delete = operation(
+        &format!("system_delete_{name}_by_id"),
+        &tag,
+        &format!("Delete one {name}"),
+    )
+    .parameter(id);
+    one.push((
+        HttpMethod::Delete,
+        delete.response("200", json_response("The id.", schema_ref("Id"))),
+    ));
+    [
+        (format!("/api/v2/system/{name}"), path_item(collection)),
+        (format!("/api/v2/system/{name}/{{id}}"), path_item(one)),
+    ]
+}
+
+fn required_all(o: ObjectBuilder, fields: &[&str]) -> ObjectBuilder {
+    fields.iter().fold(o, |o, f| o.required(*f))
+}
+
+/// The system API's schemas, after the shared components.
+fn schemas() -> ComponentsBuilder {
+    let ro = |b: ObjectBuilder| -> RefOr<Schema> { b.read_only(true).into() };
+    let s = || -> RefOr<Schema> { prim(Type::String).into() };
+    let int = || -> RefOr<Schema> { prim(Type::Integer).into() };
+    let boolean = || -> RefOr<Schema> { prim(Type::Boolean).into() };
+    let text = |about: &str| -> RefOr<Schema> { described(Type::String, about).into() };
+    let maybe = || -> RefOr<Schema> { nullable(Type::String).into() };
+    let id = || ro(prim(Type::Integer).format(format("int64")));
+    let date = |about: &str| ro(described(Type::String, about).format(format("date-time")));
+    let secret = |about: &str| -> RefOr<Schema> {
+        described(Type::String, about)
+            .format(format("password"))
+            .write_only(true)
+            .into()
+    };
+    let email = || -> RefOr<Schema> { prim(Type::String).format(format("email")).into() };
+
+    let login = required_all(
+        object([
+            ("email", email()),
+            ("password", secret("The admin's password.")),
+        ]),
+        &["email", "password"],
+    );
+    let session = object([
+        (
+            "session_token",
+            text("The JWT to send as `X-DreamFactory-Session-Token` or `Authorization: Bearer`."),
+        ),
+        ("session_id", text("The same token (DreamFactory's name).")),
+        ("id", int()),
+        ("name", s()),
+        ("first_name", maybe()),
+        ("last_name", maybe()),
+        ("email", s()),
+        ("is_sys_admin", boolean()),
+        (
+            "last_login_date",
+            nullable(Type::String)
+                .description(Some("`YYYY-MM-DD HH:MM:SS`, UTC."))
+                .into(),
+        ),
+        ("host", s()),
+        ("token_expiry_date", text("`YYYY-MM-DD HH:MM:SS`, UTC.")),
+    ]);
+    let session = required_all(
+        session,
+        &[
+            "session_token",
+            "session_id",
+            "id",
+            "email",
+            "is_sys_admin",
+            "token_expiry_date",
+        ],
+    );
+    let admin = object([
+        ("id", id()),
+        ("name", s()),
+        ("username", maybe()),
+        ("first_name", maybe()),
+        ("last_name", maybe()),
+        ("email", email()),
+        (
+            "password",
+            secret("At least 12 characters. Stored as an Argon2 hash; never returned."),
+        ),
+        ("is_sys_admin", ro(prim(Type::Boolean))),
+        ("is_active", boolean()),
+        ("phone", maybe()),
+        (
+            "last_login_date",
+            ro(nullable(Type::String).format(format("date-time"))),
+        ),
+        ("created_date", date("When the record was created.")),
+        ("last_modified_date", date("When the record last changed.")),
+    ]);
+    let sslmode = prim(Type::String).enum_values(Some([
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ]));
+    let config = object([
+        ("host", s()),
+        (
+            "port",
+            prim(Type::Integer).default(Some(5432.into())).into(),
+        ),
+        ("database", s()),
+        ("username", s()),
+        (
+            "password",
+            secret(
+                "Stored encrypted; never returned. Leave it out of an update to keep the stored one.",
+            ),
+        ),
+        (
+            "url",
+            secret(
+                "A `postgres://user:password@host:port/database` URL instead of the fields above. Stored encrypted; never returned.",
+            ),
+        ),
+        (
+            "schema",
+            text(
+                "The default schema: its tables are named without a prefix, others as `schema.table`.",
+            ),
+        ),
+        ("sslmode", sslmode.into()),
+        (
+            "max_records",
+            described(
+                Type::Integer,
+                "The most records one read returns (capped by the server's ceiling).",
+            )
+            .minimum(Some(1))
+            .into(),
+        ),
+    ]);
+    let config = config.description(Some("Connection settings: `url`, or `host`, `port`, `database`, `username` and `password`. The connection is tested before the service is stored."));
+    let service = object([
+        ("id", id()),
+        (
+            "name",
+            described(
+                Type::String,
+                "The service's name in URLs (`/api/v2/{name}`).",
+            )
+            .pattern(Some("^[A-Za-z0-9_-]{1,40}$"))
+            .into(),
+        ),
+        ("label", s()),
+        ("description", maybe()),
+        ("is_active", boolean()),
+        (
+            "type",
+            prim(Type::String).enum_values(Some(["pgsql"])).into(),
+        ),
+        ("config", schema_ref("ServiceConfig")),
+    ]);
+
+    let filter = required_all(
+        object([("name", s()), ("operator", s()), ("value", any().into())]),
+        &["name", "operator"],
+    );
+    let mask = prim(Type::String).enum_values(Some(["full", "last4", "email", "hash", "null"]));
+    let rule = OneOfBuilder::new()
+        .item(prim(Type::String).enum_values(Some(["hidden", "read_only"])))
+        .item(object([("mask", mask)]).required("mask"))
+        .description(Some("`\"hidden\"`, `\"read_only\"`, or `{\"mask\": \"full\"|\"last4\"|\"email\"|\"hash\"|\"null\"}`."));
+    let field_rules = ObjectBuilder::new()
+        .additional_properties(Some(schema_ref("FieldRule")))
+        .description(Some(FIELD_RULES_DOC));
+    let filters = OneOfBuilder::new().item(array(schema_ref("RoleFilter"))).item(prim(Type::String)).description(Some(
+        "Row filter: DreamFactory's list `[{\"name\",\"operator\",\"value\"}]` or a filter string such as `owner_id = {user.id}`. \
+         Lookups (`{user.id}`, `{role.name}`…) are bound as parameters. It is ANDed with every client filter and checked on written rows.",
+    ));
+    let access = object([
+        (
+            "id",
+            described(
+                Type::Integer,
+                "Set to update this row; leave out to add a row.",
+            )
+            .into(),
+        ),
+        (
+            "role_id",
+            nullable(Type::Integer)
+                .description(Some("Send `null` (with `id`) to delete this row."))
+                .into(),
+        ),
+        (
+            "service_id",
+            nullable(Type::Integer)
+                .description(Some("The service; `null` for all services."))
+                .into(),
+        ),
+        (
+            "component",
+            text(
+                "What the row grants: `*`, `_table/*`, `_table/orders`, `_table/orders/*`, `_schema/*`, `_proc/name`, `_func/name`, `_spec`. Exact matches win over wildcards, wildcards over `*`.",
+            ),
+        ),
+        (
+            "verb_mask",
+            described(
+                Type::Integer,
+                "Bitmask: GET 1, POST 2, PUT 4, PATCH 8, DELETE 16 (31 = all).",
+            )
+            .minimum(Some(0))
+            .maximum(Some(1023))
+            .into(),
+        ),
+        (
+            "requestor_mask",
+            described(Type::Integer, "API 1, SCRIPT 2, both 3.")
+                .minimum(Some(1))
+                .maximum(Some(3))
+                .default(Some(1.into()))
+                .into(),
+        ),
+        ("filters", filters.into()),
+        (
+            "filter_op",
+            described(Type::String, "How the list's filters combine.")
+                .enum_values(Some(["AND", "OR"]))
+                .default(Some("AND".into()))
+                .into(),
+        ),
+        ("field_rules", schema_ref("FieldRules")),
+    ]);
+    let lookup = object([
+        ("id", int()),
+        ("name", text("Used as `{name}` in filters.")),
+        ("value", text("Returned as `**********` when private.")),
+        ("private", boolean()),
+        ("description", maybe()),
+    ]);
+    let role = object([
+        ("id", id()),
+        ("name", s()),
+        ("description", maybe()),
+        ("is_active", boolean()),
+        ("created_date", date("When the record was created.")),
+        ("last_modified_date", date("When the record last changed.")),
+        (
+            "role_service_access_by_role_id",
+            array(schema_ref("RoleServiceAccess"))
+                .description(Some("Access rows (with `related`)."))
+                .into(),
+        ),
+        (
+            "lookup_by_role_id",
+            array(schema_ref("Lookup"))
+                .description(Some("The role's lookups (with `related`)."))
+                .into(),
+        ),
+    ]);
+    let app = object([
+        ("id", id()),
+        ("name", s()),
+        ("description", maybe()),
+        ("is_active", boolean()),
+        (
+            "role_id",
+            nullable(Type::Integer)
+                .description(Some("The app's default role."))
+                .into(),
+        ),
+        ("created_date", date("When the record was created.")),
+        ("last_modified_date", date("When the record last changed.")),
+    ]);
+    let app = app.description(Some(
+        "An app. Its API key is shown only when the app is created or its key regenerated.",
+    ));
+    let app_key = object([
+        ("id", int()),
+        (
+            "api_key",
+            nullable(Type::String)
+                .description(Some("The API key, shown once."))
+                .into(),
+        ),
+    ])
+    .required("id");
+
+    let platform = object([("version", s()), ("license", s()), ("product", s())]);
+    let providers = || -> RefOr<Schema> { array(any()).into() };
+    let auth = object([
+        ("allow_open_registration", boolean()),
+        ("login_attribute", s()),
+        ("adldap", providers()),
+        ("oauth", providers()),
+        ("saml", providers()),
+    ]);
+    let service_entry = object([
+        ("id", int()),
+        ("name", s()),
+        ("label", s()),
+        ("description", maybe()),
+        ("type", s()),
+        ("spec_url", text("The service's OpenAPI document.")),
+    ]);
+    let service_type = object([
+        ("name", s()),
+        ("label", s()),
+        ("group", s()),
+        ("description", s()),
+    ]);
+
+    base()
+        .schema("Login", login)
+        .schema("Session", session)
+        .schema("Admin", admin)
+        .schema("ServiceConfig", config)
+        .schema("Service", service)
+        .schema("RoleFilter", filter)
+        .schema("FieldRule", rule)
+        .schema("FieldRules", field_rules)
+        .schema("RoleServiceAccess", access)
+        .schema("Lookup", lookup)
+        .schema("Role", role)
+        .schema("App", app)
+        .schema("AppKey", app_key)
+        .schema("Id", object([("id", int())]).required("id"))
+        .schema(
+            "Environment",
+            object([("platform", platform), ("authentication", auth)]),
+        )
+        .schema(
+            "ServiceIndex",
+            object([
+                ("services", array(service_entry)),
+                ("service_types", array(service_type)),
+            ]),
+        )
+}

@@ -1,0 +1,788 @@
+//! `ReadParams` + table + permit → a validated read plan. Every column, relation and value
+//! is resolved here: names against the introspected table and the role's view, values into
+//! text bound with a cast to the column's own type. Pure: no I/O.
+//!
+//! Architecture invariant: a plan holds only names taken from the schema model, never a
+//! string the client sent; a name the caller may not see is reported as unknown.
+
+use serde_json::Value;
+
+use rampart_schema::{Column, RelationKind, SchemaModel, Table, ValueType};
+
+use crate::filter::{CompareOp, Expr, Literal, MatchOp, Operand};
+use crate::request::{Aggregate, FieldSelector, Nulls, OrderItem, ReadParams};
+
+/// A table as the SQL layer addresses it (schema-qualified, from the model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableTarget {
+    pub schema: String,
+    pub name: String,
+}
+
+impl TableTarget {
+    fn of(t: &Table) -> Self {
+        Self {
+            schema: t.schema.clone(),
+            name: t.name.clone(),
+        }
+    }
+}
+
+/// A value bound as text and cast to a type named by the catalog (`"pg_catalog"."int4"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub text: String,
+    pub type_schema: String,
+    pub type_name: String,
+}
+
+/// A resolved condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    Compare {
+        column: String,
+        op: CompareOp,
+        value: Bound,
+    },
+    /// `column LIKE/ILIKE pattern`; `text_cast` when the column is not text.
+    Match {
+        column: String,
+        text_cast: bool,
+        case_insensitive: bool,
+        negated: bool,
+        pattern: String,
+    },
+    In {
+        column: String,
+        negated: bool,
+        values: Vec<Bound>,
+    },
+    Between {
+        column: String,
+        negated: bool,
+        low: Bound,
+        high: Bound,
+    },
+    IsNull {
+        column: String,
+        negated: bool,
+    },
+}
+
+/// One `ORDER BY` term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBy {
+    pub column: String,
+    pub descending: bool,
+    pub nulls: Option<Nulls>,
+}
+
+/// A selected column of a table (bytea is sent as base64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnOut {
+    pub column: String,
+    pub base64: bool,
+}
+
+/// What one output key holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutExpr {
+    Column(ColumnOut),
+    Aggregate(Aggregate, Option<String>),
+    Related(RelatedSelect),
+}
+
+/// One key of each output record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub key: String,
+    pub expr: OutExpr,
+}
+
+/// How a related table joins the outer one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Join {
+    /// `inner.ref_col = outer.col` for each pair (outer, inner).
+    Direct(Vec<(String, String)>),
+    /// Through a junction: `junction.a = outer.col` and `junction.b = inner.col`.
+    Junction {
+        table: TableTarget,
+        outer: Vec<(String, String)>,
+        inner: Vec<(String, String)>,
+    },
+}
+
+/// A `related` expansion: a sub-select producing one object (belongs_to) or an array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelatedSelect {
+    pub table: TableTarget,
+    pub columns: Vec<ColumnOut>,
+    pub join: Join,
+    pub many: bool,
+    pub order: Vec<OrderBy>,
+    pub limit: Option<u64>,
+}
+
+/// Keyset paging: the columns of the cursor, and the position after which to continue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    pub columns: Vec<(String, bool)>,
+    pub after: Option<Vec<Bound>>,
+}
+
+/// A validated read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub table: TableTarget,
+    pub output: Vec<Output>,
+    pub condition: Option<Cond>,
+    pub order: Vec<OrderBy>,
+    pub group: Vec<String>,
+    /// Rows to return; the SQL asks for one more to know whether more remain.
+    pub limit: u64,
+    pub offset: u64,
+    pub keyset: Option<Keyset>,
+    /// Whether the client asked for paging information (a list, not a record).
+    pub is_list: bool,
+}
+
+/// Why a read cannot be planned (all 4xx).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("Invalid field requested: {0}")]
+    UnknownField(String),
+    #[error("Invalid or unparsable field in filter request: '{0}'")]
+    UnknownFilterField(String),
+    #[error("Invalid field '{0}' in order by clause.")]
+    UnknownOrderField(String),
+    #[error("Invalid field '{0}' in group by clause.")]
+    UnknownGroupField(String),
+    #[error("Invalid relationship requested: {0}")]
+    UnknownRelation(String),
+    #[error("Invalid value for field '{field}': {message}")]
+    BadValue { field: String, message: String },
+    #[error("Missing value for filter parameter ':{0}'; send it in `params`.")]
+    MissingParam(String),
+    #[error("Unknown lookup '{{{0}}}'.")]
+    UnknownLookup(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Table \"{0}\" has no primary key; send id_field to address records.")]
+    NoPrimaryKey(String),
+    #[error("Invalid cursor: it does not belong to this query. Start again without `cursor`.")]
+    BadCursor,
+}
+
+/// What the caller may see of the service, as the planner needs it.
+pub trait View {
+    /// Whether the caller may read this table (for `related`).
+    fn may_read(&self, table: &Table) -> bool;
+    /// Resolves a lookup (`{user.id}`) to its value.
+    fn lookup(&self, name: &str) -> Option<String>;
+}
+
+/// Context for planning one read.
+pub struct ReadContext<'a> {
+    pub schema: &'a SchemaModel,
+    pub table: &'a Table,
+    pub view: &'a dyn View,
+    /// The service's `max_records`.
+    pub max_records: u64,
+}
+
+fn column<'t>(table: &'t Table, name: &str) -> Option<&'t Column> {
+    table.column(name)
+}
+
+fn out_column(c: &Column) -> ColumnOut {
+    ColumnOut {
+        column: c.name.clone(),
+        base64: c.value_type == ValueType::Bytea,
+    }
+}
+
+/// The cast type of a column: its own type, or the element type's for arrays in `IN`.
+fn bound(c: &Column, text: String) -> Result<Bound, PlanError> {
+    check_value(c, &text)?;
+    Ok(Bound {
+        text,
+        type_schema: c.udt_schema.clone(),
+        type_name: c.udt_name.clone(),
+    })
+}
+
+/// Rejects values that cannot be of the column's type before anything runs.
+fn check_value(c: &Column, text: &str) -> Result<(), PlanError> {
+    let bad = |what: &str| PlanError::BadValue {
+        field: c.name.clone(),
+        message: format!("'{text}' is not {what}"),
+    };
+    let t = text.trim();
+    match c.value_type {
+        ValueType::SmallInt | ValueType::Integer | ValueType::BigInt => {
+            t.parse::<i64>().map(|_| ()).map_err(|_| bad("an integer"))
+        }
+        ValueType::Real | ValueType::Double | ValueType::Numeric => {
+            let ok = t.parse::<f64>().is_ok()
+                && !t.is_empty()
+                && t.chars()
+                    .all(|ch| ch.is_ascii_digit() || "+-.eE".contains(ch));
+            if ok
+                || matches!(
+                    t.to_ascii_lowercase().as_str(),
+                    "nan" | "infinity" | "-infinity"
+                )
+            {
+                Ok(())
+            } else {
+                Err(bad("a number"))
+            }
+        }
+        ValueType::Boolean => match t.to_ascii_lowercase().as_str() {
+            "true" | "false" | "t" | "f" | "1" | "0" | "yes" | "no" => Ok(()),
+            _ => Err(bad("true or false")),
+        },
+        ValueType::Uuid => {
+            let hex: String = t.chars().filter(|ch| *ch != '-').collect();
+            if hex.len() == 32 && hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                Ok(())
+            } else {
+                Err(bad("a UUID"))
+            }
+        }
+        ValueType::Enum if !c.enum_values.is_empty() => {
+            if c.enum_values.iter().any(|v| v == text) {
+                Ok(())
+            } else {
+                Err(bad(&format!("one of {}", c.enum_values.join(", "))))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn json_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Resolves a filter operand to text (None = SQL NULL).
+fn operand_text(
+    op: &Operand,
+    params: &std::collections::HashMap<String, Value>,
+    view: &dyn View,
+) -> Result<Option<String>, PlanError> {
+    match op {
+        Operand::Literal(Literal::String(s) | Literal::Number(s)) => Ok(Some(s.clone())),
+        Operand::Literal(Literal::Bool(b)) => Ok(Some(b.to_string())),
+        Operand::Literal(Literal::Null) => Ok(None),
+        Operand::Placeholder(name) => {
+            let key = name.trim_start_matches(':');
+            let v = params
+                .get(key)
+                .ok_or_else(|| PlanError::MissingParam(key.to_owned()))?;
+            Ok(json_text(v))
+        }
+        Operand::Lookup(name) => view
+            .lookup(name)
+            .map(Some)
+            .ok_or_else(|| PlanError::UnknownLookup(name.clone())),
+    }
+}
+
+/// Escapes `%`, `_` and `\` so a value is matched literally inside a LIKE pattern.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Resolves a filter AST against a table.
+pub fn resolve_filter(
+    expr: &Expr,
+    table: &Table,
+    params: &std::collections::HashMap<String, Value>,
+    view: &dyn View,
+) -> Result<Cond, PlanError> {
+    let col = |name: &str| {
+        column(table, name).ok_or_else(|| PlanError::UnknownFilterField(name.to_owned()))
+    };
+    let value = |c: &Column, op: &Operand| -> Result<Bound, PlanError> {
+        match operand_text(op, params, view)? {
+            Some(text) => bound(c, text),
+            None => Err(PlanError::BadValue {
+                field: c.name.clone(),
+                message: "null cannot be compared; use IS NULL or IS NOT NULL".into(),
+            }),
+        }
+    };
+    Ok(match expr {
+        Expr::And(items) => Cond::And(
+            items
+                .iter()
+                .map(|e| resolve_filter(e, table, params, view))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Or(items) => Cond::Or(
+            items
+                .iter()
+                .map(|e| resolve_filter(e, table, params, view))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Not(inner) => Cond::Not(Box::new(resolve_filter(inner, table, params, view)?)),
+        Expr::Compare {
+            field,
+            op,
+            value: v,
+        } => {
+            let c = col(&field.name)?;
+            Cond::Compare {
+                column: c.name.clone(),
+                op: *op,
+                value: value(c, v)?,
+            }
+        }
+        Expr::Match {
+            field,
+            op,
+            negated,
+            value: v,
+        } => {
+            let c = col(&field.name)?;
+            let text = operand_text(v, params, view)?.ok_or_else(|| PlanError::BadValue {
+                field: c.name.clone(),
+                message: "a pattern cannot be null".into(),
+            })?;
+            let pattern = match op {
+                MatchOp::Like | MatchOp::ILike => text,
+                MatchOp::Contains => format!("%{}%", escape_like(&text)),
+                MatchOp::StartsWith => format!("{}%", escape_like(&text)),
+                MatchOp::EndsWith => format!("%{}", escape_like(&text)),
+            };
+            Cond::Match {
+                column: c.name.clone(),
+                text_cast: c.value_type != ValueType::Text,
+                case_insensitive: *op == MatchOp::ILike,
+                negated: *negated,
+                pattern,
+            }
+        }
+        Expr::In {
+            field,
+            negated,
+            values,
+        } => {
+            let c = col(&field.name)?;
+            Cond::In {
+                column: c.name.clone(),
+                negated: *negated,
+                values: values
+                    .iter()
+                    .map(|v| value(c, v))
+                    .collect::<Result<_, _>>()?,
+            }
+        }
+        Expr::Between {
+            field,
+            negated,
+            low,
+            high,
+        } => {
+            let c = col(&field.name)?;
+            Cond::Between {
+                column: c.name.clone(),
+                negated: *negated,
+                low: value(c, low)?,
+                high: value(c, high)?,
+            }
+        }
+        Expr::IsNull { field, negated } => Cond::IsNull {
+            column: col(&field.name)?.name.clone(),
+            negated: *negated,
+        },
+    })
+}
+
+fn resolve_order(items: &[OrderItem], table: &Table) -> Result<Vec<OrderBy>, PlanError> {
+    items
+        .iter()
+        .map(|o| {
+            let c = column(table, &o.field)
+                .ok_or_else(|| PlanError::UnknownOrderField(o.field.clone()))?;
+            Ok(OrderBy {
+                column: c.name.clone(),
+                descending: o.descending,
+                nulls: o.nulls,
+            })
+        })
+        .collect()
+}
+
+/// The key columns of a table: `id_field` if given, else the primary key.
+pub fn key_columns<'t>(
+    table: &'t Table,
+    id_field: Option<&[String]>,
+) -> Result<Vec<&'t Column>, PlanError> {
+    match id_field {
+        Some(names) if !names.is_empty() => names
+            .iter()
+            .map(|n| column(table, n).ok_or_else(|| PlanError::UnknownField(n.clone())))
+            .collect(),
+        _ if table.primary_key.is_empty() => Err(PlanError::NoPrimaryKey(table.api_name.clone())),
+        _ => table
+            .primary_key
+            .iter()
+            .map(|n| {
+                column(table, n).ok_or_else(|| PlanError::NoPrimaryKey(table.api_name.clone()))
+            })
+            .collect(),
+    }
+}
+
+/// The condition selecting one record by its id (`5`, or `1,2` for a composite key).
+pub fn id_condition(
+    table: &Table,
+    id: &str,
+    id_field: Option<&[String]>,
+) -> Result<Cond, PlanError> {
+    let keys = key_columns(table, id_field)?;
+    let parts: Vec<&str> = if keys.len() == 1 {
+        vec![id]
+    } else {
+        id.split(',').map(str::trim).collect()
+    };
+    if parts.len() != keys.len() {
+        return Err(PlanError::Invalid(format!(
+            "the identifier needs {} values separated by commas ({})",
+            keys.len(),
+            keys.iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let conds = keys
+        .iter()
+        .zip(parts)
+        .map(|(k, v)| {
+            Ok(Cond::Compare {
+                column: k.name.clone(),
+                op: CompareOp::Eq,
+                value: bound(k, v.to_owned())?,
+            })
+        })
+        .collect::<Result<Vec<_>, PlanError>>()?;
+    Ok(if conds.len() == 1 {
+        conds.into_iter().next().unwrap_or(Cond::And(Vec::new()))
+    } else {
+        Cond::And(conds)
+    })
+}
+
+fn plan_related(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output>, PlanError> {
+    let mut out = Vec::new();
+    for req in &params.related {
+        let relations: Vec<_> = if req.name == "*" {
+            ctx.table.relations.iter().collect()
+        } else {
+            vec![
+                ctx.table
+                    .relation(&req.name)
+                    .ok_or_else(|| PlanError::UnknownRelation(req.name.clone()))?,
+            ]
+        };
+        for rel in relations {
+            let Some(target) = ctx
+                .schema
+                .table(&rel.ref_table)
+                .filter(|t| ctx.view.may_read(t))
+            else {
+                if req.name == "*" {
+                    continue;
+                }
+                return Err(PlanError::UnknownRelation(req.name.clone()));
+            };
+            let columns = match &req.fields {
+                None => target.columns.iter().map(out_column).collect(),
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        column(target, n)
+                            .map(out_column)
+                            .ok_or_else(|| PlanError::UnknownField(format!("{}.{n}", rel.name)))
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            let join = match (&rel.kind, &rel.junction) {
+                (RelationKind::ManyMany, Some(j)) => {
+                    let jt = ctx
+                        .schema
+                        .table(&j.table)
+                        .ok_or_else(|| PlanError::UnknownRelation(rel.name.clone()))?;
+                    Join::Junction {
+                        table: TableTarget::of(jt),
+                        outer: rel
+                            .columns
+                            .iter()
+                            .cloned()
+                            .zip(j.columns.iter().cloned())
+                            .collect(),
+                        inner: rel
+                            .ref_columns
+                            .iter()
+                            .cloned()
+                            .zip(j.ref_columns.iter().cloned())
+                            .collect(),
+                    }
+                }
+                _ => Join::Direct(
+                    rel.columns
+                        .iter()
+                        .cloned()
+                        .zip(rel.ref_columns.iter().cloned())
+                        .collect(),
+                ),
+            };
+            let many = rel.kind != RelationKind::BelongsTo;
+            out.push(Output {
+                key: rel.name.clone(),
+                expr: OutExpr::Related(RelatedSelect {
+                    table: TableTarget::of(target),
+                    columns,
+                    join,
+                    many,
+                    order: resolve_order(&req.order, target)?,
+                    limit: if many {
+                        Some(
+                            req.limit
+                                .unwrap_or(ctx.max_records)
+                                .min(ctx.max_records)
+                                .max(1),
+                        )
+                    } else {
+                        Some(1)
+                    },
+                }),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Plans a list read (`GET /_table/{t}`), a by-id read (`id`) or an `ids` read.
+pub fn plan_read(
+    ctx: &ReadContext<'_>,
+    params: &ReadParams,
+    id: Option<&str>,
+) -> Result<ReadPlan, PlanError> {
+    let table = ctx.table;
+    let mut output = Vec::new();
+    let grouped = !params.group.is_empty();
+    match &params.fields {
+        None => output.extend(table.columns.iter().map(|c| Output {
+            key: c.name.clone(),
+            expr: OutExpr::Column(out_column(c)),
+        })),
+        Some(fields) => {
+            for f in fields {
+                match f {
+                    FieldSelector::Column(name) => {
+                        let c = column(table, name)
+                            .ok_or_else(|| PlanError::UnknownField(name.clone()))?;
+                        output.push(Output {
+                            key: c.name.clone(),
+                            expr: OutExpr::Column(out_column(c)),
+                        });
+                    }
+                    FieldSelector::Aggregate(agg, field) => {
+                        let col = match field {
+                            None => None,
+                            Some(name) => {
+                                let c = column(table, name)
+                                    .ok_or_else(|| PlanError::UnknownField(name.clone()))?;
+                                let numeric = matches!(
+                                    c.value_type,
+                                    ValueType::SmallInt
+                                        | ValueType::Integer
+                                        | ValueType::BigInt
+                                        | ValueType::Real
+                                        | ValueType::Double
+                                        | ValueType::Numeric
+                                        | ValueType::Money
+                                );
+                                if matches!(agg, Aggregate::Sum | Aggregate::Avg) && !numeric {
+                                    return Err(PlanError::Invalid(format!(
+                                        "{}({name}) needs a numeric field",
+                                        agg.name()
+                                    )));
+                                }
+                                Some(c.name.clone())
+                            }
+                        };
+                        let key = format!("{}_{}", agg.name(), col.as_deref().unwrap_or("ALL"));
+                        output.push(Output {
+                            key,
+                            expr: OutExpr::Aggregate(*agg, col),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let group = params
+        .group
+        .iter()
+        .map(|g| {
+            column(table, g)
+                .map(|c| c.name.clone())
+                .ok_or_else(|| PlanError::UnknownGroupField(g.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if grouped {
+        for o in &output {
+            if let OutExpr::Column(c) = &o.expr
+                && !group.contains(&c.column)
+            {
+                return Err(PlanError::Invalid(format!(
+                    "field '{}' must be in `group` or inside an aggregate",
+                    c.column
+                )));
+            }
+        }
+    }
+    output.extend(plan_related(ctx, params)?);
+
+    let mut conds = Vec::new();
+    if let Some(filter) = &params.filter {
+        conds.push(resolve_filter(filter, table, &params.params, ctx.view)?);
+    }
+    match (id, &params.ids) {
+        (Some(id), _) => conds.push(id_condition(table, id, params.id_field.as_deref())?),
+        (None, Some(ids)) => {
+            let keys = key_columns(table, params.id_field.as_deref())?;
+            let [key] = keys.as_slice() else {
+                return Err(PlanError::Invalid(
+                    "`ids` needs a single-column key; address composite keys by record".into(),
+                ));
+            };
+            let values = ids
+                .iter()
+                .map(|v| bound(key, v.clone()))
+                .collect::<Result<_, _>>()?;
+            conds.push(Cond::In {
+                column: key.name.clone(),
+                negated: false,
+                values,
+            });
+        }
+        (None, None) => {}
+    }
+    let mut order = resolve_order(&params.order, table)?;
+    let is_list = id.is_none();
+    let limit = match params.limit {
+        Some(0) | None => ctx.max_records,
+        Some(n) => n.min(ctx.max_records),
+    };
+    let offset = params.offset.unwrap_or(0);
+
+    // Keyset paging over non-null order columns plus the primary key.
+    let mut keyset = None;
+    let has_aggregate = output
+        .iter()
+        .any(|o| matches!(o.expr, OutExpr::Aggregate(..)));
+    if is_list && !grouped && !has_aggregate && !table.primary_key.is_empty() {
+        let nullable_order = order
+            .iter()
+            .any(|o| column(table, &o.column).is_some_and(|c| c.nullable));
+        if !nullable_order {
+            for pk in &table.primary_key {
+                if !order.iter().any(|o| &o.column == pk) {
+                    order.push(OrderBy {
+                        column: pk.clone(),
+                        descending: false,
+                        nulls: None,
+                    });
+                }
+            }
+            let columns: Vec<(String, bool)> = order
+                .iter()
+                .map(|o| (o.column.clone(), o.descending))
+                .collect();
+            let after = match &params.cursor {
+                None => None,
+                Some(cursor) => Some(decode_cursor(cursor, table, &columns)?),
+            };
+            keyset = Some(Keyset { columns, after });
+        }
+    }
+    if keyset.is_none() && params.cursor.is_some() {
+        return Err(PlanError::BadCursor);
+    }
+    let condition = match conds.len() {
+        0 => None,
+        1 => conds.pop(),
+        _ => Some(Cond::And(conds)),
+    };
+    Ok(ReadPlan {
+        table: TableTarget::of(table),
+        output,
+        condition,
+        order,
+        group,
+        limit,
+        offset,
+        keyset,
+        is_list,
+    })
+}
+
+/// Plans `count_only` / `include_count`: the same condition as the read.
+#[must_use]
+pub fn count_of(plan: &ReadPlan) -> (TableTarget, Option<Cond>) {
+    (plan.table.clone(), plan.condition.clone())
+}
+
+/// A cursor is base64url(JSON array of the key values as text).
+#[must_use]
+pub fn encode_cursor(values: &[Option<String>]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_string(values).unwrap_or_default())
+}
+
+fn decode_cursor(
+    cursor: &str,
+    table: &Table,
+    columns: &[(String, bool)],
+) -> Result<Vec<Bound>, PlanError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| PlanError::BadCursor)?;
+    let values: Vec<Option<String>> =
+        serde_json::from_slice(&bytes).map_err(|_| PlanError::BadCursor)?;
+    if values.len() != columns.len() {
+        return Err(PlanError::BadCursor);
+    }
+    columns
+        .iter()
+        .zip(values)
+        .map(|((name, _), v)| {
+            let c = column(table, name).ok_or(PlanError::BadCursor)?;
+            bound(c, v.ok_or(PlanError::BadCursor)?).map_err(|_| PlanError::BadCursor)
+        })
+        .collect()
+}

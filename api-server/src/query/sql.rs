@@ -1,0 +1,433 @@
+//! A plan → sea-query statements. Pure and infallible: every identifier comes from the plan
+//! (which took it from the schema model) and is quoted by sea-query; every value is a bind
+//! parameter cast to the column's catalog type.
+//!
+//! Reads return one row per record: column `c{i}` is the JSON text of output key `i`
+//! (PostgreSQL's `to_json`, so numbers keep their precision, timestamps are ISO-8601 and
+//! related records arrive already built), and `k{j}` the text of keyset column `j`.
+
+use sea_query::extension::postgres::PgBinOper;
+use sea_query::{
+    Alias, Asterisk, BinOper, Condition, Expr, ExprTrait, Func, NullOrdering, Order, Query,
+    QueryStatementBuilder, SelectStatement,
+};
+
+use super::plan::{
+    Bound, ColumnOut, Cond, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
+};
+use crate::filter::CompareOp;
+use crate::request::{Aggregate, Nulls};
+
+const OUTER: &str = "_t";
+const RELATED: &str = "_r";
+const JUNCTION: &str = "_j";
+const SUB: &str = "_c";
+
+fn col(table_alias: &str, column: &str) -> Expr {
+    Expr::col((Alias::new(table_alias), Alias::new(column)))
+}
+
+fn bound(b: &Bound) -> Expr {
+    Func::cast_as_quoted(
+        Expr::val(b.text.clone()),
+        (
+            Alias::new(b.type_schema.clone()),
+            Alias::new(b.type_name.clone()),
+        ),
+    )
+    .into()
+}
+
+fn text(e: impl Into<Expr>) -> Expr {
+    Func::cast_as(e, Alias::new("text")).into()
+}
+
+fn to_json(e: impl Into<Expr>) -> Expr {
+    Func::cust(Alias::new("to_json")).arg(e).into()
+}
+
+fn table_ref(t: &TableTarget) -> (Alias, Alias) {
+    (Alias::new(t.schema.clone()), Alias::new(t.name.clone()))
+}
+
+/// Renders a resolved condition over the table aliased `alias`.
+pub fn condition(c: &Cond, alias: &str) -> Condition {
+    match c {
+        Cond::And(items) => items
+            .iter()
+            .fold(Condition::all(), |acc, i| acc.add(condition(i, alias))),
+        Cond::Or(items) => items
+            .iter()
+            .fold(Condition::any(), |acc, i| acc.add(condition(i, alias))),
+        Cond::Not(inner) => condition(inner, alias).not(),
+        Cond::Compare { column, op, value } => {
+            let op = match op {
+                CompareOp::Eq => BinOper::Equal,
+                CompareOp::Ne => BinOper::NotEqual,
+                CompareOp::Gt => BinOper::GreaterThan,
+                CompareOp::Ge => BinOper::GreaterThanOrEqual,
+                CompareOp::Lt => BinOper::SmallerThan,
+                CompareOp::Le => BinOper::SmallerThanOrEqual,
+            };
+            Condition::all().add(col(alias, column).binary(op, bound(value)))
+        }
+        Cond::Match {
+            column,
+            text_cast,
+            case_insensitive,
+            negated,
+            pattern,
+        } => {
+            let lhs = if *text_cast {
+                text(col(alias, column))
+            } else {
+                col(alias, column)
+            };
+            let op = match (case_insensitive, negated) {
+                (false, false) => BinOper::Like,
+                (false, true) => BinOper::NotLike,
+                (true, false) => BinOper::PgOperator(PgBinOper::ILike),
+                (true, true) => BinOper::PgOperator(PgBinOper::NotILike),
+            };
+            Condition::all().add(lhs.binary(op, Expr::val(pattern.clone())))
+        }
+        Cond::In {
+            column,
+            negated,
+            values,
+        } => {
+            let values: Vec<Expr> = values.iter().map(bound).collect();
+            let e = if *negated {
+                col(alias, column).is_not_in(values)
+            } else {
+                col(alias, column).is_in(values)
+            };
+            Condition::all().add(e)
+        }
+        Cond::Between {
+            column,
+            negated,
+            low,
+            high,
+        } => {
+            let e = if *negated {
+                col(alias, column).not_between(bound(low), bound(high))
+            } else {
+                col(alias, column).between(bound(low), bound(high))
+            };
+            Condition::all().add(e)
+        }
+        Cond::IsNull { column, negated } => Condition::all().add(if *negated {
+            col(alias, column).is_not_null()
+        } else {
+            col(alias, column).is_null()
+        }),
+    }
+}
+
+fn order_by(q: &mut SelectStatement, alias: &str, order: &[OrderBy]) {
+    for o in order {
+        let dir = if o.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        match o.nulls {
+            None => q.order_by_expr(col(alias, &o.column), dir),
+            Some(Nulls::First) => {
+                q.order_by_expr_with_nulls(col(alias, &o.column), dir, NullOrdering::First)
+            }
+            Some(Nulls::Last) => {
+                q.order_by_expr_with_nulls(col(alias, &o.column), dir, NullOrdering::Last)
+            }
+        };
+    }
+}
+
+fn column_expr(alias: &str, c: &ColumnOut) -> Expr {
+    if c.base64 {
+        Func::cust(Alias::new("encode"))
+            .arg(col(alias, &c.column))
+            .arg(Expr::val("base64"))
+            .into()
+    } else {
+        col(alias, &c.column)
+    }
+}
+
+/// The sub-select of a `related` expansion, producing JSON (an object or an array).
+fn related(r: &RelatedSelect) -> Expr {
+    let mut inner = Query::select();
+    for c in &r.columns {
+        inner.expr_as(column_expr(RELATED, c), Alias::new(c.column.clone()));
+    }
+    inner.from_as(table_ref(&r.table), Alias::new(RELATED));
+    match &r.join {
+        Join::Direct(pairs) => {
+            for (outer, inner_col) in pairs {
+                inner.and_where(
+                    col(RELATED, inner_col).equals((Alias::new(OUTER), Alias::new(outer.clone()))),
+                );
+            }
+        }
+        Join::Junction {
+            table,
+            outer,
+            inner: inner_pairs,
+        } => {
+            let mut exists = Query::select();
+            exists
+                .expr(Expr::val(1))
+                .from_as(table_ref(table), Alias::new(JUNCTION));
+            for (outer_col, j) in outer {
+                exists.and_where(
+                    col(JUNCTION, j).equals((Alias::new(OUTER), Alias::new(outer_col.clone()))),
+                );
+            }
+            for (inner_col, j) in inner_pairs {
+                exists.and_where(
+                    col(JUNCTION, j).equals((Alias::new(RELATED), Alias::new(inner_col.clone()))),
+                );
+            }
+            inner.and_where(Expr::exists(exists));
+        }
+    }
+    order_by(&mut inner, RELATED, &r.order);
+    if let Some(limit) = r.limit {
+        inner.limit(limit);
+    }
+    let whole_row = Expr::col((Alias::new(SUB), Asterisk));
+    let json: Expr = if r.many {
+        Func::coalesce([
+            Func::cust(Alias::new("json_agg")).arg(whole_row).into(),
+            Expr::cust("'[]'::json"),
+        ])
+        .into()
+    } else {
+        Func::cust(Alias::new("row_to_json")).arg(whole_row).into()
+    };
+    let mut outer = Query::select();
+    outer.expr(json).from_subquery(inner, Alias::new(SUB));
+    Expr::SubQuery(None, Box::new(outer.into_sub_query_statement()))
+}
+
+fn output_expr(e: &OutExpr) -> Expr {
+    match e {
+        OutExpr::Column(c) => text(to_json(column_expr(OUTER, c))),
+        OutExpr::Aggregate(agg, column) => {
+            let arg = match column {
+                Some(c) => col(OUTER, c),
+                None => Expr::cust("*"),
+            };
+            let f = match agg {
+                Aggregate::Count => Func::count(arg),
+                Aggregate::Sum => Func::sum(arg),
+                Aggregate::Avg => Func::avg(arg),
+                Aggregate::Min => Func::min(arg),
+                Aggregate::Max => Func::max(arg),
+            };
+            text(to_json(f))
+        }
+        OutExpr::Related(r) => text(related(r)),
+    }
+}
+
+/// Keyset: rows strictly after the cursor position in the plan's order.
+fn after(columns: &[(String, bool)], values: &[Bound]) -> Condition {
+    let mut any = Condition::any();
+    for i in 0..columns.len() {
+        let mut all = Condition::all();
+        for j in 0..i {
+            all = all.add(col(OUTER, &columns[j].0).binary(BinOper::Equal, bound(&values[j])));
+        }
+        let op = if columns[i].1 {
+            BinOper::SmallerThan
+        } else {
+            BinOper::GreaterThan
+        };
+        all = all.add(col(OUTER, &columns[i].0).binary(op, bound(&values[i])));
+        any = any.add(all);
+    }
+    any
+}
+
+/// The statement of a read. It asks for `limit + 1` rows so the caller knows if more remain.
+#[must_use]
+pub fn read(plan: &ReadPlan) -> SelectStatement {
+    let mut q = Query::select();
+    for (i, o) in plan.output.iter().enumerate() {
+        q.expr_as(output_expr(&o.expr), Alias::new(format!("c{i}")));
+    }
+    if let Some(k) = &plan.keyset {
+        for (j, (column, _)) in k.columns.iter().enumerate() {
+            q.expr_as(text(col(OUTER, column)), Alias::new(format!("k{j}")));
+        }
+    }
+    q.from_as(table_ref(&plan.table), Alias::new(OUTER));
+    if let Some(c) = &plan.condition {
+        q.cond_where(condition(c, OUTER));
+    }
+    if let Some(values) = plan.keyset.as_ref().and_then(|k| k.after.as_ref()) {
+        q.cond_where(after(
+            &plan
+                .keyset
+                .as_ref()
+                .map(|k| k.columns.clone())
+                .unwrap_or_default(),
+            values,
+        ));
+    }
+    for g in &plan.group {
+        q.add_group_by([col(OUTER, g)]);
+    }
+    order_by(&mut q, OUTER, &plan.order);
+    q.limit(plan.limit.saturating_add(1));
+    if plan.offset > 0 {
+        q.offset(plan.offset);
+    }
+    q
+}
+
+/// `SELECT COUNT(*)` with the read's condition (no paging).
+#[must_use]
+pub fn count(table: &TableTarget, cond: Option<&Cond>) -> SelectStatement {
+    let mut q = Query::select();
+    q.expr(Func::count(Expr::cust("*")))
+        .from_as(table_ref(table), Alias::new(OUTER));
+    if let Some(c) = cond {
+        q.cond_where(condition(c, OUTER));
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_query::PostgresQueryBuilder;
+
+    use super::*;
+    use crate::query::plan::Output;
+
+    fn target(name: &str) -> TableTarget {
+        TableTarget {
+            schema: "public".into(),
+            name: name.into(),
+        }
+    }
+
+    fn int(v: &str) -> Bound {
+        Bound {
+            text: v.into(),
+            type_schema: "pg_catalog".into(),
+            type_name: "int4".into(),
+        }
+    }
+
+    fn plan() -> ReadPlan {
+        ReadPlan {
+            table: target("orders"),
+            output: vec![
+                Output {
+                    key: "id".into(),
+                    expr: OutExpr::Column(ColumnOut {
+                        column: "id".into(),
+                        base64: false,
+                    }),
+                },
+                Output {
+                    key: "blob".into(),
+                    expr: OutExpr::Column(ColumnOut {
+                        column: "blob".into(),
+                        base64: true,
+                    }),
+                },
+            ],
+            condition: Some(Cond::And(vec![
+                Cond::Compare {
+                    column: "status".into(),
+                    op: CompareOp::Eq,
+                    value: Bound {
+                        text: "shipped".into(),
+                        type_schema: "public".into(),
+                        type_name: "order_status".into(),
+                    },
+                },
+                Cond::Compare {
+                    column: "total".into(),
+                    op: CompareOp::Gt,
+                    value: int("100"),
+                },
+            ])),
+            order: vec![OrderBy {
+                column: "id".into(),
+                descending: false,
+                nulls: None,
+            }],
+            group: vec![],
+            limit: 25,
+            offset: 0,
+            keyset: None,
+            is_list: true,
+        }
+    }
+
+    #[test]
+    fn a_read_binds_every_value_and_quotes_every_identifier() {
+        let (sql, values) = read(&plan()).build(PostgresQueryBuilder);
+        assert_eq!(
+            sql,
+            r#"SELECT CAST(to_json("_t"."id") AS text) AS "c0", CAST(to_json(encode("_t"."blob", $1)) AS text) AS "c1" FROM "public"."orders" AS "_t" WHERE "_t"."status" = CAST($2 AS "public"."order_status") AND "_t"."total" > CAST($3 AS "pg_catalog"."int4") ORDER BY "_t"."id" ASC LIMIT $4"#
+        );
+        assert_eq!(values.0.len(), 4);
+    }
+
+    #[test]
+    fn hostile_identifiers_from_a_model_are_quoted_not_executed() {
+        let mut p = plan();
+        p.table = target("orders\"; DROP TABLE x; --");
+        let (sql, _) = read(&p).build(PostgresQueryBuilder);
+        assert!(
+            sql.contains(r#"FROM "public"."orders""; DROP TABLE x; --" AS "_t""#),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn related_records_are_built_by_postgres_as_json() {
+        let mut p = plan();
+        p.condition = None;
+        p.output.push(Output {
+            key: "customers_by_customer_id".into(),
+            expr: OutExpr::Related(RelatedSelect {
+                table: target("customers"),
+                columns: vec![ColumnOut {
+                    column: "id".into(),
+                    base64: false,
+                }],
+                join: Join::Direct(vec![("customer_id".into(), "id".into())]),
+                many: false,
+                order: vec![],
+                limit: Some(1),
+            }),
+        });
+        let (sql, _) = read(&p).build(PostgresQueryBuilder);
+        assert!(
+            sql.contains(r#"CAST((SELECT row_to_json("_c".*) FROM (SELECT "_r"."id" AS "id" FROM "public"."customers" AS "_r" WHERE "_r"."id" = "_t"."customer_id" LIMIT $2) AS "_c") AS text) AS "c2""#),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn keyset_continues_strictly_after_the_cursor() {
+        let mut p = plan();
+        p.condition = None;
+        p.keyset = Some(crate::query::plan::Keyset {
+            columns: vec![("total".into(), true), ("id".into(), false)],
+            after: Some(vec![int("5"), int("9")]),
+        });
+        let (sql, _) = read(&p).build(PostgresQueryBuilder);
+        assert!(
+            sql.contains(r#"WHERE "_t"."total" < CAST($2 AS "pg_catalog"."int4") OR ("_t"."total" = CAST($3 AS "pg_catalog"."int4") AND "_t"."id" > CAST($4 AS "pg_catalog"."int4"))"#),
+            "{sql}"
+        );
+    }
+}

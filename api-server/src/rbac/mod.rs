@@ -1,0 +1,362 @@
+//! Role-based access: a role's access rows are compiled once into a `CompiledRole`; each
+//! request is checked against it (levels 1–3 of DESIGN §4: service, component + verb with
+//! DreamFactory's precedence and masks, table visibility) and, if allowed, yields a `Permit`.
+//! Pure: no I/O.
+//!
+//! Architecture invariant: deny by default — no role, an inactive role, or no matching access
+//! row refuses the request; nothing outside this module can construct a `Permit`.
+
+pub mod component;
+pub mod verbs;
+
+use rampart_schema::{SchemaModel, Table};
+
+use crate::system::roles::{AccessRecord, RoleRecord};
+use component::Tier;
+pub use verbs::Verb;
+
+/// One access row, normalised.
+#[derive(Debug, Clone)]
+struct AccessRow {
+    service_id: Option<i64>,
+    component: String,
+    verb_mask: i64,
+    requestor_mask: i64,
+}
+
+/// A role compiled for enforcement: every listing, check and OpenAPI document reads this.
+#[derive(Debug, Clone)]
+pub struct CompiledRole {
+    pub id: i64,
+    pub name: String,
+    pub is_active: bool,
+    rows: Vec<AccessRow>,
+}
+
+/// Resources whose GET lists things: allowed when the role may GET anything on the service,
+/// and then pruned to what it may see (DreamFactory's `_schema` fallback, applied to every
+/// listing).
+const LISTINGS: &[&str] = &["", "_table", "_schema", "_proc", "_func", "_spec"];
+
+impl CompiledRole {
+    /// Compiles a role's access rows.
+    #[must_use]
+    pub fn compile(role: &RoleRecord, access: &[AccessRecord]) -> Self {
+        let rows = access
+            .iter()
+            .map(|a| AccessRow {
+                service_id: a.service_id,
+                component: component::normalise(&a.component).to_owned(),
+                verb_mask: a.verb_mask,
+                requestor_mask: a.requestor_mask,
+            })
+            .collect();
+        Self {
+            id: role.id,
+            name: role.name.clone(),
+            is_active: role.is_active,
+            rows,
+        }
+    }
+
+    /// The verbs granted on `component` of `service` for a requestor (DreamFactory's tiers:
+    /// the first tier with a matching row wins; masks within it are OR-ed).
+    #[must_use]
+    pub fn mask_for(&self, service: i64, component: &str, requestor: i64) -> i64 {
+        let mut best: Option<Tier> = None;
+        let mut mask = 0;
+        for row in self
+            .rows
+            .iter()
+            .filter(|r| r.requestor_mask & requestor != 0)
+        {
+            let Some(t) = component::tier(row.service_id, &row.component, service, component)
+            else {
+                continue;
+            };
+            match best {
+                Some(b) if t > b => {}
+                Some(b) if t == b => mask |= row.verb_mask,
+                _ => {
+                    best = Some(t);
+                    mask = row.verb_mask;
+                }
+            }
+        }
+        mask
+    }
+
+    /// Whether any row of the role reaches the service (level 1).
+    #[must_use]
+    pub fn reaches_service(&self, service: i64, requestor: i64) -> bool {
+        self.rows.iter().any(|r| {
+            r.requestor_mask & requestor != 0
+                && r.verb_mask != 0
+                && (r.service_id == Some(service)
+                    || (r.service_id.is_none() && matches!(r.component.as_str(), "" | "*")))
+        })
+    }
+
+    /// The verbs granted on a table (its collection component `_table/{name}`).
+    #[must_use]
+    pub fn table_mask(&self, service: i64, table: &str, requestor: i64) -> i64 {
+        self.mask_for(service, &format!("_table/{table}"), requestor)
+    }
+
+    /// Tables and views the role may touch at all, with their verbs (level 3).
+    #[must_use]
+    pub fn visible_tables<'s>(
+        &self,
+        service: i64,
+        schema: &'s SchemaModel,
+        requestor: i64,
+    ) -> Vec<(&'s Table, i64)> {
+        schema
+            .tables
+            .iter()
+            .filter_map(|t| {
+                let mask = self.table_mask(service, &t.api_name, requestor);
+                (mask != 0).then_some((t, mask))
+            })
+            .collect()
+    }
+
+    /// Whether the role may call a function or procedure (`_func/name`, `_proc/name`).
+    #[must_use]
+    pub fn routine_mask(&self, service: i64, family: &str, name: &str, requestor: i64) -> i64 {
+        self.mask_for(service, &format!("{family}/{name}"), requestor)
+    }
+}
+
+/// What a request asks for, as the RBAC engine sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'a> {
+    pub service_id: i64,
+    pub service_name: &'a str,
+    /// The request's component (`_table/orders`, `_table/orders/5`, `_spec`, ``).
+    pub component: &'a str,
+    pub verb: Verb,
+    pub requestor: i64,
+}
+
+/// Proof that a request passed RBAC. Only `authorize` makes one.
+#[derive(Debug, Clone)]
+pub struct Permit {
+    service_id: i64,
+    verb: Verb,
+    /// Verbs granted on the component.
+    mask: i64,
+    /// The role the permit was issued under.
+    role_id: i64,
+    /// Whether this is a listing allowed by the fallback (results must be pruned).
+    pruned_listing: bool,
+}
+
+impl Permit {
+    /// The service the permit is for.
+    #[must_use]
+    pub fn service_id(&self) -> i64 {
+        self.service_id
+    }
+
+    /// The verb allowed.
+    #[must_use]
+    pub fn verb(&self) -> Verb {
+        self.verb
+    }
+
+    /// The verbs granted on the component.
+    #[must_use]
+    pub fn mask(&self) -> i64 {
+        self.mask
+    }
+
+    /// The role it was issued under.
+    #[must_use]
+    pub fn role_id(&self) -> i64 {
+        self.role_id
+    }
+
+    /// True when the listing is allowed only because the role reaches something on the
+    /// service; results are pruned to what the role may see either way.
+    #[must_use]
+    pub fn is_pruned_listing(&self) -> bool {
+        self.pruned_listing
+    }
+}
+
+/// Why RBAC refused; says which level refused and nothing more.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum Denied {
+    #[error("Role not found. A role may not be assigned to you or your application.")]
+    NoRole,
+    #[error(
+        "Access Forbidden. The role assigned to you or your application or the default role of your application is not active."
+    )]
+    InactiveRole,
+    #[error(
+        "Access Forbidden. {verb} access to component '{component}' of service '{service}' is not allowed by this user's role."
+    )]
+    Forbidden {
+        verb: Verb,
+        component: String,
+        service: String,
+    },
+}
+
+/// Checks a request against the caller's role (levels 1–3).
+pub fn authorize(role: Option<&CompiledRole>, access: &Access<'_>) -> Result<Permit, Denied> {
+    let role = role.ok_or(Denied::NoRole)?;
+    if !role.is_active {
+        return Err(Denied::InactiveRole);
+    }
+    let forbidden = || Denied::Forbidden {
+        verb: access.verb,
+        component: access.component.to_owned(),
+        service: access.service_name.to_owned(),
+    };
+    if !role.reaches_service(access.service_id, access.requestor) {
+        return Err(forbidden());
+    }
+    let mask = role.mask_for(access.service_id, access.component, access.requestor);
+    let permit = |mask, pruned_listing| Permit {
+        service_id: access.service_id,
+        verb: access.verb,
+        mask,
+        role_id: role.id,
+        pruned_listing,
+    };
+    if mask & access.verb.bit() != 0 {
+        return Ok(permit(mask, LISTINGS.contains(&access.component)));
+    }
+    if access.verb == Verb::Get && LISTINGS.contains(&access.component) {
+        let any_get = role.rows.iter().any(|r| {
+            r.verb_mask & Verb::Get.bit() != 0
+                && r.requestor_mask & access.requestor != 0
+                && (r.service_id == Some(access.service_id) || r.service_id.is_none())
+        });
+        if any_get {
+            return Ok(permit(Verb::Get.bit(), true));
+        }
+    }
+    Err(forbidden())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn role(rows: &[(Option<i64>, &str, i64)]) -> CompiledRole {
+        let record = RoleRecord {
+            id: 1,
+            name: "r".into(),
+            description: None,
+            is_active: true,
+            created_date: Utc::now(),
+            last_modified_date: Utc::now(),
+        };
+        let access: Vec<AccessRecord> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (service_id, component, verb_mask))| AccessRecord {
+                id: i64::try_from(i).unwrap_or_default(),
+                role_id: 1,
+                service_id: *service_id,
+                component: (*component).into(),
+                verb_mask: *verb_mask,
+                requestor_mask: 1,
+                filters: "[]".into(),
+                filter_op: "AND".into(),
+                field_rules: "{}".into(),
+            })
+            .collect();
+        CompiledRole::compile(&record, &access)
+    }
+
+    fn check(role: &CompiledRole, component: &str, verb: Verb) -> Result<Permit, Denied> {
+        authorize(
+            Some(role),
+            &Access {
+                service_id: 1,
+                service_name: "db",
+                component,
+                verb,
+                requestor: 1,
+            },
+        )
+    }
+
+    #[test]
+    fn a_role_with_get_on_one_table_reads_it_and_nothing_else() {
+        let r = role(&[(Some(1), "_table/orders/*", 1)]);
+        assert!(check(&r, "_table/orders", Verb::Get).is_ok());
+        assert!(check(&r, "_table/orders/5", Verb::Get).is_ok());
+        assert!(check(&r, "_table/orders", Verb::Post).is_err());
+        assert!(check(&r, "_table/customers", Verb::Get).is_err());
+        assert!(check(&r, "_proc/anything", Verb::Get).is_err());
+    }
+
+    #[test]
+    fn listings_are_allowed_when_anything_is_readable_and_flagged_for_pruning() {
+        let r = role(&[(Some(1), "_table/orders/*", 1)]);
+        for listing in ["_table", "_schema", "_spec", ""] {
+            let p = check(&r, listing, Verb::Get).unwrap();
+            assert!(p.is_pruned_listing(), "{listing}");
+        }
+        let writer = role(&[(Some(1), "_table/orders/*", 2)]);
+        assert!(check(&writer, "_table", Verb::Get).is_err());
+    }
+
+    #[test]
+    fn the_first_matching_tier_wins_and_masks_within_it_are_ored() {
+        // Exact beats wildcard even when the wildcard grants more.
+        let r = role(&[(Some(1), "_table/*", 31), (Some(1), "_table/orders", 1)]);
+        assert!(check(&r, "_table/orders", Verb::Delete).is_err());
+        assert!(check(&r, "_table/orders", Verb::Get).is_ok());
+        assert!(check(&r, "_table/customers", Verb::Delete).is_ok());
+        let ored = role(&[
+            (Some(1), "_table/orders/*", 1),
+            (Some(1), "_table/orders/*", 2),
+        ]);
+        assert_eq!(ored.mask_for(1, "_table/orders", 1), 3);
+    }
+
+    #[test]
+    fn service_wide_and_all_services_rows_apply_in_that_order() {
+        let r = role(&[(None, "*", 1), (Some(1), "*", 2)]);
+        assert_eq!(r.mask_for(1, "_table/x", 1), 2);
+        assert_eq!(r.mask_for(2, "_table/x", 1), 1);
+    }
+
+    #[test]
+    fn no_role_or_an_inactive_role_is_refused() {
+        let access = Access {
+            service_id: 1,
+            service_name: "db",
+            component: "_table/x",
+            verb: Verb::Get,
+            requestor: 1,
+        };
+        assert_eq!(authorize(None, &access).unwrap_err(), Denied::NoRole);
+        let mut r = role(&[(Some(1), "*", 31)]);
+        r.is_active = false;
+        assert_eq!(
+            authorize(Some(&r), &access).unwrap_err(),
+            Denied::InactiveRole
+        );
+    }
+
+    #[test]
+    fn the_requestor_mask_must_include_the_api() {
+        let mut r = role(&[(Some(1), "*", 31)]);
+        r.rows[0].requestor_mask = 2;
+        assert!(check(&r, "_table/x", Verb::Get).is_err());
+    }
+
+    #[test]
+    fn a_role_for_another_service_does_not_reach_this_one() {
+        let r = role(&[(Some(2), "*", 31)]);
+        assert!(check(&r, "", Verb::Get).is_err());
+    }
+}

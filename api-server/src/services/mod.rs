@@ -1,0 +1,223 @@
+//! Database services: a pool and an introspected schema per `pgsql` service, created on first
+//! use, kept until the service changes, re-introspected on `?refresh=true`.
+//!
+//! Architecture invariant: the service password is decrypted only here, into the connection
+//! options, and never logged or returned.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rampart_schema::{IntrospectOptions, SchemaModel, introspect};
+use serde_json::{Map, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{Connection, PgPool};
+
+use crate::config::Limits;
+use crate::system::crypto::MasterKey;
+use crate::system::services::ServiceRecord;
+
+/// A connected database service.
+#[derive(Debug)]
+pub struct ServiceHandle {
+    pub id: i64,
+    pub name: String,
+    pub label: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub pool: PgPool,
+    /// The service's `max_records` (clamped to the configured ceiling).
+    pub max_records: u64,
+    options: IntrospectOptions,
+    schema: RwLock<Arc<SchemaModel>>,
+}
+
+impl ServiceHandle {
+    /// The current schema model.
+    #[must_use]
+    pub fn schema(&self) -> Arc<SchemaModel> {
+        self.schema
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default()
+    }
+
+    /// Re-reads the schema.
+    pub async fn refresh(&self) -> Result<Arc<SchemaModel>, ServiceError> {
+        let model = Arc::new(
+            introspect(&self.pool, &self.options)
+                .await
+                .map_err(|e| ServiceError::Introspect(e.to_string()))?,
+        );
+        if let Ok(mut slot) = self.schema.write() {
+            *slot = Arc::clone(&model);
+        }
+        Ok(model)
+    }
+}
+
+/// Why a service could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("Invalid service config: {0}")]
+    Config(String),
+    #[error("Could not connect to the database: {0}")]
+    Connect(String),
+    #[error("Could not read the database schema: {0}")]
+    Introspect(String),
+    #[error("Service type '{0}' is not a database service.")]
+    NotDatabase(String),
+}
+
+fn text(config: &Map<String, Value>, key: &str) -> Option<String> {
+    match config.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Connection options from a decrypted `pgsql` config (`url`, or host/port/database/
+/// username/password/sslmode).
+pub fn connect_options(
+    config: &Map<String, Value>,
+    limits: &Limits,
+) -> Result<PgConnectOptions, ServiceError> {
+    let mut opts = match text(config, "url") {
+        Some(url) => url
+            .parse::<PgConnectOptions>()
+            .map_err(|_| ServiceError::Config("`url` is not a valid postgres:// URL".into()))?,
+        None => {
+            let host = text(config, "host")
+                .ok_or_else(|| ServiceError::Config("`host` is required (or `url`)".into()))?;
+            let database = text(config, "database")
+                .ok_or_else(|| ServiceError::Config("`database` is required".into()))?;
+            let mut o = PgConnectOptions::new_without_pgpass()
+                .host(&host)
+                .database(&database);
+            if let Some(port) = text(config, "port") {
+                o = o.port(
+                    port.parse()
+                        .map_err(|_| ServiceError::Config("`port` must be a number".into()))?,
+                );
+            }
+            if let Some(user) = text(config, "username") {
+                o = o.username(&user);
+            }
+            if let Some(password) = text(config, "password") {
+                o = o.password(&password);
+            }
+            o
+        }
+    };
+    if let Some(mode) = text(config, "sslmode") {
+        opts = opts.ssl_mode(
+            mode.parse::<PgSslMode>()
+                .map_err(|_| ServiceError::Config(format!("unknown sslmode '{mode}'")))?,
+        );
+    }
+    let timeout = limits.statement_timeout_ms.to_string();
+    Ok(opts
+        .application_name("rampart")
+        .options([("statement_timeout", timeout.as_str()), ("TimeZone", "UTC")]))
+}
+
+/// Connects once and closes, to test a service's config. The message never holds a secret.
+pub async fn test_connection(
+    config: &Map<String, Value>,
+    limits: &Limits,
+) -> Result<(), ServiceError> {
+    let opts = connect_options(config, limits)?;
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(5),
+        sqlx::PgConnection::connect_with(&opts),
+    )
+    .await;
+    match attempt {
+        Err(_) => Err(ServiceError::Connect("timed out after 5 s".into())),
+        Ok(Err(e)) => Err(ServiceError::Connect(describe(&e))),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// A connection error in words that hold no secret.
+fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Tls(_) => "TLS negotiation failed".into(),
+        sqlx::Error::Configuration(_) => "invalid connection settings".into(),
+        _ => "connection failed".into(),
+    }
+}
+
+/// The live services, by id.
+#[derive(Debug, Default)]
+pub struct Registry {
+    handles: tokio::sync::Mutex<HashMap<i64, Arc<ServiceHandle>>>,
+}
+
+impl Registry {
+    /// The handle of a service, connecting and introspecting it on first use.
+    pub async fn get(
+        &self,
+        record: &ServiceRecord,
+        key: &MasterKey,
+        limits: &Limits,
+    ) -> Result<Arc<ServiceHandle>, ServiceError> {
+        let mut handles = self.handles.lock().await;
+        if let Some(h) = handles.get(&record.id) {
+            return Ok(Arc::clone(h));
+        }
+        if !record.is_database() {
+            return Err(ServiceError::NotDatabase(record.kind.clone()));
+        }
+        let config = record
+            .decrypted_config(key)
+            .map_err(|e| ServiceError::Config(e.to_string()))?;
+        let opts = connect_options(&config, limits)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(limits.service_pool_size)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .map_err(|e| ServiceError::Connect(describe(&e)))?;
+        let options = IntrospectOptions {
+            schema: text(&config, "schema"),
+        };
+        let model = introspect(&pool, &options)
+            .await
+            .map_err(|e| ServiceError::Introspect(e.to_string()))?;
+        let max_records = config
+            .get("max_records")
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .unwrap_or(limits.max_records)
+            .clamp(1, limits.max_records_ceiling);
+        let handle = Arc::new(ServiceHandle {
+            id: record.id,
+            name: record.name.clone(),
+            label: record.label.clone(),
+            description: record.description.clone(),
+            kind: record.kind.clone(),
+            pool,
+            max_records,
+            options,
+            schema: RwLock::new(Arc::new(model)),
+        });
+        handles.insert(record.id, Arc::clone(&handle));
+        Ok(handle)
+    }
+
+    /// Forgets a service (after it changed or was deleted); its pool closes.
+    pub async fn evict(&self, id: i64) {
+        if let Some(h) = self.handles.lock().await.remove(&id) {
+            h.pool.close().await;
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Start-up: data dir and keys, system store (migrated), first admin, state, HTTP server.
+//! `Application::build` binds the port (0 picks one) so tests can run it in-process.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+
+use crate::auth::session::SessionKeys;
+use crate::config::Config;
+use crate::http::{self, error::ApiError};
+use crate::state::AppState;
+use crate::system::crypto::MasterKey;
+use crate::system::{Store, users};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot use the data dir {0}: {1}")]
+    DataDir(String, #[source] std::io::Error),
+    #[error(transparent)]
+    Key(#[from] crate::system::crypto::CryptoError),
+    #[error("the JWT secret must be at least 32 bytes")]
+    WeakJwtSecret,
+    #[error(transparent)]
+    Store(#[from] crate::system::SystemError),
+    #[error("cannot create the first admin: {0}")]
+    Bootstrap(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, #[source] std::io::Error),
+}
+
+/// Reads a key file, or creates it with `make` (mode 0600).
+fn key_file(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, StartupError> {
+    let path = dir.join(name);
+    let err = |e| StartupError::DataDir(path.display().to_string(), e);
+    if path.exists() {
+        return std::fs::read_to_string(&path)
+            .map(|s| s.trim().to_owned())
+            .map_err(err);
+    }
+    let value = make();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(err)?;
+    file.write_all(value.as_bytes()).map_err(err)?;
+    Ok(value)
+}
+
+/// The system store URL: configured, or the SQLite file in the data dir.
+#[must_use]
+pub fn store_url(config: &Config) -> String {
+    match &config.system_database_url {
+        Some(url) => url.expose_secret().to_owned(),
+        None => format!("sqlite://{}", config.data_dir.join("rampart.db").display()),
+    }
+}
+
+/// Opens (and migrates) the system store.
+pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
+    let store = Store::connect(&store_url(config)).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// A running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    host: String,
+}
+
+impl Application {
+    /// Prepares everything and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let store = open_store(&config).await?;
+        let master_key = match &config.master_key {
+            Some(k) => MasterKey::from_base64(k.expose_secret())?,
+            None => MasterKey::from_base64(&key_file(&config.data_dir, "master.key", || {
+                MasterKey::generate().to_base64()
+            })?)?,
+        };
+        let jwt_secret = match &config.jwt_secret {
+            Some(s) => s.expose_secret().to_owned(),
+            None => key_file(
+                &config.data_dir,
+                "jwt.key",
+                crate::system::apps::generate_key,
+            )?,
+        };
+        if jwt_secret.len() < 32 {
+            return Err(StartupError::WeakJwtSecret);
+        }
+        let sessions = SessionKeys::new(
+            jwt_secret.as_bytes(),
+            &config.jwt_issuer,
+            config.jwt_ttl_minutes,
+        );
+        bootstrap_admin(&config, &store).await?;
+
+        let listener = TcpListener::bind(&config.listen)
+            .map_err(|e| StartupError::Bind(config.listen.clone(), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(config.listen.clone(), e))?;
+        let max_body = config.limits.max_body_bytes;
+        let state = web::Data::new(AppState::new(config, store, master_key, sessions));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .wrap(actix_web::middleware::from_fn(
+                    http::middleware::request_context,
+                ))
+                .configure(http::routes::configure)
+                .default_service(web::to(|req: actix_web::HttpRequest| async move {
+                    ApiError::not_found(format!("No route for {} {}.", req.method(), req.path()))
+                }))
+        })
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(addr.to_string(), e))?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Self {
+            server,
+            port: addr.port(),
+            host: addr.ip().to_string(),
+        })
+    }
+
+    /// The bound port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Prints where things are, then serves until stopped (SIGINT/SIGTERM drain in-flight requests).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let base = format!("http://{}:{}", self.host, self.port);
+        let mut out = std::io::stdout();
+        writeln!(out, "Rampart listening on {base}")?;
+        writeln!(out, "  REST API      {base}/api/v2")?;
+        writeln!(out, "  API docs      {base}/api/docs/")?;
+        writeln!(out, "  Admin session {base}/api/v2/system/admin/session")?;
+        out.flush()?;
+        self.server.await
+    }
+}
+
+/// Creates the admin named by `admin_email`/`admin_password` when no admin exists yet.
+async fn bootstrap_admin(config: &Config, store: &Store) -> Result<(), StartupError> {
+    if users::count_admins(store).await? > 0 {
+        return Ok(());
+    }
+    match (&config.admin_email, &config.admin_password) {
+        (Some(email), Some(password)) => {
+            http::handlers::system::create_admin(store, email, password.expose_secret(), None)
+                .await
+                .map_err(|e| StartupError::Bootstrap(e.message))?;
+            tracing::info!(%email, "created the first admin");
+        }
+        _ => {
+            let mut out = std::io::stdout();
+            let _ = writeln!(
+                out,
+                "No admin exists yet. Create one with:\n  rampart admin create --email you@example.com --password '<at least 12 characters>'\n(or start with RAMPART_ADMIN_EMAIL and RAMPART_ADMIN_PASSWORD set)"
+            );
+        }
+    }
+    Ok(())
+}

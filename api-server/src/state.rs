@@ -1,0 +1,165 @@
+//! Shared server state: config, system store, keys, the service registry and the caches of
+//! apps, users and compiled roles (invalidated whenever the system API changes anything).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::auth::AuthError;
+use crate::auth::session::SessionKeys;
+use crate::config::Config;
+use crate::rbac::CompiledRole;
+use crate::services::Registry;
+use crate::system::apps::{self, AppRecord};
+use crate::system::crypto::MasterKey;
+use crate::system::users::{self, UserRecord};
+use crate::system::{Store, SystemError, lookups, roles, sessions};
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub master_key: MasterKey,
+    pub sessions: SessionKeys,
+    pub services: Registry,
+    apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
+    users: Cache<i64, Option<Arc<UserRecord>>>,
+    roles: Cache<i64, Option<Arc<CompiledRole>>>,
+    role_lookups: Cache<i64, Arc<Vec<(String, String)>>>,
+    revoked: Cache<String, bool>,
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+impl AppState {
+    /// Builds the state.
+    #[must_use]
+    pub fn new(config: Config, store: Store, master_key: MasterKey, sessions: SessionKeys) -> Self {
+        Self {
+            config,
+            store,
+            master_key,
+            sessions,
+            services: Registry::default(),
+            apps_by_key: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            users: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            roles: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            role_lookups: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            revoked: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(5))
+                .build(),
+        }
+    }
+
+    /// Forgets every cached app, user and role (after any system change).
+    pub fn invalidate(&self) {
+        self.apps_by_key.invalidate_all();
+        self.users.invalidate_all();
+        self.roles.invalidate_all();
+        self.role_lookups.invalidate_all();
+    }
+
+    /// The app holding an API key.
+    pub async fn app_by_key(&self, key: &str) -> Result<Option<Arc<AppRecord>>, AuthError> {
+        let hash = apps::hash_key(key);
+        let store = &self.store;
+        self.apps_by_key
+            .try_get_with(hash, async move {
+                apps::find_by_key(store, key).await.map(|a| a.map(Arc::new))
+            })
+            .await
+            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+    }
+
+    /// Whether a session token id was revoked (logout).
+    pub async fn is_revoked(&self, jti: &str) -> Result<bool, AuthError> {
+        let store = &self.store;
+        self.revoked
+            .try_get_with(jti.to_owned(), async move {
+                sessions::is_revoked(store, jti).await
+            })
+            .await
+            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+    }
+
+    /// Revokes a session token until its expiry.
+    pub async fn revoke(&self, jti: &str, expires_at: i64) -> Result<(), SystemError> {
+        sessions::revoke(&self.store, jti, expires_at).await?;
+        self.revoked.insert(jti.to_owned(), true).await;
+        Ok(())
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: i64) -> Result<Option<Arc<UserRecord>>, AuthError> {
+        let store = &self.store;
+        self.users
+            .try_get_with(id, async move {
+                users::find(store, id).await.map(|u| u.map(Arc::new))
+            })
+            .await
+            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+    }
+
+    /// A role compiled for enforcement.
+    pub async fn compiled_role(&self, id: i64) -> Result<Option<Arc<CompiledRole>>, SystemError> {
+        let store = &self.store;
+        self.roles
+            .try_get_with(id, async move {
+                let role = match roles::get(store, id).await {
+                    Ok(r) => r,
+                    Err(SystemError::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let access = roles::access_of(store, id).await?;
+                Ok(Some(Arc::new(CompiledRole::compile(&role, &access))))
+            })
+            .await
+            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
+    }
+
+    /// The non-private lookups visible to a role: global ones, overridden by the role's own.
+    pub async fn lookups_for_role(
+        &self,
+        role_id: i64,
+    ) -> Result<Arc<Vec<(String, String)>>, SystemError> {
+        let store = &self.store;
+        self.role_lookups
+            .try_get_with(role_id, async move {
+                let mut out: Vec<(String, String)> = Vec::new();
+                for l in lookups::global(store)
+                    .await?
+                    .into_iter()
+                    .chain(lookups::of_role(store, role_id).await?)
+                {
+                    if l.private {
+                        continue;
+                    }
+                    out.retain(|(n, _)| n != &l.name);
+                    out.push((l.name, l.value));
+                }
+                Ok(Arc::new(out))
+            })
+            .await
+            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
+    }
+}
+
+/// A static description of a store failure (the cause goes to the log).
+fn leak_kind(e: &SystemError) -> &'static str {
+    tracing::error!(error = %e, "system store failure during authentication");
+    "system store unavailable"
+}

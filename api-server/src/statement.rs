@@ -1,0 +1,68 @@
+//! The one reviewed door through which SQL text reaches the driver.
+//!
+//! Architecture invariant: dynamic SQL exists only as the output of sea-query builders
+//! (identifiers quoted by sea-query, every value a bind parameter) and is sent with the
+//! extended protocol, where a single statement runs. The only other SQL text is the embedded,
+//! static migration scripts. `AssertSqlSafe` and `raw_sql` appear in this file and nowhere
+//! else in the server (a tidy test checks it).
+
+use sea_query::{PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder};
+use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use sqlx::{AssertSqlSafe, Postgres, Sqlite};
+
+/// A statement built by sea-query: SQL text with `$n`/`?` placeholders and its bound values.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    sql: String,
+    values: SqlxValues,
+}
+
+impl Statement {
+    /// Renders a sea-query statement for PostgreSQL.
+    pub fn postgres(builder: &impl SqlxBinder) -> Self {
+        Self::render(builder, PostgresQueryBuilder)
+    }
+
+    /// Renders a sea-query statement for SQLite.
+    pub fn sqlite(builder: &impl SqlxBinder) -> Self {
+        Self::render(builder, SqliteQueryBuilder)
+    }
+
+    fn render(builder: &impl SqlxBinder, backend: impl QueryBuilder) -> Self {
+        let (sql, values) = builder.build_sqlx(backend);
+        Self { sql, values }
+    }
+
+    /// The SQL text (for logs and snapshot tests; it holds no values).
+    #[must_use]
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// A PostgreSQL query with the values bound.
+    pub fn pg(self) -> sqlx::query::Query<'static, Postgres, SqlxValues> {
+        sqlx::query_with(AssertSqlSafe(self.sql), self.values)
+    }
+
+    /// A SQLite query with the values bound.
+    pub fn lite(self) -> sqlx::query::Query<'static, Sqlite, SqlxValues> {
+        sqlx::query_with(AssertSqlSafe(self.sql), self.values)
+    }
+}
+
+/// Runs one embedded migration script (several statements) on a connection. The script is
+/// `'static` text compiled into the binary, never input.
+pub async fn run_script_pg(
+    conn: &mut sqlx::PgConnection,
+    script: &'static str,
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(script).execute(conn).await.map(|_| ())
+}
+
+/// See [`run_script_pg`].
+pub async fn run_script_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    script: &'static str,
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(script).execute(conn).await.map(|_| ())
+}

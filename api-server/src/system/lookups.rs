@@ -1,0 +1,155 @@
+//! Lookups: named values (`{tenant}`) layered global → app → role → user, used by row filters.
+//! Private lookups are never shown in API output.
+
+use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use serde::Serialize;
+
+use super::{Store, SystemError, Tx};
+
+#[derive(Iden)]
+enum Lookups {
+    Table,
+    Id,
+    Name,
+    Value,
+    Private,
+    Description,
+    AppId,
+    RoleId,
+    UserId,
+}
+
+/// A lookup as stored.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct LookupRecord {
+    pub id: i64,
+    pub name: String,
+    pub value: String,
+    pub private: bool,
+    pub description: Option<String>,
+    pub app_id: Option<i64>,
+    pub role_id: Option<i64>,
+    pub user_id: Option<i64>,
+}
+
+impl LookupRecord {
+    /// The API form: private values are replaced by `**********`.
+    #[must_use]
+    pub fn public(&self) -> Self {
+        let mut out = self.clone();
+        if out.private {
+            out.value = "**********".into();
+        }
+        out
+    }
+}
+
+/// A lookup to write.
+#[derive(Debug, Clone)]
+pub struct LookupFields {
+    pub name: String,
+    pub value: String,
+    pub private: bool,
+    pub description: Option<String>,
+}
+
+fn select() -> sea_query::SelectStatement {
+    Query::select()
+        .columns([
+            Lookups::Id,
+            Lookups::Name,
+            Lookups::Value,
+            Lookups::Private,
+            Lookups::Description,
+            Lookups::AppId,
+            Lookups::RoleId,
+            Lookups::UserId,
+        ])
+        .from(Lookups::Table)
+        .order_by(Lookups::Id, Order::Asc)
+        .to_owned()
+}
+
+/// The lookups attached to a role.
+pub async fn of_role(store: &Store, role_id: i64) -> Result<Vec<LookupRecord>, SystemError> {
+    store
+        .all(
+            &select()
+                .and_where(Expr::col(Lookups::RoleId).eq(role_id))
+                .to_owned(),
+        )
+        .await
+}
+
+/// Global lookups (attached to no app, role or user).
+pub async fn global(store: &Store) -> Result<Vec<LookupRecord>, SystemError> {
+    store
+        .all(
+            &select()
+                .and_where(Expr::col(Lookups::AppId).is_null())
+                .and_where(Expr::col(Lookups::RoleId).is_null())
+                .and_where(Expr::col(Lookups::UserId).is_null())
+                .to_owned(),
+        )
+        .await
+}
+
+/// Adds a lookup to a role.
+pub async fn add_to_role(tx: &mut Tx, role_id: i64, f: &LookupFields) -> Result<i64, SystemError> {
+    tx.insert(
+        &Query::insert()
+            .into_table(Lookups::Table)
+            .columns([
+                Lookups::Name,
+                Lookups::Value,
+                Lookups::Private,
+                Lookups::Description,
+                Lookups::RoleId,
+            ])
+            .values_panic([
+                f.name.clone().into(),
+                f.value.clone().into(),
+                f.private.into(),
+                f.description.clone().into(),
+                role_id.into(),
+            ])
+            .returning_col(Lookups::Id)
+            .to_owned(),
+    )
+    .await
+}
+
+/// Changes a role's lookup.
+pub async fn update_in_role(
+    tx: &mut Tx,
+    role_id: i64,
+    id: i64,
+    f: &LookupFields,
+) -> Result<(), SystemError> {
+    tx.execute(
+        &Query::update()
+            .table(Lookups::Table)
+            .value(Lookups::Name, f.name.clone())
+            .value(Lookups::Value, f.value.clone())
+            .value(Lookups::Private, f.private)
+            .value(Lookups::Description, f.description.clone())
+            .and_where(Expr::col(Lookups::Id).eq(id))
+            .and_where(Expr::col(Lookups::RoleId).eq(role_id))
+            .to_owned(),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Removes a role's lookup.
+pub async fn delete_in_role(tx: &mut Tx, role_id: i64, id: i64) -> Result<(), SystemError> {
+    tx.execute(
+        &Query::delete()
+            .from_table(Lookups::Table)
+            .and_where(Expr::col(Lookups::Id).eq(id))
+            .and_where(Expr::col(Lookups::RoleId).eq(role_id))
+            .to_owned(),
+    )
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs and starts what the test suite needs on a fresh Debian machine: PostgreSQL
+# (reachable as postgres@127.0.0.1:5432 without a password), Python with
+# openapi-spec-validator (in a virtualenv under target/), and the C toolchain bits.
+# Idempotent: safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+packages=(postgresql postgresql-client python3 python3-venv pkg-config libssl-dev ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# PostgreSQL: start the cluster if it is down, and let local TCP connections in as postgres.
+version=$(ls /etc/postgresql | sort -V | tail -n 1)
+hba="/etc/postgresql/$version/main/pg_hba.conf"
+if ! grep -q "rampart-tests" "$hba"; then
+  tmp=$(mktemp)
+  { echo "host all all 127.0.0.1/32 trust # rampart-tests"; echo "host all all ::1/128 trust # rampart-tests"; cat "$hba"; } > "$tmp"
+  cat "$tmp" > "$hba" && rm -f "$tmp"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main reload 2>/dev/null || true
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+fi
+for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+psql -h 127.0.0.1 -U postgres -Atc "select 1" >/dev/null
+
+# Python tools the tests call (OpenAPI validation).
+venv=target/ci-venv
+if [ ! -x "$venv/bin/python3" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python3" -c "import openapi_spec_validator" 2>/dev/null || "$venv/bin/pip" install -q openapi-spec-validator
+echo "test environment ready (PostgreSQL $version, $("$venv/bin/python3" --version))"

@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `rampart` binary against a real PostgreSQL. One test binary,
+//! one module per feature.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    reason = "tests fail loudly"
+)]
+
+mod fixture;
+mod in_process;
+mod openapi;
+mod rbac_matrix;
+mod read;
+mod security;
+mod store_postgres;
+mod system_api;
+mod tidy;

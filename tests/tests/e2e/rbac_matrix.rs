@@ -1,0 +1,82 @@
+//! The authorization matrix: every route in `http::routes::ROUTES` has an expected answer
+//! for an anonymous caller, and the test fails when a route is added without one. Keeps
+//! deny-by-default honest as routes grow.
+
+use rampart_server::http::routes::ROUTES;
+use rampart_tests::{Client, spawn_app};
+use reqwest::{Method, StatusCode};
+
+/// What an anonymous caller gets on each route.
+const ANONYMOUS: &[(&str, &str, u16)] = &[
+    ("GET", "/health", 200),
+    ("GET", "/ready", 200),
+    ("GET", "/api/docs/", 200),
+    ("GET", "/api/docs/openapi.json", 200),
+    ("GET", "/api/v2", 200),
+    ("GET", "/api/v2/system/environment", 200),
+    ("POST", "/api/v2/system/admin/session", 400),
+    ("GET", "/api/v2/system/admin/session", 404),
+    ("DELETE", "/api/v2/system/admin/session", 401),
+    ("GET", "/api/v2/system/admin", 401),
+    ("POST", "/api/v2/system/admin", 401),
+    ("GET", "/api/v2/system/admin/{id}", 401),
+    ("PATCH", "/api/v2/system/admin/{id}", 401),
+    ("PUT", "/api/v2/system/admin/{id}", 401),
+    ("DELETE", "/api/v2/system/admin/{id}", 401),
+    ("GET", "/api/v2/system/service", 401),
+    ("POST", "/api/v2/system/service", 401),
+    ("GET", "/api/v2/system/service/{id}", 401),
+    ("PATCH", "/api/v2/system/service/{id}", 401),
+    ("PUT", "/api/v2/system/service/{id}", 401),
+    ("DELETE", "/api/v2/system/service/{id}", 401),
+    ("GET", "/api/v2/system/role", 401),
+    ("POST", "/api/v2/system/role", 401),
+    ("GET", "/api/v2/system/role/{id}", 401),
+    ("PATCH", "/api/v2/system/role/{id}", 401),
+    ("PUT", "/api/v2/system/role/{id}", 401),
+    ("DELETE", "/api/v2/system/role/{id}", 401),
+    ("GET", "/api/v2/system/app", 401),
+    ("POST", "/api/v2/system/app", 401),
+    ("GET", "/api/v2/system/app/{id}", 401),
+    ("PATCH", "/api/v2/system/app/{id}", 401),
+    ("PUT", "/api/v2/system/app/{id}", 401),
+    ("DELETE", "/api/v2/system/app/{id}", 401),
+    ("*", "/api/v2/{service}", 400),
+    ("*", "/api/v2/{service}/{resource:.*}", 400),
+];
+
+#[test]
+fn every_route_has_an_expected_anonymous_answer() {
+    for (method, path) in ROUTES {
+        assert!(
+            ANONYMOUS.iter().any(|(m, p, _)| m == method && p == path),
+            "route {method} {path} is missing from the authorization matrix"
+        );
+    }
+}
+
+#[tokio::test]
+async fn anonymous_callers_get_exactly_the_expected_answers() {
+    let app = spawn_app();
+    let anon = Client::new(&app);
+    for (method, path, status) in ANONYMOUS {
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{service}", "db")
+            .replace("{resource:.*}", "_table/orders");
+        let method = if *method == "*" {
+            Method::GET
+        } else {
+            Method::from_bytes(method.as_bytes()).unwrap()
+        };
+        let body = (method == Method::POST || method == Method::PATCH || method == Method::PUT)
+            .then(|| serde_json::json!({}));
+        let r = anon.send(method.clone(), &concrete, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::from_u16(*status).unwrap(),
+            "{method} {concrete}: {}",
+            r.text
+        );
+    }
+}

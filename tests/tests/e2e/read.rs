@@ -1,0 +1,414 @@
+//! The read API: listings, filters, fields, ordering, paging, related records, typed values.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::fixture::Shop;
+
+#[tokio::test]
+async fn a_role_limited_to_orders_sees_only_orders_and_filters_them() {
+    let shop = Shop::new().await;
+    let c = shop
+        .client_with("orders-reader", &[("_table/orders/*", 1)])
+        .await;
+
+    let tables = c.get("/api/v2/db/_table").await;
+    assert_eq!(tables.status, StatusCode::OK, "{}", tables.text);
+    let names: Vec<&str> = tables.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["orders"]);
+    assert_eq!(tables.body["resource"][0]["access"], json!(["GET"]));
+
+    let r = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[
+                ("filter", "(status = 'shipped') AND (total > 100)"),
+                ("order", "id"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let ids: Vec<i64> = r.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1, 4, 6]);
+
+    let bare = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("filter", "status = 'shipped' AND total > 100")],
+        )
+        .await;
+    assert_eq!(
+        bare.body["resource"].as_array().unwrap().len(),
+        3,
+        "bare AND works too: {}",
+        bare.text
+    );
+
+    assert_eq!(
+        c.get("/api/v2/db/_table/customers").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.get("/api/v2/db/_table/orders/1").await.body["id"],
+        json!(1)
+    );
+}
+
+#[tokio::test]
+async fn values_come_back_typed_and_exact() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("all", &[("*", 31)]).await;
+    let r = c
+        .get_with("/api/v2/db/_table/products", &[("order", "id")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let widget = &r.body["resource"][0];
+    assert_eq!(widget["price"], json!(9.99));
+    assert_eq!(widget["tags"], json!(["tools", "small"]));
+    assert_eq!(widget["data"], json!({"color": "red"}));
+    assert_eq!(widget["image"], json!("3q2+7w=="), "bytea is base64");
+    assert!(
+        r.text.contains("12345678901.23"),
+        "numeric keeps its digits: {}",
+        r.text
+    );
+    let order = c.get("/api/v2/db/_table/orders/1").await;
+    assert_eq!(order.body["placed_at"], json!("2026-02-01T00:00:00+00:00"));
+    assert_eq!(order.body["total"], json!(150.0));
+    assert_eq!(order.body["status"], json!("shipped"));
+}
+
+#[tokio::test]
+async fn fields_order_limit_offset_count_and_as_list_follow_dreamfactory() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("all", &[("*", 31)]).await;
+    let r = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[
+                ("fields", "id,total"),
+                ("order", "total desc"),
+                ("limit", "2"),
+                ("include_count", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["resource"],
+        json!([{"id": 5, "total": 500.0}, {"id": 4, "total": 250.0}])
+    );
+    assert_eq!(r.body["meta"]["count"], json!(6));
+    assert_eq!(r.body["meta"]["next"], json!(2));
+    assert!(r.body["meta"]["next_cursor"].is_string());
+
+    let page2 = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[
+                ("fields", "id"),
+                ("order", "total desc"),
+                ("limit", "2"),
+                ("offset", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(page2.body["resource"], json!([{"id": 1}, {"id": 6}]));
+
+    let count = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("count_only", "true"), ("filter", "status = 'shipped'")],
+        )
+        .await;
+    assert_eq!(count.body, json!(4));
+
+    let list = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("as_list", "true"), ("order", "id"), ("limit", "3")],
+        )
+        .await;
+    assert_eq!(list.body["resource"], json!(["1", "2", "3"]));
+
+    let nulls = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("fields", "id"), ("order", "note desc nulls last, id")],
+        )
+        .await;
+    let ids: Vec<i64> = nulls.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(&ids[3..], &[2, 5, 6], "null notes last: {}", nulls.text);
+
+    let ids = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("ids", "2,3"), ("fields", "id")],
+        )
+        .await;
+    assert_eq!(ids.body["resource"], json!([{"id": 2}, {"id": 3}]));
+    let missing = c
+        .get_with("/api/v2/db/_table/orders", &[("ids", "2,999")])
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.body["error"]["code"], json!(1000));
+    assert_eq!(missing.body["error"]["context"]["error"], json!([1]));
+}
+
+#[tokio::test]
+async fn keyset_cursors_walk_every_row_once() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("all", &[("*", 31)]).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut q = vec![("fields", "id"), ("order", "total desc"), ("limit", "4")];
+        let cur;
+        if let Some(x) = &cursor {
+            cur = x.clone();
+            q.push(("cursor", cur.as_str()));
+        }
+        let r = c.get_with("/api/v2/db/_table/orders", &q).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        seen.extend(
+            r.body["resource"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_i64().unwrap()),
+        );
+        match r.body["meta"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![5, 4, 1, 6, 3, 2]);
+    let bad = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("cursor", "bm90LWEtY3Vyc29y")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn related_records_expand_through_relationships_the_role_may_read() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("all", &[("*", 31)]).await;
+    let r = c
+        .get_with(
+            "/api/v2/db/_table/orders/4",
+            &[
+                (
+                    "related",
+                    "customers_by_customer_id,order_items_by_order_id,products_by_order_items",
+                ),
+                ("customers_by_customer_id.fields", "id,name"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["customers_by_customer_id"],
+        json!({"id": 2, "name": "Alan Turing"})
+    );
+    assert_eq!(
+        r.body["order_items_by_order_id"],
+        json!([{"order_id": 4, "product_id": 3, "qty": 1}])
+    );
+    assert_eq!(
+        r.body["products_by_order_items"][0]["name"],
+        json!("Precise")
+    );
+
+    let customer = c
+        .get_with(
+            "/api/v2/db/_table/customers/1",
+            &[
+                ("related", "orders_by_customer_id"),
+                ("orders_by_customer_id.order", "id desc"),
+                ("orders_by_customer_id.limit", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        customer.body["orders_by_customer_id"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(customer.body["orders_by_customer_id"][0]["id"], json!(2));
+
+    // A role that may read orders but not customers cannot reach customers through `related`.
+    let orders_only = shop
+        .client_with("orders-only", &[("_table/orders/*", 1)])
+        .await;
+    let leak = orders_only
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("related", "customers_by_customer_id")],
+        )
+        .await;
+    assert_eq!(leak.status, StatusCode::BAD_REQUEST);
+    assert!(!leak.text.contains("123-45-6789"));
+    let star = orders_only
+        .get_with("/api/v2/db/_table/orders/1", &[("related", "*")])
+        .await;
+    assert_eq!(star.status, StatusCode::OK);
+    assert!(
+        star.body.get("customers_by_customer_id").is_none(),
+        "{}",
+        star.text
+    );
+}
+
+#[tokio::test]
+async fn composite_keys_views_schemas_and_routines_are_served() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("all", &[("*", 31)]).await;
+    let item = c.get("/api/v2/db/_table/order_items/1,2").await;
+    assert_eq!(
+        item.body,
+        json!({"order_id": 1, "product_id": 2, "qty": 1}),
+        "{}",
+        item.text
+    );
+    assert_eq!(
+        c.get("/api/v2/db/_table/order_items/1").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let view = c
+        .get_with(
+            "/api/v2/db/_table/shipped_orders",
+            &[("order", "id"), ("fields", "id")],
+        )
+        .await;
+    assert_eq!(
+        view.body["resource"],
+        json!([{"id": 1}, {"id": 3}, {"id": 4}, {"id": 6}])
+    );
+
+    let schema = c.get("/api/v2/db/_schema/orders").await;
+    assert_eq!(schema.status, StatusCode::OK);
+    assert_eq!(schema.body["primary_key"], json!(["id"]));
+    let status = schema.body["field"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "status")
+        .unwrap();
+    assert_eq!(
+        status["picklist"],
+        json!(["pending", "shipped", "cancelled"])
+    );
+    assert!(
+        schema.body["related"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "customers_by_customer_id" && r["type"] == "belongs_to")
+    );
+
+    let funcs = c.get("/api/v2/db/_func").await;
+    assert!(
+        funcs.body["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "order_total"),
+        "{}",
+        funcs.text
+    );
+    let procs = c.get_with("/api/v2/db/_proc", &[("as_list", "true")]).await;
+    assert_eq!(procs.body["resource"], json!(["touch_customer"]));
+
+    let root = c.get("/api/v2/db").await;
+    assert!(
+        root.body["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "_table")
+    );
+}
+
+#[tokio::test]
+async fn limits_are_clamped_to_the_services_max_records() {
+    let shop = Shop::new().await;
+    let mut config = shop.db.service_config();
+    config["max_records"] = json!(2);
+    let id = shop.admin.create_service("small", config).await;
+    let role = shop
+        .admin
+        .create_role("small-reader", &[(id, "*", 1)])
+        .await;
+    let (_, key) = shop.admin.create_app("small-app", Some(role)).await;
+    let c = shop.admin.with_key(&key);
+    let r = c
+        .get_with("/api/v2/small/_table/orders", &[("limit", "100")])
+        .await;
+    assert_eq!(
+        r.body["resource"].as_array().unwrap().len(),
+        2,
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["meta"]["next"], json!(2));
+    let all = c.get("/api/v2/small/_table/orders").await;
+    assert_eq!(all.body["resource"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn group_by_with_aggregates_summarises_rows() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("all", &[("*", 31)]).await;
+    let r = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[
+                ("group", "status"),
+                ("fields", "status,SUM(total),COUNT(*)"),
+                ("order", "status"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["resource"],
+        json!([
+            {"status": "pending", "SUM_total": 80.0, "COUNT_ALL": 1},
+            {"status": "shipped", "SUM_total": 600.99, "COUNT_ALL": 4},
+            {"status": "cancelled", "SUM_total": 500.0, "COUNT_ALL": 1},
+        ])
+    );
+    let total = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("fields", "MAX(total),MIN(placed_at)")],
+        )
+        .await;
+    assert_eq!(
+        total.body["resource"][0]["MAX_total"],
+        json!(500.0),
+        "{}",
+        total.text
+    );
+}

@@ -1,0 +1,330 @@
+//! The system API: sessions, services, roles with nested access rows, apps and keys, admins.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::fixture::Shop;
+use rampart_tests::{Client, spawn_app};
+
+/// The SQLite store's bytes (main file and write-ahead log).
+fn store_bytes(shop: &Shop) -> String {
+    let dir = shop.app.data_dir.path();
+    let mut all = Vec::new();
+    for name in ["rampart.db", "rampart.db-wal"] {
+        all.extend(std::fs::read(dir.join(name)).unwrap_or_default());
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[tokio::test]
+async fn the_system_api_needs_an_admin_session() {
+    let app = spawn_app();
+    let anon = Client::new(&app);
+    for path in [
+        "/api/v2/system/service",
+        "/api/v2/system/role",
+        "/api/v2/system/app",
+        "/api/v2/system/admin",
+    ] {
+        assert_eq!(
+            anon.get(path).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        anon.get("/api/v2/system/admin/session").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let env = anon.get("/api/v2/system/environment").await;
+    assert_eq!(env.body["platform"]["license"], json!("OPEN SOURCE"));
+    let wrong = anon
+        .post(
+            "/api/v2/system/admin/session",
+            json!({"email": "admin@example.com", "password": "wrong-password-123"}),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let unknown = anon
+        .post(
+            "/api/v2/system/admin/session",
+            json!({"email": "nobody@example.com", "password": "wrong-password-123"}),
+        )
+        .await;
+    assert_eq!(
+        unknown.message(),
+        wrong.message(),
+        "no user enumeration through messages"
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_token() {
+    let app = spawn_app();
+    let admin = Client::admin(&app).await;
+    let me = admin.get("/api/v2/system/admin/session").await;
+    assert_eq!(me.body["email"], json!("admin@example.com"));
+    assert_eq!(me.body["is_sys_admin"], json!(true));
+    assert_eq!(
+        admin.delete("/api/v2/system/admin/session").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin.get("/api/v2/system/role").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_service_that_cannot_connect_is_refused_with_a_clear_message_and_no_secret() {
+    let app = spawn_app();
+    let admin = Client::admin(&app).await;
+    let r = admin
+        .post("/api/v2/system/service", json!({"resource": [{"name": "broken", "type": "pgsql", "config": {"host": "127.0.0.1", "port": 1, "database": "x", "username": "u", "password": "s3cret-pass"}}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.message().starts_with("Could not connect to the database"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("s3cret-pass"));
+    assert_eq!(
+        admin.get("/api/v2/system/service").await.body["resource"],
+        json!([]),
+        "nothing stored"
+    );
+    let bad_type = admin
+        .post(
+            "/api/v2/system/service",
+            json!({"name": "m", "type": "mysql", "config": {}}),
+        )
+        .await;
+    assert_eq!(bad_type.status, StatusCode::BAD_REQUEST);
+    let reserved = admin
+        .post(
+            "/api/v2/system/service",
+            json!({"name": "system", "type": "pgsql", "config": {}}),
+        )
+        .await;
+    assert_eq!(reserved.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn service_passwords_are_encrypted_at_rest_and_never_returned() {
+    let shop = Shop::new().await;
+    let svc = shop
+        .admin
+        .get(&format!("/api/v2/system/service/{}", shop.service_id))
+        .await;
+    assert_eq!(svc.body["name"], json!("db"));
+    assert_eq!(svc.body["config"]["database"], json!(shop.db.name));
+    assert!(svc.body["config"].get("password").is_none(), "{}", svc.text);
+    let text = store_bytes(&shop);
+    assert!(
+        !text.contains("unused-with-trust-auth"),
+        "the password is not in the store file in clear"
+    );
+    assert!(text.contains("enc:v1:"));
+    // Saving without a password keeps the stored one.
+    let r = shop.admin.patch(&format!("/api/v2/system/service/{}", shop.service_id), json!({"label": "Shop", "config": shop.db.service_config().as_object().unwrap().iter().filter(|(k, _)| *k != "password").map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>()})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test]
+async fn roles_carry_nested_access_rows_that_patch_adds_changes_and_removes() {
+    let shop = Shop::new().await;
+    let created = shop
+        .admin
+        .post(
+            "/api/v2/system/role",
+            json!({"resource": [{"name": "sales", "description": "Sales", "is_active": true,
+                "role_service_access_by_role_id": [
+                    {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1, "requestor_mask": 1, "filters": [{"name": "tenant_id", "operator": "=", "value": "{tenant}"}], "filter_op": "AND"},
+                    {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 3, "requestor_mask": 3, "field_rules": {"ssn": {"mask": "last4"}}}],
+                "lookup_by_role_id": [{"name": "tenant", "value": "2", "private": false}, {"name": "secret", "value": "hush", "private": true}]}]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["resource"][0]["id"].as_i64().unwrap();
+    let role = shop
+        .admin
+        .get(&format!(
+            "/api/v2/system/role/{id}?related=role_service_access_by_role_id,lookup_by_role_id"
+        ))
+        .await;
+    let rows = role.body["role_service_access_by_role_id"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["field_rules"], json!({"ssn": {"mask": "last4"}}));
+    assert_eq!(rows[0]["filters"][0]["value"], json!("{tenant}"));
+    let lookups = role.body["lookup_by_role_id"].as_array().unwrap();
+    assert_eq!(
+        lookups[1]["value"],
+        json!("**********"),
+        "private lookups are masked"
+    );
+
+    let first = rows[0]["id"].as_i64().unwrap();
+    let second = rows[1]["id"].as_i64().unwrap();
+    let patched = shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/role/{id}"),
+            json!({"role_service_access_by_role_id": [
+                {"id": first, "service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 3, "requestor_mask": 1},
+                {"id": second, "role_id": null},
+                {"service_id": shop.service_id, "component": "_schema/*", "verb_mask": 1}]}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    let after = shop
+        .admin
+        .get(&format!(
+            "/api/v2/system/role/{id}?related=role_service_access_by_role_id"
+        ))
+        .await;
+    let rows = after.body["role_service_access_by_role_id"]
+        .as_array()
+        .unwrap();
+    let summary: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["component"].as_str().unwrap().to_owned(),
+                r["verb_mask"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("_table/orders/*".to_owned(), 3),
+            ("_schema/*".to_owned(), 1)
+        ]
+    );
+
+    let bad_filter = shop.admin.post("/api/v2/system/role", json!({"name": "bad", "role_service_access_by_role_id": [{"service_id": shop.service_id, "component": "*", "verb_mask": 1, "filters": "a = 1) OR (1=1"}]})).await;
+    assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        shop.admin
+            .get_with("/api/v2/system/role", &[("filter", "name = 'bad'")])
+            .await
+            .body["resource"],
+        json!([]),
+        "nothing half-written"
+    );
+
+    let listed = shop
+        .admin
+        .get_with(
+            "/api/v2/system/role",
+            &[("filter", "name like 'sal%'"), ("fields", "id,name")],
+        )
+        .await;
+    assert_eq!(
+        listed.body["resource"],
+        json!([{"id": id, "name": "sales"}])
+    );
+    assert_eq!(
+        shop.admin
+            .delete(&format!("/api/v2/system/role/{id}"))
+            .await
+            .body,
+        json!({"id": id})
+    );
+    assert_eq!(
+        shop.admin
+            .get(&format!("/api/v2/system/role/{id}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_and_regeneration_retires_the_old_one() {
+    let shop = Shop::new().await;
+    let role = shop
+        .admin
+        .create_role("reader", &[(shop.service_id, "*", 1)])
+        .await;
+    let (id, key) = shop.admin.create_app("keyed", Some(role)).await;
+    assert_eq!(key.len(), 64);
+    let listed = shop.admin.get("/api/v2/system/app").await;
+    assert!(!listed.text.contains(&key), "keys are never listed");
+    assert!(listed.body["resource"][0].get("api_key").is_none());
+    assert!(
+        !store_bytes(&shop).contains(&key),
+        "only the key's hash is stored"
+    );
+
+    let old = shop.admin.with_key(&key);
+    assert_eq!(
+        old.get("/api/v2/db/_table/orders").await.status,
+        StatusCode::OK
+    );
+    let regen = shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/app/{id}?regenerate=true"),
+            json!({}),
+        )
+        .await;
+    let new_key = regen.body["api_key"].as_str().unwrap().to_owned();
+    assert_ne!(new_key, key);
+    assert_eq!(
+        old.get("/api/v2/db/_table/orders").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        shop.admin
+            .with_key(&new_key)
+            .get("/api/v2/db/_table/orders")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn admins_can_be_created_listed_and_must_have_strong_passwords() {
+    let app = spawn_app();
+    let admin = Client::admin(&app).await;
+    let weak = admin
+        .post(
+            "/api/v2/system/admin",
+            json!({"email": "b@example.com", "password": "short"}),
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    let ok = admin
+        .post(
+            "/api/v2/system/admin",
+            json!({"email": "b@example.com", "password": "long-enough-password"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
+    let list = admin.get("/api/v2/system/admin").await;
+    assert_eq!(list.body["resource"].as_array().unwrap().len(), 2);
+    assert!(
+        !list.text.contains("argon2"),
+        "password hashes are never returned"
+    );
+    let dup = admin
+        .post(
+            "/api/v2/system/admin",
+            json!({"email": "B@example.com", "password": "long-enough-password"}),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::BAD_REQUEST);
+    let b = admin
+        .post(
+            "/api/v2/system/admin/session",
+            json!({"email": "b@example.com", "password": "long-enough-password"}),
+        )
+        .await;
+    assert_eq!(b.status, StatusCode::OK);
+}
