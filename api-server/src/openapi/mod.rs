@@ -16,8 +16,10 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use rampart_schema::{Function, SchemaModel, Table};
-use utoipa::openapi::path::PathItem;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::{Components, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Tag};
 
 /// The service a document describes.
@@ -108,19 +110,19 @@ fn assemble(title: &str, description: &str, parts: Parts) -> OpenApi {
 
 /// Adds `other`'s paths, components (every kind: utoipa's own `merge` keeps only schemas,
 /// responses and security schemes), security requirements and tags to `doc`. Names already
-/// present win; shared components are identical in every document.
-fn merge(doc: &mut OpenApi, other: OpenApi) {
+/// present win (shared components are identical in every document); an operation id
+/// already taken gets a suffix, so ids stay unique across services.
+fn merge(doc: &mut OpenApi, mut other: OpenApi) {
+    let mut ids = components::Names::default();
+    for id in doc.paths.paths.values_mut().flat_map(operations) {
+        ids.unique(id.operation_id.as_deref().unwrap_or_default());
+    }
+    for op in other.paths.paths.values_mut().flat_map(operations) {
+        op.operation_id = op.operation_id.as_deref().map(|id| ids.unique(id));
+    }
     doc.paths.merge(other.paths);
     if let Some(theirs) = other.components {
         let ours = doc.components.get_or_insert_with(Components::new);
-        fn add<V>(
-            ours: &mut std::collections::BTreeMap<String, V>,
-            theirs: std::collections::BTreeMap<String, V>,
-        ) {
-            for (name, value) in theirs {
-                ours.entry(name).or_insert(value);
-            }
-        }
         add(&mut ours.schemas, theirs.schemas);
         add(&mut ours.responses, theirs.responses);
         add(&mut ours.parameters, theirs.parameters);
@@ -144,5 +146,28 @@ fn merge(doc: &mut OpenApi, other: OpenApi) {
         if !tags.iter().any(|t| t.name == tag.name) {
             tags.push(tag);
         }
+    }
+}
+
+/// The operations of a path item.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Adds the entries of `theirs` whose names `ours` lacks.
+fn add<V>(ours: &mut BTreeMap<String, V>, theirs: BTreeMap<String, V>) {
+    for (name, value) in theirs {
+        ours.entry(name).or_insert(value);
     }
 }

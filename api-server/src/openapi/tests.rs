@@ -681,6 +681,51 @@ fn combined_keeps_every_path_schema_parameter_and_security_scheme() {
     );
 }
 
+#[test]
+fn operation_ids_stay_unique_across_services_in_the_combined_document() {
+    let key = || Column {
+        is_primary_key: true,
+        ..col("id", ValueType::Integer, "integer")
+    };
+    let schema = SchemaModel::new(
+        vec![
+            table("x_get_y", TableKind::Table, vec![key()], Vec::new()),
+            table("y", TableKind::Table, vec![key()], Vec::new()),
+        ],
+        Vec::new(),
+    );
+    let (a, b) = (
+        ServiceDoc {
+            name: "a",
+            label: "A",
+            description: None,
+        },
+        ServiceDoc {
+            name: "a_get_x",
+            label: "B",
+            description: None,
+        },
+    );
+    let first = [(schema.table("x_get_y").expect("table"), 31)];
+    let second = [(schema.table("y").expect("table"), 31)];
+    let d = serde_json::to_value(combined(vec![
+        service_document(&a, &schema, &first, &[], &[]),
+        service_document(&b, &schema, &second, &[], &[]),
+    ]))
+    .expect("serialises");
+    let mut seen = HashSet::new();
+    for item in d["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("path item").values() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(seen.insert(id.clone()), "duplicate operationId {id}");
+        }
+    }
+    assert!(
+        seen.contains("a_get_x_get_y") && seen.contains("a_get_x_get_y_2"),
+        "{seen:?}"
+    );
+}
+
 /// Runs `python3 -m openapi_spec_validator` on a document.
 fn validate(label: &str, doc: &Value) {
     let dir = tempfile::tempdir().expect("a temp dir");
