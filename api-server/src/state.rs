@@ -14,6 +14,7 @@ use crate::services::Registry;
 use crate::system::apps::{self, AppRecord};
 use crate::system::crypto::MasterKey;
 use crate::system::users::{self, UserRecord};
+use crate::system::services::{self, ServiceRecord};
 use crate::system::{Store, SystemError, lookups, roles, sessions};
 
 /// Everything a request handler needs.
@@ -28,6 +29,7 @@ pub struct AppState {
     roles: Cache<i64, Option<Arc<CompiledRole>>>,
     role_lookups: Cache<i64, Arc<Vec<(String, String)>>>,
     revoked: Cache<String, bool>,
+    services_by_name: Cache<String, Option<Arc<ServiceRecord>>>,
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -58,6 +60,7 @@ impl AppState {
                 .max_capacity(10_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
+            services_by_name: Cache::builder().max_capacity(10_000).time_to_live(CACHE_TTL).build(),
             revoked: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(5))
@@ -71,6 +74,18 @@ impl AppState {
         self.users.invalidate_all();
         self.roles.invalidate_all();
         self.role_lookups.invalidate_all();
+        self.services_by_name.invalidate_all();
+    }
+
+    /// An active service by name.
+    pub async fn service_by_name(&self, name: &str) -> Result<Option<Arc<ServiceRecord>>, SystemError> {
+        let store = &self.store;
+        self.services_by_name
+            .try_get_with(name.to_ascii_lowercase(), async move {
+                Ok(services::find_by_name(store, name).await?.filter(|s| s.is_active).map(Arc::new))
+            })
+            .await
+            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
 
     /// The app holding an API key.

@@ -157,7 +157,10 @@ fn describe(e: &sqlx::Error) -> String {
 /// The live services, by id.
 #[derive(Debug, Default)]
 pub struct Registry {
+    /// Serialises connecting, so a service is connected and introspected once.
     handles: tokio::sync::Mutex<HashMap<i64, Arc<ServiceHandle>>>,
+    /// The lock-free-ish read path for services already connected.
+    live: RwLock<HashMap<i64, Arc<ServiceHandle>>>,
 }
 
 impl Registry {
@@ -168,6 +171,9 @@ impl Registry {
         key: &MasterKey,
         limits: &Limits,
     ) -> Result<Arc<ServiceHandle>, ServiceError> {
+        if let Some(h) = self.live.read().ok().and_then(|live| live.get(&record.id).cloned()) {
+            return Ok(h);
+        }
         let mut handles = self.handles.lock().await;
         if let Some(h) = handles.get(&record.id) {
             return Ok(Arc::clone(h));
@@ -211,11 +217,17 @@ impl Registry {
             schema: RwLock::new(Arc::new(model)),
         });
         handles.insert(record.id, Arc::clone(&handle));
+        if let Ok(mut live) = self.live.write() {
+            live.insert(record.id, Arc::clone(&handle));
+        }
         Ok(handle)
     }
 
     /// Forgets a service (after it changed or was deleted); its pool closes.
     pub async fn evict(&self, id: i64) {
+        if let Ok(mut live) = self.live.write() {
+            live.remove(&id);
+        }
         if let Some(h) = self.handles.lock().await.remove(&id) {
             h.pool.close().await;
         }

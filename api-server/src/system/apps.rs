@@ -161,55 +161,37 @@ pub async fn update(tx: &mut Tx, id: i64, f: &AppFields) -> Result<(), SystemErr
     if let Some(v) = f.role_id {
         q.value(Apps::RoleId, v);
     }
-    if tx.execute(&q).await? == 0 {
-        return Err(SystemError::NotFound {
-            entity: "App",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(&q, "App", id).await
 }
 
 /// Issues a new key for an app (the old one stops working); returns it.
 pub async fn regenerate_key(tx: &mut Tx, id: i64) -> Result<String, SystemError> {
     let key = generate_key();
-    let n = tx
-        .execute(
-            &Query::update()
-                .table(Apps::Table)
-                .value(Apps::ApiKeyHash, hash_key(&key))
-                .value(Apps::LastModifiedDate, now())
-                .and_where(Expr::col(Apps::Id).eq(id))
-                .to_owned(),
-        )
-        .await?;
-    if n == 0 {
-        return Err(SystemError::NotFound {
-            entity: "App",
-            id: id.to_string(),
-        });
-    }
+    tx.execute_one(
+        &Query::update()
+            .table(Apps::Table)
+            .value(Apps::ApiKeyHash, hash_key(&key))
+            .value(Apps::LastModifiedDate, now())
+            .and_where(Expr::col(Apps::Id).eq(id))
+            .to_owned(),
+        "App",
+        id,
+    )
+    .await?;
     Ok(key)
 }
 
 /// Deletes an app.
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
-    if tx
-        .execute(
-            &Query::delete()
-                .from_table(Apps::Table)
-                .and_where(Expr::col(Apps::Id).eq(id))
-                .to_owned(),
-        )
-        .await?
-        == 0
-    {
-        return Err(SystemError::NotFound {
-            entity: "App",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(
+        &Query::delete()
+            .from_table(Apps::Table)
+            .and_where(Expr::col(Apps::Id).eq(id))
+            .to_owned(),
+        "App",
+        id,
+    )
+    .await
 }
 
 #[cfg(test)]

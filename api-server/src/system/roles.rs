@@ -200,33 +200,20 @@ pub async fn update(tx: &mut Tx, id: i64, fields: &RoleFields) -> Result<(), Sys
     if let Some(a) = fields.is_active {
         q.value(Roles::IsActive, a);
     }
-    if tx.execute(&q).await? == 0 {
-        return Err(SystemError::NotFound {
-            entity: "Role",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(&q, "Role", id).await
 }
 
 /// Deletes a role (its access rows and lookups go with it).
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
-    if tx
-        .execute(
-            &Query::delete()
-                .from_table(Roles::Table)
-                .and_where(Expr::col(Roles::Id).eq(id))
-                .to_owned(),
-        )
-        .await?
-        == 0
-    {
-        return Err(SystemError::NotFound {
-            entity: "Role",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(
+        &Query::delete()
+            .from_table(Roles::Table)
+            .and_where(Expr::col(Roles::Id).eq(id))
+            .to_owned(),
+        "Role",
+        id,
+    )
+    .await
 }
 
 /// Adds an access row to a role.
@@ -267,29 +254,23 @@ pub async fn update_access(
     id: i64,
     a: &AccessFields,
 ) -> Result<(), SystemError> {
-    let n = tx
-        .execute(
-            &Query::update()
-                .table(RoleServiceAccess::Table)
-                .value(RoleServiceAccess::ServiceId, a.service_id)
-                .value(RoleServiceAccess::Component, a.component.clone())
-                .value(RoleServiceAccess::VerbMask, a.verb_mask)
-                .value(RoleServiceAccess::RequestorMask, a.requestor_mask)
-                .value(RoleServiceAccess::Filters, a.filters.clone())
-                .value(RoleServiceAccess::FilterOp, a.filter_op.clone())
-                .value(RoleServiceAccess::FieldRules, a.field_rules.clone())
-                .and_where(Expr::col(RoleServiceAccess::Id).eq(id))
-                .and_where(Expr::col(RoleServiceAccess::RoleId).eq(role_id))
-                .to_owned(),
-        )
-        .await?;
-    if n == 0 {
-        return Err(SystemError::NotFound {
-            entity: "Role service access",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(
+        &Query::update()
+            .table(RoleServiceAccess::Table)
+            .value(RoleServiceAccess::ServiceId, a.service_id)
+            .value(RoleServiceAccess::Component, a.component.clone())
+            .value(RoleServiceAccess::VerbMask, a.verb_mask)
+            .value(RoleServiceAccess::RequestorMask, a.requestor_mask)
+            .value(RoleServiceAccess::Filters, a.filters.clone())
+            .value(RoleServiceAccess::FilterOp, a.filter_op.clone())
+            .value(RoleServiceAccess::FieldRules, a.field_rules.clone())
+            .and_where(Expr::col(RoleServiceAccess::Id).eq(id))
+            .and_where(Expr::col(RoleServiceAccess::RoleId).eq(role_id))
+            .to_owned(),
+        "Role service access",
+        id,
+    )
+    .await
 }
 
 /// Removes an access row of this role.

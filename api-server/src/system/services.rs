@@ -225,31 +225,18 @@ pub async fn update(tx: &mut Tx, id: i64, f: &ServiceFields) -> Result<(), Syste
     if let Some(v) = &f.config {
         q.value(Services::Config, v.clone());
     }
-    if tx.execute(&q).await? == 0 {
-        return Err(SystemError::NotFound {
-            entity: "Service",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(&q, "Service", id).await
 }
 
 /// Deletes a service (its access rows go with it).
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
-    if tx
-        .execute(
-            &Query::delete()
-                .from_table(Services::Table)
-                .and_where(Expr::col(Services::Id).eq(id))
-                .to_owned(),
-        )
-        .await?
-        == 0
-    {
-        return Err(SystemError::NotFound {
-            entity: "Service",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(
+        &Query::delete()
+            .from_table(Services::Table)
+            .and_where(Expr::col(Services::Id).eq(id))
+            .to_owned(),
+        "Service",
+        id,
+    )
+    .await
 }

@@ -254,6 +254,23 @@ impl Tx {
         })
     }
 
+    /// Runs an update or delete that must touch the record `id` of `entity`; touching none
+    /// is `NotFound`.
+    pub async fn execute_one(
+        &mut self,
+        query: &impl SqlxBinder,
+        entity: &'static str,
+        id: i64,
+    ) -> Result<(), SystemError> {
+        if self.execute(query).await? == 0 {
+            return Err(SystemError::NotFound {
+                entity,
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Runs an insert that ends in `RETURNING id`; returns the id.
     pub async fn insert(&mut self, query: &InsertStatement) -> Result<i64, SystemError> {
         Ok(match self {

@@ -222,13 +222,7 @@ pub async fn update(tx: &mut Tx, id: i64, changes: &UserChanges) -> Result<(), S
     if let Some(v) = changes.is_active {
         q.value(Users::IsActive, v);
     }
-    if tx.execute(&q).await? == 0 {
-        return Err(SystemError::NotFound {
-            entity: "User",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(&q, "User", id).await
 }
 
 /// Records a successful login.
@@ -246,19 +240,13 @@ pub async fn touch_login(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
 
 /// Deletes a user.
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
-    let n = tx
-        .execute(
-            &Query::delete()
-                .from_table(Users::Table)
-                .and_where(Expr::col(Users::Id).eq(id))
-                .to_owned(),
-        )
-        .await?;
-    if n == 0 {
-        return Err(SystemError::NotFound {
-            entity: "User",
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    tx.execute_one(
+        &Query::delete()
+            .from_table(Users::Table)
+            .and_where(Expr::col(Users::Id).eq(id))
+            .to_owned(),
+        "User",
+        id,
+    )
+    .await
 }

@@ -21,7 +21,6 @@ use crate::rbac::{self, Access, CompiledRole, Permit, Verb};
 use crate::request::{ApiRequest, ParseLimits, RawRequest, Resource, RoutineFamily};
 use crate::services::ServiceHandle;
 use crate::state::AppState;
-use crate::system::services as service_store;
 
 /// Parse limits from the config.
 pub fn parse_limits(state: &AppState) -> ParseLimits {
@@ -129,9 +128,9 @@ pub async fn service_request(
     let raw = raw_request(&req, &tail, &body)?;
     let api = ApiRequest::parse(&raw, &parse_limits(&state))?;
     let principal = caller.require()?;
-    let record = service_store::find_by_name(&state.store, &service_name)
+    let record = state
+        .service_by_name(&service_name)
         .await?
-        .filter(|s| s.is_active)
         .ok_or_else(|| ApiError::not_found(format!("Service '{service_name}' not found.")))?;
     let role = match principal.role_id {
         Some(id) => state.compiled_role(id).await?,

@@ -1007,6 +1007,7 @@ pub async fn app_update(
 ) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let q = query(&req);
+    apps::get(&state.store, id).await?;
     let mut tx = state.store.begin().await?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         apps::update(&mut tx, id, &app_fields(&one_record(&body)?)?).await?;
@@ -1014,8 +1015,6 @@ pub async fn app_update(
     let mut out = json!({"id": id});
     if flag(&q, "regenerate") {
         out["api_key"] = json!(apps::regenerate_key(&mut tx, id).await?);
-    } else {
-        apps::get(&state.store, id).await?;
     }
     tx.commit().await?;
     state.invalidate();
