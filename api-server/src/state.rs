@@ -13,8 +13,8 @@ use crate::rbac::CompiledRole;
 use crate::services::Registry;
 use crate::system::apps::{self, AppRecord};
 use crate::system::crypto::MasterKey;
-use crate::system::users::{self, UserRecord};
 use crate::system::services::{self, ServiceRecord};
+use crate::system::users::{self, UserRecord};
 use crate::system::{Store, SystemError, lookups, roles, sessions};
 
 /// Everything a request handler needs.
@@ -60,7 +60,10 @@ impl AppState {
                 .max_capacity(10_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
-            services_by_name: Cache::builder().max_capacity(10_000).time_to_live(CACHE_TTL).build(),
+            services_by_name: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
             revoked: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(5))
@@ -78,11 +81,17 @@ impl AppState {
     }
 
     /// An active service by name.
-    pub async fn service_by_name(&self, name: &str) -> Result<Option<Arc<ServiceRecord>>, SystemError> {
+    pub async fn service_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<Arc<ServiceRecord>>, SystemError> {
         let store = &self.store;
         self.services_by_name
             .try_get_with(name.to_ascii_lowercase(), async move {
-                Ok(services::find_by_name(store, name).await?.filter(|s| s.is_active).map(Arc::new))
+                Ok(services::find_by_name(store, name)
+                    .await?
+                    .filter(|s| s.is_active)
+                    .map(Arc::new))
             })
             .await
             .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))

@@ -2,7 +2,8 @@
 //! keys between many of them, some junction tables, views and functions).
 //!
 //! Creates `rampart_introspect_bench` (dropping any leftover first), times `introspect` five
-//! times, prints min and median, and always drops the database again. Connects as the
+//! times on the catalogs as the DDL left them and five times after `ANALYZE`, prints each
+//! run with min and median, and always drops the database again. Connects as the
 //! `RAMPART_TEST_PG_URL` login (default `postgres://postgres@127.0.0.1:5432/postgres`).
 //!
 //! `cargo run --release -p rampart-schema --example introspect_5000`
@@ -19,8 +20,9 @@ const TABLES: i32 = 5_000;
 const BATCH: i32 = 250;
 const RUNS: usize = 5;
 
-/// Creates tables `t{lo}..=t{hi}`: `t{i}` references `t{i-1}` when `i` is even, every tenth
-/// table also references `t{i-2}` (making it a junction), every fiftieth gets a view.
+/// An enum, another schema, a few functions, and `make_tables(lo, hi)`, which creates tables
+/// `t{lo}..=t{hi}`: `t{i}` references `t{i-1}` when `i` is even, every tenth table also
+/// references `t{i-2}` (making it a junction), every fiftieth gets a view.
 const SETUP_SQL: &str = r"
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE SCHEMA other;

@@ -5,13 +5,17 @@
 //!
 //! Invariants:
 //! - only `SELECT`s on `pg_catalog`, never `information_schema` (too slow at thousands of
-//!   tables), all inside one read-only `REPEATABLE READ` transaction so every query sees the
-//!   same snapshot;
-//! - a fixed number of set-based queries (schemas, relations+columns, keys, types+enum
-//!   labels, functions) whatever the number of tables; everything is joined up in Rust;
-//! - the SQL is static (`&'static str`); the schema list travels as a bind parameter;
+//!   tables), all inside one read-only `REPEATABLE READ` transaction, so every query sees
+//!   the same snapshot (its only other statement sets two transaction-local planner
+//!   settings);
+//! - a fixed number of set-based queries whatever the number of tables (schemas, relations,
+//!   columns, comments, unique keys, foreign keys, functions, types with enum labels, names
+//!   of the types in use), joined up in Rust; the SQL is static and lists travel as small
+//!   bind parameters (see `introspect/catalog.rs`);
 //! - only objects the login may use appear: tables and views it holds `SELECT`, `INSERT`,
-//!   `UPDATE` or `DELETE` on, functions it may `EXECUTE`, in schemas it has `USAGE` on.
+//!   `UPDATE` or `DELETE` on, functions it may `EXECUTE`, in schemas it has `USAGE` on;
+//!   nothing about other relations leaks through keys or relationships beyond the name of
+//!   a referenced table.
 
 mod catalog;
 mod functions;
@@ -25,8 +29,8 @@ use sqlx::PgPool;
 use sqlx::postgres::types::Oid;
 
 use self::catalog::{
-    ColumnRow, ForeignKeyRow, FunctionRow, RelationRow, SchemaRow, TypeNameRow, TypeRow,
-    UniqueKeyRow,
+    ColumnRow, CommentRow, ForeignKeyRow, FunctionRow, RelationRow, SchemaRow, TypeNameRow,
+    TypeRow, UniqueKeyRow,
 };
 use self::tables::TableRows;
 use self::types::{TypeMap, TypeNames};
@@ -111,13 +115,16 @@ pub async fn introspect(
         .bind(&namespaces)
         .fetch_all(&mut *tx)
         .await?;
-    let visible: Vec<Oid> = relations.iter().map(|r| r.oid).collect();
-    let columns: Vec<ColumnRow> = sqlx::query_as(catalog::COLUMNS_SQL)
-        .bind(&visible)
+    let mut columns: Vec<ColumnRow> = sqlx::query_as(catalog::COLUMNS_SQL)
+        .bind(&namespaces)
+        .fetch_all(&mut *tx)
+        .await?;
+    let comments: Vec<CommentRow> = sqlx::query_as(catalog::COMMENTS_SQL)
+        .bind(&namespaces)
         .fetch_all(&mut *tx)
         .await?;
     let unique_keys: Vec<UniqueKeyRow> = sqlx::query_as(catalog::UNIQUE_KEYS_SQL)
-        .bind(&visible)
+        .bind(&namespaces)
         .fetch_all(&mut *tx)
         .await?;
     let foreign_keys: Vec<ForeignKeyRow> = sqlx::query_as(catalog::FOREIGN_KEYS_SQL)
@@ -132,6 +139,9 @@ pub async fn introspect(
         .fetch_all(&mut *tx)
         .await?;
 
+    // Columns of relations the login may not use were selected with the others.
+    let visible: HashSet<Oid> = relations.iter().map(|r| r.oid).collect();
+    columns.retain(|c| visible.contains(&c.rel));
     // Name each (type, modifier) pair in use once rather than once per column.
     let pairs: HashSet<(Oid, i32)> = columns
         .iter()
@@ -164,6 +174,7 @@ pub async fn introspect(
         TableRows {
             relations,
             columns,
+            comments,
             unique_keys,
             foreign_keys,
         },
@@ -200,5 +211,38 @@ impl Namer<'_> {
 
     fn schema(&self, namespace: Oid) -> &str {
         self.schemas.get(&namespace).map_or("", String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_do_not_repeat_connection_settings() {
+        let leaky = sqlx::Error::Configuration("postgres://app:s3cret@db:5432/shop".into());
+        let message = IntrospectError::Database(leaky).to_string();
+        assert!(!message.contains("s3cret"), "{message}");
+        assert_eq!(
+            message,
+            "schema introspection failed: invalid database connection settings"
+        );
+
+        let tls = sqlx::Error::Tls("certificate for s3cret.example rejected".into());
+        assert!(
+            !IntrospectError::Database(tls)
+                .to_string()
+                .contains("s3cret")
+        );
+    }
+
+    #[test]
+    fn api_names_are_unqualified_only_in_the_default_schema() {
+        let names = Namer {
+            default_schema: "public",
+            schemas: HashMap::new(),
+        };
+        assert_eq!(names.api_name("public", "orders"), "orders");
+        assert_eq!(names.api_name("sales", "orders"), "sales.orders");
     }
 }

@@ -2,7 +2,7 @@
 //! PostgreSQL.
 //!
 //! [`model`] is pure data (tables, columns, keys, relationships, functions) and
-//! [`introspect`] fills it from the system catalogs with a handful of set-based queries.
+//! [`introspect()`] fills it from the system catalogs with a handful of set-based queries.
 //! Invariant: the model only ever contains what the service's login may use (table and
 //! function privileges are applied while introspecting), so nothing outside it is reachable
 //! through the API.

@@ -171,7 +171,12 @@ impl Registry {
         key: &MasterKey,
         limits: &Limits,
     ) -> Result<Arc<ServiceHandle>, ServiceError> {
-        if let Some(h) = self.live.read().ok().and_then(|live| live.get(&record.id).cloned()) {
+        if let Some(h) = self
+            .live
+            .read()
+            .ok()
+            .and_then(|live| live.get(&record.id).cloned())
+        {
             return Ok(h);
         }
         let mut handles = self.handles.lock().await;

@@ -5,6 +5,12 @@
 //! parameters); every catalog object and function is qualified with `pg_catalog` so a
 //! hostile `search_path` cannot substitute its own; rows are decoded by position, in the
 //! order of the query's select list.
+//!
+//! Bind parameters stay small (the exposed schemas, the distinct types in use): a large one,
+//! such as the OIDs of thousands of visible tables, costs a 40 ms TCP round of Nagle and
+//! delayed ACK per query (sqlx does not set `TCP_NODELAY`). So the queries after
+//! [`RELATIONS_SQL`] select by schema and kind, and rows of relations the login may not use
+//! are dropped while assembling.
 
 use sqlx::postgres::PgRow;
 use sqlx::postgres::types::Oid;
@@ -20,7 +26,7 @@ pub(super) const SETTINGS_SQL: &str = "SELECT pg_catalog.set_config('jit', 'off'
 /// Exposed schemas: not system ones, usable by the login, optionally just the one asked for
 /// (`$1`, NULL for all).
 pub(super) const SCHEMAS_SQL: &str = r"
-SELECT n.oid, n.nspname::text
+SELECT n.oid, n.nspname
 FROM pg_catalog.pg_namespace AS n
 WHERE n.nspname NOT LIKE 'pg\_%'
   AND n.nspname <> 'information_schema'
@@ -44,8 +50,7 @@ impl FromRow<'_, PgRow> for SchemaRow {
 
 /// Tables, views, materialized views and foreign tables of the schemas `$1` that the login
 /// holds any of SELECT/INSERT/UPDATE/DELETE on. Candidates are narrowed by schema and kind
-/// first: the privilege check is the expensive filter. Comments come from a join
-/// (`obj_description` per row is far slower).
+/// first: the privilege check is the expensive filter.
 pub(super) const RELATIONS_SQL: &str = r"
 WITH candidates AS MATERIALIZED (
     SELECT c.oid, c.relnamespace, c.relname, c.relkind
@@ -55,17 +60,12 @@ WITH candidates AS MATERIALIZED (
 )
 SELECT c.oid,
        c.relnamespace,
-       c.relname::text,
+       c.relname,
        c.relkind,
        CASE WHEN c.relkind IN ('v', 'f')
             THEN pg_catalog.pg_relation_is_updatable(c.oid, false)
-       END,
-       d.description
+       END
 FROM candidates AS c
-LEFT JOIN pg_catalog.pg_description AS d
-       ON d.objoid = c.oid
-      AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
-      AND d.objsubid = 0
 WHERE pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')
 ";
 
@@ -76,7 +76,6 @@ pub(super) struct RelationRow {
     pub relkind: i8,
     /// `pg_relation_is_updatable` bits (views and foreign tables only).
     pub updatable_bits: Option<i32>,
-    pub comment: Option<String>,
 }
 
 impl FromRow<'_, PgRow> for RelationRow {
@@ -87,34 +86,31 @@ impl FromRow<'_, PgRow> for RelationRow {
             name: row.try_get(2)?,
             relkind: row.try_get(3)?,
             updatable_bits: row.try_get(4)?,
-            comment: row.try_get(5)?,
         })
     }
 }
 
-/// The columns of the relations `$1`. Types come as OID and modifier only (a few distinct
-/// pairs, named by [`TYPE_NAMES_SQL`]). Defaults are deparsed without a relation context:
-/// a default cannot reference columns, and that is twice as fast. Generation expressions
-/// are not deparsed (they are not defaults).
+/// The columns of the relations of the schemas `$1` (see [`RELATIONS_SQL`]). Types come as
+/// OID and modifier only (a few distinct pairs, named by [`TYPE_NAMES_SQL`]). Defaults are
+/// deparsed without a relation context: a default cannot reference columns, and that is
+/// twice as fast. Generation expressions are not deparsed (they are not defaults).
 pub(super) const COLUMNS_SQL: &str = r"
 SELECT a.attrelid,
        a.attnum,
-       a.attname::text,
+       a.attname,
        a.atttypid,
        a.atttypmod,
        a.attnotnull,
        a.attidentity,
        a.attgenerated,
-       CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END,
-       cd.description
-FROM pg_catalog.pg_attribute AS a
+       CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_attribute AS a
+  ON a.attrelid = c.oid
 LEFT JOIN pg_catalog.pg_attrdef AS d
        ON a.atthasdef AND d.adrelid = a.attrelid AND d.adnum = a.attnum
-LEFT JOIN pg_catalog.pg_description AS cd
-       ON cd.objoid = a.attrelid
-      AND cd.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
-      AND cd.objsubid = a.attnum
-WHERE a.attrelid = ANY ($1::oid[])
+WHERE c.relnamespace = ANY ($1::oid[])
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND a.attnum > 0
   AND NOT a.attisdropped
 ";
@@ -129,7 +125,6 @@ pub(super) struct ColumnRow {
     pub identity: i8,
     pub generated: i8,
     pub default: Option<String>,
-    pub comment: Option<String>,
 }
 
 impl FromRow<'_, PgRow> for ColumnRow {
@@ -144,7 +139,36 @@ impl FromRow<'_, PgRow> for ColumnRow {
             identity: row.try_get(6)?,
             generated: row.try_get(7)?,
             default: row.try_get(8)?,
-            comment: row.try_get(9)?,
+        })
+    }
+}
+
+/// Comments on the relations of the schemas `$1` (`objsubid` 0) and on their columns
+/// (`objsubid` is the attribute number). A separate query: comments are rare, and joining
+/// them to every relation and column row costs more than fetching them on their own.
+pub(super) const COMMENTS_SQL: &str = r"
+SELECT d.objoid, d.objsubid, d.description
+FROM pg_catalog.pg_description AS d
+JOIN pg_catalog.pg_class AS c
+  ON c.oid = d.objoid
+WHERE d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+  AND c.relnamespace = ANY ($1::oid[])
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+";
+
+pub(super) struct CommentRow {
+    pub rel: Oid,
+    /// 0 for the relation itself, else the column's attribute number.
+    pub attnum: i32,
+    pub text: String,
+}
+
+impl FromRow<'_, PgRow> for CommentRow {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            rel: row.try_get(0)?,
+            attnum: row.try_get(1)?,
+            text: row.try_get(2)?,
         })
     }
 }
@@ -155,8 +179,8 @@ pub(super) const TYPE_NAMES_SQL: &str = r"
 SELECT u.type_oid,
        u.typmod,
        pg_catalog.format_type(u.type_oid, u.typmod),
-       t.typname::text,
-       n.nspname::text
+       t.typname,
+       n.nspname
 FROM ROWS FROM (pg_catalog.unnest($1::oid[]), pg_catalog.unnest($2::int4[])) AS u(type_oid, typmod)
 LEFT JOIN pg_catalog.pg_type AS t ON t.oid = u.type_oid
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = t.typnamespace
@@ -182,16 +206,18 @@ impl FromRow<'_, PgRow> for TypeNameRow {
     }
 }
 
-/// Primary keys and usable unique indexes of the relations `$1`: valid, non-partial, on
-/// plain columns (unique constraints own such an index, so they are included). Only key
-/// columns, not `INCLUDE`d ones; slicing also makes the array 1-based.
+/// Primary keys and usable unique indexes of the tables of the schemas `$1`: valid,
+/// non-partial, on plain columns (unique constraints own such an index, so they are
+/// included). Only key columns, not `INCLUDE`d ones; slicing also makes the array 1-based.
 pub(super) const UNIQUE_KEYS_SQL: &str = r"
 SELECT i.indrelid,
        i.indexrelid,
        i.indisprimary,
        (i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]
 FROM pg_catalog.pg_index AS i
-WHERE i.indrelid = ANY ($1::oid[])
+JOIN pg_catalog.pg_class AS c
+  ON c.oid = i.indrelid
+WHERE c.relnamespace = ANY ($1::oid[])
   AND i.indisunique
   AND i.indisvalid
   AND i.indpred IS NULL
@@ -216,29 +242,39 @@ impl FromRow<'_, PgRow> for UniqueKeyRow {
     }
 }
 
-/// Foreign keys declared in the schemas `$1` (those on relations that are not exposed are
-/// dropped while assembling). The referenced table and its columns come as names: it may not
-/// be exposed. Foreign keys cloned onto partitions are kept; those PostgreSQL adds towards
-/// each partition of a referenced partitioned table are not (they would duplicate the
-/// parent's).
+/// Foreign keys declared in the schemas `$1`. Keys come as attribute numbers. When the
+/// referenced table is not exposed (outside the schemas, or no privilege), so that its
+/// columns are not known, its schema, name and referenced column names come along. Foreign
+/// keys cloned onto partitions are kept; those PostgreSQL adds towards each partition of a
+/// referenced partitioned table are not (they would duplicate the parent's).
 pub(super) const FOREIGN_KEYS_SQL: &str = r"
 SELECT con.conrelid,
-       con.conname::text,
+       con.conname,
        con.conkey,
        con.confrelid,
-       (SELECT n.nspname::text
-        FROM pg_catalog.pg_class AS c
-        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE c.oid = con.confrelid),
-       (SELECT c.relname::text FROM pg_catalog.pg_class AS c WHERE c.oid = con.confrelid),
-       ARRAY(SELECT (SELECT a.attname::text
-                     FROM pg_catalog.pg_attribute AS a
-                     WHERE a.attrelid = con.confrelid AND a.attnum = k.num)
-             FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY AS k(num, ord)
-             ORDER BY k.ord),
+       con.confkey,
+       CASE WHEN NOT ref.exposed THEN ARRAY[ref.nspname::text, ref.relname::text] END,
+       CASE WHEN NOT ref.exposed THEN
+            ARRAY(SELECT (SELECT a.attname::text
+                          FROM pg_catalog.pg_attribute AS a
+                          WHERE a.attrelid = con.confrelid AND a.attnum = k.num)
+                  FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY AS k(num, ord)
+                  ORDER BY k.ord)
+       END,
        con.confupdtype,
        con.confdeltype
 FROM pg_catalog.pg_constraint AS con
+CROSS JOIN LATERAL (
+    SELECT n.nspname,
+           c.relname,
+           c.relnamespace = ANY ($1::oid[])
+             AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+             AND pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')
+             AS exposed
+    FROM pg_catalog.pg_class AS c
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.oid = con.confrelid
+) AS ref
 WHERE con.connamespace = ANY ($1::oid[])
   AND con.contype = 'f'
   AND (con.conparentid = 0
@@ -252,9 +288,11 @@ pub(super) struct ForeignKeyRow {
     pub name: String,
     pub attnums: Vec<i16>,
     pub ref_rel: Oid,
-    pub ref_schema: Option<String>,
-    pub ref_table: Option<String>,
-    pub ref_columns: Vec<Option<String>>,
+    pub ref_attnums: Vec<i16>,
+    /// `[schema, table]` of a referenced table that is not exposed.
+    pub ref_qualified: Option<Vec<String>>,
+    /// Referenced column names, when the referenced table is not exposed.
+    pub ref_columns: Option<Vec<Option<String>>>,
     pub on_update: i8,
     pub on_delete: i8,
 }
@@ -266,8 +304,8 @@ impl FromRow<'_, PgRow> for ForeignKeyRow {
             name: row.try_get(1)?,
             attnums: row.try_get(2)?,
             ref_rel: row.try_get(3)?,
-            ref_schema: row.try_get(4)?,
-            ref_table: row.try_get(5)?,
+            ref_attnums: row.try_get(4)?,
+            ref_qualified: row.try_get(5)?,
             ref_columns: row.try_get(6)?,
             on_update: row.try_get(7)?,
             on_delete: row.try_get(8)?,
@@ -280,7 +318,7 @@ impl FromRow<'_, PgRow> for ForeignKeyRow {
 /// table in a big database, all `Other` anyway) are left out.
 pub(super) const TYPES_SQL: &str = r"
 SELECT t.oid,
-       t.typname::text,
+       t.typname,
        t.typtype,
        t.typcategory,
        t.typelem,
@@ -334,7 +372,7 @@ impl FromRow<'_, PgRow> for TypeRow {
 pub(super) const FUNCTIONS_SQL: &str = r"
 SELECT p.oid,
        p.pronamespace,
-       p.proname::text,
+       p.proname,
        p.prokind,
        p.proargmodes,
        p.proargnames,

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::postgres::types::Oid;
 
 use super::Namer;
-use super::catalog::{ColumnRow, ForeignKeyRow, RelationRow, UniqueKeyRow};
+use super::catalog::{ColumnRow, CommentRow, ForeignKeyRow, RelationRow, UniqueKeyRow};
 use super::types::{TypeMap, TypeNames, type_limits};
 use crate::model::{
     Column, ColumnRef, ForeignKey, Generated, Junction, Relation, RelationKind, Table, TableKind,
@@ -21,6 +21,7 @@ use crate::model::{
 pub(super) struct TableRows {
     pub relations: Vec<RelationRow>,
     pub columns: Vec<ColumnRow>,
+    pub comments: Vec<CommentRow>,
     pub unique_keys: Vec<UniqueKeyRow>,
     pub foreign_keys: Vec<ForeignKeyRow>,
 }
@@ -95,7 +96,7 @@ fn new_builder(names: &Namer<'_>, row: RelationRow) -> TableBuilder {
             schema,
             name: row.name,
             kind,
-            comment: row.comment,
+            comment: None,
             columns: Vec::new(),
             primary_key: Vec::new(),
             unique_keys: Vec::new(),
@@ -143,7 +144,7 @@ fn new_column(types: &TypeMap, type_names: &TypeNames, row: ColumnRow) -> Column
         precision,
         scale,
         enum_values: resolved.enum_values.to_vec(),
-        comment: row.comment,
+        comment: None,
         is_primary_key: false,
         is_unique: false,
         references: None,
@@ -181,6 +182,20 @@ pub(super) fn build_tables(
         builder.table.columns.sort_by_key(|c| c.position);
     }
 
+    for row in rows.comments {
+        let Some(&index) = by_oid.get(&row.rel) else {
+            continue;
+        };
+        let table = &mut builders[index].table;
+        if row.attnum == 0 {
+            table.comment = Some(row.text);
+        } else if let Ok(attnum) = i16::try_from(row.attnum)
+            && let Ok(i) = table.columns.binary_search_by_key(&attnum, |c| c.position)
+        {
+            table.columns[i].comment = Some(row.text);
+        }
+    }
+
     for row in rows.unique_keys {
         let Some(&index) = by_oid.get(&row.rel) else {
             continue;
@@ -200,26 +215,39 @@ pub(super) fn build_tables(
         let Some(&index) = by_oid.get(&row.rel) else {
             continue;
         };
-        let builder = &mut builders[index];
-        let Some(columns) = builder.column_names(&row.attnums) else {
+        let Some(columns) = builders[index].column_names(&row.attnums) else {
             continue;
         };
-        let (Some(ref_schema), Some(ref_table), Some(ref_columns)) = (
-            row.ref_schema,
-            row.ref_table,
-            row.ref_columns.into_iter().collect::<Option<Vec<_>>>(),
-        ) else {
+        // The referenced table, from the model when it is exposed, else from the row.
+        let referenced = match by_oid.get(&row.ref_rel) {
+            Some(&target) => {
+                let target = &builders[target];
+                target
+                    .column_names(&row.ref_attnums)
+                    .map(|ref_columns| (target.table.api_name.clone(), ref_columns))
+            }
+            None => match (row.ref_qualified.as_deref(), row.ref_columns) {
+                (Some([schema, table]), Some(ref_columns)) => ref_columns
+                    .into_iter()
+                    .collect::<Option<Vec<String>>>()
+                    .map(|ref_columns| (names.api_name(schema, table), ref_columns)),
+                _ => None,
+            },
+        };
+        let Some((ref_table, ref_columns)) = referenced else {
             continue;
         };
         let foreign_key = ForeignKey {
             name: row.name,
             columns,
-            ref_table: names.api_name(&ref_schema, &ref_table),
+            ref_table,
             ref_columns,
             on_update: referential_action(row.on_update),
             on_delete: referential_action(row.on_delete),
         };
-        builder.foreign_keys.push((foreign_key, row.ref_rel));
+        builders[index]
+            .foreign_keys
+            .push((foreign_key, row.ref_rel));
     }
 
     for builder in &mut builders {
