@@ -20,6 +20,9 @@ use crate::system::{Store, SystemError, lookups, roles, sessions};
 /// Everything a request handler needs.
 pub struct AppState {
     pub config: Config,
+    /// Salt of `hash` masks, derived from the master key: stable per installation, unknown
+    /// outside it, so masked hashes cannot be matched against precomputed tables.
+    pub mask_salt: String,
     pub store: Store,
     pub master_key: MasterKey,
     pub sessions: SessionKeys,
@@ -38,7 +41,15 @@ impl AppState {
     /// Builds the state.
     #[must_use]
     pub fn new(config: Config, store: Store, master_key: MasterKey, sessions: SessionKeys) -> Self {
+        let mask_salt = {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(
+                format!("rampart-mask-salt:{}", master_key.to_base64()).as_bytes(),
+            );
+            digest.iter().map(|b| format!("{b:02x}")).collect()
+        };
         Self {
+            mask_salt,
             config,
             store,
             master_key,

@@ -4,7 +4,7 @@
 use rampart_schema::{Column, Generated, Relation, RelationKind, Table, ValueType};
 use serde_json::{Value, json};
 
-use crate::rbac::Verb;
+use crate::rbac::{FieldRule, TableRules, Verb};
 
 /// DreamFactory's simple type of a column.
 #[must_use]
@@ -58,9 +58,19 @@ pub fn label(name: &str) -> String {
         .join(" ")
 }
 
-/// A field's schema.
+/// A field's schema, marked when the role sees it masked or read-only.
 #[must_use]
-pub fn field(c: &Column) -> Value {
+pub fn field(c: &Column, rule: Option<FieldRule>) -> Value {
+    let mut v = field_plain(c);
+    match rule {
+        Some(FieldRule::Masked(m)) => v["mask"] = json!(m.name()),
+        Some(FieldRule::ReadOnly) => v["is_read_only"] = json!(true),
+        _ => {}
+    }
+    v
+}
+
+fn field_plain(c: &Column) -> Value {
     json!({
         "name": c.name,
         "label": label(&c.name),
@@ -105,17 +115,18 @@ pub fn relation(r: &Relation) -> Value {
     })
 }
 
-/// A table's full schema; `related` lists only relations to tables the caller may see.
+/// A table's schema as a role sees it: hidden fields absent, masked ones marked; `related`
+/// lists only relations to tables the caller may see.
 #[must_use]
-pub fn table(t: &Table, visible_relation: &dyn Fn(&Relation) -> bool) -> Value {
+pub fn table(t: &Table, rules: &TableRules, visible_relation: &dyn Fn(&Relation) -> bool) -> Value {
     json!({
         "name": t.api_name,
         "label": label(&t.api_name),
         "plural": label(&t.api_name),
         "description": t.comment,
         "is_view": t.kind.is_view(),
-        "primary_key": t.primary_key,
-        "field": t.columns.iter().map(field).collect::<Vec<_>>(),
+        "primary_key": t.primary_key.iter().filter(|k| rules.is_visible(k)).collect::<Vec<_>>(),
+        "field": t.columns.iter().filter(|c| rules.is_visible(&c.name)).map(|c| field(c, rules.field(&c.name))).collect::<Vec<_>>(),
         "related": t.relations.iter().filter(|r| visible_relation(r)).map(relation).collect::<Vec<_>>(),
     })
 }

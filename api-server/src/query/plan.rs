@@ -10,6 +10,7 @@ use serde_json::Value;
 use rampart_schema::{Column, RelationKind, SchemaModel, Table, ValueType};
 
 use crate::filter::{CompareOp, Expr, Literal, MatchOp, Operand};
+use crate::rbac::{FieldRule, Mask, TableRules};
 use crate::request::{Aggregate, FieldSelector, Nulls, OrderItem, ReadParams};
 
 /// A table as the SQL layer addresses it (schema-qualified, from the model).
@@ -70,6 +71,8 @@ pub enum Cond {
         column: String,
         negated: bool,
     },
+    /// Matches nothing (a grant whose stored filter no longer compiles).
+    Never,
 }
 
 /// One `ORDER BY` term.
@@ -85,6 +88,8 @@ pub struct OrderBy {
 pub struct ColumnOut {
     pub column: String,
     pub base64: bool,
+    /// Shown masked, by the role's field rule.
+    pub mask: Option<Mask>,
 }
 
 /// What one output key holds.
@@ -92,7 +97,7 @@ pub struct ColumnOut {
 pub enum OutExpr {
     Column(ColumnOut),
     Aggregate(Aggregate, Option<String>),
-    Related(RelatedSelect),
+    Related(Box<RelatedSelect>),
 }
 
 /// One key of each output record.
@@ -124,6 +129,8 @@ pub struct RelatedSelect {
     pub many: bool,
     pub order: Vec<OrderBy>,
     pub limit: Option<u64>,
+    /// The related table's own row filter for the caller.
+    pub condition: Option<Cond>,
 }
 
 /// Keyset paging: the columns of the cursor, and the position after which to continue.
@@ -147,6 +154,8 @@ pub struct ReadPlan {
     pub keyset: Option<Keyset>,
     /// Whether the client asked for paging information (a list, not a record).
     pub is_list: bool,
+    /// Salt of `hash` masks (per installation, so hashes cannot be looked up elsewhere).
+    pub mask_salt: String,
 }
 
 /// Why a read cannot be planned (all 4xx).
@@ -172,14 +181,19 @@ pub enum PlanError {
     Invalid(String),
     #[error("Table \"{0}\" has no primary key; send id_field to address records.")]
     NoPrimaryKey(String),
+    #[error("Field '{field}' is masked for your role and cannot be used in {purpose}.")]
+    Masked {
+        field: String,
+        purpose: &'static str,
+    },
     #[error("Invalid cursor: it does not belong to this query. Start again without `cursor`.")]
     BadCursor,
 }
 
 /// What the caller may see of the service, as the planner needs it.
 pub trait View {
-    /// Whether the caller may read this table (for `related`).
-    fn may_read(&self, table: &Table) -> bool;
+    /// The caller's rules for reading a table (for `related`), `None` when it may not.
+    fn read_rules(&self, table: &Table) -> Option<TableRules>;
     /// Resolves a lookup (`{user.id}`) to its value.
     fn lookup(&self, name: &str) -> Option<String>;
 }
@@ -188,19 +202,79 @@ pub trait View {
 pub struct ReadContext<'a> {
     pub schema: &'a SchemaModel,
     pub table: &'a Table,
+    /// The permit's rules for this table: rows reached, fields hidden or masked.
+    pub rules: &'a TableRules,
     pub view: &'a dyn View,
     /// The service's `max_records`.
     pub max_records: u64,
+    /// Salt of `hash` masks.
+    pub mask_salt: &'a str,
 }
 
 fn column<'t>(table: &'t Table, name: &str) -> Option<&'t Column> {
     table.column(name)
 }
 
-fn out_column(c: &Column) -> ColumnOut {
+fn out_column(c: &Column, rules: &TableRules) -> ColumnOut {
     ColumnOut {
         column: c.name.clone(),
         base64: c.value_type == ValueType::Bytea,
+        mask: match rules.field(&c.name) {
+            Some(FieldRule::Masked(m)) => Some(m),
+            _ => None,
+        },
+    }
+}
+
+/// What a name is being resolved for; it decides the error wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Filter,
+    Order,
+    Group,
+    Aggregate,
+}
+
+impl Purpose {
+    fn unknown(self, name: &str) -> PlanError {
+        match self {
+            Self::Filter => PlanError::UnknownFilterField(name.to_owned()),
+            Self::Order => PlanError::UnknownOrderField(name.to_owned()),
+            Self::Group => PlanError::UnknownGroupField(name.to_owned()),
+            Self::Aggregate => PlanError::UnknownField(name.to_owned()),
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Self::Filter => "a filter",
+            Self::Order => "order",
+            Self::Group => "group",
+            Self::Aggregate => "an aggregate",
+        }
+    }
+}
+
+/// How names resolve for one table: a client's names only to fields it may see in clear
+/// (hidden ones do not exist, masked ones cannot be compared, sorted or grouped, so their
+/// values cannot be inferred); a role filter's names to every column.
+pub struct Columns<'a> {
+    pub table: &'a Table,
+    /// `None` for role filters, written by admins.
+    pub rules: Option<&'a TableRules>,
+}
+
+impl<'a> Columns<'a> {
+    fn usable(&self, name: &str, purpose: Purpose) -> Result<&'a Column, PlanError> {
+        let c = column(self.table, name).ok_or_else(|| purpose.unknown(name))?;
+        match self.rules.and_then(|r| r.field(name)) {
+            Some(FieldRule::Hidden) => Err(purpose.unknown(name)),
+            Some(FieldRule::Masked(_)) => Err(PlanError::Masked {
+                field: name.to_owned(),
+                purpose: purpose.words(),
+            }),
+            _ => Ok(c),
+        }
     }
 }
 
@@ -313,13 +387,11 @@ fn escape_like(s: &str) -> String {
 /// Resolves a filter AST against a table.
 pub fn resolve_filter(
     expr: &Expr,
-    table: &Table,
+    cols: &Columns<'_>,
     params: &std::collections::HashMap<String, Value>,
     view: &dyn View,
 ) -> Result<Cond, PlanError> {
-    let col = |name: &str| {
-        column(table, name).ok_or_else(|| PlanError::UnknownFilterField(name.to_owned()))
-    };
+    let col = |name: &str| cols.usable(name, Purpose::Filter);
     let value = |c: &Column, op: &Operand| -> Result<Bound, PlanError> {
         match operand_text(op, params, view)? {
             Some(text) => bound(c, text),
@@ -333,16 +405,16 @@ pub fn resolve_filter(
         Expr::And(items) => Cond::And(
             items
                 .iter()
-                .map(|e| resolve_filter(e, table, params, view))
+                .map(|e| resolve_filter(e, cols, params, view))
                 .collect::<Result<_, _>>()?,
         ),
         Expr::Or(items) => Cond::Or(
             items
                 .iter()
-                .map(|e| resolve_filter(e, table, params, view))
+                .map(|e| resolve_filter(e, cols, params, view))
                 .collect::<Result<_, _>>()?,
         ),
-        Expr::Not(inner) => Cond::Not(Box::new(resolve_filter(inner, table, params, view)?)),
+        Expr::Not(inner) => Cond::Not(Box::new(resolve_filter(inner, cols, params, view)?)),
         Expr::Compare {
             field,
             op,
@@ -416,12 +488,11 @@ pub fn resolve_filter(
     })
 }
 
-fn resolve_order(items: &[OrderItem], table: &Table) -> Result<Vec<OrderBy>, PlanError> {
+fn resolve_order(items: &[OrderItem], cols: &Columns<'_>) -> Result<Vec<OrderBy>, PlanError> {
     items
         .iter()
         .map(|o| {
-            let c = column(table, &o.field)
-                .ok_or_else(|| PlanError::UnknownOrderField(o.field.clone()))?;
+            let c = cols.usable(&o.field, Purpose::Order)?;
             Ok(OrderBy {
                 column: c.name.clone(),
                 descending: o.descending,
@@ -505,10 +576,10 @@ fn plan_related(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output
             ]
         };
         for rel in relations {
-            let Some(target) = ctx
+            let Some((target, rules)) = ctx
                 .schema
                 .table(&rel.ref_table)
-                .filter(|t| ctx.view.may_read(t))
+                .and_then(|t| ctx.view.read_rules(t).map(|r| (t, r)))
             else {
                 if req.name == "*" {
                     continue;
@@ -516,15 +587,26 @@ fn plan_related(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output
                 return Err(PlanError::UnknownRelation(req.name.clone()));
             };
             let columns = match &req.fields {
-                None => target.columns.iter().map(out_column).collect(),
+                None => target
+                    .columns
+                    .iter()
+                    .filter(|c| rules.is_visible(&c.name))
+                    .map(|c| out_column(c, &rules))
+                    .collect(),
                 Some(names) => names
                     .iter()
                     .map(|n| {
                         column(target, n)
-                            .map(out_column)
+                            .filter(|c| rules.is_visible(&c.name))
+                            .map(|c| out_column(c, &rules))
                             .ok_or_else(|| PlanError::UnknownField(format!("{}.{n}", rel.name)))
                     })
                     .collect::<Result<_, _>>()?,
+            };
+            let condition = row_condition(target, &rules, ctx.view)?;
+            let visible = Columns {
+                table: target,
+                rules: Some(&rules),
             };
             let join = match (&rel.kind, &rel.junction) {
                 (RelationKind::ManyMany, Some(j)) => {
@@ -559,12 +641,13 @@ fn plan_related(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output
             let many = rel.kind != RelationKind::BelongsTo;
             out.push(Output {
                 key: rel.name.clone(),
-                expr: OutExpr::Related(RelatedSelect {
+                expr: OutExpr::Related(Box::new(RelatedSelect {
                     table: TableTarget::of(target),
                     columns,
                     join,
                     many,
-                    order: resolve_order(&req.order, target)?,
+                    order: resolve_order(&req.order, &visible)?,
+                    condition,
                     limit: if many {
                         Some(
                             req.limit
@@ -575,7 +658,7 @@ fn plan_related(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output
                     } else {
                         Some(1)
                     },
-                }),
+                })),
             });
         }
     }
@@ -591,28 +674,38 @@ pub fn plan_read(
     let table = ctx.table;
     let mut output = Vec::new();
     let grouped = !params.group.is_empty();
+    let visible = Columns {
+        table,
+        rules: Some(ctx.rules),
+    };
     match &params.fields {
-        None => output.extend(table.columns.iter().map(|c| Output {
-            key: c.name.clone(),
-            expr: OutExpr::Column(out_column(c)),
-        })),
+        None => output.extend(
+            table
+                .columns
+                .iter()
+                .filter(|c| ctx.rules.is_visible(&c.name))
+                .map(|c| Output {
+                    key: c.name.clone(),
+                    expr: OutExpr::Column(out_column(c, ctx.rules)),
+                }),
+        ),
         Some(fields) => {
             for f in fields {
                 match f {
                     FieldSelector::Column(name) => {
                         let c = column(table, name)
+                            .filter(|c| ctx.rules.is_visible(&c.name))
                             .ok_or_else(|| PlanError::UnknownField(name.clone()))?;
                         output.push(Output {
                             key: c.name.clone(),
-                            expr: OutExpr::Column(out_column(c)),
+                            expr: OutExpr::Column(out_column(c, ctx.rules)),
                         });
                     }
                     FieldSelector::Aggregate(agg, field) => {
                         let col = match field {
                             None => None,
                             Some(name) => {
-                                let c = column(table, name)
-                                    .ok_or_else(|| PlanError::UnknownField(name.clone()))?;
+                                let c = visible.usable(name, Purpose::Aggregate)?;
                                 let numeric = matches!(
                                     c.value_type,
                                     ValueType::SmallInt
@@ -645,11 +738,7 @@ pub fn plan_read(
     let group = params
         .group
         .iter()
-        .map(|g| {
-            column(table, g)
-                .map(|c| c.name.clone())
-                .ok_or_else(|| PlanError::UnknownGroupField(g.clone()))
-        })
+        .map(|g| visible.usable(g, Purpose::Group).map(|c| c.name.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     if grouped {
         for o in &output {
@@ -667,7 +756,10 @@ pub fn plan_read(
 
     let mut conds = Vec::new();
     if let Some(filter) = &params.filter {
-        conds.push(resolve_filter(filter, table, &params.params, ctx.view)?);
+        conds.push(resolve_filter(filter, &visible, &params.params, ctx.view)?);
+    }
+    if let Some(rows) = row_condition(table, ctx.rules, ctx.view)? {
+        conds.push(rows);
     }
     match (id, &params.ids) {
         (Some(id), _) => conds.push(id_condition(table, id, params.id_field.as_deref())?),
@@ -690,7 +782,7 @@ pub fn plan_read(
         }
         (None, None) => {}
     }
-    let mut order = resolve_order(&params.order, table)?;
+    let mut order = resolve_order(&params.order, &visible)?;
     let is_list = id.is_none();
     let limit = match params.limit {
         Some(0) | None => ctx.max_records,
@@ -703,7 +795,12 @@ pub fn plan_read(
     let has_aggregate = output
         .iter()
         .any(|o| matches!(o.expr, OutExpr::Aggregate(..)));
-    if is_list && !grouped && !has_aggregate && !table.primary_key.is_empty() {
+    // The cursor carries key values in clear, so keys the caller may not read disable it.
+    let clear_keys = table
+        .primary_key
+        .iter()
+        .all(|k| FieldRule::is_clear(ctx.rules.field(k)));
+    if is_list && !grouped && !has_aggregate && !table.primary_key.is_empty() && clear_keys {
         let nullable_order = order
             .iter()
             .any(|o| column(table, &o.column).is_some_and(|c| c.nullable));
@@ -746,6 +843,30 @@ pub fn plan_read(
         offset,
         keyset,
         is_list,
+        mask_salt: ctx.mask_salt.to_owned(),
+    })
+}
+
+/// The role's row filters for a table as one condition (AND), lookups bound.
+pub fn row_condition(
+    table: &Table,
+    rules: &TableRules,
+    view: &dyn View,
+) -> Result<Option<Cond>, PlanError> {
+    if rules.no_rows {
+        return Ok(Some(Cond::Never));
+    }
+    let all = Columns { table, rules: None };
+    let none = std::collections::HashMap::new();
+    let mut conds = rules
+        .row_filters
+        .iter()
+        .map(|f| resolve_filter(f, &all, &none, view))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(match conds.len() {
+        0 => None,
+        1 => conds.pop(),
+        _ => Some(Cond::And(conds)),
     })
 }
 

@@ -16,6 +16,7 @@ use super::plan::{
     Bound, ColumnOut, Cond, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
 };
 use crate::filter::CompareOp;
+use crate::rbac::Mask;
 use crate::request::{Aggregate, Nulls};
 
 const OUTER: &str = "_t";
@@ -117,6 +118,7 @@ pub fn condition(c: &Cond, alias: &str) -> Condition {
             };
             Condition::all().add(e)
         }
+        Cond::Never => Condition::all().add(Expr::cust("FALSE")),
         Cond::IsNull { column, negated } => Condition::all().add(if *negated {
             col(alias, column).is_not_null()
         } else {
@@ -144,7 +146,51 @@ fn order_by(q: &mut SelectStatement, alias: &str, order: &[OrderBy]) {
     }
 }
 
-fn column_expr(alias: &str, c: &ColumnOut) -> Expr {
+fn concat(a: Expr, b: Expr) -> Expr {
+    a.binary(BinOper::Custom("||"), b)
+}
+
+/// A masked value: the mask is applied by PostgreSQL, so the clear value never leaves it.
+/// Each form is NULL when the value is NULL.
+fn masked(value: Expr, mask: Mask, salt: &str) -> Expr {
+    let value = text(value);
+    match mask {
+        Mask::Full => concat(
+            Expr::val("****"),
+            Func::cust(Alias::new("left"))
+                .arg(value)
+                .arg(Expr::val(0))
+                .into(),
+        ),
+        Mask::Last4 => concat(
+            Expr::val("****"),
+            Func::cust(Alias::new("right"))
+                .arg(value)
+                .arg(Expr::val(4))
+                .into(),
+        ),
+        Mask::Email => Func::cust(Alias::new("regexp_replace"))
+            .arg(value)
+            .arg(Expr::val("^(?:(.)[^@]*(@.*)|.*)$"))
+            .arg(Expr::val("\\1***\\2"))
+            .into(),
+        Mask::Hash => {
+            let salted = Func::cust(Alias::new("convert_to"))
+                .arg(concat(Expr::val(salt.to_owned()), value))
+                .arg(Expr::val("UTF8"));
+            Func::cust(Alias::new("encode"))
+                .arg(Func::cust(Alias::new("sha256")).arg(salted))
+                .arg(Expr::val("hex"))
+                .into()
+        }
+        Mask::Null => Expr::cust("CAST(NULL AS text)"),
+    }
+}
+
+fn column_expr(alias: &str, c: &ColumnOut, salt: &str) -> Expr {
+    if let Some(mask) = c.mask {
+        return masked(col(alias, &c.column), mask, salt);
+    }
     if c.base64 {
         Func::cust(Alias::new("encode"))
             .arg(col(alias, &c.column))
@@ -156,10 +202,10 @@ fn column_expr(alias: &str, c: &ColumnOut) -> Expr {
 }
 
 /// The sub-select of a `related` expansion, producing JSON (an object or an array).
-fn related(r: &RelatedSelect) -> Expr {
+fn related(r: &RelatedSelect, salt: &str) -> Expr {
     let mut inner = Query::select();
     for c in &r.columns {
-        inner.expr_as(column_expr(RELATED, c), Alias::new(c.column.clone()));
+        inner.expr_as(column_expr(RELATED, c, salt), Alias::new(c.column.clone()));
     }
     inner.from_as(table_ref(&r.table), Alias::new(RELATED));
     match &r.join {
@@ -192,6 +238,9 @@ fn related(r: &RelatedSelect) -> Expr {
             inner.and_where(Expr::exists(exists));
         }
     }
+    if let Some(c) = &r.condition {
+        inner.cond_where(condition(c, RELATED));
+    }
     order_by(&mut inner, RELATED, &r.order);
     if let Some(limit) = r.limit {
         inner.limit(limit);
@@ -211,9 +260,9 @@ fn related(r: &RelatedSelect) -> Expr {
     Expr::SubQuery(None, Box::new(outer.into_sub_query_statement()))
 }
 
-fn output_expr(e: &OutExpr) -> Expr {
+fn output_expr(e: &OutExpr, salt: &str) -> Expr {
     match e {
-        OutExpr::Column(c) => text(to_json(column_expr(OUTER, c))),
+        OutExpr::Column(c) => text(to_json(column_expr(OUTER, c, salt))),
         OutExpr::Aggregate(agg, column) => {
             let arg = match column {
                 Some(c) => col(OUTER, c),
@@ -228,7 +277,7 @@ fn output_expr(e: &OutExpr) -> Expr {
             };
             text(to_json(f))
         }
-        OutExpr::Related(r) => text(related(r)),
+        OutExpr::Related(r) => text(related(r, salt)),
     }
 }
 
@@ -256,7 +305,10 @@ fn after(columns: &[(String, bool)], values: &[Bound]) -> Condition {
 pub fn read(plan: &ReadPlan) -> SelectStatement {
     let mut q = Query::select();
     for (i, o) in plan.output.iter().enumerate() {
-        q.expr_as(output_expr(&o.expr), Alias::new(format!("c{i}")));
+        q.expr_as(
+            output_expr(&o.expr, &plan.mask_salt),
+            Alias::new(format!("c{i}")),
+        );
     }
     if let Some(k) = &plan.keyset {
         for (j, (column, _)) in k.columns.iter().enumerate() {
@@ -331,6 +383,7 @@ mod tests {
                     expr: OutExpr::Column(ColumnOut {
                         column: "id".into(),
                         base64: false,
+                        mask: None,
                     }),
                 },
                 Output {
@@ -338,6 +391,7 @@ mod tests {
                     expr: OutExpr::Column(ColumnOut {
                         column: "blob".into(),
                         base64: true,
+                        mask: None,
                     }),
                 },
             ],
@@ -367,6 +421,7 @@ mod tests {
             offset: 0,
             keyset: None,
             is_list: true,
+            mask_salt: "salt".into(),
         }
     }
 
@@ -397,17 +452,19 @@ mod tests {
         p.condition = None;
         p.output.push(Output {
             key: "customers_by_customer_id".into(),
-            expr: OutExpr::Related(RelatedSelect {
+            expr: OutExpr::Related(Box::new(RelatedSelect {
                 table: target("customers"),
                 columns: vec![ColumnOut {
                     column: "id".into(),
                     base64: false,
+                    mask: None,
                 }],
                 join: Join::Direct(vec![("customer_id".into(), "id".into())]),
                 many: false,
                 order: vec![],
                 limit: Some(1),
-            }),
+                condition: None,
+            })),
         });
         let (sql, _) = read(&p).build(PostgresQueryBuilder);
         assert!(
@@ -427,6 +484,38 @@ mod tests {
         let (sql, _) = read(&p).build(PostgresQueryBuilder);
         assert!(
             sql.contains(r#"WHERE "_t"."total" < CAST($2 AS "pg_catalog"."int4") OR ("_t"."total" = CAST($3 AS "pg_catalog"."int4") AND "_t"."id" > CAST($4 AS "pg_catalog"."int4"))"#),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn masked_columns_are_masked_by_postgres_and_never_selected_in_clear() {
+        let mut p = plan();
+        p.condition = None;
+        p.output = vec![Output {
+            key: "ssn".into(),
+            expr: OutExpr::Column(ColumnOut {
+                column: "ssn".into(),
+                base64: false,
+                mask: Some(Mask::Last4),
+            }),
+        }];
+        let (sql, values) = read(&p).build(PostgresQueryBuilder);
+        assert!(
+            sql.starts_with(
+                r#"SELECT CAST(to_json($1 || right(CAST("_t"."ssn" AS text), $2)) AS text) AS "c0""#
+            ),
+            "{sql}"
+        );
+        assert_eq!(values.0.len(), 3);
+        p.output[0].expr = OutExpr::Column(ColumnOut {
+            column: "ssn".into(),
+            base64: false,
+            mask: Some(Mask::Hash),
+        });
+        let (sql, _) = read(&p).build(PostgresQueryBuilder);
+        assert!(
+            sql.contains(r#"encode(sha256(convert_to($1 || CAST("_t"."ssn" AS text), $2)), $3)"#),
             "{sql}"
         );
     }

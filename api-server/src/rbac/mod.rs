@@ -1,19 +1,32 @@
 //! Role-based access: a role's access rows are compiled once into a `CompiledRole`; each
-//! request is checked against it (levels 1–3 of DESIGN §4: service, component + verb with
-//! DreamFactory's precedence and masks, table visibility) and, if allowed, yields a `Permit`.
-//! Pure: no I/O.
+//! request is checked against it — service, component + verb with DreamFactory's precedence
+//! and masks, table visibility — and, if allowed, yields a `Permit` carrying the table's
+//! field rules and row filter (levels 4 and 5 of DESIGN §4). Pure: no I/O.
 //!
 //! Architecture invariant: deny by default — no role, an inactive role, or no matching access
 //! row refuses the request; nothing outside this module can construct a `Permit`.
 
 pub mod component;
+pub mod fields;
+pub mod rows;
 pub mod verbs;
 
 use rampart_schema::{SchemaModel, Table};
 
+use crate::filter::Expr;
 use crate::system::roles::{AccessRecord, RoleRecord};
 use component::Tier;
+pub use fields::{FieldRule, FieldRules, Mask};
 pub use verbs::Verb;
+
+/// A row filter as compiled.
+#[derive(Debug, Clone)]
+enum RowFilter {
+    All,
+    Only(Expr),
+    /// The stored filter no longer parses: deny rather than guess.
+    Nothing,
+}
 
 /// One access row, normalised.
 #[derive(Debug, Clone)]
@@ -22,6 +35,61 @@ struct AccessRow {
     component: String,
     verb_mask: i64,
     requestor_mask: i64,
+    row_filter: RowFilter,
+    fields: FieldRules,
+}
+
+/// What a role may do with one table for one verb: the rows it reaches and how each field
+/// appears. The planner takes every column it touches through this.
+#[derive(Debug, Clone, Default)]
+pub struct TableRules {
+    /// Verbs granted on the table.
+    pub mask: i64,
+    /// Filters every row must pass (AND-ed); empty means all rows.
+    pub row_filters: Vec<Expr>,
+    /// No row at all (a stored filter that no longer compiles).
+    pub no_rows: bool,
+    /// Rules by field; fields without one are plain.
+    pub fields: FieldRules,
+}
+
+impl TableRules {
+    /// The table as the role sees it, for documents and listings: hidden fields removed,
+    /// masked ones turned into the nullable text they arrive as (described as masked),
+    /// read-only ones marked generated so documents show them read-only.
+    #[must_use]
+    pub fn view_of(&self, table: &Table) -> Table {
+        let mut t = table.clone();
+        t.columns.retain(|c| self.is_visible(&c.name));
+        t.primary_key.retain(|k| self.is_visible(k));
+        for c in &mut t.columns {
+            match self.field(&c.name) {
+                Some(FieldRule::Masked(m)) => {
+                    c.value_type = rampart_schema::ValueType::Text;
+                    c.element_type = None;
+                    c.enum_values.clear();
+                    c.nullable = true;
+                    c.references = None;
+                    c.comment = Some(format!("Masked for your role ({}).", m.name()));
+                }
+                Some(FieldRule::ReadOnly) => c.generated = Some(rampart_schema::Generated::Computed),
+                _ => {}
+            }
+        }
+        t
+    }
+
+    /// The rule of a field, if any.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<FieldRule> {
+        self.fields.get(name).copied()
+    }
+
+    /// Whether the field exists for the caller (not hidden).
+    #[must_use]
+    pub fn is_visible(&self, name: &str) -> bool {
+        self.field(name) != Some(FieldRule::Hidden)
+    }
 }
 
 /// A role compiled for enforcement: every listing, check and OpenAPI document reads this.
@@ -44,11 +112,39 @@ impl CompiledRole {
     pub fn compile(role: &RoleRecord, access: &[AccessRecord]) -> Self {
         let rows = access
             .iter()
-            .map(|a| AccessRow {
-                service_id: a.service_id,
-                component: component::normalise(&a.component).to_owned(),
-                verb_mask: a.verb_mask,
-                requestor_mask: a.requestor_mask,
+            .map(|a| {
+                let filters = serde_json::from_str(&a.filters).unwrap_or(serde_json::Value::Null);
+                let row_filter = match rows::compile(&filters, &a.filter_op) {
+                    Ok(None) => RowFilter::All,
+                    Ok(Some(expr)) => RowFilter::Only(expr),
+                    Err(e) => {
+                        tracing::warn!(role = role.id, access = a.id, error = %e, "stored row filter does not compile; the row grants no records");
+                        RowFilter::Nothing
+                    }
+                };
+                let rules = serde_json::from_str(&a.field_rules).unwrap_or(serde_json::Value::Null);
+                let fields = match fields::parse(&rules) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(role = role.id, access = a.id, error = %e, "stored field rules do not parse; the row grants no records");
+                        return AccessRow {
+                            service_id: a.service_id,
+                            component: component::normalise(&a.component).to_owned(),
+                            verb_mask: a.verb_mask,
+                            requestor_mask: a.requestor_mask,
+                            row_filter: RowFilter::Nothing,
+                            fields: FieldRules::new(),
+                        };
+                    }
+                };
+                AccessRow {
+                    service_id: a.service_id,
+                    component: component::normalise(&a.component).to_owned(),
+                    verb_mask: a.verb_mask,
+                    requestor_mask: a.requestor_mask,
+                    row_filter,
+                    fields,
+                }
             })
             .collect();
         Self {
@@ -63,8 +159,15 @@ impl CompiledRole {
     /// the first tier with a matching row wins; masks within it are OR-ed).
     #[must_use]
     pub fn mask_for(&self, service: i64, component: &str, requestor: i64) -> i64 {
+        self.winning_rows(service, component, requestor)
+            .iter()
+            .fold(0, |m, r| m | r.verb_mask)
+    }
+
+    /// The rows of the winning tier for a component (DreamFactory's precedence).
+    fn winning_rows(&self, service: i64, component: &str, requestor: i64) -> Vec<&AccessRow> {
         let mut best: Option<Tier> = None;
-        let mut mask = 0;
+        let mut out = Vec::new();
         for row in self
             .rows
             .iter()
@@ -76,14 +179,45 @@ impl CompiledRole {
             };
             match best {
                 Some(b) if t > b => {}
-                Some(b) if t == b => mask |= row.verb_mask,
+                Some(b) if t == b => out.push(row),
                 _ => {
                     best = Some(t);
-                    mask = row.verb_mask;
+                    out = vec![row];
                 }
             }
         }
-        mask
+        out
+    }
+
+    /// What the role may do with a table for a verb, or `None` when the verb is not granted.
+    /// Among the winning tier's rows that grant the verb, every row filter applies (AND) and
+    /// the strictest rule per field wins — several grants never widen each other's limits.
+    #[must_use]
+    pub fn table_rules(
+        &self,
+        service: i64,
+        table: &str,
+        verb: Verb,
+        requestor: i64,
+    ) -> Option<TableRules> {
+        let rows = self.winning_rows(service, &format!("_table/{table}"), requestor);
+        let mask = rows.iter().fold(0, |m, r| m | r.verb_mask);
+        if mask & verb.bit() == 0 {
+            return None;
+        }
+        let mut rules = TableRules {
+            mask,
+            ..TableRules::default()
+        };
+        for row in rows.iter().filter(|r| r.verb_mask & verb.bit() != 0) {
+            match &row.row_filter {
+                RowFilter::All => {}
+                RowFilter::Only(expr) => rules.row_filters.push(expr.clone()),
+                RowFilter::Nothing => rules.no_rows = true,
+            }
+            fields::strictest(&mut rules.fields, &row.fields);
+        }
+        Some(rules)
     }
 
     /// Whether any row of the role reaches the service (level 1).
@@ -121,6 +255,20 @@ impl CompiledRole {
             .collect()
     }
 
+    /// Tables the role may touch, each as the role sees it (see `TableRules::view_of`), with
+    /// its verbs. Field rules are those of GET when granted, else of the first granted verb.
+    #[must_use]
+    pub fn table_views(&self, service: i64, schema: &SchemaModel, requestor: i64) -> Vec<(Table, i64)> {
+        self.visible_tables(service, schema, requestor)
+            .into_iter()
+            .filter_map(|(t, mask)| {
+                let verb = Verb::in_mask(mask).next()?;
+                let rules = self.table_rules(service, &t.api_name, verb, requestor)?;
+                Some((rules.view_of(t), mask))
+            })
+            .collect()
+    }
+
     /// Whether the role may call a function or procedure (`_func/name`, `_proc/name`).
     #[must_use]
     pub fn routine_mask(&self, service: i64, family: &str, name: &str, requestor: i64) -> i64 {
@@ -135,6 +283,8 @@ pub struct Access<'a> {
     pub service_name: &'a str,
     /// The request's component (`_table/orders`, `_table/orders/5`, `_spec`, ``).
     pub component: &'a str,
+    /// The table addressed, for `_table/{table}[/{id}]` requests.
+    pub table: Option<&'a str>,
     pub verb: Verb,
     pub requestor: i64,
 }
@@ -150,9 +300,17 @@ pub struct Permit {
     role_id: i64,
     /// Whether this is a listing allowed by the fallback (results must be pruned).
     pruned_listing: bool,
+    /// For table requests: the rows and fields the role reaches with this verb.
+    table: Option<TableRules>,
 }
 
 impl Permit {
+    /// The field rules and row filters of the addressed table (table requests only).
+    #[must_use]
+    pub fn table_rules(&self) -> Option<&TableRules> {
+        self.table.as_ref()
+    }
+
     /// The service the permit is for.
     #[must_use]
     pub fn service_id(&self) -> i64 {
@@ -219,15 +377,23 @@ pub fn authorize(role: Option<&CompiledRole>, access: &Access<'_>) -> Result<Per
         return Err(forbidden());
     }
     let mask = role.mask_for(access.service_id, access.component, access.requestor);
-    let permit = |mask, pruned_listing| Permit {
+    let permit = |mask, pruned_listing, table| Permit {
         service_id: access.service_id,
         verb: access.verb,
         mask,
         role_id: role.id,
         pruned_listing,
+        table,
     };
     if mask & access.verb.bit() != 0 {
-        return Ok(permit(mask, LISTINGS.contains(&access.component)));
+        let table = match access.table {
+            Some(t) => Some(
+                role.table_rules(access.service_id, t, access.verb, access.requestor)
+                    .ok_or_else(forbidden)?,
+            ),
+            None => None,
+        };
+        return Ok(permit(mask, LISTINGS.contains(&access.component), table));
     }
     if access.verb == Verb::Get && LISTINGS.contains(&access.component) {
         let any_get = role.rows.iter().any(|r| {
@@ -236,7 +402,7 @@ pub fn authorize(role: Option<&CompiledRole>, access: &Access<'_>) -> Result<Per
                 && (r.service_id == Some(access.service_id) || r.service_id.is_none())
         });
         if any_get {
-            return Ok(permit(Verb::Get.bit(), true));
+            return Ok(permit(Verb::Get.bit(), true, None));
         }
     }
     Err(forbidden())
@@ -275,12 +441,16 @@ mod tests {
     }
 
     fn check(role: &CompiledRole, component: &str, verb: Verb) -> Result<Permit, Denied> {
+        let table = component
+            .strip_prefix("_table/")
+            .map(|t| t.split('/').next().unwrap_or(t));
         authorize(
             Some(role),
             &Access {
                 service_id: 1,
                 service_name: "db",
                 component,
+                table,
                 verb,
                 requestor: 1,
             },
@@ -335,6 +505,7 @@ mod tests {
             service_id: 1,
             service_name: "db",
             component: "_table/x",
+            table: Some("x"),
             verb: Verb::Get,
             requestor: 1,
         };

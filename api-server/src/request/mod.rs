@@ -66,6 +66,15 @@ impl RoutineFamily {
 }
 
 impl Resource {
+    /// The table a `_table` request addresses.
+    #[must_use]
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Self::Table(t) | Self::Record(t, _) => Some(t),
+            _ => None,
+        }
+    }
+
     /// The RBAC component of the resource (DreamFactory's: `(…)` stripped from routines).
     #[must_use]
     pub fn component(&self) -> String {

@@ -12,6 +12,7 @@ mod fixture;
 mod in_process;
 mod openapi;
 mod rbac_matrix;
+mod rbac_rows_fields;
 mod read;
 mod security;
 mod store_postgres;

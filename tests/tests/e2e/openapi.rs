@@ -84,3 +84,27 @@ async fn swagger_ui_and_the_combined_document_are_served_without_network() {
     assert!(mine.text.contains("/api/v2/db/_table/orders"));
     validate(&mine.body);
 }
+
+#[tokio::test]
+async fn a_roles_spec_omits_hidden_fields_and_marks_masked_ones() {
+    let shop = Shop::new().await;
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/role",
+            serde_json::json!({"name": "masked-docs", "role_service_access_by_role_id": [
+                {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1,
+                 "field_rules": {"email": "hidden", "ssn": {"mask": "last4"}}}]}),
+        )
+        .await;
+    let role = r.body["resource"][0]["id"].as_i64().unwrap();
+    let (_, key) = shop.admin.create_app("masked-docs-app", Some(role)).await;
+    let spec = shop.admin.with_key(&key).get("/api/v2/db/_spec").await;
+    assert_eq!(spec.status, StatusCode::OK);
+    let schemas = spec.body["components"]["schemas"].as_object().unwrap();
+    let customers = schemas.iter().find(|(name, _)| name.ends_with("customers")).map(|(_, s)| s).expect("customers schema");
+    let props = customers["properties"].as_object().unwrap();
+    assert!(!props.contains_key("email"), "hidden fields are absent");
+    assert!(props["ssn"]["description"].as_str().unwrap_or_default().contains("Masked"), "{}", props["ssn"]);
+    validate(&spec.body);
+}

@@ -16,6 +16,7 @@ use crate::http::schema_json;
 use crate::openapi;
 use crate::query::exec;
 use crate::query::plan::{self, ReadContext, View};
+use crate::rbac::TableRules;
 use crate::rbac::verbs::REQUESTOR_API;
 use crate::rbac::{self, Access, CompiledRole, Permit, Verb};
 use crate::request::{ApiRequest, ParseLimits, RawRequest, Resource, RoutineFamily};
@@ -76,11 +77,9 @@ struct RoleView<'a> {
 }
 
 impl View for RoleView<'_> {
-    fn may_read(&self, table: &Table) -> bool {
+    fn read_rules(&self, table: &Table) -> Option<TableRules> {
         self.role
-            .table_mask(self.service_id, &table.api_name, REQUESTOR_API)
-            & Verb::Get.bit()
-            != 0
+            .table_rules(self.service_id, &table.api_name, Verb::Get, REQUESTOR_API)
     }
 
     fn lookup(&self, name: &str) -> Option<String> {
@@ -143,6 +142,7 @@ pub async fn service_request(
             service_id: record.id,
             service_name: &record.name,
             component: &component,
+            table: api.resource.table(),
             verb: api.verb,
             requestor: REQUESTOR_API,
         },
@@ -204,19 +204,30 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn table_mask(&self, t: &Table) -> i64 {
-        self.role
-            .table_mask(self.handle.id, &t.api_name, REQUESTOR_API)
+    fn not_found(name: &str) -> ApiError {
+        ApiError::not_found(format!("Table \"{name}\" does not exist in the database."))
     }
 
-    /// The table, if it exists and the role may touch it with the permitted verb.
-    fn table(&self, name: &str) -> Result<&Table, ApiError> {
-        self.schema
+    /// The addressed table and the permit's rules for it.
+    fn table(&self, name: &str) -> Result<(&Table, &TableRules), ApiError> {
+        let rules = self
+            .permit
+            .table_rules()
+            .ok_or_else(|| Self::not_found(name))?;
+        let table = self
+            .schema
             .table(name)
-            .filter(|t| self.table_mask(t) & self.permit.verb().bit() != 0)
-            .ok_or_else(|| {
-                ApiError::not_found(format!("Table \"{name}\" does not exist in the database."))
-            })
+            .ok_or_else(|| Self::not_found(name))?;
+        Ok((table, rules))
+    }
+
+    /// A table's schema as the role reads it (hidden fields absent, masked ones marked).
+    fn schema_of(&self, t: &Table, rules: &TableRules) -> Value {
+        schema_json::table(t, rules, &|r| {
+            self.schema
+                .table(&r.ref_table)
+                .is_some_and(|rt| self.view.read_rules(rt).is_some())
+        })
     }
 
     fn root(&self) -> HttpResponse {
@@ -263,12 +274,15 @@ impl Ctx<'_> {
     }
 
     fn table_schema(&self, name: &str) -> Result<HttpResponse, ApiError> {
-        let t = self.table(name)?;
-        Ok(HttpResponse::Ok().json(schema_json::table(t, &|r| {
-            self.schema
-                .table(&r.ref_table)
-                .is_some_and(|rt| self.view.may_read(rt))
-        })))
+        let t = self
+            .schema
+            .table(name)
+            .ok_or_else(|| Self::not_found(name))?;
+        let rules = self
+            .view
+            .read_rules(t)
+            .ok_or_else(|| Self::not_found(name))?;
+        Ok(HttpResponse::Ok().json(self.schema_of(t, &rules)))
     }
 
     fn routines(&self, family: RoutineFamily) -> Vec<&rampart_schema::Function> {
@@ -313,9 +327,8 @@ impl Ctx<'_> {
     }
 
     fn spec(&self) -> HttpResponse {
-        let tables = self
-            .role
-            .visible_tables(self.handle.id, self.schema, REQUESTOR_API);
+        let views = self.role.table_views(self.handle.id, self.schema, REQUESTOR_API);
+        let tables: Vec<(&Table, i64)> = views.iter().map(|(t, m)| (t, *m)).collect();
         let procs = self.routines(RoutineFamily::Proc);
         let funcs = self.routines(RoutineFamily::Func);
         let doc = openapi::service_document(
@@ -338,12 +351,14 @@ impl Ctx<'_> {
         table: &str,
         id: Option<&str>,
     ) -> Result<HttpResponse, ApiError> {
-        let t = self.table(table)?;
+        let (t, rules) = self.table(table)?;
         let ctx = ReadContext {
             schema: self.schema,
             table: t,
+            rules,
             view: self.view,
             max_records: self.handle.max_records,
+            mask_salt: &self.state.mask_salt,
         };
         let mut params = api.params.clone();
         if params.as_list {
@@ -385,14 +400,8 @@ impl Ctx<'_> {
         } else {
             None
         };
-        let schema = params.include_schema.then(|| {
-            schema_json::table(t, &|r| {
-                self.schema
-                    .table(&r.ref_table)
-                    .is_some_and(|rt| self.view.may_read(rt))
-            })
-        });
-        let _ = (self.state, self.req);
+        let schema = params.include_schema.then(|| self.schema_of(t, rules));
+        let _ = self.req;
         Ok(envelope::list(
             result,
             &read_plan,

@@ -747,11 +747,10 @@ fn access_fields(m: &Map<String, Value>) -> Result<AccessFields, ApiError> {
     };
     let field_rules = match m.get("field_rules") {
         None | Some(Value::Null) => json!({}),
-        Some(Value::Object(o)) => Value::Object(o.clone()),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Field 'field_rules' must be an object.",
-            ));
+        Some(v) => {
+            crate::rbac::fields::parse(v)
+                .map_err(|e| ApiError::bad_request(format!("Invalid field_rules: {e}")))?;
+            v.clone()
         }
     };
     Ok(AccessFields {
