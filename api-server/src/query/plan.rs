@@ -576,6 +576,18 @@ fn plan_related(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output
             ]
         };
         for rel in relations {
+            // Expanding a relationship reveals the values of its local columns (the parent's
+            // id, the foreign key), so they must be readable in clear.
+            if !rel
+                .columns
+                .iter()
+                .all(|c| FieldRule::is_clear(ctx.rules.field(c)))
+            {
+                if req.name == "*" {
+                    continue;
+                }
+                return Err(PlanError::UnknownRelation(req.name.clone()));
+            }
             let Some((target, rules)) = ctx
                 .schema
                 .table(&rel.ref_table)
@@ -760,6 +772,12 @@ pub fn plan_read(
     }
     if let Some(rows) = row_condition(table, ctx.rules, ctx.view)? {
         conds.push(rows);
+    }
+    if id.is_some() || params.ids.is_some() {
+        // Addressing by key compares key values: the keys must be readable in clear.
+        for key in key_columns(table, params.id_field.as_deref())? {
+            visible.usable(&key.name, Purpose::Filter)?;
+        }
     }
     match (id, &params.ids) {
         (Some(id), _) => conds.push(id_condition(table, id, params.id_field.as_deref())?),

@@ -72,7 +72,9 @@ impl TableRules {
                     c.references = None;
                     c.comment = Some(format!("Masked for your role ({}).", m.name()));
                 }
-                Some(FieldRule::ReadOnly) => c.generated = Some(rampart_schema::Generated::Computed),
+                Some(FieldRule::ReadOnly) => {
+                    c.generated = Some(rampart_schema::Generated::Computed)
+                }
                 _ => {}
             }
         }
@@ -258,7 +260,12 @@ impl CompiledRole {
     /// Tables the role may touch, each as the role sees it (see `TableRules::view_of`), with
     /// its verbs. Field rules are those of GET when granted, else of the first granted verb.
     #[must_use]
-    pub fn table_views(&self, service: i64, schema: &SchemaModel, requestor: i64) -> Vec<(Table, i64)> {
+    pub fn table_views(
+        &self,
+        service: i64,
+        schema: &SchemaModel,
+        requestor: i64,
+    ) -> Vec<(Table, i64)> {
         self.visible_tables(service, schema, requestor)
             .into_iter()
             .filter_map(|(t, mask)| {

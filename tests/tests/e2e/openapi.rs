@@ -102,9 +102,20 @@ async fn a_roles_spec_omits_hidden_fields_and_marks_masked_ones() {
     let spec = shop.admin.with_key(&key).get("/api/v2/db/_spec").await;
     assert_eq!(spec.status, StatusCode::OK);
     let schemas = spec.body["components"]["schemas"].as_object().unwrap();
-    let customers = schemas.iter().find(|(name, _)| name.ends_with("customers")).map(|(_, s)| s).expect("customers schema");
+    let customers = schemas
+        .iter()
+        .find(|(name, _)| name.ends_with("customers"))
+        .map(|(_, s)| s)
+        .expect("customers schema");
     let props = customers["properties"].as_object().unwrap();
     assert!(!props.contains_key("email"), "hidden fields are absent");
-    assert!(props["ssn"]["description"].as_str().unwrap_or_default().contains("Masked"), "{}", props["ssn"]);
+    assert!(
+        props["ssn"]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Masked"),
+        "{}",
+        props["ssn"]
+    );
     validate(&spec.body);
 }

@@ -319,3 +319,57 @@ async fn several_grants_at_one_tier_never_widen_each_others_limits() {
     assert_eq!(ids(&list.body), vec![1], "{}", list.text);
     assert_no_secret(&list.text);
 }
+
+#[tokio::test]
+async fn keys_and_relationships_through_hidden_fields_cannot_reveal_them() {
+    let shop = Shop::new().await;
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/role",
+            json!({"name": "hidden-fk", "role_service_access_by_role_id": [
+                {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1, "field_rules": {"customer_id": "hidden"}},
+                {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1, "field_rules": {"id": {"mask": "hash"}}}]}),
+        )
+        .await;
+    let role = r.body["resource"][0]["id"].as_i64().unwrap();
+    let (_, key) = shop.admin.create_app("hidden-fk-app", Some(role)).await;
+    let c = shop.admin.with_key(&key);
+    // The customer of an order would reveal the hidden customer_id.
+    let rel = c
+        .get_with(
+            "/api/v2/db/_table/orders/1",
+            &[("related", "customers_by_customer_id")],
+        )
+        .await;
+    assert_eq!(rel.status, StatusCode::BAD_REQUEST, "{}", rel.text);
+    let star = c
+        .get_with("/api/v2/db/_table/orders/1", &[("related", "*")])
+        .await;
+    assert!(
+        star.body.get("customers_by_customer_id").is_none()
+            && star.body.get("customer_id").is_none(),
+        "{}",
+        star.text
+    );
+    // Probing a masked key by id or ids would reveal which values exist.
+    assert_eq!(
+        c.get("/api/v2/db/_table/customers/1").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        c.get_with("/api/v2/db/_table/customers", &[("ids", "1,2")])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let list = c
+        .get_with("/api/v2/db/_table/customers", &[("limit", "1")])
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["meta"]["next"], json!(1), "{}", list.text);
+    assert!(
+        list.body["meta"].get("next_cursor").is_none(),
+        "no cursor carries masked keys in clear"
+    );
+}

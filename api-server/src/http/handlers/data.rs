@@ -327,7 +327,9 @@ impl Ctx<'_> {
     }
 
     fn spec(&self) -> HttpResponse {
-        let views = self.role.table_views(self.handle.id, self.schema, REQUESTOR_API);
+        let views = self
+            .role
+            .table_views(self.handle.id, self.schema, REQUESTOR_API);
         let tables: Vec<(&Table, i64)> = views.iter().map(|(t, m)| (t, *m)).collect();
         let procs = self.routines(RoutineFamily::Proc);
         let funcs = self.routines(RoutineFamily::Func);

@@ -43,7 +43,8 @@ pub async fn combined(
             };
             let schema = handle.schema();
             let views = role.table_views(record.id, &schema, REQUESTOR_API);
-            let tables: Vec<(&rampart_schema::Table, i64)> = views.iter().map(|(t, m)| (t, *m)).collect();
+            let tables: Vec<(&rampart_schema::Table, i64)> =
+                views.iter().map(|(t, m)| (t, *m)).collect();
             let routines = |family: RoutineFamily, kind: rampart_schema::FunctionKind| {
                 schema
                     .functions
