@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::query::ReadPlan;
-use crate::query::exec::ReadResult;
+use crate::query::exec::{ReadResult, WriteOutcome};
+use crate::query::write::{BatchMode, WriteKind};
 use crate::request::ReadParams;
 
 /// A response whose body is already JSON text.
@@ -126,4 +127,61 @@ pub fn missing_ids_error(
     e.code = Some(1000);
     e.context = json!({"error": errors, "resource": resource});
     e
+}
+
+/// `{"resource":[…]}` of records already in JSON.
+#[must_use]
+pub fn records(records: &[String]) -> HttpResponse {
+    let mut body = String::from("{\"resource\":[");
+    body.push_str(&records.join(","));
+    body.push_str("]}");
+    raw_json(body)
+}
+
+/// A batch's answer: every record's result, or DreamFactory's batch error naming the failed
+/// indexes, with the written records and the error objects in `context.resource`.
+pub fn batch(
+    outcome: WriteOutcome,
+    kind: WriteKind,
+    mode: BatchMode,
+) -> Result<HttpResponse, ApiError> {
+    let failed: Vec<usize> = outcome
+        .results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    if failed.is_empty() {
+        let all: Vec<String> = outcome
+            .results
+            .into_iter()
+            .flat_map(|r| r.unwrap_or_default())
+            .collect();
+        return Ok(records(&all));
+    }
+    let resource: Vec<Value> = outcome
+        .results
+        .into_iter()
+        .map(|r| match r {
+            Ok(recs) => recs
+                .first()
+                .and_then(|x| serde_json::from_str(x).ok())
+                .unwrap_or(Value::Null),
+            Err(e) => ApiError::from(e).body()["error"].clone(),
+        })
+        .collect();
+    let verb = match kind {
+        WriteKind::Create => "created",
+        WriteKind::Update => "updated",
+        WriteKind::Delete => "deleted",
+    };
+    let mut message = format!("Batch Error: Not all requested records could be {verb}.");
+    if mode == BatchMode::Rollback && !outcome.committed {
+        message.push_str(" All changes rolled back.");
+    }
+    let mut e = ApiError::bad_request(message);
+    e.code = Some(1000);
+    e.context = json!({"error": failed, "resource": resource});
+    Err(e)
 }

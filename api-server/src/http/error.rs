@@ -170,7 +170,7 @@ impl From<PlanError> for ApiError {
 impl From<ExecError> for ApiError {
     fn from(e: ExecError) -> Self {
         match e {
-            ExecError::BadValue(_) => Self::bad_request(e.to_string()),
+            ExecError::BadValue(_) | ExecError::Constraint(_) => Self::bad_request(e.to_string()),
             ExecError::Timeout => Self::new(ErrorKind::Timeout, e.to_string()),
             ExecError::Privilege => Self::new(ErrorKind::Forbidden, e.to_string()),
             ExecError::Unavailable(_) => {
@@ -210,5 +210,27 @@ impl actix_web::Responder for ApiError {
 
     fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
         self.error_response()
+    }
+}
+
+impl From<crate::query::write::WriteError> for ApiError {
+    fn from(e: crate::query::write::WriteError) -> Self {
+        if e.is_forbidden() {
+            Self::new(ErrorKind::Forbidden, e.to_string())
+        } else {
+            Self::bad_request(e.to_string())
+        }
+    }
+}
+
+impl From<crate::query::exec::OpError> for ApiError {
+    fn from(e: crate::query::exec::OpError) -> Self {
+        use crate::query::exec::OpError;
+        match e {
+            OpError::Refused(w) => w.into(),
+            OpError::NotFound(_) => Self::not_found(e.to_string()),
+            OpError::RowFilter => Self::new(ErrorKind::Forbidden, e.to_string()),
+            OpError::Exec(x) => x.into(),
+        }
     }
 }

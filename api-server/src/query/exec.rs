@@ -3,8 +3,9 @@
 
 use sqlx::{PgPool, Row};
 
-use super::plan::{ReadPlan, encode_cursor};
+use super::plan::{Output, ReadPlan, encode_cursor};
 use super::sql;
+use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan};
 use crate::statement::Statement;
 
 /// The records of a read, each a JSON object's text, in order.
@@ -23,6 +24,9 @@ pub enum ExecError {
     /// The database refused a value (bad date, out of range…): the client's fault.
     #[error("Invalid value: {0}")]
     BadValue(String),
+    /// A constraint refused the data (unique, foreign key, not null, check).
+    #[error("{0}")]
+    Constraint(String),
     #[error("The request took longer than the statement timeout and was cancelled.")]
     Timeout,
     #[error("The service's database login lacks a privilege for this request.")]
@@ -40,6 +44,8 @@ impl From<sqlx::Error> for ExecError {
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
                 if code.starts_with("22") {
                     Self::BadValue(db.message().to_owned())
+                } else if code.starts_with("23") {
+                    Self::Constraint(db.message().to_owned())
                 } else if code == "57014" {
                     Self::Timeout
                 } else if code == "42501" {
@@ -63,6 +69,22 @@ fn push_key(out: &mut String, key: &str) {
     out.push(':');
 }
 
+/// One record's JSON from the per-output JSON texts in the first columns of a row.
+fn record_json(row: &sqlx::postgres::PgRow, output: &[Output]) -> Result<String, sqlx::Error> {
+    let mut record = String::with_capacity(64 * output.len());
+    record.push('{');
+    for (i, o) in output.iter().enumerate() {
+        if i > 0 {
+            record.push(',');
+        }
+        push_key(&mut record, &o.key);
+        let value: Option<String> = row.try_get(i)?;
+        record.push_str(value.as_deref().unwrap_or("null"));
+    }
+    record.push('}');
+    Ok(record)
+}
+
 /// Runs a read.
 pub async fn read(pool: &PgPool, plan: &ReadPlan) -> Result<ReadResult, ExecError> {
     let stmt = sql::read(plan);
@@ -76,18 +98,7 @@ pub async fn read(pool: &PgPool, plan: &ReadPlan) -> Result<ReadResult, ExecErro
     };
     let key_count = plan.keyset.as_ref().map_or(0, |k| k.columns.len());
     for (n, row) in rows.iter().take(limit).enumerate() {
-        let mut record = String::with_capacity(64 * plan.output.len());
-        record.push('{');
-        for (i, o) in plan.output.iter().enumerate() {
-            if i > 0 {
-                record.push(',');
-            }
-            push_key(&mut record, &o.key);
-            let value: Option<String> = row.try_get(i)?;
-            record.push_str(value.as_deref().unwrap_or("null"));
-        }
-        record.push('}');
-        result.records.push(record);
+        result.records.push(record_json(row, &plan.output)?);
         if has_more && n + 1 == limit && key_count > 0 {
             let keys: Vec<Option<String>> = (0..key_count)
                 .map(|j| row.try_get::<Option<String>, _>(plan.output.len() + j))
@@ -103,4 +114,104 @@ pub async fn count(pool: &PgPool, plan: &ReadPlan) -> Result<i64, ExecError> {
     let stmt = sql::count(&plan.table, plan.condition.as_ref());
     let row = Statement::postgres(&stmt).pg().fetch_one(pool).await?;
     Ok(row.try_get(0)?)
+}
+
+/// Why one operation of a write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Refused(WriteError),
+    #[error("Record with identifier '{0}' not found.")]
+    NotFound(String),
+    #[error("The record would fall outside the rows your role may write.")]
+    RowFilter,
+    #[error(transparent)]
+    Exec(ExecError),
+}
+
+/// The outcome of a write: per operation, the records it returned or why it failed.
+#[derive(Debug)]
+pub struct WriteOutcome {
+    pub results: Vec<Result<Vec<String>, OpError>>,
+    /// False when `rollback` undid everything.
+    pub committed: bool,
+}
+
+/// Runs a write in one transaction, each operation in a savepoint: a failed operation leaves
+/// nothing of itself; the batch mode decides whether the others stay.
+pub async fn write(
+    pool: &PgPool,
+    plan: &WritePlan,
+    refused: Vec<RecordError>,
+) -> Result<WriteOutcome, ExecError> {
+    let mut refused: std::collections::HashMap<usize, WriteError> =
+        refused.into_iter().map(|r| (r.index, r.error)).collect();
+    let mut tx = pool.begin().await?;
+    let mut results = Vec::with_capacity(plan.ops.len());
+    let mut failed = false;
+    for (i, op) in plan.ops.iter().enumerate() {
+        let outcome = match refused.remove(&i) {
+            Some(e) => Err(OpError::Refused(e)),
+            None => {
+                let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                let rows = sql::write(plan, op)
+                    .statement()
+                    .pg()
+                    .fetch_all(&mut *savepoint)
+                    .await;
+                let outcome = match rows {
+                    Err(e) => Err(OpError::Exec(e.into())),
+                    Ok(rows) => written(&rows, plan, op),
+                };
+                if outcome.is_ok() {
+                    savepoint.commit().await?;
+                } else {
+                    savepoint.rollback().await?;
+                }
+                outcome
+            }
+        };
+        failed |= outcome.is_err();
+        let stop = outcome.is_err() && plan.mode != BatchMode::Continue;
+        results.push(outcome);
+        if stop {
+            break;
+        }
+    }
+    let committed = !(failed && plan.mode == BatchMode::Rollback);
+    if committed {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(WriteOutcome { results, committed })
+}
+
+/// The records an operation returned, after its row-filter check and its 404.
+fn written(
+    rows: &[sqlx::postgres::PgRow],
+    plan: &WritePlan,
+    op: &WriteOp,
+) -> Result<Vec<String>, OpError> {
+    let checked = !matches!(op, WriteOp::Delete { .. });
+    let mut records = Vec::with_capacity(rows.len());
+    for row in rows {
+        if checked {
+            let ok: Option<bool> = row
+                .try_get(plan.returning.len())
+                .map_err(|e| OpError::Exec(e.into()))?;
+            if ok != Some(true) {
+                return Err(OpError::RowFilter);
+            }
+        }
+        records.push(record_json(row, &plan.returning).map_err(|e| OpError::Exec(e.into()))?);
+    }
+    match op {
+        WriteOp::Update { id: Some(id), .. } | WriteOp::Delete { id: Some(id), .. }
+            if records.is_empty() =>
+        {
+            Err(OpError::NotFound(id.clone()))
+        }
+        _ => Ok(records),
+    }
 }

@@ -5,5 +5,6 @@
 pub mod exec;
 pub mod plan;
 pub mod sql;
+pub mod write;
 
 pub use plan::{PlanError, ReadPlan};

@@ -211,11 +211,11 @@ pub struct ReadContext<'a> {
     pub mask_salt: &'a str,
 }
 
-fn column<'t>(table: &'t Table, name: &str) -> Option<&'t Column> {
+pub(crate) fn column<'t>(table: &'t Table, name: &str) -> Option<&'t Column> {
     table.column(name)
 }
 
-fn out_column(c: &Column, rules: &TableRules) -> ColumnOut {
+pub(crate) fn out_column(c: &Column, rules: &TableRules) -> ColumnOut {
     ColumnOut {
         column: c.name.clone(),
         base64: c.value_type == ValueType::Bytea,
@@ -265,7 +265,7 @@ pub struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    fn usable(&self, name: &str, purpose: Purpose) -> Result<&'a Column, PlanError> {
+    pub(crate) fn usable(&self, name: &str, purpose: Purpose) -> Result<&'a Column, PlanError> {
         let c = column(self.table, name).ok_or_else(|| purpose.unknown(name))?;
         match self.rules.and_then(|r| r.field(name)) {
             Some(FieldRule::Hidden) => Err(purpose.unknown(name)),
@@ -279,7 +279,7 @@ impl<'a> Columns<'a> {
 }
 
 /// The cast type of a column: its own type, or the element type's for arrays in `IN`.
-fn bound(c: &Column, text: String) -> Result<Bound, PlanError> {
+pub(crate) fn bound(c: &Column, text: String) -> Result<Bound, PlanError> {
     check_value(c, &text)?;
     Ok(Bound {
         text,
@@ -289,7 +289,7 @@ fn bound(c: &Column, text: String) -> Result<Bound, PlanError> {
 }
 
 /// Rejects values that cannot be of the column's type before anything runs.
-fn check_value(c: &Column, text: &str) -> Result<(), PlanError> {
+pub(crate) fn check_value(c: &Column, text: &str) -> Result<(), PlanError> {
     let bad = |what: &str| PlanError::BadValue {
         field: c.name.clone(),
         message: format!("'{text}' is not {what}"),

@@ -8,13 +8,15 @@
 
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
-    Alias, Asterisk, BinOper, Condition, Expr, ExprTrait, Func, NullOrdering, Order, Query,
-    QueryStatementBuilder, SelectStatement,
+    Alias, Asterisk, BinOper, Condition, DeleteStatement, Expr, ExprTrait, Func, InsertStatement,
+    NullOrdering, Order, Query, QueryStatementBuilder, ReturningClause, SelectStatement,
+    UpdateStatement,
 };
 
 use super::plan::{
     Bound, ColumnOut, Cond, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
 };
+use super::write::{WriteOp, WritePlan, WriteValue};
 use crate::filter::CompareOp;
 use crate::rbac::Mask;
 use crate::request::{Aggregate, Nulls};
@@ -350,6 +352,113 @@ pub fn count(table: &TableTarget, cond: Option<&Cond>) -> SelectStatement {
         q.cond_where(condition(c, OUTER));
     }
     q
+}
+
+fn write_value(v: &WriteValue) -> Expr {
+    match v {
+        WriteValue::Null {
+            type_schema,
+            type_name,
+        } => Func::cast_as_quoted(
+            Expr::cust("NULL"),
+            (
+                Alias::new(type_schema.clone()),
+                Alias::new(type_name.clone()),
+            ),
+        )
+        .into(),
+        WriteValue::Text(b) => bound(b),
+        WriteValue::Base64(text) => Func::cust(Alias::new("decode"))
+            .arg(Expr::val(text.clone()))
+            .arg(Expr::val("base64"))
+            .into(),
+    }
+}
+
+/// What a written row returns: each output's JSON text, then (for inserts and updates) whether
+/// the new row passes the role's row filter.
+fn returning(plan: &WritePlan, with_check: bool) -> ReturningClause {
+    let alias = plan.table.name.as_str();
+    let mut exprs: Vec<Expr> = plan
+        .returning
+        .iter()
+        .map(|o| match &o.expr {
+            OutExpr::Column(c) => text(to_json(column_expr(alias, c, &plan.mask_salt))),
+            _ => Expr::cust("NULL"),
+        })
+        .collect();
+    if with_check {
+        exprs.push(
+            plan.check
+                .as_ref()
+                .map_or_else(|| Expr::cust("TRUE"), |c| Expr::from(condition(c, alias))),
+        );
+    }
+    Query::returning().exprs(exprs)
+}
+
+/// The statement of one write operation. Columns are qualified by the table's own name,
+/// which PostgreSQL accepts in `UPDATE`, `DELETE` and `RETURNING`.
+#[must_use]
+pub fn write(plan: &WritePlan, op: &WriteOp) -> WriteStatement {
+    let target = table_ref(&plan.table);
+    let alias = plan.table.name.as_str();
+    match op {
+        WriteOp::Insert { values } => {
+            let mut q = Query::insert();
+            q.into_table(target);
+            if values.is_empty() {
+                q.or_default_values();
+            } else {
+                q.columns(values.iter().map(|(c, _)| Alias::new(c.clone())));
+                // Column and value counts match by construction.
+                let _ = q.values(values.iter().map(|(_, v)| write_value(v)));
+            }
+            q.returning(returning(plan, true));
+            WriteStatement::Insert(q)
+        }
+        WriteOp::Update {
+            values,
+            target: cond,
+            ..
+        } => {
+            let mut q = Query::update();
+            q.table(target);
+            for (c, v) in values {
+                q.value(Alias::new(c.clone()), write_value(v));
+            }
+            q.cond_where(condition(cond, alias));
+            q.returning(returning(plan, true));
+            WriteStatement::Update(q)
+        }
+        WriteOp::Delete { target: cond, .. } => {
+            let mut q = Query::delete();
+            q.from_table(target);
+            q.cond_where(condition(cond, alias));
+            q.returning(returning(plan, false));
+            WriteStatement::Delete(q)
+        }
+    }
+}
+
+/// A rendered write.
+#[derive(Debug, Clone)]
+pub enum WriteStatement {
+    Insert(InsertStatement),
+    Update(UpdateStatement),
+    Delete(DeleteStatement),
+}
+
+impl WriteStatement {
+    /// The statement for the driver.
+    #[must_use]
+    pub fn statement(&self) -> crate::statement::Statement {
+        match self {
+            Self::Insert(q) => crate::statement::Statement::postgres(q),
+            Self::Update(q) => crate::statement::Statement::postgres(q),
+            Self::Delete(q) => crate::statement::Statement::postgres(q),
+        }
+    }
 }
 
 #[cfg(test)]

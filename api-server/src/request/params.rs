@@ -68,8 +68,10 @@ pub struct RelatedRequest {
 /// Parameters of a read (and, later, of writes).
 #[derive(Debug, Clone, Default)]
 pub struct ReadParams {
-    /// `None` means every visible field (`*`).
+    /// `None` means every visible field (`*`) on reads, the key on writes.
     pub fields: Option<Vec<FieldSelector>>,
+    /// `fields=*` was sent (on writes: return every visible field).
+    pub fields_star: bool,
     pub ids: Option<Vec<String>>,
     pub id_field: Option<Vec<String>>,
     pub filter: Option<Expr>,
@@ -86,6 +88,10 @@ pub struct ReadParams {
     pub refresh: bool,
     pub related: Vec<RelatedRequest>,
     pub cursor: Option<String>,
+    /// Batch writes: keep going after a failed record.
+    pub continue_on_error: bool,
+    /// Batch writes: all or nothing.
+    pub rollback: bool,
 }
 
 /// Looks a parameter up by any of its names: query string first, then the JSON body.
@@ -248,7 +254,11 @@ impl ReadParams {
             query,
             body: body.and_then(Value::as_object),
         };
-        let fields = match as_list("fields", src.get(&["fields", "select"]), limits.max_list)? {
+        let raw_fields = as_list("fields", src.get(&["fields", "select"]), limits.max_list)?;
+        let fields_star = raw_fields
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|f| f == "*"));
+        let fields = match raw_fields {
             Some(list) if list.iter().any(|f| f == "*") => None,
             Some(list) => Some(
                 list.iter()
@@ -301,6 +311,7 @@ impl ReadParams {
             .transpose()?;
         Ok(Self {
             fields,
+            fields_star,
             ids: as_list("ids", src.get(&["ids"]), limits.max_list)?,
             id_field: as_list("id_field", src.get(&["id_field"]), 16)?,
             filter,
@@ -316,6 +327,8 @@ impl ReadParams {
             refresh: as_bool("refresh", src.get(&["refresh"]))?,
             related,
             cursor,
+            continue_on_error: as_bool("continue", src.get(&["continue"]))?,
+            rollback: as_bool("rollback", src.get(&["rollback"]))?,
         })
     }
 }

@@ -18,3 +18,4 @@ mod security;
 mod store_postgres;
 mod system_api;
 mod tidy;
+mod write;

@@ -175,13 +175,8 @@ pub async fn service_request(
         (Resource::Schema(t), Verb::Get) => ctx.table_schema(t),
         (Resource::RoutineList(family), Verb::Get) => Ok(ctx.routine_list(*family, &api)),
         (Resource::Spec, Verb::Get) => Ok(ctx.spec()),
-        (Resource::Table(_) | Resource::Record(..), _) => Err(ApiError::new(
-            ErrorKind::NotImplemented,
-            format!(
-                "{} on records is not supported by this version of Rampart.",
-                api.verb
-            ),
-        )),
+        (Resource::Table(t), verb) => ctx.write(&api, t, None, verb).await,
+        (Resource::Record(t, id), verb) => ctx.write(&api, t, Some(id), verb).await,
         (Resource::Routine(..), _) => Err(ApiError::new(
             ErrorKind::NotImplemented,
             "Calling procedures and functions is not supported by this version of Rampart.",
@@ -345,6 +340,63 @@ impl Ctx<'_> {
             &funcs,
         );
         HttpResponse::Ok().json(doc)
+    }
+
+    async fn write(
+        &self,
+        api: &ApiRequest,
+        table: &str,
+        id: Option<&str>,
+        verb: Verb,
+    ) -> Result<HttpResponse, ApiError> {
+        use crate::query::write::{WriteKind, plan_write};
+        let (t, rules) = self.table(table)?;
+        let ctx = ReadContext {
+            schema: self.schema,
+            table: t,
+            rules,
+            view: self.view,
+            max_records: self.handle.max_records,
+            mask_salt: &self.state.mask_salt,
+        };
+        let kind = match verb {
+            Verb::Post => WriteKind::Create,
+            Verb::Put | Verb::Patch => WriteKind::Update,
+            Verb::Delete => WriteKind::Delete,
+            Verb::Get => {
+                return Err(ApiError::new(
+                    ErrorKind::Internal,
+                    "a read routed as a write",
+                ));
+            }
+        };
+        let p = &api.params;
+        let (write_plan, refused) = plan_write(
+            &ctx,
+            kind,
+            p,
+            api.body.as_ref(),
+            id,
+            p.continue_on_error,
+            p.rollback,
+        )?;
+        let single_op = write_plan.ops.len() == 1;
+        let outcome = exec::write(&self.handle.pool, &write_plan, refused).await?;
+        if single_op {
+            let result = outcome
+                .results
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Ok(Vec::new()));
+            let records = result?;
+            if write_plan.single {
+                return Ok(envelope::raw_json(
+                    records.into_iter().next().unwrap_or_else(|| "{}".into()),
+                ));
+            }
+            return Ok(envelope::records(&records));
+        }
+        envelope::batch(outcome, kind, write_plan.mode)
     }
 
     async fn read(

@@ -1,0 +1,456 @@
+//! Writes with DreamFactory's semantics: create, update and delete by id, ids, filter and
+//! records; batches with `continue` and `rollback`; the role's row filter and field rules on
+//! every write. Database state is checked with SQL after each call.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::fixture::Shop;
+
+async fn count(shop: &Shop, sql: &'static str) -> i64 {
+    let mut conn = shop.db.connect().await;
+    sqlx::query(sql).fetch_one(&mut conn).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn records_are_created_from_an_array_a_resource_envelope_or_one_object() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    let one = c
+        .post("/api/v2/db/_table/audit_notes", json!({"body": "single"}))
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    assert_eq!(one.body, json!({"resource": [{"id": 1}]}));
+    let many = c
+        .post(
+            "/api/v2/db/_table/audit_notes",
+            json!([{"body": "a"}, {"body": "b"}]),
+        )
+        .await;
+    assert_eq!(many.body["resource"], json!([{"id": 2}, {"id": 3}]));
+    let wrapped = c
+        .post(
+            "/api/v2/db/_table/audit_notes?fields=*",
+            json!({"resource": [{"body": "c"}]}),
+        )
+        .await;
+    assert_eq!(wrapped.body["resource"], json!([{"id": 4, "body": "c"}]));
+    assert_eq!(count(&shop, "SELECT count(*) FROM audit_notes").await, 4);
+    let typed = c.post("/api/v2/db/_table/products?fields=name,price,tags,data,image", json!({"name": "Typed", "price": "12.50", "tags": ["a", "b,c"], "data": {"k": [1, 2]}, "image": "3q2+7w=="})).await;
+    assert_eq!(
+        typed.body["resource"][0],
+        json!({"name": "Typed", "price": 12.50, "tags": ["a", "b,c"], "data": {"k": [1, 2]}, "image": "3q2+7w=="}),
+        "{}",
+        typed.text
+    );
+    assert_eq!(
+        c.post("/api/v2/db/_table/audit_notes/1", json!({"body": "x"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn bad_records_are_4xx_errors_naming_the_field_and_nothing_is_written() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    let cases = [
+        (json!({"nope": 1}), "nope"),        // unknown field
+        (json!({"body": null}), "body"),     // not null
+        (json!({"body": {"x": 1}}), "body"), // wrong shape
+        (
+            json!({"id": 9, "body": "x", "extra; DROP TABLE x": 1}),
+            "extra",
+        ), // hostile key
+    ];
+    for (record, field) in cases {
+        let r = c
+            .post("/api/v2/db/_table/audit_notes", record.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{record}: {}", r.text);
+        assert!(r.message().contains(field), "{record}: {}", r.text);
+    }
+    let generated = c
+        .post(
+            "/api/v2/db/_table/products",
+            json!({"id": 5, "name": "x", "price": 1}),
+        )
+        .await;
+    assert_eq!(generated.status, StatusCode::BAD_REQUEST);
+    assert!(
+        generated.message().contains("generated"),
+        "{}",
+        generated.text
+    );
+    let dup = c
+        .post(
+            "/api/v2/db/_table/customers",
+            json!({"email": "ada@example.com", "name": "Dup"}),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::BAD_REQUEST, "{}", dup.text);
+    let fk = c
+        .post(
+            "/api/v2/db/_table/orders",
+            json!({"customer_id": 999, "total": 1}),
+        )
+        .await;
+    assert_eq!(fk.status, StatusCode::BAD_REQUEST, "{}", fk.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM audit_notes").await, 0);
+    assert_eq!(count(&shop, "SELECT count(*) FROM customers").await, 3);
+}
+
+#[tokio::test]
+async fn batches_stop_continue_or_roll_back_as_asked() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    let batch = json!([{"body": "ok-1"}, {"nope": 1}, {"body": "ok-3"}]);
+
+    let rolled = c
+        .post("/api/v2/db/_table/audit_notes?rollback=true", batch.clone())
+        .await;
+    assert_eq!(rolled.status, StatusCode::BAD_REQUEST);
+    assert_eq!(rolled.body["error"]["code"], json!(1000));
+    assert_eq!(
+        rolled.message(),
+        "Batch Error: Not all requested records could be created. All changes rolled back."
+    );
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM audit_notes").await,
+        0,
+        "rollback writes nothing"
+    );
+
+    let stopped = c.post("/api/v2/db/_table/audit_notes", batch.clone()).await;
+    assert_eq!(stopped.body["error"]["context"]["error"], json!([1]));
+    assert_eq!(
+        count(
+            &shop,
+            "SELECT count(*) FROM audit_notes WHERE body LIKE 'ok-%'"
+        )
+        .await,
+        1,
+        "the record before the failure stays, none after it"
+    );
+
+    let continued = c
+        .post("/api/v2/db/_table/audit_notes?continue=true", batch.clone())
+        .await;
+    assert_eq!(
+        continued.body["error"]["context"]["error"],
+        json!([1]),
+        "{}",
+        continued.text
+    );
+    assert!(
+        continued.body["error"]["context"]["resource"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope")
+    );
+    assert_eq!(
+        count(
+            &shop,
+            "SELECT count(*) FROM audit_notes WHERE body LIKE 'ok-%'"
+        )
+        .await,
+        3
+    );
+
+    let both = c
+        .post(
+            "/api/v2/db/_table/audit_notes?continue=true&rollback=true",
+            batch,
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    assert!(
+        both.message()
+            .contains("can not be requested at the same time")
+    );
+
+    // A constraint violation mid-batch under rollback leaves nothing either.
+    let mid = c.post("/api/v2/db/_table/customers?rollback=true", json!([{"email": "new1@example.com", "name": "N1"}, {"email": "ada@example.com", "name": "Dup"}])).await;
+    assert_eq!(mid.status, StatusCode::BAD_REQUEST);
+    assert_eq!(count(&shop, "SELECT count(*) FROM customers").await, 3);
+}
+
+#[tokio::test]
+async fn updates_address_records_by_id_ids_filter_or_the_records_themselves() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    let by_id = c
+        .patch(
+            "/api/v2/db/_table/orders/2",
+            json!({"status": "shipped", "id": 2}),
+        )
+        .await;
+    assert_eq!(by_id.body, json!({"id": 2}), "{}", by_id.text);
+    assert_eq!(
+        c.patch("/api/v2/db/_table/orders/999", json!({"note": "x"}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let put = c
+        .send(
+            Method::PUT,
+            "/api/v2/db/_table/orders/2?fields=id,note",
+            Some(json!({"note": "put"})),
+        )
+        .await;
+    assert_eq!(put.body, json!({"id": 2, "note": "put"}));
+    let ids = c
+        .patch("/api/v2/db/_table/orders?ids=1,3", json!({"note": "bulk"}))
+        .await;
+    assert_eq!(
+        ids.body["resource"],
+        json!([{"id": 1}, {"id": 3}]),
+        "{}",
+        ids.text
+    );
+    let filtered = c
+        .patch(
+            "/api/v2/db/_table/orders?filter=status%20%3D%20'cancelled'",
+            json!({"note": "gone"}),
+        )
+        .await;
+    assert_eq!(
+        filtered.body["resource"],
+        json!([{"id": 5}]),
+        "{}",
+        filtered.text
+    );
+    let records = c
+        .patch(
+            "/api/v2/db/_table/orders",
+            json!([{"id": 4, "total": 1}, {"id": 6, "total": 2}]),
+        )
+        .await;
+    assert_eq!(records.body["resource"], json!([{"id": 4}, {"id": 6}]));
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM orders WHERE note = 'bulk'").await,
+        2
+    );
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM orders WHERE total < 3").await,
+        2
+    );
+    let composite = c
+        .patch("/api/v2/db/_table/order_items/1,2", json!({"qty": 7}))
+        .await;
+    assert_eq!(
+        composite.body,
+        json!({"order_id": 1, "product_id": 2}),
+        "{}",
+        composite.text
+    );
+    let check = c
+        .patch("/api/v2/db/_table/order_items/1,2", json!({"qty": 0}))
+        .await;
+    assert_eq!(
+        check.status,
+        StatusCode::BAD_REQUEST,
+        "a CHECK constraint is a 400: {}",
+        check.text
+    );
+}
+
+#[tokio::test]
+async fn deletes_need_an_address_and_return_what_they_deleted() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    assert_eq!(
+        c.delete("/api/v2/db/_table/order_items").await.status,
+        StatusCode::BAD_REQUEST,
+        "no filter and no ids"
+    );
+    assert_eq!(count(&shop, "SELECT count(*) FROM order_items").await, 4);
+    assert_eq!(
+        c.delete("/api/v2/db/_table/order_items/1,2").await.body,
+        json!({"order_id": 1, "product_id": 2})
+    );
+    let by_filter = c
+        .delete("/api/v2/db/_table/order_items?filter=qty%20%3E%201&fields=order_id,qty")
+        .await;
+    assert_eq!(
+        by_filter.body["resource"],
+        json!([{"order_id": 1, "qty": 2}, {"order_id": 6, "qty": 5}]),
+        "{}",
+        by_filter.text
+    );
+    let notes = c
+        .post(
+            "/api/v2/db/_table/audit_notes",
+            json!([{"body": "a"}, {"body": "b"}, {"body": "c"}]),
+        )
+        .await;
+    assert_eq!(notes.status, StatusCode::OK);
+    assert_eq!(
+        c.delete("/api/v2/db/_table/audit_notes?ids=1,2").await.body["resource"],
+        json!([{"id": 1}, {"id": 2}])
+    );
+    let body = c
+        .send(
+            Method::DELETE,
+            "/api/v2/db/_table/audit_notes",
+            Some(json!([{"id": 3}])),
+        )
+        .await;
+    assert_eq!(body.body["resource"], json!([{"id": 3}]), "{}", body.text);
+    assert_eq!(
+        c.delete("/api/v2/db/_table/audit_notes/3").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(count(&shop, "SELECT count(*) FROM audit_notes").await, 0);
+}
+
+#[tokio::test]
+async fn a_role_writes_only_its_rows_and_only_its_writable_fields() {
+    let shop = Shop::new().await;
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/role",
+            json!({"name": "tenant-writer", "role_service_access_by_role_id": [
+                {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 31,
+                 "filters": "tenant_id = {tenant}", "field_rules": {"ssn": {"mask": "last4"}, "created_at": "read_only"}}],
+                "lookup_by_role_id": [{"name": "tenant", "value": "1"}]}),
+        )
+        .await;
+    let role = r.body["resource"][0]["id"].as_i64().unwrap();
+    let (_, key) = shop.admin.create_app("tenant-writer-app", Some(role)).await;
+    let c = shop.admin.with_key(&key);
+
+    // Creating a row outside the role's filter is refused and nothing is written.
+    let outside = c
+        .post(
+            "/api/v2/db/_table/customers",
+            json!({"email": "eve@example.com", "name": "Eve", "tenant_id": 2}),
+        )
+        .await;
+    assert_eq!(outside.status, StatusCode::FORBIDDEN, "{}", outside.text);
+    let inside = c
+        .post(
+            "/api/v2/db/_table/customers?fields=id,tenant_id",
+            json!({"email": "eve@example.com", "name": "Eve", "tenant_id": 1}),
+        )
+        .await;
+    assert_eq!(
+        inside.body["resource"][0]["tenant_id"],
+        json!(1),
+        "{}",
+        inside.text
+    );
+    c.delete(&format!(
+        "/api/v2/db/_table/customers/{}",
+        inside.body["resource"][0]["id"]
+    ))
+    .await;
+    // Writing a read-only or masked field is a 403 naming it.
+    for field in ["created_at", "ssn"] {
+        let mut rec = json!({"email": "eve@example.com", "name": "Eve", "tenant_id": 1});
+        rec[field] = json!("2026-01-01T00:00:00Z");
+        let r = c.post("/api/v2/db/_table/customers", rec).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{field}: {}", r.text);
+        assert!(r.message().contains(field));
+    }
+    assert_eq!(count(&shop, "SELECT count(*) FROM customers").await, 3);
+
+    // Updates and deletes never reach another tenant's rows.
+    assert_eq!(
+        c.patch("/api/v2/db/_table/customers/2", json!({"name": "Hacked"}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let all = c
+        .patch(
+            "/api/v2/db/_table/customers?filter=id%20%3E%200",
+            json!({"name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(
+        all.body["resource"],
+        json!([{"id": 1}, {"id": 3}]),
+        "{}",
+        all.text
+    );
+    assert_eq!(
+        count(
+            &shop,
+            "SELECT count(*) FROM customers WHERE name = 'Renamed'"
+        )
+        .await,
+        2
+    );
+    // Moving a row out of the role's filter is refused and rolled back.
+    let moved = c
+        .patch("/api/v2/db/_table/customers/1", json!({"tenant_id": 2}))
+        .await;
+    assert_eq!(moved.status, StatusCode::FORBIDDEN, "{}", moved.text);
+    assert_eq!(
+        count(
+            &shop,
+            "SELECT tenant_id::bigint FROM customers WHERE id = 1"
+        )
+        .await,
+        1
+    );
+    let deleted = c
+        .delete("/api/v2/db/_table/customers?filter=id%20%3E%200&fields=id,ssn")
+        .await;
+    assert!(deleted.status.is_client_error() || deleted.status == StatusCode::OK);
+    if deleted.status == StatusCode::OK {
+        for rec in deleted.body["resource"].as_array().unwrap() {
+            assert_ne!(rec["id"], json!(2));
+            assert!(
+                rec["ssn"].as_str().is_none_or(|s| s.starts_with("****")),
+                "{rec}"
+            );
+        }
+    }
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM customers WHERE id = 2").await,
+        1,
+        "tenant 2 untouched"
+    );
+
+    // So is writing a hidden field.
+    let hiding = shop
+        .admin
+        .post("/api/v2/system/role", json!({"name": "hiding", "role_service_access_by_role_id": [{"service_id": shop.service_id, "component": "_table/audit_notes/*", "verb_mask": 31, "field_rules": {"body": "hidden"}}]}))
+        .await;
+    let (_, key) = shop
+        .admin
+        .create_app(
+            "hiding-app",
+            Some(hiding.body["resource"][0]["id"].as_i64().unwrap()),
+        )
+        .await;
+    let h = shop
+        .admin
+        .with_key(&key)
+        .post("/api/v2/db/_table/audit_notes", json!({"body": "x"}))
+        .await;
+    assert_eq!(h.status, StatusCode::FORBIDDEN);
+    assert!(h.message().contains("body"));
+
+    // A read-only role cannot change anything.
+    let reader = shop
+        .client_with("reader", &[("_table/customers/*", 1)])
+        .await;
+    for (m, path) in [
+        (Method::POST, "/api/v2/db/_table/customers"),
+        (Method::PATCH, "/api/v2/db/_table/customers/1"),
+        (Method::DELETE, "/api/v2/db/_table/customers/1"),
+    ] {
+        let r = reader
+            .send(m.clone(), path, Some(json!({"name": "x"})))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{m} {path}");
+    }
+    let _ = Value::Null;
+}
