@@ -345,6 +345,17 @@ pub fn plan_write(
     } else {
         BatchMode::StopOnError
     };
+    let allowed = match kind {
+        WriteKind::Create => table.insertable,
+        WriteKind::Update => table.updatable,
+        WriteKind::Delete => table.deletable,
+    };
+    if !allowed {
+        return Err(WriteError::Invalid(format!(
+            "'{}' is a view that does not accept this kind of write.",
+            table.api_name
+        )));
+    }
     let check = row_condition(table, ctx.rules, ctx.view)?;
     let visible = Columns {
         table,

@@ -454,3 +454,24 @@ async fn a_role_writes_only_its_rows_and_only_its_writable_fields() {
     }
     let _ = Value::Null;
 }
+
+#[tokio::test]
+async fn a_view_that_cannot_take_writes_answers_400_not_500() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    // shipped_orders filters on status, so PostgreSQL can update it but not every write fits.
+    let mut conn = shop.db.connect().await;
+    sqlx::query("CREATE VIEW order_totals AS SELECT customer_id, sum(total) AS total FROM orders GROUP BY customer_id").execute(&mut conn).await.unwrap();
+    let refresh = c
+        .get_with("/api/v2/db/_table", &[("refresh", "true")])
+        .await;
+    assert!(refresh.text.contains("order_totals"));
+    let r = c
+        .post(
+            "/api/v2/db/_table/order_totals",
+            json!({"customer_id": 1, "total": 5}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.message().contains("view"), "{}", r.text);
+}
