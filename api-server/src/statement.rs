@@ -66,3 +66,22 @@ pub async fn run_script_sqlite(
 ) -> Result<(), sqlx::Error> {
     sqlx::raw_sql(script).execute(conn).await.map(|_| ())
 }
+
+/// Sets transaction-local settings (`set_config(name, value, true)`) in one round trip: the
+/// database role (`role`) a request runs as and the principal's `rampart.*` settings. Names
+/// and values are bound; the SQL text is static.
+pub async fn set_local(
+    conn: &mut sqlx::PgConnection,
+    settings: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    let (names, values): (Vec<&str>, Vec<&str>) = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .unzip();
+    sqlx::query("SELECT set_config(k, v, true) FROM unnest($1::text[], $2::text[]) AS s(k, v)")
+        .bind(names)
+        .bind(values)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

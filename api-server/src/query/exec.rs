@@ -63,6 +63,35 @@ impl From<sqlx::Error> for ExecError {
     }
 }
 
+/// How a request's statements run inside PostgreSQL (defence in depth, opt-in per service):
+/// as a mapped database role, with the principal exposed as transaction-local settings
+/// (`rampart.user_id`, `request.jwt.claims`, …) so native row-level security applies too.
+#[derive(Debug, Clone, Default)]
+pub struct DbSession {
+    /// `(name, value)` pairs for `set_config(name, value, true)`; `role` among them switches
+    /// the database role. Empty: statements run plainly on the pool.
+    pub settings: Vec<(String, String)>,
+}
+
+/// Runs `f` on a connection: plainly, or inside a transaction with the session's settings.
+macro_rules! with_session {
+    ($pool:expr, $session:expr, |$conn:ident| $body:expr) => {{
+        if $session.settings.is_empty() {
+            let $conn = $pool;
+            $body
+        } else {
+            let mut tx = $pool.begin().await?;
+            crate::statement::set_local(&mut tx, &$session.settings).await?;
+            let out = {
+                let $conn = &mut *tx;
+                $body
+            };
+            tx.commit().await?;
+            out
+        }
+    }};
+}
+
 /// Appends `"key":` with the key JSON-escaped.
 fn push_key(out: &mut String, key: &str) {
     out.push_str(&serde_json::to_string(key).unwrap_or_else(|_| "\"\"".into()));
@@ -86,9 +115,16 @@ fn record_json(row: &sqlx::postgres::PgRow, output: &[Output]) -> Result<String,
 }
 
 /// Runs a read.
-pub async fn read(pool: &PgPool, plan: &ReadPlan) -> Result<ReadResult, ExecError> {
+pub async fn read(
+    pool: &PgPool,
+    session: &DbSession,
+    plan: &ReadPlan,
+) -> Result<ReadResult, ExecError> {
     let stmt = sql::read(plan);
-    let rows = Statement::postgres(&stmt).pg().fetch_all(pool).await?;
+    let rows = with_session!(pool, session, |conn| Statement::postgres(&stmt)
+        .pg()
+        .fetch_all(conn)
+        .await?);
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let has_more = rows.len() > limit;
     let mut result = ReadResult {
@@ -110,9 +146,12 @@ pub async fn read(pool: &PgPool, plan: &ReadPlan) -> Result<ReadResult, ExecErro
 }
 
 /// Counts the rows a read's condition matches.
-pub async fn count(pool: &PgPool, plan: &ReadPlan) -> Result<i64, ExecError> {
+pub async fn count(pool: &PgPool, session: &DbSession, plan: &ReadPlan) -> Result<i64, ExecError> {
     let stmt = sql::count(&plan.table, plan.condition.as_ref());
-    let row = Statement::postgres(&stmt).pg().fetch_one(pool).await?;
+    let row = with_session!(pool, session, |conn| Statement::postgres(&stmt)
+        .pg()
+        .fetch_one(conn)
+        .await?);
     Ok(row.try_get(0)?)
 }
 
@@ -141,12 +180,16 @@ pub struct WriteOutcome {
 /// nothing of itself; the batch mode decides whether the others stay.
 pub async fn write(
     pool: &PgPool,
+    session: &DbSession,
     plan: &WritePlan,
     refused: Vec<RecordError>,
 ) -> Result<WriteOutcome, ExecError> {
     let mut refused: std::collections::HashMap<usize, WriteError> =
         refused.into_iter().map(|r| (r.index, r.error)).collect();
     let mut tx = pool.begin().await?;
+    if !session.settings.is_empty() {
+        crate::statement::set_local(&mut tx, &session.settings).await?;
+    }
     let mut results = Vec::with_capacity(plan.ops.len());
     let mut failed = false;
     for (i, op) in plan.ops.iter().enumerate() {

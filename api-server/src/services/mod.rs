@@ -28,6 +28,10 @@ pub struct ServiceHandle {
     pub pool: PgPool,
     /// The service's `max_records` (clamped to the configured ceiling).
     pub max_records: u64,
+    /// `db_role_map`: Rampart role name → database role the role's statements run as.
+    pub db_roles: HashMap<String, String>,
+    /// `expose_principal`: set `rampart.*` and `request.jwt.claims` for every request.
+    pub expose_principal: bool,
     options: IntrospectOptions,
     schema: RwLock<Arc<SchemaModel>>,
 }
@@ -210,7 +214,20 @@ impl Registry {
             })
             .unwrap_or(limits.max_records)
             .clamp(1, limits.max_records_ceiling);
+        let db_roles = match config.get("db_role_map") {
+            Some(Value::Object(map)) => map
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|r| (k.clone(), r.to_owned())))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        let expose_principal = config
+            .get("expose_principal")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let handle = Arc::new(ServiceHandle {
+            db_roles,
+            expose_principal,
             id: record.id,
             name: record.name.clone(),
             label: record.label.clone(),

@@ -8,6 +8,7 @@
     reason = "tests fail loudly"
 )]
 
+mod defence_in_depth;
 mod fixture;
 mod in_process;
 mod openapi;

@@ -14,7 +14,7 @@ use crate::http::error::{ApiError, ErrorKind};
 use crate::http::guard::Caller;
 use crate::http::schema_json;
 use crate::openapi;
-use crate::query::exec;
+use crate::query::exec::{self, DbSession};
 use crate::query::plan::{self, ReadContext, View};
 use crate::rbac::TableRules;
 use crate::rbac::verbs::REQUESTOR_API;
@@ -158,7 +158,9 @@ pub async fn service_request(
         handle.schema()
     };
     let view = role_view(&state, principal, &role, record.id).await?;
+    let session = db_session(&handle, principal, &role);
     let ctx = Ctx {
+        session: &session,
         state: &state,
         handle: &handle,
         schema: &schema,
@@ -188,7 +190,45 @@ pub async fn service_request(
     }
 }
 
+/// The database session of a request: the mapped database role and, when the service asks
+/// for it (or maps the role), the principal as settings for native row-level security.
+fn db_session(handle: &ServiceHandle, principal: &Principal, role: &CompiledRole) -> DbSession {
+    let db_role = handle.db_roles.get(&role.name);
+    if db_role.is_none() && !handle.expose_principal {
+        return DbSession::default();
+    }
+    let user_id = principal
+        .user
+        .as_ref()
+        .map(|u| u.id.to_string())
+        .unwrap_or_default();
+    let email = principal
+        .user
+        .as_ref()
+        .map(|u| u.email.clone())
+        .unwrap_or_default();
+    let app_id = principal
+        .app
+        .as_ref()
+        .map(|a| a.id.to_string())
+        .unwrap_or_default();
+    let claims = json!({"sub": user_id, "email": email, "role": role.name, "role_id": role.id, "app_id": app_id});
+    let mut settings = vec![
+        ("rampart.user_id".to_owned(), user_id),
+        ("rampart.user_email".to_owned(), email),
+        ("rampart.role".to_owned(), role.name.clone()),
+        ("rampart.role_id".to_owned(), role.id.to_string()),
+        ("rampart.app_id".to_owned(), app_id),
+        ("request.jwt.claims".to_owned(), claims.to_string()),
+    ];
+    if let Some(r) = db_role {
+        settings.push(("role".to_owned(), r.clone()));
+    }
+    DbSession { settings }
+}
+
 struct Ctx<'a> {
+    session: &'a DbSession,
     state: &'a AppState,
     handle: &'a Arc<ServiceHandle>,
     schema: &'a SchemaModel,
@@ -381,7 +421,7 @@ impl Ctx<'_> {
             p.rollback,
         )?;
         let single_op = write_plan.ops.len() == 1;
-        let outcome = exec::write(&self.handle.pool, &write_plan, refused).await?;
+        let outcome = exec::write(&self.handle.pool, self.session, &write_plan, refused).await?;
         if single_op {
             let result = outcome
                 .results
@@ -427,10 +467,10 @@ impl Ctx<'_> {
         let read_plan = plan::plan_read(&ctx, &params, id)?;
         let pool = &self.handle.pool;
         if params.count_only {
-            let n = exec::count(pool, &read_plan).await?;
+            let n = exec::count(pool, self.session, &read_plan).await?;
             return Ok(HttpResponse::Ok().json(n));
         }
-        let result = exec::read(pool, &read_plan).await?;
+        let result = exec::read(pool, self.session, &read_plan).await?;
         if let Some(id) = id {
             let record = result.records.into_iter().next().ok_or_else(|| {
                 ApiError::not_found(format!("Record with identifier '{id}' not found."))
@@ -450,7 +490,7 @@ impl Ctx<'_> {
             ));
         }
         let count = if params.include_count {
-            Some(exec::count(pool, &read_plan).await?)
+            Some(exec::count(pool, self.session, &read_plan).await?)
         } else {
             None
         };
