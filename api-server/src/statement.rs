@@ -39,6 +39,16 @@ impl Statement {
         &self.sql
     }
 
+    /// Turns a rendered `SELECT proc(…)` into `CALL proc(…)`: sea-query has no `CALL`, and the
+    /// rest of the text (the quoted name, the bound arguments) is sea-query's own.
+    #[must_use]
+    pub fn into_call(mut self) -> Self {
+        if let Some(rest) = self.sql.strip_prefix("SELECT ") {
+            self.sql = format!("CALL {rest}");
+        }
+        self
+    }
+
     /// A PostgreSQL query with the values bound.
     pub fn pg(self) -> sqlx::query::Query<'static, Postgres, SqlxValues> {
         sqlx::query_with(AssertSqlSafe(self.sql), self.values)

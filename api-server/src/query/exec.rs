@@ -4,6 +4,7 @@
 use sqlx::{PgPool, Row};
 
 use super::plan::{Output, ReadPlan, encode_cursor};
+use super::routine::{CallPlan, Returns};
 use super::sql;
 use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan};
 use crate::statement::Statement;
@@ -257,4 +258,49 @@ fn written(
         }
         _ => Ok(records),
     }
+}
+
+/// What a call returned: JSON texts of its records, one value, or nothing.
+#[derive(Debug)]
+pub enum CallResult {
+    Rows(Vec<String>),
+    Scalar(String),
+    Nothing,
+}
+
+/// Runs a call in a transaction whose `search_path` is the routine's schema only (with
+/// `pg_temp` last), so its unqualified name and what it references resolve there.
+pub async fn call(
+    pool: &PgPool,
+    session: &DbSession,
+    plan: &CallPlan,
+) -> Result<CallResult, ExecError> {
+    let mut settings = session.settings.clone();
+    settings.push((
+        "search_path".into(),
+        format!("\"{}\", pg_temp", plan.schema.replace('"', "\"\"")),
+    ));
+    let mut stmt = Statement::postgres(&sql::call(plan));
+    if plan.returns == Returns::Nothing {
+        stmt = stmt.into_call();
+    }
+    let mut tx = pool.begin().await?;
+    crate::statement::set_local(&mut tx, &settings).await?;
+    let rows = stmt.pg().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let text = |row: &sqlx::postgres::PgRow| -> Result<String, ExecError> {
+        Ok(row
+            .try_get::<Option<String>, _>(0)?
+            .unwrap_or_else(|| "null".into()))
+    };
+    Ok(match plan.returns {
+        Returns::Rows => CallResult::Rows(rows.iter().map(text).collect::<Result<_, _>>()?),
+        Returns::Scalar => CallResult::Scalar(
+            rows.first()
+                .map(text)
+                .transpose()?
+                .unwrap_or_else(|| "null".into()),
+        ),
+        Returns::Nothing => CallResult::Nothing,
+    })
 }

@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod plan;
+pub mod routine;
 pub mod sql;
 pub mod write;
 

@@ -16,6 +16,7 @@ use sea_query::{
 use super::plan::{
     Bound, ColumnOut, Cond, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
 };
+use super::routine::{CallArg, CallPlan, Returns};
 use super::write::{WriteOp, WritePlan, WriteValue};
 use crate::filter::CompareOp;
 use crate::rbac::Mask;
@@ -460,6 +461,49 @@ impl WriteStatement {
         }
     }
 }
+
+/// The statement of a call. The function is named unqualified: the call runs with its schema
+/// as the only `search_path` (see `exec::call`). Procedures render as `SELECT proc(…)`, which
+/// `exec::call` sends as `CALL proc(…)`.
+#[must_use]
+pub fn call(plan: &CallPlan) -> SelectStatement {
+    let args: Vec<Expr> = plan
+        .args
+        .iter()
+        .map(|a| match a {
+            CallArg::Value(b) => bound(b),
+            CallArg::Null {
+                type_schema,
+                type_name,
+            } => Func::cast_as_quoted(
+                Expr::cust("NULL"),
+                (
+                    Alias::new(type_schema.clone()),
+                    Alias::new(type_name.clone()),
+                ),
+            )
+            .into(),
+        })
+        .collect();
+    let call = Func::cust(Alias::new(plan.name.clone())).args(args);
+    let mut q = Query::select();
+    match plan.returns {
+        Returns::Rows => {
+            q.expr(text(to_json(Expr::col(Alias::new(ROUTINE_ROW)))))
+                .from_function(call, Alias::new(ROUTINE_ROW));
+        }
+        Returns::Scalar => {
+            q.expr(text(to_json(call)));
+        }
+        Returns::Nothing => {
+            q.expr(call);
+        }
+    }
+    q
+}
+
+/// The alias of a routine's rows (unlikely to collide with a column of its result).
+const ROUTINE_ROW: &str = "_rampart_row";
 
 #[cfg(test)]
 mod tests {

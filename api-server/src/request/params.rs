@@ -296,6 +296,8 @@ impl ReadParams {
                     ));
                 }
             },
+            // DreamFactory's routine form `[{"name","value"}]` is read by the routine planner.
+            Some(Value::Array(_)) => HashMap::new(),
             Some(_) => return Err(bad("params", "expected a JSON object")),
         };
         let order = match src.get(&["order", "sort", "order_by"]) {

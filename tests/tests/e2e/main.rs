@@ -15,6 +15,7 @@ mod openapi;
 mod rbac_matrix;
 mod rbac_rows_fields;
 mod read;
+mod routines;
 mod security;
 mod store_postgres;
 mod system_api;

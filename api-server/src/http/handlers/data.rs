@@ -179,10 +179,9 @@ pub async fn service_request(
         (Resource::Spec, Verb::Get) => Ok(ctx.spec()),
         (Resource::Table(t), verb) => ctx.write(&api, t, None, verb).await,
         (Resource::Record(t, id), verb) => ctx.write(&api, t, Some(id), verb).await,
-        (Resource::Routine(..), _) => Err(ApiError::new(
-            ErrorKind::NotImplemented,
-            "Calling procedures and functions is not supported by this version of Rampart.",
-        )),
+        (Resource::Routine(family, name, inline), Verb::Get | Verb::Post) => {
+            ctx.call(&api, *family, name, inline.as_deref()).await
+        }
         (_, verb) => Err(ApiError::new(
             ErrorKind::MethodNotAllowed,
             format!("{verb} is not allowed on '{component}'."),
@@ -382,6 +381,47 @@ impl Ctx<'_> {
         HttpResponse::Ok().json(doc)
     }
 
+    async fn call(
+        &self,
+        api: &ApiRequest,
+        family: RoutineFamily,
+        name: &str,
+        inline: Option<&[String]>,
+    ) -> Result<HttpResponse, ApiError> {
+        use crate::query::routine::{body_args, plan_call};
+        let kind = if family == RoutineFamily::Proc {
+            FunctionKind::Procedure
+        } else {
+            FunctionKind::Function
+        };
+        let what = if family == RoutineFamily::Proc {
+            "Procedure"
+        } else {
+            "Function"
+        };
+        let f = self
+            .schema
+            .function(name)
+            .filter(|f| f.kind == kind)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("{what} '{name}' does not exist in the database."))
+            })?;
+        let mut named = body_args(api.body.as_ref());
+        for (k, v) in url::form_urlencoded::parse(self.req.query_string().as_bytes()) {
+            if f.args.iter().any(|a| a.name == k) {
+                named.insert(k.into_owned(), Value::String(v.into_owned()));
+            }
+        }
+        let plan = plan_call(f, &named, inline)?;
+        Ok(
+            match exec::call(&self.handle.pool, self.session, &plan).await? {
+                exec::CallResult::Rows(rows) => envelope::records(&rows),
+                exec::CallResult::Scalar(value) => envelope::raw_json(value),
+                exec::CallResult::Nothing => HttpResponse::Ok().json(json!({"success": true})),
+            },
+        )
+    }
+
     async fn write(
         &self,
         api: &ApiRequest,
@@ -495,7 +535,6 @@ impl Ctx<'_> {
             None
         };
         let schema = params.include_schema.then(|| self.schema_of(t, rules));
-        let _ = self.req;
         Ok(envelope::list(
             result,
             &read_plan,
