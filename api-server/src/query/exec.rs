@@ -251,7 +251,9 @@ fn written(
         records.push(record_json(row, &plan.returning).map_err(|e| OpError::Exec(e.into()))?);
     }
     match op {
-        WriteOp::Update { id: Some(id), .. } | WriteOp::Delete { id: Some(id), .. }
+        WriteOp::Update { id: Some(id), .. }
+        | WriteOp::Delete { id: Some(id), .. }
+        | WriteOp::Upsert { id, .. }
             if records.is_empty() =>
         {
             Err(OpError::NotFound(id.clone()))

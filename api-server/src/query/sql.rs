@@ -9,8 +9,8 @@
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
     Alias, Asterisk, BinOper, Condition, DeleteStatement, Expr, ExprTrait, Func, InsertStatement,
-    NullOrdering, Order, Query, QueryStatementBuilder, ReturningClause, SelectStatement,
-    UpdateStatement,
+    NullOrdering, OnConflict, Order, Query, QueryStatementBuilder, ReturningClause,
+    SelectStatement, UpdateStatement,
 };
 
 use super::plan::{
@@ -431,6 +431,30 @@ pub fn write(plan: &WritePlan, op: &WriteOp) -> WriteStatement {
             q.cond_where(condition(cond, alias));
             q.returning(returning(plan, true));
             WriteStatement::Update(q)
+        }
+        WriteOp::Upsert {
+            insert,
+            keys,
+            update,
+            target: cond,
+            ..
+        } => {
+            let mut q = Query::insert();
+            q.into_table(target);
+            q.columns(insert.iter().map(|(c, _)| Alias::new(c.clone())));
+            let _ = q.values(insert.iter().map(|(_, v)| write_value(v)));
+            let mut on_conflict = OnConflict::columns(keys.iter().map(|k| Alias::new(k.clone())));
+            on_conflict.values(
+                update
+                    .iter()
+                    .map(|(c, v)| (Alias::new(c.clone()), write_value(v))),
+            );
+            if let Some(c) = cond {
+                on_conflict.action_and_where(Expr::from(condition(c, alias)));
+            }
+            q.on_conflict(on_conflict);
+            q.returning(returning(plan, true));
+            WriteStatement::Insert(q)
         }
         WriteOp::Delete { target: cond, .. } => {
             let mut q = Query::delete();

@@ -47,6 +47,15 @@ pub enum WriteOp {
         target: Cond,
         id: Option<String>,
     },
+    /// PUT/PATCH by id on a service with `allow_upsert`: insert the record with its key, or
+    /// update it when it exists and the role's row filter (`target`) reaches it.
+    Upsert {
+        insert: Vec<(String, WriteValue)>,
+        keys: Vec<String>,
+        update: Vec<(String, WriteValue)>,
+        target: Option<Cond>,
+        id: String,
+    },
 }
 
 /// How a batch reacts to a failing record (DreamFactory's `continue` and `rollback`).
@@ -325,14 +334,14 @@ fn returning(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output>, 
 /// Plans a write. `id` is the record addressed by the URL, if any.
 pub fn plan_write(
     ctx: &ReadContext<'_>,
+    allow_upsert: bool,
     kind: WriteKind,
     params: &ReadParams,
     body: Option<&Value>,
     id: Option<&str>,
-    continue_on_error: bool,
-    rollback: bool,
 ) -> Result<(WritePlan, Vec<RecordError>), WriteError> {
     let table = ctx.table;
+    let (continue_on_error, rollback) = (params.continue_on_error, params.rollback);
     if continue_on_error && rollback {
         return Err(WriteError::Invalid(
             "Rollback and continue operations can not be requested at the same time.".into(),
@@ -401,6 +410,11 @@ pub fn plan_write(
             if let Some(id) = id {
                 let record = body_records(body)?.into_iter().next().unwrap_or_default();
                 let values = record_values(table, ctx, &record, kind)?;
+                if allow_upsert {
+                    ops.push(upsert(ctx, table, id, id_field, values, check.clone())?);
+                    let plan = finish(ctx, params, table, ops, mode, kind, check, true)?;
+                    return Ok((plan, errors));
+                }
                 ops.push(WriteOp::Update {
                     values: nonempty(values)?,
                     target: by_key(id)?,
@@ -480,7 +494,63 @@ pub fn plan_write(
             }
         }
     }
-    let plan = WritePlan {
+    let plan = finish(ctx, params, table, ops, mode, kind, check, id.is_some())?;
+    Ok((plan, errors))
+}
+
+/// The upsert of a record addressed by id: its key values (readable in clear) plus its fields.
+fn upsert(
+    ctx: &ReadContext<'_>,
+    table: &Table,
+    id: &str,
+    id_field: Option<&[String]>,
+    values: Vec<(String, WriteValue)>,
+    target: Option<Cond>,
+) -> Result<WriteOp, WriteError> {
+    let keys = key_columns(table, id_field)?;
+    let parts: Vec<&str> = if keys.len() == 1 {
+        vec![id]
+    } else {
+        id.split(',').map(str::trim).collect()
+    };
+    if parts.len() != keys.len() {
+        return Err(WriteError::Invalid(format!(
+            "the identifier needs {} values separated by commas",
+            keys.len()
+        )));
+    }
+    let mut insert = Vec::new();
+    for (k, v) in keys.iter().zip(parts) {
+        if !FieldRule::is_clear(ctx.rules.field(&k.name)) || k.is_read_only() {
+            return Err(WriteError::Forbidden(k.name.clone()));
+        }
+        insert.push((k.name.clone(), WriteValue::Text(bound(k, v.to_owned())?)));
+    }
+    insert.extend(values.iter().cloned());
+    Ok(WriteOp::Upsert {
+        insert,
+        keys: keys.iter().map(|k| k.name.clone()).collect(),
+        update: nonempty(values)?,
+        target,
+        id: id.to_owned(),
+    })
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of a plan, gathered in one place"
+)]
+fn finish(
+    ctx: &ReadContext<'_>,
+    params: &ReadParams,
+    table: &Table,
+    ops: Vec<WriteOp>,
+    mode: BatchMode,
+    kind: WriteKind,
+    check: Option<Cond>,
+    single: bool,
+) -> Result<WritePlan, WriteError> {
+    Ok(WritePlan {
         table: TableTarget {
             schema: table.schema.clone(),
             name: table.name.clone(),
@@ -493,10 +563,9 @@ pub fn plan_write(
         } else {
             check
         },
-        single: id.is_some(),
+        single,
         mask_salt: ctx.mask_salt.to_owned(),
-    };
-    Ok((plan, errors))
+    })
 }
 
 fn nonempty(values: Vec<(String, WriteValue)>) -> Result<Vec<(String, WriteValue)>, WriteError> {

@@ -32,6 +32,8 @@ pub struct ServiceHandle {
     pub db_roles: HashMap<String, String>,
     /// `expose_principal`: set `rampart.*` and `request.jwt.claims` for every request.
     pub expose_principal: bool,
+    /// `allow_upsert`: PUT/PATCH by id creates the record when it does not exist.
+    pub allow_upsert: bool,
     options: IntrospectOptions,
     schema: RwLock<Arc<SchemaModel>>,
 }
@@ -225,7 +227,12 @@ impl Registry {
             .get("expose_principal")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let allow_upsert = config
+            .get("allow_upsert")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let handle = Arc::new(ServiceHandle {
+            allow_upsert,
             db_roles,
             expose_principal,
             id: record.id,

@@ -475,3 +475,67 @@ async fn a_view_that_cannot_take_writes_answers_400_not_500() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.message().contains("view"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_service_that_allows_upsert_creates_missing_records_on_put_by_id() {
+    let shop = Shop::new().await;
+    let mut config = shop.db.service_config();
+    config["allow_upsert"] = json!(true);
+    let service = shop.admin.create_service("upserting", config).await;
+    let role = shop
+        .admin
+        .post("/api/v2/system/role", json!({"name": "upserter", "role_service_access_by_role_id": [
+            {"service_id": service, "component": "_table/audit_notes/*", "verb_mask": 31},
+            {"service_id": service, "component": "_table/customers/*", "verb_mask": 31, "filters": "tenant_id = 1"}]}))
+        .await;
+    let (_, key) = shop
+        .admin
+        .create_app(
+            "upsert-app",
+            Some(role.body["resource"][0]["id"].as_i64().unwrap()),
+        )
+        .await;
+    let c = shop.admin.with_key(&key);
+    let created = c
+        .send(
+            Method::PUT,
+            "/api/v2/upserting/_table/audit_notes/50?fields=*",
+            Some(json!({"body": "first"})),
+        )
+        .await;
+    assert_eq!(
+        created.body,
+        json!({"id": 50, "body": "first"}),
+        "{}",
+        created.text
+    );
+    let updated = c
+        .patch(
+            "/api/v2/upserting/_table/audit_notes/50?fields=*",
+            json!({"body": "second"}),
+        )
+        .await;
+    assert_eq!(updated.body, json!({"id": 50, "body": "second"}));
+    assert_eq!(count(&shop, "SELECT count(*) FROM audit_notes").await, 1);
+    // An existing record outside the role's filter is not taken over by an upsert.
+    let other = c
+        .patch(
+            "/api/v2/upserting/_table/customers/2",
+            json!({"email": "taken@example.com", "name": "Taken"}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.text);
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM customers WHERE name = 'Taken'").await,
+        0
+    );
+    // Without allow_upsert the same call is a 404.
+    let plain = shop.client_with("plain", &[("*", 31)]).await;
+    assert_eq!(
+        plain
+            .patch("/api/v2/db/_table/audit_notes/77", json!({"body": "x"}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

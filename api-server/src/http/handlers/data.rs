@@ -453,12 +453,11 @@ impl Ctx<'_> {
         let p = &api.params;
         let (write_plan, refused) = plan_write(
             &ctx,
+            self.handle.allow_upsert,
             kind,
             p,
             api.body.as_ref(),
             id,
-            p.continue_on_error,
-            p.rollback,
         )?;
         let single_op = write_plan.ops.len() == 1;
         let outcome = exec::write(&self.handle.pool, self.session, &write_plan, refused).await?;
