@@ -523,12 +523,13 @@ pub fn key_columns<'t>(
     }
 }
 
-/// The condition selecting one record by its id (`5`, or `1,2` for a composite key).
-pub fn id_condition(
-    table: &Table,
+/// The key columns of a record id (`5`, or `1,2` for a composite key) with their values,
+/// each checked against its column's type.
+pub fn id_values<'t>(
+    table: &'t Table,
     id: &str,
     id_field: Option<&[String]>,
-) -> Result<Cond, PlanError> {
+) -> Result<Vec<(&'t Column, Bound)>, PlanError> {
     let keys = key_columns(table, id_field)?;
     let parts: Vec<&str> = if keys.len() == 1 {
         vec![id]
@@ -545,19 +546,28 @@ pub fn id_condition(
                 .join(", ")
         )));
     }
-    let conds = keys
-        .iter()
+    keys.into_iter()
         .zip(parts)
-        .map(|(k, v)| {
-            Ok(Cond::Compare {
-                column: k.name.clone(),
-                op: CompareOp::Eq,
-                value: bound(k, v.to_owned())?,
-            })
+        .map(|(k, v)| Ok((k, bound(k, v.to_owned())?)))
+        .collect()
+}
+
+/// The condition selecting one record by its id.
+pub fn id_condition(
+    table: &Table,
+    id: &str,
+    id_field: Option<&[String]>,
+) -> Result<Cond, PlanError> {
+    let mut conds: Vec<Cond> = id_values(table, id, id_field)?
+        .into_iter()
+        .map(|(k, value)| Cond::Compare {
+            column: k.name.clone(),
+            op: CompareOp::Eq,
+            value,
         })
-        .collect::<Result<Vec<_>, PlanError>>()?;
+        .collect();
     Ok(if conds.len() == 1 {
-        conds.into_iter().next().unwrap_or(Cond::And(Vec::new()))
+        conds.remove(0)
     } else {
         Cond::And(conds)
     })

@@ -355,19 +355,24 @@ pub fn count(table: &TableTarget, cond: Option<&Cond>) -> SelectStatement {
     q
 }
 
+/// `CAST(NULL AS "schema"."type")`.
+fn typed_null(type_schema: &str, type_name: &str) -> Expr {
+    Func::cast_as_quoted(
+        Expr::cust("NULL"),
+        (
+            Alias::new(type_schema.to_owned()),
+            Alias::new(type_name.to_owned()),
+        ),
+    )
+    .into()
+}
+
 fn write_value(v: &WriteValue) -> Expr {
     match v {
         WriteValue::Null {
             type_schema,
             type_name,
-        } => Func::cast_as_quoted(
-            Expr::cust("NULL"),
-            (
-                Alias::new(type_schema.clone()),
-                Alias::new(type_name.clone()),
-            ),
-        )
-        .into(),
+        } => typed_null(type_schema, type_name),
         WriteValue::Text(b) => bound(b),
         WriteValue::Base64(text) => Func::cust(Alias::new("decode"))
             .arg(Expr::val(text.clone()))
@@ -499,14 +504,7 @@ pub fn call(plan: &CallPlan) -> SelectStatement {
             CallArg::Null {
                 type_schema,
                 type_name,
-            } => Func::cast_as_quoted(
-                Expr::cust("NULL"),
-                (
-                    Alias::new(type_schema.clone()),
-                    Alias::new(type_name.clone()),
-                ),
-            )
-            .into(),
+            } => typed_null(type_schema, type_name),
         })
         .collect();
     let call = Func::cust(Alias::new(plan.name.clone())).args(args);

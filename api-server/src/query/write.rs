@@ -12,7 +12,7 @@ use rampart_schema::{Column, Table, ValueType};
 
 use super::plan::{
     Bound, Columns, Cond, OutExpr, Output, PlanError, Purpose, ReadContext, TableTarget, bound,
-    column, id_condition, key_columns, out_column, resolve_filter, row_condition,
+    column, id_condition, id_values, key_columns, out_column, resolve_filter, row_condition,
 };
 use crate::rbac::FieldRule;
 use crate::request::{FieldSelector, ReadParams};
@@ -507,29 +507,18 @@ fn upsert(
     values: Vec<(String, WriteValue)>,
     target: Option<Cond>,
 ) -> Result<WriteOp, WriteError> {
-    let keys = key_columns(table, id_field)?;
-    let parts: Vec<&str> = if keys.len() == 1 {
-        vec![id]
-    } else {
-        id.split(',').map(str::trim).collect()
-    };
-    if parts.len() != keys.len() {
-        return Err(WriteError::Invalid(format!(
-            "the identifier needs {} values separated by commas",
-            keys.len()
-        )));
-    }
+    let keys = id_values(table, id, id_field)?;
     let mut insert = Vec::new();
-    for (k, v) in keys.iter().zip(parts) {
+    for (k, value) in &keys {
         if !FieldRule::is_clear(ctx.rules.field(&k.name)) || k.is_read_only() {
             return Err(WriteError::Forbidden(k.name.clone()));
         }
-        insert.push((k.name.clone(), WriteValue::Text(bound(k, v.to_owned())?)));
+        insert.push((k.name.clone(), WriteValue::Text(value.clone())));
     }
     insert.extend(values.iter().cloned());
     Ok(WriteOp::Upsert {
         insert,
-        keys: keys.iter().map(|k| k.name.clone()).collect(),
+        keys: keys.iter().map(|(k, _)| k.name.clone()).collect(),
         update: nonempty(values)?,
         target,
         id: id.to_owned(),

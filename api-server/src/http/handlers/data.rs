@@ -255,6 +255,18 @@ impl Ctx<'_> {
         Ok((table, rules))
     }
 
+    /// The planning context of a table request.
+    fn context<'t>(&'t self, table: &'t Table, rules: &'t TableRules) -> ReadContext<'t> {
+        ReadContext {
+            schema: self.schema,
+            table,
+            rules,
+            view: self.view,
+            max_records: self.handle.max_records,
+            mask_salt: &self.state.mask_salt,
+        }
+    }
+
     /// A table's schema as the role reads it (hidden fields absent, masked ones marked).
     fn schema_of(&self, t: &Table, rules: &TableRules) -> Value {
         schema_json::table(t, rules, &|r| {
@@ -431,14 +443,7 @@ impl Ctx<'_> {
     ) -> Result<HttpResponse, ApiError> {
         use crate::query::write::{WriteKind, plan_write};
         let (t, rules) = self.table(table)?;
-        let ctx = ReadContext {
-            schema: self.schema,
-            table: t,
-            rules,
-            view: self.view,
-            max_records: self.handle.max_records,
-            mask_salt: &self.state.mask_salt,
-        };
+        let ctx = self.context(t, rules);
         let kind = match verb {
             Verb::Post => WriteKind::Create,
             Verb::Put | Verb::Patch => WriteKind::Update,
@@ -485,14 +490,7 @@ impl Ctx<'_> {
         id: Option<&str>,
     ) -> Result<HttpResponse, ApiError> {
         let (t, rules) = self.table(table)?;
-        let ctx = ReadContext {
-            schema: self.schema,
-            table: t,
-            rules,
-            view: self.view,
-            max_records: self.handle.max_records,
-            mask_salt: &self.state.mask_salt,
-        };
+        let ctx = self.context(t, rules);
         let mut params = api.params.clone();
         if params.as_list {
             params.fields = Some(
