@@ -25,6 +25,24 @@ impl Shop {
         }
     }
 
+    /// A client holding the key of a new app whose default role is created from this body
+    /// (DreamFactory's role shape, with nested access rows and lookups).
+    pub async fn client_with_role(&self, role: serde_json::Value) -> Client {
+        let r = self.admin.post("/api/v2/system/role", role).await;
+        assert_eq!(
+            r.status,
+            reqwest::StatusCode::CREATED,
+            "create role: {}",
+            r.text
+        );
+        let id = r.body["resource"][0]["id"].as_i64().expect("role id");
+        let (_, key) = self
+            .admin
+            .create_app(&format!("app-of-role-{id}"), Some(id))
+            .await;
+        self.admin.with_key(&key)
+    }
+
     /// A client holding the key of a new app whose default role has these access rows.
     pub async fn client_with(&self, role: &str, access: &[(&str, i64)]) -> Client {
         let rows: Vec<(i64, &str, i64)> = access

@@ -21,23 +21,13 @@ const SECRETS: &[&str] = &[
 /// A client whose role reaches customers of tenant `{tenant}` = 1 with `ssn` masked last4,
 /// and orders in full.
 async fn tenant_client(shop: &Shop) -> Client {
-    let r = shop
-        .admin
-        .post(
-            "/api/v2/system/role",
-            json!({"resource": [{"name": "tenant-1", "is_active": true,
+    shop.client_with_role(json!({"resource": [{"name": "tenant-1", "is_active": true,
                 "role_service_access_by_role_id": [
                     {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1, "requestor_mask": 1,
                      "filters": [{"name": "tenant_id", "operator": "=", "value": "{tenant}"}], "filter_op": "AND",
                      "field_rules": {"ssn": {"mask": "last4"}}},
                     {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1, "requestor_mask": 1}],
-                "lookup_by_role_id": [{"name": "tenant", "value": "1", "private": false}]}]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let role = r.body["resource"][0]["id"].as_i64().unwrap();
-    let (_, key) = shop.admin.create_app("tenant-app", Some(role)).await;
-    shop.admin.with_key(&key)
+                "lookup_by_role_id": [{"name": "tenant", "value": "1", "private": false}]}]})).await
 }
 
 fn ids(body: &Value) -> Vec<i64> {
@@ -217,18 +207,13 @@ async fn masked_fields_are_masked_everywhere_and_cannot_be_used_to_infer_values(
 #[tokio::test]
 async fn hidden_fields_do_not_exist_for_the_role() {
     let shop = Shop::new().await;
-    let r = shop
-        .admin
-        .post(
-            "/api/v2/system/role",
+    let c = shop
+        .client_with_role(
             json!({"name": "no-email", "role_service_access_by_role_id": [
                 {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1,
                  "field_rules": {"email": "hidden", "ssn": "hidden"}}]}),
         )
         .await;
-    let role = r.body["resource"][0]["id"].as_i64().unwrap();
-    let (_, key) = shop.admin.create_app("no-email-app", Some(role)).await;
-    let c = shop.admin.with_key(&key);
     let list = c.get("/api/v2/db/_table/customers").await;
     assert_eq!(list.status, StatusCode::OK);
     for rec in list.body["resource"].as_array().unwrap() {
@@ -269,18 +254,9 @@ async fn hidden_fields_do_not_exist_for_the_role() {
 #[tokio::test]
 async fn every_mask_kind_renders_as_documented() {
     let shop = Shop::new().await;
-    let r = shop
-        .admin
-        .post(
-            "/api/v2/system/role",
-            json!({"name": "masks", "role_service_access_by_role_id": [
+    let c = shop.client_with_role(json!({"name": "masks", "role_service_access_by_role_id": [
                 {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1,
-                 "field_rules": {"email": {"mask": "email"}, "ssn": {"mask": "hash"}, "name": {"mask": "full"}, "tenant_id": {"mask": "null"}}}]}),
-        )
-        .await;
-    let role = r.body["resource"][0]["id"].as_i64().unwrap();
-    let (_, key) = shop.admin.create_app("masks-app", Some(role)).await;
-    let c = shop.admin.with_key(&key);
+                 "field_rules": {"email": {"mask": "email"}, "ssn": {"mask": "hash"}, "name": {"mask": "full"}, "tenant_id": {"mask": "null"}}}]})).await;
     let ada = c.get("/api/v2/db/_table/customers/1").await;
     assert_eq!(ada.body["email"], json!("a***@example.com"), "{}", ada.text);
     assert_eq!(ada.body["name"], json!("****"));
@@ -323,18 +299,9 @@ async fn several_grants_at_one_tier_never_widen_each_others_limits() {
 #[tokio::test]
 async fn keys_and_relationships_through_hidden_fields_cannot_reveal_them() {
     let shop = Shop::new().await;
-    let r = shop
-        .admin
-        .post(
-            "/api/v2/system/role",
-            json!({"name": "hidden-fk", "role_service_access_by_role_id": [
+    let c = shop.client_with_role(json!({"name": "hidden-fk", "role_service_access_by_role_id": [
                 {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1, "field_rules": {"customer_id": "hidden"}},
-                {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1, "field_rules": {"id": {"mask": "hash"}}}]}),
-        )
-        .await;
-    let role = r.body["resource"][0]["id"].as_i64().unwrap();
-    let (_, key) = shop.admin.create_app("hidden-fk-app", Some(role)).await;
-    let c = shop.admin.with_key(&key);
+                {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1, "field_rules": {"id": {"mask": "hash"}}}]})).await;
     // The customer of an order would reveal the hidden customer_id.
     let rel = c
         .get_with(

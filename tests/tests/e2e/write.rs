@@ -310,19 +310,10 @@ async fn deletes_need_an_address_and_return_what_they_deleted() {
 #[tokio::test]
 async fn a_role_writes_only_its_rows_and_only_its_writable_fields() {
     let shop = Shop::new().await;
-    let r = shop
-        .admin
-        .post(
-            "/api/v2/system/role",
-            json!({"name": "tenant-writer", "role_service_access_by_role_id": [
+    let c = shop.client_with_role(json!({"name": "tenant-writer", "role_service_access_by_role_id": [
                 {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 31,
                  "filters": "tenant_id = {tenant}", "field_rules": {"ssn": {"mask": "last4"}, "created_at": "read_only"}}],
-                "lookup_by_role_id": [{"name": "tenant", "value": "1"}]}),
-        )
-        .await;
-    let role = r.body["resource"][0]["id"].as_i64().unwrap();
-    let (_, key) = shop.admin.create_app("tenant-writer-app", Some(role)).await;
-    let c = shop.admin.with_key(&key);
+                "lookup_by_role_id": [{"name": "tenant", "value": "1"}]})).await;
 
     // Creating a row outside the role's filter is refused and nothing is written.
     let outside = c
