@@ -530,3 +530,28 @@ async fn a_service_that_allows_upsert_creates_missing_records_on_put_by_id() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn related_on_a_write_returns_the_written_records_with_their_relations() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    let r = c.post("/api/v2/db/_table/orders?related=customers_by_customer_id&customers_by_customer_id.fields=name&fields=id,total", json!({"customer_id": 2, "total": 12.5})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["resource"],
+        json!([{"id": 7, "total": 12.5, "customers_by_customer_id": {"name": "Alan Turing"}}])
+    );
+    let one = c
+        .patch(
+            "/api/v2/db/_table/orders/7?related=order_items_by_order_id",
+            json!({"note": "x"}),
+        )
+        .await;
+    assert_eq!(
+        one.body["order_items_by_order_id"],
+        json!([]),
+        "{}",
+        one.text
+    );
+    assert_eq!(one.body["note"], json!("x"));
+}

@@ -455,32 +455,84 @@ impl Ctx<'_> {
                 ));
             }
         };
-        let p = &api.params;
+        // With `related`, the write returns keys and the records are read back afterwards
+        // through the read pipeline (GET rules, each related table with its own).
+        let read_back = !api.params.related.is_empty() && kind != WriteKind::Delete;
+        let mut p = api.params.clone();
+        if read_back {
+            p.fields = None;
+            p.fields_star = false;
+        }
         let (write_plan, refused) = plan_write(
             &ctx,
             self.handle.allow_upsert,
             kind,
-            p,
+            &p,
             api.body.as_ref(),
             id,
         )?;
         let single_op = write_plan.ops.len() == 1;
         let outcome = exec::write(&self.handle.pool, self.session, &write_plan, refused).await?;
-        if single_op {
-            let result = outcome
-                .results
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| Ok(Vec::new()));
-            let records = result?;
-            if write_plan.single {
-                return Ok(envelope::raw_json(
-                    records.into_iter().next().unwrap_or_else(|| "{}".into()),
-                ));
-            }
-            return Ok(envelope::records(&records));
+        if outcome.results.iter().any(Result::is_err) && !single_op {
+            return envelope::batch(outcome, kind, write_plan.mode);
         }
-        envelope::batch(outcome, kind, write_plan.mode)
+        let mut records = Vec::new();
+        for result in outcome.results {
+            records.extend(result?);
+        }
+        if read_back {
+            records = self.read_back(api, t, &records).await?;
+        }
+        if write_plan.single {
+            return Ok(envelope::raw_json(
+                records.into_iter().next().unwrap_or_else(|| "{}".into()),
+            ));
+        }
+        Ok(envelope::records(&records))
+    }
+
+    /// Reads written records again (by their keys) with `fields` and `related`, as a GET would.
+    async fn read_back(
+        &self,
+        api: &ApiRequest,
+        t: &Table,
+        written: &[String],
+    ) -> Result<Vec<String>, ApiError> {
+        let rules = self.view.read_rules(t).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Forbidden,
+                "`related` on a write needs GET access to the table.",
+            )
+        })?;
+        let keys = plan::key_columns(t, api.params.id_field.as_deref())?;
+        let [key] = keys.as_slice() else {
+            return Err(ApiError::bad_request(
+                "`related` on a write needs a single-column key.",
+            ));
+        };
+        let ids: Vec<String> = written
+            .iter()
+            .filter_map(|r| serde_json::from_str::<Value>(r).ok())
+            .filter_map(|r| match r.get(&key.name)? {
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = crate::request::ReadParams {
+            ids: Some(ids),
+            ..crate::request::ReadParams::default()
+        };
+        params.fields.clone_from(&api.params.fields);
+        params.related.clone_from(&api.params.related);
+        params.id_field.clone_from(&api.params.id_field);
+        let ctx = self.context(t, &rules);
+        let read_plan = plan::plan_read(&ctx, &params, None)?;
+        Ok(exec::read(&self.handle.pool, self.session, &read_plan)
+            .await?
+            .records)
     }
 
     async fn read(
