@@ -49,6 +49,9 @@ impl From<sqlx::Error> for ExecError {
                     Self::Constraint(db.message().to_owned())
                 } else if code == "57014" {
                     Self::Timeout
+                } else if code.starts_with("57P") || code.starts_with("08") {
+                    // The server shut down or the connection was cut: try again later.
+                    Self::Unavailable(e)
                 } else if code == "42501" {
                     Self::Privilege
                 } else {

@@ -555,3 +555,57 @@ async fn related_on_a_write_returns_the_written_records_with_their_relations() {
     );
     assert_eq!(one.body["note"], json!("x"));
 }
+
+#[tokio::test]
+async fn a_connection_killed_mid_batch_leaves_nothing_written_and_the_server_serving() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    let mut conn = shop.db.connect().await;
+    // A trigger makes the third record slow, so the batch is mid-way when its connection dies.
+    sqlx::raw_sql(
+        "CREATE FUNCTION slow_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.body = 'slow' THEN PERFORM pg_sleep(30); END IF; RETURN NEW; END $$;
+         CREATE TRIGGER slow BEFORE INSERT ON audit_notes FOR EACH ROW EXECUTE FUNCTION slow_note();",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let batch = c.post(
+        "/api/v2/db/_table/audit_notes?rollback=true",
+        json!([{"body": "a"}, {"body": "b"}, {"body": "slow"}, {"body": "d"}]),
+    );
+    let killer = async {
+        let mut admin = shop.db.connect().await;
+        for _ in 0..100 {
+            let killed: i64 = sqlx::query(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rampart' AND query LIKE 'INSERT INTO%' AND wait_event = 'PgSleep'",
+            )
+            .fetch_one(&mut admin)
+            .await
+            .unwrap()
+            .get(0);
+            if killed > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the slow insert never started");
+    };
+    let (reply, ()) = tokio::join!(batch, killer);
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert!(reply.body["error"]["message"].is_string());
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM audit_notes").await,
+        0,
+        "nothing of the batch was written"
+    );
+    // The pool replaces the dead connection; the next request works.
+    let next = c
+        .post("/api/v2/db/_table/audit_notes", json!({"body": "after"}))
+        .await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.text);
+}
