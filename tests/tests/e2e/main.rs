@@ -13,6 +13,7 @@ mod fixture;
 mod in_process;
 mod openapi;
 mod rbac_matrix;
+mod rbac_matrix_rows;
 mod rbac_rows_fields;
 mod read;
 mod routines;
