@@ -3,10 +3,10 @@
 
 use sqlx::{PgPool, Row};
 
-use super::plan::{Output, ReadPlan, encode_cursor};
+use super::plan::{Bound, Output, ReadPlan, encode_cursor};
 use super::routine::{CallPlan, Returns};
 use super::sql;
-use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan};
+use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan, WriteValue};
 use crate::statement::Statement;
 
 /// The records of a read, each a JSON object's text, in order.
@@ -208,7 +208,12 @@ pub async fn write(
                     .await;
                 let outcome = match rows {
                     Err(e) => Err(OpError::Exec(e.into())),
-                    Ok(rows) => written(&rows, plan, op),
+                    Ok(rows) => match written(&rows, plan, op) {
+                        Ok(records) => insert_children(&mut savepoint, plan, op, &rows)
+                            .await
+                            .map(|()| records),
+                        Err(e) => Err(e),
+                    },
                 };
                 if outcome.is_ok() {
                     savepoint.commit().await?;
@@ -232,6 +237,69 @@ pub async fn write(
         tx.rollback().await?;
     }
     Ok(WriteOutcome { results, committed })
+}
+
+/// Creates the nested children of an inserted record, each with the parent's key in its
+/// foreign key and its own table's row-filter check.
+async fn insert_children(
+    conn: &mut sqlx::PgConnection,
+    plan: &WritePlan,
+    op: &WriteOp,
+    rows: &[sqlx::postgres::PgRow],
+) -> Result<(), OpError> {
+    let WriteOp::Insert { children, .. } = op else {
+        return Ok(());
+    };
+    if children.is_empty() {
+        return Ok(());
+    }
+    let row = rows.first().ok_or(OpError::RowFilter)?;
+    let base = plan.returning.len() + 1;
+    let mut parent = std::collections::HashMap::new();
+    for (k, c) in sql::link_columns(children).into_iter().enumerate() {
+        let v: Option<String> = row.try_get(base + k).map_err(|e| OpError::Exec(e.into()))?;
+        parent.insert(c, v);
+    }
+    for child in children {
+        let child_plan = WritePlan {
+            table: child.table.clone(),
+            ops: Vec::new(),
+            mode: plan.mode,
+            returning: Vec::new(),
+            check: child.check.clone(),
+            single: false,
+            mask_salt: plan.mask_salt.clone(),
+        };
+        for record in &child.records {
+            let mut values = record.clone();
+            for (parent_col, child_col, type_schema, type_name) in &child.link {
+                let value = match parent.get(parent_col).cloned().flatten() {
+                    Some(text) => WriteValue::Text(Bound {
+                        text,
+                        type_schema: type_schema.clone(),
+                        type_name: type_name.clone(),
+                    }),
+                    None => WriteValue::Null {
+                        type_schema: type_schema.clone(),
+                        type_name: type_name.clone(),
+                    },
+                };
+                values.push((child_col.clone(), value));
+            }
+            let op = WriteOp::Insert {
+                values,
+                children: Vec::new(),
+            };
+            let rows = sql::write(&child_plan, &op)
+                .statement()
+                .pg()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| OpError::Exec(e.into()))?;
+            written(&rows, &child_plan, &op)?;
+        }
+    }
+    Ok(())
 }
 
 /// The records an operation returned, after its row-filter check and its 404.

@@ -196,6 +196,8 @@ pub trait View {
     fn read_rules(&self, table: &Table) -> Option<TableRules>;
     /// Resolves a lookup (`{user.id}`) to its value.
     fn lookup(&self, name: &str) -> Option<String>;
+    /// The caller's rules for creating records in a table (nested writes), `None` when it may not.
+    fn create_rules(&self, table: &Table) -> Option<TableRules>;
 }
 
 /// Context for planning one read.

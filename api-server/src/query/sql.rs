@@ -17,7 +17,7 @@ use super::plan::{
     Bound, ColumnOut, Cond, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
 };
 use super::routine::{CallArg, CallPlan, Returns};
-use super::write::{WriteOp, WritePlan, WriteValue};
+use super::write::{Children, WriteOp, WritePlan, WriteValue};
 use crate::filter::CompareOp;
 use crate::rbac::Mask;
 use crate::request::{Aggregate, Nulls};
@@ -410,7 +410,7 @@ pub fn write(plan: &WritePlan, op: &WriteOp) -> WriteStatement {
     let target = table_ref(&plan.table);
     let alias = plan.table.name.as_str();
     match op {
-        WriteOp::Insert { values } => {
+        WriteOp::Insert { values, children } => {
             let mut q = Query::insert();
             q.into_table(target);
             if values.is_empty() {
@@ -420,7 +420,11 @@ pub fn write(plan: &WritePlan, op: &WriteOp) -> WriteStatement {
                 // Column and value counts match by construction.
                 let _ = q.values(values.iter().map(|(_, v)| write_value(v)));
             }
-            q.returning(returning(plan, true));
+            let mut clause = returning(plan, true);
+            if let ReturningClause::Exprs(exprs) = &mut clause {
+                exprs.extend(link_columns(children).iter().map(|c| text(col(alias, c))));
+            }
+            q.returning(clause);
             WriteStatement::Insert(q)
         }
         WriteOp::Update {
@@ -469,6 +473,20 @@ pub fn write(plan: &WritePlan, op: &WriteOp) -> WriteStatement {
             WriteStatement::Delete(q)
         }
     }
+}
+
+/// The parent columns children link to, in order (returned as text after the check).
+#[must_use]
+pub fn link_columns(children: &[Children]) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    for c in children {
+        for (parent, ..) in &c.link {
+            if !cols.contains(parent) {
+                cols.push(parent.clone());
+            }
+        }
+    }
+    cols
 }
 
 /// A rendered write.

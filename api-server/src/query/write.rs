@@ -36,6 +36,8 @@ pub enum WriteValue {
 pub enum WriteOp {
     Insert {
         values: Vec<(String, WriteValue)>,
+        /// Records of has_many relationships created with this one, in the same savepoint.
+        children: Vec<Children>,
     },
     /// `id`: the record addressed, when exactly that record must exist (404 otherwise).
     Update {
@@ -56,6 +58,18 @@ pub enum WriteOp {
         target: Option<Cond>,
         id: String,
     },
+}
+
+/// Child records created with their parent (a has_many relationship in a POST body): each
+/// gets the parent's key in its foreign key and passes its own table's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Children {
+    pub table: TableTarget,
+    /// `(parent column, child column, child column's type schema, type name)`.
+    pub link: Vec<(String, String, String, String)>,
+    pub records: Vec<Vec<(String, WriteValue)>>,
+    /// The child table's row filter for the caller.
+    pub check: Option<Cond>,
 }
 
 /// How a batch reacts to a failing record (DreamFactory's `continue` and `rollback`).
@@ -239,9 +253,21 @@ fn record_values(
     record: &Map<String, Value>,
     kind: WriteKind,
 ) -> Result<Vec<(String, WriteValue)>, WriteError> {
+    field_values(table, ctx.rules, record, kind, &[])
+}
+
+/// A record's fields as values to write, checked against the table's rules. `skip` names
+/// keys handled elsewhere (relationships, foreign keys set from a parent).
+fn field_values(
+    table: &Table,
+    rules: &crate::rbac::TableRules,
+    record: &Map<String, Value>,
+    kind: WriteKind,
+    skip: &[&str],
+) -> Result<Vec<(String, WriteValue)>, WriteError> {
     let mut values = Vec::new();
     for (name, v) in record {
-        if OPTION_KEYS.contains(&name.as_str()) {
+        if OPTION_KEYS.contains(&name.as_str()) || skip.contains(&name.as_str()) {
             continue;
         }
         let unknown = || WriteError::UnknownField {
@@ -249,7 +275,7 @@ fn record_values(
             table: table.api_name.clone(),
         };
         let c = column(table, name).ok_or_else(unknown)?;
-        match ctx.rules.field(name) {
+        match rules.field(name) {
             Some(FieldRule::ReadOnly | FieldRule::Masked(_) | FieldRule::Hidden) => {
                 // On update, a key may be sent to address the record; it is not written.
                 if kind == WriteKind::Update && c.is_primary_key {
@@ -269,6 +295,88 @@ fn record_values(
         values.push((c.name.clone(), write_value(c, v)?));
     }
     Ok(values)
+}
+
+/// A new record with its nested has_many children.
+fn insert_with_children(
+    ctx: &ReadContext<'_>,
+    record: &Map<String, Value>,
+) -> Result<WriteOp, WriteError> {
+    let table = ctx.table;
+    let nested: Vec<&str> = record
+        .keys()
+        .map(String::as_str)
+        .filter(|k| table.relation(k).is_some() && table.column(k).is_none())
+        .collect();
+    let values = field_values(table, ctx.rules, record, WriteKind::Create, &nested)?;
+    let mut children = Vec::new();
+    for name in nested {
+        let rel = table
+            .relation(name)
+            .ok_or_else(|| WriteError::Invalid(format!("unknown relationship '{name}'")))?;
+        if rel.kind != rampart_schema::RelationKind::HasMany {
+            return Err(WriteError::Invalid(format!(
+                "Nested records are supported for has_many relationships; create '{name}' first and send its key."
+            )));
+        }
+        let child = ctx
+            .schema
+            .table(&rel.ref_table)
+            .ok_or_else(|| WriteError::Forbidden(name.to_owned()))?;
+        let rules = ctx
+            .view
+            .create_rules(child)
+            .ok_or_else(|| WriteError::Forbidden(name.to_owned()))?;
+        // The parent's key reaches the child through columns the caller must be able to read.
+        for c in &rel.columns {
+            if !FieldRule::is_clear(ctx.rules.field(c)) {
+                return Err(WriteError::Forbidden(name.to_owned()));
+            }
+        }
+        let mut link = Vec::new();
+        for (parent_col, child_col) in rel.columns.iter().zip(&rel.ref_columns) {
+            let cc =
+                column(child, child_col).ok_or_else(|| WriteError::Forbidden(name.to_owned()))?;
+            if rules.field(child_col).is_some() {
+                return Err(WriteError::Forbidden(format!("{name}.{child_col}")));
+            }
+            link.push((
+                parent_col.clone(),
+                child_col.clone(),
+                cc.udt_schema.clone(),
+                cc.udt_name.clone(),
+            ));
+        }
+        let skip: Vec<&str> = rel.ref_columns.iter().map(String::as_str).collect();
+        let items = match &record[name] {
+            Value::Array(items) => items.clone(),
+            _ => {
+                return Err(WriteError::Invalid(format!(
+                    "'{name}' must be an array of records."
+                )));
+            }
+        };
+        let mut records = Vec::new();
+        for item in &items {
+            let Value::Object(m) = item else {
+                return Err(WriteError::Invalid(format!(
+                    "'{name}' must hold records (objects)."
+                )));
+            };
+            records.push(field_values(child, &rules, m, WriteKind::Create, &skip)?);
+        }
+        let check = row_condition(child, &rules, ctx.view)?;
+        children.push(Children {
+            table: TableTarget {
+                schema: child.schema.clone(),
+                name: child.name.clone(),
+            },
+            link,
+            records,
+            check,
+        });
+    }
+    Ok(WriteOp::Insert { values, children })
 }
 
 /// The id of a record from its key fields (`5`, or `1,2` for a composite key).
@@ -399,11 +507,7 @@ pub fn plan_write(
                 ));
             }
             for (i, record) in body_records(body)?.iter().enumerate() {
-                push(
-                    i,
-                    record_values(table, ctx, record, kind)
-                        .map(|values| WriteOp::Insert { values }),
-                );
+                push(i, insert_with_children(ctx, record));
             }
         }
         WriteKind::Update => {

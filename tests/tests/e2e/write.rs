@@ -609,3 +609,32 @@ async fn a_connection_killed_mid_batch_leaves_nothing_written_and_the_server_ser
         .await;
     assert_eq!(next.status, StatusCode::OK, "{}", next.text);
 }
+
+#[tokio::test]
+async fn nested_children_are_created_with_their_parent_in_one_transaction() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    let r = c
+        .post(
+            "/api/v2/db/_table/orders?related=order_items_by_order_id&fields=id",
+            json!({"customer_id": 1, "total": 30, "order_items_by_order_id": [{"product_id": 1, "qty": 2}, {"product_id": 2, "qty": 1}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["resource"][0]["order_items_by_order_id"],
+        json!([{"order_id": 7, "product_id": 1, "qty": 2}, {"order_id": 7, "product_id": 2, "qty": 1}])
+    );
+    // A failing child undoes its parent too.
+    let bad = c.post("/api/v2/db/_table/orders", json!({"customer_id": 1, "total": 30, "order_items_by_order_id": [{"product_id": 1, "qty": 0}]})).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
+    // A role that may not create the children cannot create them through the parent.
+    let orders_only = shop
+        .client_with("orders-only", &[("_table/orders/*", 31)])
+        .await;
+    let denied = orders_only.post("/api/v2/db/_table/orders", json!({"customer_id": 1, "total": 5, "order_items_by_order_id": [{"product_id": 1, "qty": 1}]})).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
+    assert_eq!(count(&shop, "SELECT count(*) FROM order_items").await, 6);
+}

@@ -77,6 +77,11 @@ struct RoleView<'a> {
 }
 
 impl View for RoleView<'_> {
+    fn create_rules(&self, table: &Table) -> Option<TableRules> {
+        self.role
+            .table_rules(self.service_id, &table.api_name, Verb::Post, REQUESTOR_API)
+    }
+
     fn read_rules(&self, table: &Table) -> Option<TableRules> {
         self.role
             .table_rules(self.service_id, &table.api_name, Verb::Get, REQUESTOR_API)
