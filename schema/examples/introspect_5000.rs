@@ -23,13 +23,13 @@ const RUNS: usize = 5;
 /// An enum, another schema, a few functions, and `make_tables(lo, hi)`, which creates tables
 /// `t{lo}..=t{hi}`: `t{i}` references `t{i-1}` when `i` is even, every tenth table also
 /// references `t{i-2}` (making it a junction), every fiftieth gets a view.
-const SETUP_SQL: &str = r"
-CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-CREATE SCHEMA other;
-CREATE TABLE other.lookup (id int PRIMARY KEY, label text);
-CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1';
-CREATE FUNCTION other.hello(who text DEFAULT 'world') RETURNS text LANGUAGE sql AS 'SELECT who';
-CREATE FUNCTION make_tables(lo int, hi int) RETURNS void LANGUAGE plpgsql AS $$
+const SETUP_SQL: &[&str] = &[
+    "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+    "CREATE SCHEMA other",
+    "CREATE TABLE other.lookup (id int PRIMARY KEY, label text)",
+    "CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1'",
+    "CREATE FUNCTION other.hello(who text DEFAULT 'world') RETURNS text LANGUAGE sql AS 'SELECT who'",
+    r"CREATE FUNCTION make_tables(lo int, hi int) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   FOR i IN lo..hi LOOP
     EXECUTE format(
@@ -51,8 +51,8 @@ BEGIN
       EXECUTE format('CREATE VIEW v%s AS SELECT id, name, amount FROM t%s', i, i);
     END IF;
   END LOOP;
-END $$;
-";
+END $$",
+];
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -63,10 +63,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_connections(1)
         .connect_with(admin_options.clone())
         .await?;
-    sqlx::raw_sql("DROP DATABASE IF EXISTS rampart_introspect_bench WITH (FORCE)")
+    sqlx::query("DROP DATABASE IF EXISTS rampart_introspect_bench WITH (FORCE)")
         .execute(&admin)
         .await?;
-    sqlx::raw_sql("CREATE DATABASE rampart_introspect_bench")
+    sqlx::query("CREATE DATABASE rampart_introspect_bench")
         .execute(&admin)
         .await?;
 
@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(error) => Err(error.into()),
     };
 
-    sqlx::raw_sql("DROP DATABASE IF EXISTS rampart_introspect_bench WITH (FORCE)")
+    sqlx::query("DROP DATABASE IF EXISTS rampart_introspect_bench WITH (FORCE)")
         .execute(&admin)
         .await?;
     admin.close().await;
@@ -92,7 +92,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(pool: &PgPool) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    sqlx::raw_sql(SETUP_SQL).execute(pool).await?;
+    for statement in SETUP_SQL {
+        sqlx::query(*statement).execute(pool).await?;
+    }
     let mut lo = 1;
     while lo <= TABLES {
         let hi = (lo + BATCH - 1).min(TABLES);
@@ -113,7 +115,7 @@ async fn run(pool: &PgPool) -> Result<(), Box<dyn std::error::Error>> {
         "catalog statistics as left by the DDL",
         &time_runs(pool, &options).await?,
     );
-    sqlx::raw_sql("ANALYZE").execute(pool).await?;
+    sqlx::query("ANALYZE").execute(pool).await?;
     report("after ANALYZE", &time_runs(pool, &options).await?);
     Ok(())
 }
