@@ -340,3 +340,17 @@ async fn keys_and_relationships_through_hidden_fields_cannot_reveal_them() {
         "no cursor carries masked keys in clear"
     );
 }
+
+#[tokio::test]
+async fn a_custom_lookup_cannot_pose_as_a_built_in_one() {
+    let shop = Shop::new().await;
+    let c = shop
+        .client_with_role(json!({"name": "spoof", "role_service_access_by_role_id": [
+            {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1, "filters": "id = {user.id}"}],
+            "lookup_by_role_id": [{"name": "user.id", "value": "1"}]}))
+        .await;
+    // The caller has no user: {user.id} has no value, so the request fails closed.
+    let r = c.get("/api/v2/db/_table/customers").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_no_secret(&r.text);
+}

@@ -73,7 +73,9 @@ pub fn raw_request(
 struct RoleView<'a> {
     role: &'a CompiledRole,
     service_id: i64,
-    lookups: Vec<(String, String)>,
+    principal: &'a Principal,
+    /// Global and role lookups (cached per role).
+    lookups: Arc<Vec<(String, String)>>,
 }
 
 impl View for RoleView<'_> {
@@ -87,37 +89,29 @@ impl View for RoleView<'_> {
             .table_rules(self.service_id, &table.api_name, Verb::Get, REQUESTOR_API)
     }
 
+    /// Built-in lookups first (a custom lookup cannot pose as `{user.id}`), then custom ones.
     fn lookup(&self, name: &str) -> Option<String> {
-        self.lookups
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+        let user = self.principal.user.as_ref();
+        match name {
+            "role.id" => Some(self.role.id.to_string()),
+            "role.name" => Some(self.role.name.clone()),
+            "app.id" => self.principal.app.as_ref().map(|a| a.id.to_string()),
+            "user.id" => user.map(|u| u.id.to_string()),
+            "user.email" => user.map(|u| u.email.clone()),
+            "user.name" => user.map(|u| u.name.clone()),
+            _ if name.starts_with("user.")
+                || name.starts_with("role.")
+                || name.starts_with("app.") =>
+            {
+                None
+            }
+            _ => self
+                .lookups
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone()),
+        }
     }
-}
-
-async fn role_view<'a>(
-    state: &AppState,
-    principal: &Principal,
-    role: &'a CompiledRole,
-    service_id: i64,
-) -> Result<RoleView<'a>, ApiError> {
-    let mut lookups: Vec<(String, String)> =
-        state.lookups_for_role(role.id).await?.as_ref().clone();
-    lookups.push(("role.id".into(), role.id.to_string()));
-    lookups.push(("role.name".into(), role.name.clone()));
-    if let Some(app) = &principal.app {
-        lookups.push(("app.id".into(), app.id.to_string()));
-    }
-    if let Some(user) = &principal.user {
-        lookups.push(("user.id".into(), user.id.to_string()));
-        lookups.push(("user.email".into(), user.email.clone()));
-        lookups.push(("user.name".into(), user.name.clone()));
-    }
-    Ok(RoleView {
-        role,
-        service_id,
-        lookups,
-    })
 }
 
 /// `/api/v2/{service}` and `/api/v2/{service}/{resource…}`.
@@ -162,7 +156,12 @@ pub async fn service_request(
     } else {
         handle.schema()
     };
-    let view = role_view(&state, principal, &role, record.id).await?;
+    let view = RoleView {
+        role: &role,
+        service_id: record.id,
+        principal,
+        lookups: state.lookups_for_role(role.id).await?,
+    };
     let session = db_session(&handle, principal, &role);
     let ctx = Ctx {
         session: &session,
