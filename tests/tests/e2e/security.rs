@@ -131,10 +131,16 @@ async fn values_with_operators_quotes_and_parentheses_are_matched_literally() {
             Some(json!({"filter": "status = :s", "params": {":s": "cancelled"}, "fields": "id"})),
         )
         .await;
-    // POST without tunnelling is a write, which this version refuses; tunnelled to GET it reads.
-    assert!(
-        placeholder.status.is_client_error() || placeholder.status == StatusCode::NOT_IMPLEMENTED
+    // Without tunnelling, a POST whose body holds only options is not a record to create;
+    // tunnelled to GET, the same body is a read.
+    assert_eq!(
+        placeholder.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        placeholder.text
     );
+    assert_eq!(placeholder.message(), "No record(s) detected in request.");
+    assert_eq!(orders_count(&shop).await, 6);
     let tunnelled = c
         .send(
             reqwest::Method::POST,
