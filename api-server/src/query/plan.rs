@@ -192,8 +192,11 @@ pub enum PlanError {
 
 /// What the caller may see of the service, as the planner needs it.
 pub trait View {
-    /// The caller's rules for reading a table (for `related`), `None` when it may not.
+    /// The caller's rules for reading a table it addresses, `None` when it may not.
     fn read_rules(&self, table: &Table) -> Option<TableRules>;
+    /// The caller's rules for reading a table through a relationship (`related`), `None`
+    /// when it may not expand into it.
+    fn related_rules(&self, table: &Table) -> Option<TableRules>;
     /// Resolves a lookup (`{user.id}`) to its value.
     fn lookup(&self, name: &str) -> Option<String>;
     /// The caller's rules for creating records in a table (nested writes), `None` when it may not.
@@ -603,7 +606,7 @@ fn plan_related(ctx: &ReadContext<'_>, params: &ReadParams) -> Result<Vec<Output
             let Some((target, rules)) = ctx
                 .schema
                 .table(&rel.ref_table)
-                .and_then(|t| ctx.view.read_rules(t).map(|r| (t, r)))
+                .and_then(|t| ctx.view.related_rules(t).map(|r| (t, r)))
             else {
                 if req.name == "*" {
                     continue;

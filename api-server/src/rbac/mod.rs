@@ -222,6 +222,29 @@ impl CompiledRole {
         Some(rules)
     }
 
+    /// How the role reads `table` as the target of a relationship expanded from a table it
+    /// may read (`related`).
+    ///
+    /// A table the role has rules for is read under them: without GET it cannot be expanded
+    /// (an access row with `verb_mask` 0 is how a role shuts a related table off), with GET its
+    /// row filters and field rules apply. A table no rule covers is reached through the
+    /// relationship only: the grant on the parent includes its relationships, as in
+    /// DreamFactory, while the table itself stays absent from listings and refused when
+    /// addressed directly.
+    #[must_use]
+    pub fn related_rules(&self, service: i64, table: &str, requestor: i64) -> Option<TableRules> {
+        if self
+            .winning_rows(service, &format!("_table/{table}"), requestor)
+            .is_empty()
+        {
+            return Some(TableRules {
+                mask: Verb::Get.bit(),
+                ..TableRules::default()
+            });
+        }
+        self.table_rules(service, table, Verb::Get, requestor)
+    }
+
     /// Whether any row of the role reaches the service (level 1).
     #[must_use]
     pub fn reaches_service(&self, service: i64, requestor: i64) -> bool {

@@ -256,11 +256,47 @@ async fn related_records_expand_through_relationships_the_role_may_read() {
     );
     assert_eq!(customer.body["orders_by_customer_id"][0]["id"], json!(2));
 
-    // A role that may read orders but not customers cannot reach customers through `related`.
+    // A grant on orders includes its relationships (DreamFactory's rule): the customer of an
+    // order comes with it, while customers stays absent and refused when addressed directly.
     let orders_only = shop
         .client_with("orders-only", &[("_table/orders/*", 1)])
         .await;
-    let leak = orders_only
+    let through = orders_only
+        .get_with(
+            "/api/v2/db/_table/orders/1",
+            &[
+                ("related", "customers_by_customer_id"),
+                ("customers_by_customer_id.fields", "id,name"),
+            ],
+        )
+        .await;
+    assert_eq!(through.status, StatusCode::OK, "{}", through.text);
+    assert_eq!(
+        through.body["customers_by_customer_id"],
+        json!({"id": 1, "name": "Ada Lovelace"})
+    );
+    let star = orders_only
+        .get_with("/api/v2/db/_table/orders/1", &[("related", "*")])
+        .await;
+    assert_eq!(star.status, StatusCode::OK);
+    assert_eq!(star.body["customers_by_customer_id"]["id"], json!(1), "{}", star.text);
+    assert_eq!(
+        orders_only.get("/api/v2/db/_table/customers").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        orders_only.get("/api/v2/db/_table/customers/1").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // An access row with no verbs shuts the related table off, `*` included.
+    let shut = shop
+        .client_with(
+            "orders-not-customers",
+            &[("_table/orders/*", 1), ("_table/customers/*", 0)],
+        )
+        .await;
+    let leak = shut
         .get_with(
             "/api/v2/db/_table/orders",
             &[("related", "customers_by_customer_id")],
@@ -268,7 +304,7 @@ async fn related_records_expand_through_relationships_the_role_may_read() {
         .await;
     assert_eq!(leak.status, StatusCode::BAD_REQUEST);
     assert!(!leak.text.contains("123-45-6789"));
-    let star = orders_only
+    let star = shut
         .get_with("/api/v2/db/_table/orders/1", &[("related", "*")])
         .await;
     assert_eq!(star.status, StatusCode::OK);

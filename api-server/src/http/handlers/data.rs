@@ -89,6 +89,11 @@ impl View for RoleView<'_> {
             .table_rules(self.service_id, &table.api_name, Verb::Get, REQUESTOR_API)
     }
 
+    fn related_rules(&self, table: &Table) -> Option<TableRules> {
+        self.role
+            .related_rules(self.service_id, &table.api_name, REQUESTOR_API)
+    }
+
     /// Built-in lookups first (a custom lookup cannot pose as `{user.id}`), then custom ones.
     fn lookup(&self, name: &str) -> Option<String> {
         let user = self.principal.user.as_ref();
@@ -276,7 +281,7 @@ impl Ctx<'_> {
         schema_json::table(t, rules, &|r| {
             self.schema
                 .table(&r.ref_table)
-                .is_some_and(|rt| self.view.read_rules(rt).is_some())
+                .is_some_and(|rt| self.view.related_rules(rt).is_some())
         })
     }
 
