@@ -465,7 +465,7 @@ fn schemas() -> ComponentsBuilder {
             "verb_mask",
             described(
                 Type::Integer,
-                "Bitmask: GET 1, POST 2, PUT 4, PATCH 8, DELETE 16 (31 = all).",
+                "Bitmask: GET 1, POST 2, PUT 4, PATCH 8, DELETE 16 (31 = all); Rampart adds 32, deleting every record with `force=true`.",
             )
             .minimum(Some(0))
             .maximum(Some(1023))

@@ -15,6 +15,7 @@ use super::plan::{
     column, id_condition, id_values, key_columns, out_column, resolve_filter, row_condition,
 };
 use crate::rbac::FieldRule;
+use crate::rbac::verbs::FORCE_DELETE_BIT;
 use crate::request::{FieldSelector, ReadParams};
 
 /// A value to write.
@@ -119,13 +120,17 @@ pub enum WriteError {
     Generated(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "Deleting every record (`force`) is not allowed by this role: it needs the force-delete bit (32) in the table's verb_mask."
+    )]
+    ForceNotAllowed,
 }
 
 impl WriteError {
     /// Whether it is a permission refusal (403) rather than bad input (400).
     #[must_use]
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, Self::Forbidden(_))
+        matches!(self, Self::Forbidden(_) | Self::ForceNotAllowed)
     }
 }
 
@@ -578,6 +583,15 @@ pub fn plan_write(
             } else if let Some(filter) = &params.filter {
                 ops.push(WriteOp::Delete {
                     target: and(client_filter(filter)?, check.as_ref()),
+                    id: None,
+                });
+            } else if params.force && body_records(body).is_err() {
+                // Every record the role reaches: its row filter still bounds the delete.
+                if ctx.rules.mask & FORCE_DELETE_BIT == 0 {
+                    return Err(WriteError::ForceNotAllowed);
+                }
+                ops.push(WriteOp::Delete {
+                    target: check.clone().unwrap_or(Cond::And(Vec::new())),
                     id: None,
                 });
             } else {

@@ -63,6 +63,9 @@ impl fmt::Display for Verb {
 pub const REQUESTOR_API: i64 = 1;
 /// The requestor bit of calls made by scripts.
 pub const REQUESTOR_SCRIPT: i64 = 2;
+/// Rampart's extra bit in `verb_mask`: DELETE of every record of a table (`force=true` with
+/// no ids, filter or records). Never implied by the five verbs, so `31` does not grant it.
+pub const FORCE_DELETE_BIT: i64 = 32;
 /// Every verb Rampart serves.
 pub const ALL_VERBS_MASK: i64 = 31;
 

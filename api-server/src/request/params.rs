@@ -92,6 +92,8 @@ pub struct ReadParams {
     pub continue_on_error: bool,
     /// Batch writes: all or nothing.
     pub rollback: bool,
+    /// DELETE without ids, filter or records: every record the role reaches.
+    pub force: bool,
 }
 
 /// Looks a parameter up by any of its names: query string first, then the JSON body.
@@ -331,6 +333,14 @@ impl ReadParams {
             cursor,
             continue_on_error: as_bool("continue", src.get(&["continue"]))?,
             rollback: as_bool("rollback", src.get(&["rollback"]))?,
+            // From the query string only: a body key `force` is a field like any other.
+            force: as_bool(
+                "force",
+                src.query
+                    .iter()
+                    .find(|(k, _)| k == "force")
+                    .map(|(_, v)| Value::String(v.clone())),
+            )?,
         })
     }
 }

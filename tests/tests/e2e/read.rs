@@ -279,13 +279,21 @@ async fn related_records_expand_through_relationships_the_role_may_read() {
         .get_with("/api/v2/db/_table/orders/1", &[("related", "*")])
         .await;
     assert_eq!(star.status, StatusCode::OK);
-    assert_eq!(star.body["customers_by_customer_id"]["id"], json!(1), "{}", star.text);
+    assert_eq!(
+        star.body["customers_by_customer_id"]["id"],
+        json!(1),
+        "{}",
+        star.text
+    );
     assert_eq!(
         orders_only.get("/api/v2/db/_table/customers").await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        orders_only.get("/api/v2/db/_table/customers/1").await.status,
+        orders_only
+            .get("/api/v2/db/_table/customers/1")
+            .await
+            .status,
         StatusCode::FORBIDDEN
     );
 

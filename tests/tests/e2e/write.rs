@@ -308,6 +308,47 @@ async fn deletes_need_an_address_and_return_what_they_deleted() {
 }
 
 #[tokio::test]
+async fn force_deletes_every_record_only_with_its_own_permission_and_within_the_row_filter() {
+    let shop = Shop::new().await;
+    // All five verbs (31) do not include deleting everything.
+    let writer = shop.client_with("writer", &[("*", 31)]).await;
+    let refused = writer
+        .delete("/api/v2/db/_table/order_items?force=true")
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert!(refused.text.contains("force"), "{}", refused.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM order_items").await, 4);
+
+    // With the force-delete bit, every record the role's row filter reaches goes, no other.
+    let tenant = shop
+        .client_with_role(
+            json!({"name": "tenant-purger", "role_service_access_by_role_id": [
+        {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1 | 16 | 32,
+         "filters": [{"name": "tenant_id", "operator": "=", "value": 2}]}]}),
+        )
+        .await;
+    let mut conn = shop.db.connect().await;
+    sqlx::query("DELETE FROM orders WHERE customer_id = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let purged = tenant
+        .delete("/api/v2/db/_table/customers?force=true&fields=id,tenant_id")
+        .await;
+    assert_eq!(purged.status, StatusCode::OK, "{}", purged.text);
+    assert_eq!(purged.body["resource"], json!([{"id": 2, "tenant_id": 2}]));
+    assert_eq!(count(&shop, "SELECT count(*) FROM customers").await, 2);
+    // `force=false` is no address at all.
+    assert_eq!(
+        tenant
+            .delete("/api/v2/db/_table/customers?force=false")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
 async fn a_role_writes_only_its_rows_and_only_its_writable_fields() {
     let shop = Shop::new().await;
     let c = shop.client_with_role(json!({"name": "tenant-writer", "role_service_access_by_role_id": [
