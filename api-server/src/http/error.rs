@@ -177,7 +177,8 @@ impl From<ExecError> for ApiError {
                 tracing::warn!(error = ?e, "service database unavailable");
                 Self::new(ErrorKind::Unavailable, e.to_string())
             }
-            ExecError::Database(_) => Self::internal(&e),
+            ExecError::Database(_) | ExecError::Decode(_) => Self::internal(&e),
+            ExecError::Unsupported(_) => Self::bad_request(e.to_string()),
         }
     }
 }

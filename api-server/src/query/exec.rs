@@ -36,6 +36,12 @@ pub enum ExecError {
     Unavailable(#[source] sqlx::Error),
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// A value came back in a form Rampart cannot decode.
+    #[error("database value could not be decoded: {0}")]
+    Decode(String),
+    /// The request is valid but asks for something Rampart does not do.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<sqlx::Error> for ExecError {
@@ -339,6 +345,8 @@ pub enum CallResult {
     Rows(Vec<String>),
     Scalar(String),
     Nothing,
+    /// A procedure's OUT arguments: a JSON object's text.
+    OutArgs(String),
 }
 
 /// Runs a call in a transaction whose `search_path` is the routine's schema only (with
@@ -354,7 +362,7 @@ pub async fn call(
         format!("\"{}\", pg_temp", plan.schema.replace('"', "\"\"")),
     ));
     let mut stmt = Statement::postgres(&sql::call(plan));
-    if plan.returns == Returns::Nothing {
+    if matches!(plan.returns, Returns::Nothing | Returns::OutArgs) {
         stmt = stmt.into_call();
     }
     let mut tx = pool.begin().await?;
@@ -375,5 +383,150 @@ pub async fn call(
                 .unwrap_or_else(|| "null".into()),
         ),
         Returns::Nothing => CallResult::Nothing,
+        Returns::OutArgs => CallResult::OutArgs(match rows.first() {
+            Some(row) => out_args(row)?,
+            None => "{}".into(),
+        }),
     })
+}
+
+/// The row a `CALL` answers with, as a JSON object. `CALL` cannot be wrapped in a `SELECT`,
+/// so PostgreSQL cannot build the JSON: each value is decoded from its binary form here.
+fn out_args(row: &sqlx::postgres::PgRow) -> Result<String, ExecError> {
+    use sqlx::{Column, TypeInfo, ValueRef};
+    let mut fields = Vec::new();
+    for (i, column) in row.columns().iter().enumerate() {
+        let name = column.name().to_owned();
+        let raw = row.try_get_raw(i)?;
+        let ty = raw.type_info().name().to_owned();
+        let value: serde_json::Value = if raw.is_null() {
+            serde_json::Value::Null
+        } else {
+            match ty.as_str() {
+                "BOOL" => row.try_get::<bool, _>(i)?.into(),
+                "INT2" => row.try_get::<i16, _>(i)?.into(),
+                "INT4" => row.try_get::<i32, _>(i)?.into(),
+                "INT8" => row.try_get::<i64, _>(i)?.into(),
+                "FLOAT4" => row.try_get::<f32, _>(i)?.into(),
+                "FLOAT8" => row.try_get::<f64, _>(i)?.into(),
+                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => {
+                    row.try_get::<String, _>(i)?.into()
+                }
+                "JSON" | "JSONB" => row.try_get::<serde_json::Value, _>(i)?,
+                "UUID" => row.try_get::<uuid::Uuid, _>(i)?.to_string().into(),
+                "DATE" => row.try_get::<chrono::NaiveDate, _>(i)?.to_string().into(),
+                "TIMESTAMP" => row
+                    .try_get::<chrono::NaiveDateTime, _>(i)?
+                    .format("%Y-%m-%dT%H:%M:%S%.f")
+                    .to_string()
+                    .into(),
+                "TIMESTAMPTZ" => row
+                    .try_get::<chrono::DateTime<chrono::Utc>, _>(i)?
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                    .into(),
+                "NUMERIC" => {
+                    let bytes = raw
+                        .as_bytes()
+                        .map_err(|e| ExecError::Decode(e.to_string()))?;
+                    // Kept as digits, so none is lost to a float.
+                    let text = numeric_text(bytes)
+                        .ok_or_else(|| ExecError::Decode("malformed numeric".into()))?;
+                    fields.push((name, text));
+                    continue;
+                }
+                other => {
+                    return Err(ExecError::Unsupported(format!(
+                        "OUT parameter '{name}' has type {other}, which Rampart cannot return from a procedure yet; return it from a function instead."
+                    )));
+                }
+            }
+        };
+        fields.push((name, value.to_string()));
+    }
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| format!("{}:{value}", serde_json::Value::from(name.as_str())))
+        .collect();
+    Ok(format!("{{{}}}", body.join(",")))
+}
+
+/// PostgreSQL's binary `numeric` as JSON number text (`NaN` and infinities as strings).
+fn numeric_text(b: &[u8]) -> Option<String> {
+    let word = |i: usize| -> Option<u16> {
+        Some(u16::from_be_bytes([*b.get(2 * i)?, *b.get(2 * i + 1)?]))
+    };
+    let ndigits = usize::from(word(0)?);
+    let weight = i64::from(word(1)? as i16);
+    let sign = word(2)?;
+    let dscale = usize::from(word(3)?);
+    let digits: Vec<u16> = (0..ndigits).map(|k| word(4 + k)).collect::<Option<_>>()?;
+    match sign {
+        0xC000 => return Some("\"NaN\"".into()),
+        0xD000 => return Some("\"Infinity\"".into()),
+        0xF000 => return Some("\"-Infinity\"".into()),
+        _ => {}
+    }
+    let at = |idx: i64| -> u16 {
+        usize::try_from(idx)
+            .ok()
+            .and_then(|i| digits.get(i).copied())
+            .unwrap_or(0)
+    };
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        out.push_str(&at(0).to_string());
+        for idx in 1..=weight {
+            out.push_str(&format!("{:04}", at(idx)));
+        }
+    }
+    if dscale > 0 {
+        let mut frac = String::new();
+        let mut idx = weight + 1;
+        while frac.len() < dscale {
+            frac.push_str(&format!("{:04}", at(idx)));
+            idx += 1;
+        }
+        frac.truncate(dscale);
+        out.push('.');
+        out.push_str(&frac);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_text;
+
+    fn numeric(weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for w in [digits.len() as u16, weight as u16, sign, dscale] {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        for d in digits {
+            b.extend_from_slice(&d.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn binary_numerics_become_exact_json_numbers() {
+        let cases = [
+            (numeric(0, 0, 2, &[230]), "230.00"),
+            (numeric(-1, 0, 4, &[12]), "0.0012"),
+            (numeric(-2, 0, 6, &[1200]), "0.000012"),
+            (numeric(1, 0x4000, 1, &[1, 0, 5000]), "-10000.5"),
+            (numeric(2, 0, 0, &[7]), "700000000"),
+            (numeric(0, 0, 0, &[]), "0"),
+            (numeric(0, 0xC000, 0, &[]), "\"NaN\""),
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(numeric_text(&bytes).as_deref(), Some(text));
+        }
+        assert_eq!(numeric_text(&[0, 1]), None, "truncated input");
+    }
 }

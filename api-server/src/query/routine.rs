@@ -29,6 +29,8 @@ pub enum Returns {
     Scalar,
     /// A procedure without OUT arguments.
     Nothing,
+    /// A procedure's OUT and INOUT arguments, one object keyed by their names.
+    OutArgs,
 }
 
 /// A validated call.
@@ -69,6 +71,38 @@ pub fn body_args(body: Option<&Value>) -> HashMap<String, Value> {
     }
 }
 
+/// A procedure's `CALL` takes its OUT arguments too, in their places: a typed `NULL` each.
+/// Inputs left to their defaults may only come after the last OUT argument.
+fn with_out_placeholders(f: &Function, inputs: Vec<CallArg>) -> Result<Vec<CallArg>, PlanError> {
+    let mut given = inputs.into_iter();
+    let mut args = Vec::new();
+    let mut defaulted: Option<&str> = None;
+    for a in &f.args {
+        match a.mode {
+            ArgMode::Out => {
+                if let Some(name) = defaulted {
+                    return Err(PlanError::Invalid(format!(
+                        "Parameter '{name}' of '{}' must be given: OUT parameters follow it.",
+                        f.api_name
+                    )));
+                }
+                args.push(CallArg::Null {
+                    type_schema: a.udt_schema.clone(),
+                    type_name: a.udt_name.clone(),
+                });
+            }
+            // The inputs given are a prefix of the declared ones: once one is left to its
+            // default, so are the rest.
+            ArgMode::In | ArgMode::InOut | ArgMode::Variadic => match given.next() {
+                Some(v) => args.push(v),
+                None => defaulted = defaulted.or(Some(&a.name)),
+            },
+            ArgMode::Table => {}
+        }
+    }
+    Ok(args)
+}
+
 /// Plans a call: every IN argument comes from a name, or a position, or its default.
 pub fn plan_call(
     f: &Function,
@@ -84,12 +118,6 @@ pub fn plan_call(
         .args
         .iter()
         .any(|a| matches!(a.mode, ArgMode::Out | ArgMode::InOut | ArgMode::Table));
-    if f.kind == FunctionKind::Procedure && has_out {
-        return Err(PlanError::Invalid(format!(
-            "Procedure '{}' has OUT parameters, which this version of Rampart does not call; wrap it in a function.",
-            f.api_name
-        )));
-    }
     if let Some(p) = positional.filter(|p| p.len() > inputs.len()) {
         return Err(PlanError::Invalid(format!(
             "'{}' takes at most {} arguments, not {}.",
@@ -146,7 +174,11 @@ pub fn plan_call(
             }
         }
     }
+    if f.kind == FunctionKind::Procedure && has_out {
+        args = with_out_placeholders(f, args)?;
+    }
     let returns = match f.kind {
+        FunctionKind::Procedure if has_out => Returns::OutArgs,
         FunctionKind::Procedure => Returns::Nothing,
         FunctionKind::Function if f.returns_set || has_out => Returns::Rows,
         FunctionKind::Function => Returns::Scalar,

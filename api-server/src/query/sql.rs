@@ -535,7 +535,7 @@ pub fn call(plan: &CallPlan) -> SelectStatement {
         Returns::Scalar => {
             q.expr(text(to_json(call)));
         }
-        Returns::Nothing => {
+        Returns::Nothing | Returns::OutArgs => {
             q.expr(call);
         }
     }

@@ -382,7 +382,10 @@ async fn composite_keys_views_schemas_and_routines_are_served() {
         funcs.text
     );
     let procs = c.get_with("/api/v2/db/_proc", &[("as_list", "true")]).await;
-    assert_eq!(procs.body["resource"], json!(["touch_customer"]));
+    assert_eq!(
+        procs.body["resource"],
+        json!(["customer_stats", "touch_customer"])
+    );
 
     let root = c.get("/api/v2/db").await;
     assert!(

@@ -58,6 +58,34 @@ async fn functions_take_arguments_by_name_or_position_and_return_values_or_recor
         )
         .await;
     assert_eq!(proc.body, json!({"success": true}), "{}", proc.text);
+
+    // OUT and INOUT arguments come back as one object, numerics with every digit.
+    let out = c
+        .post(
+            "/api/v2/db/_proc/customer_stats",
+            json!({"params": {"p_id": 1, "label": "ada"}}),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    assert_eq!(
+        out.body,
+        json!({"order_count": 2, "spent": 230.00, "label": "ada checked",
+               "exact": -12345678901234567890.000000000123_f64,
+               "checked_at": "2026-01-01T00:00:00Z", "extra": {"spent": null}})
+    );
+    assert!(
+        out.text
+            .contains(r#""exact":-12345678901234567890.000000000123"#),
+        "{}",
+        out.text
+    );
+    assert!(out.text.contains(r#""spent":230.00"#), "{}", out.text);
+    assert_eq!(
+        c.post("/api/v2/db/_proc/customer_stats(2,'x')", json!({}))
+            .await
+            .body["order_count"],
+        json!(2)
+    );
 }
 
 #[tokio::test]

@@ -439,6 +439,7 @@ impl Ctx<'_> {
                 exec::CallResult::Rows(rows) => envelope::records(&rows),
                 exec::CallResult::Scalar(value) => envelope::raw_json(value),
                 exec::CallResult::Nothing => HttpResponse::Ok().json(json!({"success": true})),
+                exec::CallResult::OutArgs(object) => envelope::raw_json(object),
             },
         )
     }
