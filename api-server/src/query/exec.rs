@@ -3,6 +3,9 @@
 
 use sqlx::{PgPool, Row};
 
+use std::collections::HashMap;
+
+use super::nested::{Link, Source, Step, StepAction};
 use super::plan::{Bound, Output, ReadPlan, encode_cursor};
 use super::routine::{CallPlan, Returns};
 use super::sql;
@@ -207,20 +210,7 @@ pub async fn write(
             Some(e) => Err(OpError::Refused(e)),
             None => {
                 let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-                let rows = sql::write(plan, op)
-                    .statement()
-                    .pg()
-                    .fetch_all(&mut *savepoint)
-                    .await;
-                let outcome = match rows {
-                    Err(e) => Err(OpError::Exec(e.into())),
-                    Ok(rows) => match written(&rows, plan, op) {
-                        Ok(records) => insert_children(&mut savepoint, plan, op, &rows)
-                            .await
-                            .map(|()| records),
-                        Err(e) => Err(e),
-                    },
-                };
+                let outcome = run_op(&mut savepoint, plan, op).await;
                 if outcome.is_ok() {
                     savepoint.commit().await?;
                 } else {
@@ -245,67 +235,136 @@ pub async fn write(
     Ok(WriteOutcome { results, committed })
 }
 
-/// Creates the nested children of an inserted record, each with the parent's key in its
-/// foreign key and its own table's row-filter check.
-async fn insert_children(
+/// The text values of a row's columns, by name (what nested steps read of each other).
+type RowValues = HashMap<String, Option<String>>;
+
+async fn fetch(
+    conn: &mut sqlx::PgConnection,
+    stmt: sql::WriteStatement,
+) -> Result<Vec<sqlx::postgres::PgRow>, OpError> {
+    stmt.statement()
+        .pg()
+        .fetch_all(conn)
+        .await
+        .map_err(|e| OpError::Exec(e.into()))
+}
+
+/// Runs one operation with its related records: the `before` steps, the record (taking
+/// their keys), then the `after` steps (taking its key). Any failure fails the whole
+/// operation, which the caller's savepoint undoes.
+async fn run_op(
     conn: &mut sqlx::PgConnection,
     plan: &WritePlan,
     op: &WriteOp,
-    rows: &[sqlx::postgres::PgRow],
-) -> Result<(), OpError> {
-    let WriteOp::Insert { children, .. } = op else {
-        return Ok(());
+) -> Result<Vec<String>, OpError> {
+    let nested = match op {
+        WriteOp::Insert { nested, .. } | WriteOp::Update { nested, .. } if !nested.is_empty() => {
+            nested
+        }
+        _ => {
+            let rows = fetch(conn, sql::write(plan, op)).await?;
+            return written(&rows, plan, op);
+        }
     };
-    if children.is_empty() {
-        return Ok(());
+    let none = RowValues::new();
+    let mut before = Vec::with_capacity(nested.before.len());
+    for step in &nested.before {
+        let values = linked(&step.links, &none, &before, &[]);
+        before.push(run_step(conn, step, &values).await?);
     }
+    let mut op = op.clone();
+    if let WriteOp::Insert { values, .. } | WriteOp::Update { values, .. } = &mut op {
+        values.extend(linked(&nested.fills, &none, &before, &[]));
+    }
+    let rows = fetch(conn, sql::write(plan, &op)).await?;
+    let records = written(&rows, plan, &op)?;
     let row = rows.first().ok_or(OpError::RowFilter)?;
     let base = plan.returning.len() + 1;
-    let mut parent = std::collections::HashMap::new();
-    for (k, c) in sql::link_columns(children).into_iter().enumerate() {
+    let mut record = RowValues::new();
+    for (k, c) in nested.record_columns().into_iter().enumerate() {
         let v: Option<String> = row.try_get(base + k).map_err(|e| OpError::Exec(e.into()))?;
-        parent.insert(c, v);
+        record.insert(c, v);
     }
-    for child in children {
-        let child_plan = WritePlan {
-            table: child.table.clone(),
-            ops: Vec::new(),
-            mode: plan.mode,
-            returning: Vec::new(),
-            check: child.check.clone(),
-            single: false,
-            mask_salt: plan.mask_salt.clone(),
-        };
-        for record in &child.records {
-            let mut values = record.clone();
-            for (parent_col, child_col, type_schema, type_name) in &child.link {
-                let value = match parent.get(parent_col).cloned().flatten() {
-                    Some(text) => WriteValue::Text(Bound {
-                        text,
-                        type_schema: type_schema.clone(),
-                        type_name: type_name.clone(),
-                    }),
-                    None => WriteValue::Null {
-                        type_schema: type_schema.clone(),
-                        type_name: type_name.clone(),
-                    },
-                };
-                values.push((child_col.clone(), value));
-            }
-            let op = WriteOp::Insert {
-                values,
-                children: Vec::new(),
+    let mut after = Vec::with_capacity(nested.after.len());
+    for step in &nested.after {
+        let values = linked(&step.links, &record, &before, &after);
+        after.push(run_step(conn, step, &values).await?);
+    }
+    Ok(records)
+}
+
+/// The values of links, read from the rows written before.
+fn linked(
+    links: &[Link],
+    record: &RowValues,
+    before: &[RowValues],
+    after: &[RowValues],
+) -> Vec<(String, WriteValue)> {
+    links
+        .iter()
+        .map(|l| {
+            let row = match l.from {
+                Source::Record => Some(record),
+                Source::Before(i) => before.get(i),
+                Source::After(i) => after.get(i),
             };
-            let rows = sql::write(&child_plan, &op)
-                .statement()
-                .pg()
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| OpError::Exec(e.into()))?;
-            written(&rows, &child_plan, &op)?;
-        }
+            let value = match row.and_then(|r| r.get(&l.source).cloned().flatten()) {
+                Some(text) => WriteValue::Text(Bound {
+                    text,
+                    type_schema: l.type_schema.clone(),
+                    type_name: l.type_name.clone(),
+                }),
+                None => WriteValue::Null {
+                    type_schema: l.type_schema.clone(),
+                    type_name: l.type_name.clone(),
+                },
+            };
+            (l.column.clone(), value)
+        })
+        .collect()
+}
+
+/// Runs a nested step: its row must exist and pass its table's row filter.
+async fn run_step(
+    conn: &mut sqlx::PgConnection,
+    step: &Step,
+    linked: &[(String, WriteValue)],
+) -> Result<RowValues, OpError> {
+    let mut rows = fetch(conn, sql::step(step, linked)).await?;
+    if let (
+        true,
+        StepAction::Update {
+            or_insert: Some(values),
+            ..
+        },
+    ) = (rows.is_empty(), &step.action)
+    {
+        let insert = Step {
+            action: StepAction::Insert(values.clone()),
+            ..step.clone()
+        };
+        rows = fetch(conn, sql::step(&insert, linked)).await?;
     }
-    Ok(())
+    let Some(row) = rows.first() else {
+        return match &step.action {
+            // The same link exists already.
+            StepAction::Link => Ok(RowValues::new()),
+            StepAction::Update { id, .. } | StepAction::Find { id, .. } => {
+                Err(OpError::NotFound(id.clone()))
+            }
+            StepAction::Insert(_) => Err(OpError::RowFilter),
+        };
+    };
+    let ok: Option<bool> = row.try_get(0).map_err(|e| OpError::Exec(e.into()))?;
+    if ok != Some(true) {
+        return Err(OpError::RowFilter);
+    }
+    let mut values = RowValues::new();
+    for (k, c) in step.returns.iter().enumerate() {
+        let v: Option<String> = row.try_get(1 + k).map_err(|e| OpError::Exec(e.into()))?;
+        values.insert(c.clone(), v);
+    }
+    Ok(values)
 }
 
 /// The records an operation returned, after its row-filter check and its 404.

@@ -3,6 +3,7 @@
 //! sea-query statements (every value bound); `exec` runs them and assembles JSON.
 
 pub mod exec;
+pub mod nested;
 pub mod plan;
 pub mod routine;
 pub mod sql;

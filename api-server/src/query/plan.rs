@@ -21,7 +21,7 @@ pub struct TableTarget {
 }
 
 impl TableTarget {
-    fn of(t: &Table) -> Self {
+    pub fn of(t: &Table) -> Self {
         Self {
             schema: t.schema.clone(),
             name: t.name.clone(),
@@ -199,8 +199,9 @@ pub trait View {
     fn related_rules(&self, table: &Table) -> Option<TableRules>;
     /// Resolves a lookup (`{user.id}`) to its value.
     fn lookup(&self, name: &str) -> Option<String>;
-    /// The caller's rules for creating records in a table (nested writes), `None` when it may not.
-    fn create_rules(&self, table: &Table) -> Option<TableRules>;
+    /// The caller's rules for writing a related table with a verb (nested writes), `None`
+    /// when it may not.
+    fn write_rules(&self, table: &Table, verb: crate::rbac::Verb) -> Option<TableRules>;
 }
 
 /// Context for planning one read.

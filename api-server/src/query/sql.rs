@@ -13,11 +13,12 @@ use sea_query::{
     SelectStatement, UpdateStatement,
 };
 
+use super::nested::{Step, StepAction};
 use super::plan::{
     Bound, ColumnOut, Cond, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
 };
 use super::routine::{CallArg, CallPlan, Returns};
-use super::write::{Children, WriteOp, WritePlan, WriteValue};
+use super::write::{WriteOp, WritePlan, WriteValue};
 use crate::filter::CompareOp;
 use crate::rbac::Mask;
 use crate::request::{Aggregate, Nulls};
@@ -384,6 +385,10 @@ fn write_value(v: &WriteValue) -> Expr {
 /// What a written row returns: each output's JSON text, then (for inserts and updates) whether
 /// the new row passes the role's row filter.
 fn returning(plan: &WritePlan, with_check: bool) -> ReturningClause {
+    Query::returning().exprs(returning_exprs(plan, with_check))
+}
+
+fn returning_exprs(plan: &WritePlan, with_check: bool) -> Vec<Expr> {
     let alias = plan.table.name.as_str();
     let mut exprs: Vec<Expr> = plan
         .returning
@@ -400,7 +405,7 @@ fn returning(plan: &WritePlan, with_check: bool) -> ReturningClause {
                 .map_or_else(|| Expr::cust("TRUE"), |c| Expr::from(condition(c, alias))),
         );
     }
-    Query::returning().exprs(exprs)
+    exprs
 }
 
 /// The statement of one write operation. Columns are qualified by the table's own name,
@@ -410,35 +415,37 @@ pub fn write(plan: &WritePlan, op: &WriteOp) -> WriteStatement {
     let target = table_ref(&plan.table);
     let alias = plan.table.name.as_str();
     match op {
-        WriteOp::Insert { values, children } => {
-            let mut q = Query::insert();
-            q.into_table(target);
-            if values.is_empty() {
-                q.or_default_values();
-            } else {
-                q.columns(values.iter().map(|(c, _)| Alias::new(c.clone())));
-                // Column and value counts match by construction.
-                let _ = q.values(values.iter().map(|(_, v)| write_value(v)));
-            }
-            let mut clause = returning(plan, true);
-            if let ReturningClause::Exprs(exprs) = &mut clause {
-                exprs.extend(link_columns(children).iter().map(|c| text(col(alias, c))));
-            }
-            q.returning(clause);
+        WriteOp::Insert { values, nested } => {
+            let mut q = insert(target, values);
+            let mut exprs = returning_exprs(plan, true);
+            exprs.extend(nested.record_columns().iter().map(|c| text(col(alias, c))));
+            q.returning(Query::returning().exprs(exprs));
             WriteStatement::Insert(q)
         }
         WriteOp::Update {
             values,
             target: cond,
+            nested,
             ..
         } => {
+            let mut exprs = returning_exprs(plan, true);
+            exprs.extend(nested.record_columns().iter().map(|c| text(col(alias, c))));
+            if values.is_empty() {
+                // Only related records change: the record is read (and locked) for its key.
+                let mut q = Query::select();
+                q.exprs(exprs)
+                    .from(target)
+                    .cond_where(condition(cond, alias))
+                    .lock(sea_query::LockType::Update);
+                return WriteStatement::Select(q);
+            }
             let mut q = Query::update();
             q.table(target);
             for (c, v) in values {
                 q.value(Alias::new(c.clone()), write_value(v));
             }
             q.cond_where(condition(cond, alias));
-            q.returning(returning(plan, true));
+            q.returning(Query::returning().exprs(exprs));
             WriteStatement::Update(q)
         }
         WriteOp::Upsert {
@@ -475,18 +482,74 @@ pub fn write(plan: &WritePlan, op: &WriteOp) -> WriteStatement {
     }
 }
 
-/// The parent columns children link to, in order (returned as text after the check).
+/// `INSERT` of values (default values when there are none).
+fn insert(target: (Alias, Alias), values: &[(String, WriteValue)]) -> InsertStatement {
+    let mut q = Query::insert();
+    q.into_table(target);
+    if values.is_empty() {
+        q.or_default_values();
+    } else {
+        q.columns(values.iter().map(|(c, _)| Alias::new(c.clone())));
+        // Column and value counts match by construction.
+        let _ = q.values(values.iter().map(|(_, v)| write_value(v)));
+    }
+    q
+}
+
+/// The statement of a nested step, with `linked` the values its links took from other rows.
+/// It returns whether the row passes the step's check, then the text of `returns`.
 #[must_use]
-pub fn link_columns(children: &[Children]) -> Vec<String> {
-    let mut cols: Vec<String> = Vec::new();
-    for c in children {
-        for (parent, ..) in &c.link {
-            if !cols.contains(parent) {
-                cols.push(parent.clone());
+pub fn step(step: &Step, linked: &[(String, WriteValue)]) -> WriteStatement {
+    let target = table_ref(&step.table);
+    let alias = step.table.name.as_str();
+    let mut exprs = vec![
+        step.check
+            .as_ref()
+            .map_or_else(|| Expr::cust("TRUE"), |c| Expr::from(condition(c, alias))),
+    ];
+    exprs.extend(step.returns.iter().map(|c| text(col(alias, c))));
+    let with_links = |values: &[(String, WriteValue)]| -> Vec<(String, WriteValue)> {
+        values.iter().chain(linked).cloned().collect()
+    };
+    match &step.action {
+        StepAction::Insert(values) => {
+            let mut q = insert(target, &with_links(values));
+            q.returning(Query::returning().exprs(exprs));
+            WriteStatement::Insert(q)
+        }
+        StepAction::Link => {
+            let mut q = insert(target, linked);
+            q.on_conflict(OnConflict::new().do_nothing().to_owned());
+            q.returning(Query::returning().exprs(exprs));
+            WriteStatement::Insert(q)
+        }
+        StepAction::Update {
+            values,
+            target: cond,
+            keyed,
+            ..
+        } => {
+            let mut q = Query::update();
+            q.table(target);
+            for (c, v) in with_links(values) {
+                q.value(Alias::new(c), write_value(&v));
             }
+            let mut matched = Condition::all().add(condition(cond, alias));
+            for (c, v) in linked.iter().filter(|(c, _)| keyed.contains(c)) {
+                matched = matched.add(col(alias, c).eq(write_value(v)));
+            }
+            q.cond_where(matched);
+            q.returning(Query::returning().exprs(exprs));
+            WriteStatement::Update(q)
+        }
+        StepAction::Find { target: cond, .. } => {
+            let mut q = Query::select();
+            q.exprs(exprs)
+                .from(target)
+                .cond_where(condition(cond, alias));
+            WriteStatement::Select(q)
         }
     }
-    cols
 }
 
 /// A rendered write.
@@ -495,6 +558,7 @@ pub enum WriteStatement {
     Insert(InsertStatement),
     Update(UpdateStatement),
     Delete(DeleteStatement),
+    Select(SelectStatement),
 }
 
 impl WriteStatement {
@@ -505,6 +569,7 @@ impl WriteStatement {
             Self::Insert(q) => crate::statement::Statement::postgres(q),
             Self::Update(q) => crate::statement::Statement::postgres(q),
             Self::Delete(q) => crate::statement::Statement::postgres(q),
+            Self::Select(q) => crate::statement::Statement::postgres(q),
         }
     }
 }

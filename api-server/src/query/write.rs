@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use rampart_schema::{Column, Table, ValueType};
 
+use super::nested::{Nested, plan_record, refuse_nested};
 use super::plan::{
     Bound, Columns, Cond, OutExpr, Output, PlanError, Purpose, ReadContext, TableTarget, bound,
     column, id_condition, id_values, key_columns, out_column, resolve_filter, row_condition,
@@ -37,14 +38,16 @@ pub enum WriteValue {
 pub enum WriteOp {
     Insert {
         values: Vec<(String, WriteValue)>,
-        /// Records of has_many relationships created with this one, in the same savepoint.
-        children: Vec<Children>,
+        /// Related records written with this one, in the same savepoint.
+        nested: Nested,
     },
     /// `id`: the record addressed, when exactly that record must exist (404 otherwise).
+    /// `values` may be empty only when related records are written.
     Update {
         values: Vec<(String, WriteValue)>,
         target: Cond,
         id: Option<String>,
+        nested: Nested,
     },
     Delete {
         target: Cond,
@@ -59,18 +62,6 @@ pub enum WriteOp {
         target: Option<Cond>,
         id: String,
     },
-}
-
-/// Child records created with their parent (a has_many relationship in a POST body): each
-/// gets the parent's key in its foreign key and passes its own table's rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Children {
-    pub table: TableTarget,
-    /// `(parent column, child column, child column's type schema, type name)`.
-    pub link: Vec<(String, String, String, String)>,
-    pub records: Vec<Vec<(String, WriteValue)>>,
-    /// The child table's row filter for the caller.
-    pub check: Option<Cond>,
 }
 
 /// How a batch reacts to a failing record (DreamFactory's `continue` and `rollback`).
@@ -263,7 +254,7 @@ fn record_values(
 
 /// A record's fields as values to write, checked against the table's rules. `skip` names
 /// keys handled elsewhere (relationships, foreign keys set from a parent).
-fn field_values(
+pub(super) fn field_values(
     table: &Table,
     rules: &crate::rbac::TableRules,
     record: &Map<String, Value>,
@@ -302,90 +293,8 @@ fn field_values(
     Ok(values)
 }
 
-/// A new record with its nested has_many children.
-fn insert_with_children(
-    ctx: &ReadContext<'_>,
-    record: &Map<String, Value>,
-) -> Result<WriteOp, WriteError> {
-    let table = ctx.table;
-    let nested: Vec<&str> = record
-        .keys()
-        .map(String::as_str)
-        .filter(|k| table.relation(k).is_some() && table.column(k).is_none())
-        .collect();
-    let values = field_values(table, ctx.rules, record, WriteKind::Create, &nested)?;
-    let mut children = Vec::new();
-    for name in nested {
-        let rel = table
-            .relation(name)
-            .ok_or_else(|| WriteError::Invalid(format!("unknown relationship '{name}'")))?;
-        if rel.kind != rampart_schema::RelationKind::HasMany {
-            return Err(WriteError::Invalid(format!(
-                "Nested records are supported for has_many relationships; create '{name}' first and send its key."
-            )));
-        }
-        let child = ctx
-            .schema
-            .table(&rel.ref_table)
-            .ok_or_else(|| WriteError::Forbidden(name.to_owned()))?;
-        let rules = ctx
-            .view
-            .create_rules(child)
-            .ok_or_else(|| WriteError::Forbidden(name.to_owned()))?;
-        // The parent's key reaches the child through columns the caller must be able to read.
-        for c in &rel.columns {
-            if !FieldRule::is_clear(ctx.rules.field(c)) {
-                return Err(WriteError::Forbidden(name.to_owned()));
-            }
-        }
-        let mut link = Vec::new();
-        for (parent_col, child_col) in rel.columns.iter().zip(&rel.ref_columns) {
-            let cc =
-                column(child, child_col).ok_or_else(|| WriteError::Forbidden(name.to_owned()))?;
-            if rules.field(child_col).is_some() {
-                return Err(WriteError::Forbidden(format!("{name}.{child_col}")));
-            }
-            link.push((
-                parent_col.clone(),
-                child_col.clone(),
-                cc.udt_schema.clone(),
-                cc.udt_name.clone(),
-            ));
-        }
-        let skip: Vec<&str> = rel.ref_columns.iter().map(String::as_str).collect();
-        let items = match &record[name] {
-            Value::Array(items) => items.clone(),
-            _ => {
-                return Err(WriteError::Invalid(format!(
-                    "'{name}' must be an array of records."
-                )));
-            }
-        };
-        let mut records = Vec::new();
-        for item in &items {
-            let Value::Object(m) = item else {
-                return Err(WriteError::Invalid(format!(
-                    "'{name}' must hold records (objects)."
-                )));
-            };
-            records.push(field_values(child, &rules, m, WriteKind::Create, &skip)?);
-        }
-        let check = row_condition(child, &rules, ctx.view)?;
-        children.push(Children {
-            table: TableTarget {
-                schema: child.schema.clone(),
-                name: child.name.clone(),
-            },
-            link,
-            records,
-            check,
-        });
-    }
-    Ok(WriteOp::Insert { values, children })
-}
-
 /// The id of a record from its key fields (`5`, or `1,2` for a composite key).
-fn record_id(
+pub(super) fn record_id(
     table: &Table,
     record: &Map<String, Value>,
     id_field: Option<&[String]>,
@@ -512,26 +421,37 @@ pub fn plan_write(
                 ));
             }
             for (i, record) in body_records(body)?.iter().enumerate() {
-                push(i, insert_with_children(ctx, record));
+                push(
+                    i,
+                    plan_record(ctx, record, kind)
+                        .map(|(values, nested)| WriteOp::Insert { values, nested }),
+                );
             }
         }
         WriteKind::Update => {
             if let Some(id) = id {
                 let record = body_records(body)?.into_iter().next().unwrap_or_default();
-                let values = record_values(table, ctx, &record, kind)?;
                 if allow_upsert {
+                    refuse_nested(table, &record)?;
+                    let values = record_values(table, ctx, &record, kind)?;
                     ops.push(upsert(ctx, table, id, id_field, values, check.clone())?);
                     let plan = finish(ctx, params, table, ops, mode, kind, check, true)?;
                     return Ok((plan, errors));
                 }
+                let (values, nested) = plan_record(ctx, &record, kind)?;
                 ops.push(WriteOp::Update {
-                    values: nonempty(values)?,
+                    values: nonempty(values, &nested)?,
                     target: by_key(id)?,
                     id: Some(id.to_owned()),
+                    nested,
                 });
             } else if let Some(ids) = &params.ids {
                 let record = body_records(body)?.into_iter().next().unwrap_or_default();
-                let values = nonempty(record_values(table, ctx, &record, kind)?)?;
+                refuse_nested(table, &record)?;
+                let values = nonempty(
+                    record_values(table, ctx, &record, kind)?,
+                    &Nested::default(),
+                )?;
                 for (i, id) in ids.iter().enumerate() {
                     push(
                         i,
@@ -539,25 +459,32 @@ pub fn plan_write(
                             values: values.clone(),
                             target,
                             id: Some(id.clone()),
+                            nested: Nested::default(),
                         }),
                     );
                 }
             } else if let Some(filter) = &params.filter {
                 let record = body_records(body)?.into_iter().next().unwrap_or_default();
-                let values = nonempty(record_values(table, ctx, &record, kind)?)?;
+                refuse_nested(table, &record)?;
+                let values = nonempty(
+                    record_values(table, ctx, &record, kind)?,
+                    &Nested::default(),
+                )?;
                 ops.push(WriteOp::Update {
                     values,
                     target: and(client_filter(filter)?, check.as_ref()),
                     id: None,
+                    nested: Nested::default(),
                 });
             } else {
                 for (i, record) in body_records(body)?.iter().enumerate() {
                     let op = record_id(table, record, id_field).and_then(|rid| {
-                        let values = nonempty(record_values(table, ctx, record, kind)?)?;
+                        let (values, nested) = plan_record(ctx, record, kind)?;
                         Ok(WriteOp::Update {
-                            values,
+                            values: nonempty(values, &nested)?,
                             target: by_key(&rid)?,
                             id: Some(rid),
+                            nested,
                         })
                     });
                     push(i, op);
@@ -637,7 +564,7 @@ fn upsert(
     Ok(WriteOp::Upsert {
         insert,
         keys: keys.iter().map(|(k, _)| k.name.clone()).collect(),
-        update: nonempty(values)?,
+        update: nonempty(values, &Nested::default())?,
         target,
         id: id.to_owned(),
     })
@@ -675,8 +602,12 @@ fn finish(
     })
 }
 
-fn nonempty(values: Vec<(String, WriteValue)>) -> Result<Vec<(String, WriteValue)>, WriteError> {
-    if values.is_empty() {
+/// An update's values: some field must change, or some related record be written.
+fn nonempty(
+    values: Vec<(String, WriteValue)>,
+    nested: &Nested,
+) -> Result<Vec<(String, WriteValue)>, WriteError> {
+    if values.is_empty() && nested.is_empty() {
         return Err(WriteError::Invalid(
             "The record holds no field to change.".into(),
         ));

@@ -697,3 +697,248 @@ async fn nested_children_are_created_with_their_parent_in_one_transaction() {
     assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
     assert_eq!(count(&shop, "SELECT count(*) FROM order_items").await, 6);
 }
+
+#[tokio::test]
+async fn updates_write_has_many_children_and_belongs_to_parents_in_one_savepoint() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    // PATCH by id: an existing child (it carries its key) is updated, a new one created.
+    let r = c
+        .patch(
+            "/api/v2/db/_table/orders/1?related=order_items_by_order_id",
+            json!({"note": "regift", "order_items_by_order_id": [
+                {"product_id": 2, "qty": 7},
+                {"product_id": 3, "qty": 1}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["order_items_by_order_id"],
+        json!([{"order_id": 1, "product_id": 1, "qty": 2}, {"order_id": 1, "product_id": 2, "qty": 7}, {"order_id": 1, "product_id": 3, "qty": 1}]),
+        "{}",
+        r.text
+    );
+    // Only related records may change: the record itself is left as it is.
+    let only_children = c
+        .patch(
+            "/api/v2/db/_table/orders/4",
+            json!({"order_items_by_order_id": [{"product_id": 1, "qty": 3}]}),
+        )
+        .await;
+    assert_eq!(
+        only_children.status,
+        StatusCode::OK,
+        "{}",
+        only_children.text
+    );
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM order_items WHERE order_id = 4").await,
+        2
+    );
+
+    // belongs_to: a new customer is created first and the order takes its key...
+    let created = c
+        .post(
+            "/api/v2/db/_table/orders?fields=id,customer_id&related=customers_by_customer_id&customers_by_customer_id.fields=name",
+            json!({"total": 12, "customers_by_customer_id": {"email": "new@example.com", "name": "Newcomer"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    assert_eq!(
+        created.body["resource"][0],
+        json!({"id": 7, "customer_id": 4, "customers_by_customer_id": {"name": "Newcomer"}})
+    );
+    // ...an existing one is linked by its key, and updated when it carries more fields.
+    let moved = c
+        .patch(
+            "/api/v2/db/_table/orders/7?fields=customer_id",
+            json!({"customers_by_customer_id": {"id": 2, "name": "Alan M. Turing"}}),
+        )
+        .await;
+    assert_eq!(moved.body, json!({"customer_id": 2}), "{}", moved.text);
+    assert_eq!(
+        count(
+            &shop,
+            "SELECT count(*) FROM customers WHERE name = 'Alan M. Turing'"
+        )
+        .await,
+        1
+    );
+
+    // A related record that fails undoes the whole record, children and parents included.
+    let failing = c
+        .post(
+            "/api/v2/db/_table/orders",
+            json!({"total": 1, "customers_by_customer_id": {"email": "fresh@example.com", "name": "Fresh"},
+                   "order_items_by_order_id": [{"product_id": 1, "qty": 0}]}),
+        )
+        .await;
+    assert_eq!(failing.status, StatusCode::BAD_REQUEST, "{}", failing.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM customers").await, 4);
+    assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
+    // A related record addressed by a key that does not exist is a 404, nothing written.
+    let missing = c
+        .patch(
+            "/api/v2/db/_table/orders/7",
+            json!({"note": "x", "customers_by_customer_id": {"id": 999}}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM orders WHERE note = 'x'").await,
+        0
+    );
+    // Sending the foreign key and the record it would come from is ambiguous.
+    let both = c
+        .post(
+            "/api/v2/db/_table/orders",
+            json!({"total": 1, "customer_id": 1, "customers_by_customer_id": {"id": 2}}),
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST, "{}", both.text);
+    // Writes addressing many records at once take no related records.
+    let by_filter = c
+        .patch(
+            "/api/v2/db/_table/orders?filter=id%20%3E%200",
+            json!({"order_items_by_order_id": [{"product_id": 1, "qty": 1}]}),
+        )
+        .await;
+    assert_eq!(
+        by_filter.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        by_filter.text
+    );
+}
+
+#[tokio::test]
+async fn related_records_are_written_under_the_callers_rules_for_their_own_table() {
+    let shop = Shop::new().await;
+    // Orders fully; customers readable but not writable, and only tenant 1's.
+    let c = shop
+        .client_with_role(
+            json!({"name": "order-desk", "role_service_access_by_role_id": [
+        {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 31},
+        {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1,
+         "filters": [{"name": "tenant_id", "operator": "=", "value": 1}]}]}),
+        )
+        .await;
+    // Linking to a customer of tenant 1 works; tenant 2's customer does not exist for it.
+    let linked = c
+        .post(
+            "/api/v2/db/_table/orders?fields=customer_id",
+            json!({"total": 3, "customers_by_customer_id": {"id": 3}}),
+        )
+        .await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text);
+    let hidden = c
+        .post(
+            "/api/v2/db/_table/orders",
+            json!({"total": 3, "customers_by_customer_id": {"id": 2}}),
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.text);
+    // Creating or changing a customer needs POST or PATCH on customers.
+    for body in [
+        json!({"total": 3, "customers_by_customer_id": {"email": "x@example.com", "name": "X"}}),
+        json!({"total": 3, "customers_by_customer_id": {"id": 1, "name": "Renamed"}}),
+    ] {
+        let r = c.post("/api/v2/db/_table/orders", body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    }
+    assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
+    assert_eq!(
+        count(
+            &shop,
+            "SELECT count(*) FROM customers WHERE name = 'Renamed'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn many_many_records_are_created_or_linked_through_the_junction() {
+    let shop = Shop::new().await;
+    let mut conn = shop.db.connect().await;
+    sqlx::raw_sql(
+        "CREATE TABLE labels (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
+         CREATE TABLE product_labels (
+             product_id int NOT NULL REFERENCES products (id),
+             label_id int NOT NULL REFERENCES labels (id),
+             PRIMARY KEY (product_id, label_id));
+         INSERT INTO labels (name) VALUES ('sale');",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    c.get_with("/api/v2/db/_table", &[("refresh", "true")])
+        .await;
+    let r = c
+        .patch(
+            "/api/v2/db/_table/products/1?related=labels_by_product_labels&labels_by_product_labels.fields=name",
+            json!({"labels_by_product_labels": [{"id": 1}, {"name": "new"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["labels_by_product_labels"],
+        json!([{"name": "sale"}, {"name": "new"}])
+    );
+    // Linking again what is linked already is no error and no duplicate.
+    let again = c
+        .patch(
+            "/api/v2/db/_table/products/1",
+            json!({"labels_by_product_labels": [{"id": 1}]}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM product_labels").await, 2);
+    // Without POST on the junction, no link is made.
+    let no_junction = shop
+        .client_with(
+            "no-junction",
+            &[("_table/products/*", 31), ("_table/labels/*", 31)],
+        )
+        .await;
+    let denied = no_junction
+        .patch(
+            "/api/v2/db/_table/products/2",
+            json!({"labels_by_product_labels": [{"id": 1}]}),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM product_labels").await, 2);
+}
+
+#[tokio::test]
+async fn a_role_that_may_only_create_children_creates_them_through_their_parent() {
+    let shop = Shop::new().await;
+    let c = shop
+        .client_with(
+            "create-only",
+            &[("_table/orders/*", 3), ("_table/order_items/*", 2)],
+        )
+        .await;
+    let r = c
+        .post(
+            "/api/v2/db/_table/orders",
+            json!({"customer_id": 1, "total": 4, "order_items_by_order_id": [{"product_id": 2, "qty": 1}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM order_items WHERE order_id = 7").await,
+        1
+    );
+    // Without PATCH on order_items an existing line cannot be changed through its order.
+    let changed = c
+        .post(
+            "/api/v2/db/_table/orders",
+            json!({"customer_id": 1, "total": 4, "order_items_by_order_id": [{"product_id": 2, "qty": 1}, {"product_id": 2, "qty": 9}]}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::BAD_REQUEST, "{}", changed.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
+}

@@ -79,9 +79,9 @@ struct RoleView<'a> {
 }
 
 impl View for RoleView<'_> {
-    fn create_rules(&self, table: &Table) -> Option<TableRules> {
+    fn write_rules(&self, table: &Table, verb: Verb) -> Option<TableRules> {
         self.role
-            .table_rules(self.service_id, &table.api_name, Verb::Post, REQUESTOR_API)
+            .table_rules(self.service_id, &table.api_name, verb, REQUESTOR_API)
     }
 
     fn read_rules(&self, table: &Table) -> Option<TableRules> {
