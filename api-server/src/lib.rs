@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod filter;
 pub mod http;
+pub mod identity;
 pub mod openapi;
 pub mod query;
 pub mod rbac;

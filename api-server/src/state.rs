@@ -9,12 +9,13 @@ use moka::future::Cache;
 use crate::auth::AuthError;
 use crate::auth::session::SessionKeys;
 use crate::config::Config;
+use crate::identity::{ExternalIdentity, Providers};
 use crate::rbac::CompiledRole;
 use crate::services::Registry;
 use crate::system::apps::{self, AppRecord};
 use crate::system::crypto::MasterKey;
 use crate::system::services::{self, ServiceRecord};
-use crate::system::users::{self, UserRecord};
+use crate::system::users::{self, ExternalUser, UserRecord};
 use crate::system::{Store, SystemError, lookups, roles, sessions};
 
 /// Everything a request handler needs.
@@ -27,12 +28,16 @@ pub struct AppState {
     pub master_key: MasterKey,
     pub sessions: SessionKeys,
     pub services: Registry,
+    /// Identity providers (services), loaded on first use.
+    pub providers: Providers,
     apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
     users: Cache<i64, Option<Arc<UserRecord>>>,
     roles: Cache<i64, Option<Arc<CompiledRole>>>,
     role_lookups: Cache<i64, Arc<Vec<(String, String)>>>,
     revoked: Cache<String, bool>,
     services_by_name: Cache<String, Option<Arc<ServiceRecord>>>,
+    /// Shadow users of external identities by (provider, subject).
+    external_users: Cache<(i64, String), Arc<UserRecord>>,
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -55,6 +60,11 @@ impl AppState {
             master_key,
             sessions,
             services: Registry::default(),
+            providers: Providers::default(),
+            external_users: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
             apps_by_key: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(CACHE_TTL)
@@ -89,6 +99,43 @@ impl AppState {
         self.roles.invalidate_all();
         self.role_lookups.invalidate_all();
         self.services_by_name.invalidate_all();
+        self.external_users.invalidate_all();
+        self.providers.invalidate();
+    }
+
+    /// The shadow user of an external identity, created or refreshed when the provider says
+    /// something new (attributes other than `volatile` ones, e-mail, name).
+    pub async fn external_user(
+        &self,
+        identity: &ExternalIdentity,
+        volatile: &[&str],
+    ) -> Result<Arc<UserRecord>, AuthError> {
+        let mut kept = identity.claims.clone();
+        for k in volatile {
+            kept.remove(*k);
+        }
+        let claims = serde_json::Value::Object(kept).to_string();
+        let key = (identity.service_id, identity.subject.clone());
+        if let Some(user) = self.external_users.get(&key).await
+            && user.claims == claims
+        {
+            return Ok(user);
+        }
+        let external = ExternalUser {
+            service_id: identity.service_id,
+            service_name: identity.service_name.clone(),
+            subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            name: identity.name.clone(),
+            claims,
+        };
+        let user = Arc::new(
+            users::upsert_external(&self.store, &external)
+                .await
+                .map_err(|e| AuthError::Internal(leak_kind(&e)))?,
+        );
+        self.external_users.insert(key, user.clone()).await;
+        Ok(user)
     }
 
     /// An active service by name.

@@ -32,6 +32,8 @@ pub struct Client {
     http: reqwest::Client,
     pub token: Option<String>,
     pub api_key: Option<String>,
+    /// Sent as `Authorization: Bearer` (external tokens).
+    pub bearer: Option<String>,
 }
 
 impl Client {
@@ -43,6 +45,7 @@ impl Client {
             http: reqwest::Client::new(),
             token: None,
             api_key: None,
+            bearer: None,
         }
     }
 
@@ -52,6 +55,17 @@ impl Client {
         Self {
             api_key: Some(key.to_owned()),
             token: None,
+            ..self.clone()
+        }
+    }
+
+    /// The same server with an `Authorization: Bearer` token (and no session or key).
+    #[must_use]
+    pub fn with_bearer(&self, token: &str) -> Self {
+        Self {
+            bearer: Some(token.to_owned()),
+            token: None,
+            api_key: None,
             ..self.clone()
         }
     }
@@ -83,6 +97,9 @@ impl Client {
         }
         if let Some(k) = &self.api_key {
             req = req.header("X-DreamFactory-API-Key", k);
+        }
+        if let Some(b) = &self.bearer {
+            req = req.bearer_auth(b);
         }
         if let Some(b) = body {
             req = req.json(&b);

@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod client;
+pub mod idp;
 pub mod pg;
 
 pub use app::{TestApp, spawn_app};

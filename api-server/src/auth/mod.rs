@@ -9,6 +9,11 @@ pub mod session;
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
+use crate::identity::ExternalIdentity;
+use crate::identity::jwt::{TokenError, claimed_issuer};
+use crate::identity::mapping::RoleSource;
 use crate::state::AppState;
 use crate::system::{self, apps::AppRecord, users::UserRecord};
 use session::SessionKind;
@@ -30,6 +35,15 @@ pub enum Identity {
     },
     /// A valid API key alone.
     App(Arc<AppRecord>),
+    /// A token of an external issuer (a `jwt` service), with or without an app key. The role
+    /// comes from the provider's mapping of the token's groups, never from the app.
+    External {
+        user: Arc<UserRecord>,
+        app: Option<Arc<AppRecord>>,
+        role: Option<(i64, RoleSource)>,
+        provider: String,
+        claims: Arc<Map<String, Value>>,
+    },
 }
 
 /// Who is calling, and under which role.
@@ -39,6 +53,10 @@ pub struct Principal {
     pub app: Option<Arc<AppRecord>>,
     /// The role that governs data-service access, if any.
     pub role_id: Option<i64>,
+    /// The identity provider's attributes of the user (`{user.claims.<name>}`).
+    pub claims: Option<Arc<Map<String, Value>>>,
+    /// Why there is no role, when the reason helps the caller (no mapping matched).
+    pub no_role_reason: Option<String>,
 }
 
 impl Principal {
@@ -56,15 +74,40 @@ impl Principal {
                 role_id: app.role_id,
                 user: None,
                 app: Some(app),
+                claims: None,
+                no_role_reason: None,
+            },
+            Identity::External {
+                user,
+                app,
+                role,
+                provider,
+                claims,
+            } => Self {
+                role_id: role.map(|(id, _)| id),
+                no_role_reason: role.is_none().then(|| {
+                    format!(
+                        "No role: the groups that identity provider '{provider}' reports for you match no role mapping, and it has no default role."
+                    )
+                }),
+                user: Some(user),
+                app,
+                claims: Some(claims),
             },
             Identity::Session { user, app } => {
                 // Per-user, per-app roles arrive with local users; until then the app's
                 // default role applies to a signed-in caller too.
                 let role_id = app.as_ref().and_then(|a| a.role_id);
+                let claims = match serde_json::from_str(&user.claims) {
+                    Ok(Value::Object(m)) if !m.is_empty() => Some(Arc::new(m)),
+                    _ => None,
+                };
                 Self {
                     user: Some(user),
                     app,
                     role_id,
+                    claims,
+                    no_role_reason: None,
                 }
             }
         }
@@ -94,6 +137,8 @@ pub enum AuthError {
     BadLogin,
     #[error("The user account is disabled.")]
     Disabled,
+    #[error("The identity provider's signing keys cannot be fetched right now. Try again later.")]
+    ProviderUnavailable,
     #[error("internal authentication error: {0}")]
     Internal(&'static str),
     #[error(transparent)]
@@ -119,6 +164,9 @@ pub async fn authenticate(
     }
     match &creds.session_token {
         Some(token) => {
+            if let Some(identity) = external(state, token, app.as_ref()).await? {
+                return Ok(Some(identity));
+            }
             let claims = state.sessions.verify(token)?;
             if state.is_revoked(&claims.jti).await? {
                 return Err(AuthError::InvalidToken);
@@ -135,4 +183,50 @@ pub async fn authenticate(
         }
         None => Ok(app.map(Identity::App)),
     }
+}
+
+/// Registered claims that change with every token: kept out of a user's stored attributes.
+const TOKEN_CLAIMS: &[&str] = &["exp", "nbf", "iat", "jti", "iss", "aud"];
+
+/// A token of an external issuer, verified by the `jwt` service whose issuer it names;
+/// `None` when it names no configured issuer (it may be a Rampart session token).
+async fn external(
+    state: &AppState,
+    token: &str,
+    app: Option<&Arc<AppRecord>>,
+) -> Result<Option<Identity>, AuthError> {
+    let Some(iss) = claimed_issuer(token) else {
+        return Ok(None);
+    };
+    let Some(provider) = state
+        .providers
+        .jwt_issuer(&state.store, &state.config.jwt_issuer, &iss)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let identity = provider.verify(token).await.map_err(|e| match e {
+        TokenError::Expired => AuthError::ExpiredToken,
+        TokenError::Invalid => AuthError::InvalidToken,
+        TokenError::KeysUnavailable => AuthError::ProviderUnavailable,
+    })?;
+    let user = state.external_user(&identity, TOKEN_CLAIMS).await?;
+    if !user.is_active {
+        return Err(AuthError::Disabled);
+    }
+    let role = provider
+        .mapping
+        .resolve(&identity.groups, app.map(|a| a.id));
+    let ExternalIdentity {
+        service_name,
+        claims,
+        ..
+    } = identity;
+    Ok(Some(Identity::External {
+        user,
+        app: app.cloned(),
+        role,
+        provider: service_name,
+        claims: Arc::new(claims),
+    }))
 }

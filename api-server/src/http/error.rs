@@ -150,6 +150,7 @@ impl From<AuthError> for ApiError {
             AuthError::InactiveApp | AuthError::Disabled => {
                 Self::new(ErrorKind::Forbidden, e.to_string())
             }
+            AuthError::ProviderUnavailable => Self::new(ErrorKind::Unavailable, e.to_string()),
             AuthError::Internal(_) | AuthError::System(_) => Self::internal(&e),
         }
     }

@@ -26,11 +26,18 @@ impl<T> Record for T where
 }
 
 /// Migrations per backend, applied in order; each runs once, in a transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("migrations/sqlite_001_init.sql"),
-    include_str!("migrations/postgres_001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("migrations/sqlite_001_init.sql"),
+        include_str!("migrations/postgres_001_init.sql"),
+    ),
+    (
+        2,
+        include_str!("migrations/sqlite_002_external_users.sql"),
+        include_str!("migrations/postgres_002_external_users.sql"),
+    ),
+];
 
 /// The system store's pool.
 #[derive(Debug, Clone)]

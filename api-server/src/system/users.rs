@@ -23,6 +23,9 @@ enum Users {
     LastLoginDate,
     CreatedDate,
     LastModifiedDate,
+    ProviderServiceId,
+    ProviderSubject,
+    Claims,
 }
 
 /// A user or admin as stored (the hash is kept out of serialisation).
@@ -42,6 +45,25 @@ pub struct UserRecord {
     pub last_login_date: Option<DateTime<Utc>>,
     pub created_date: DateTime<Utc>,
     pub last_modified_date: DateTime<Utc>,
+    /// The identity provider (a service) that vouches for this user, if any.
+    pub provider_service_id: Option<i64>,
+    /// The user's subject at that provider.
+    pub provider_subject: Option<String>,
+    /// The provider's attributes at the last sign-in, as a JSON object (`{user.claims.*}`).
+    #[serde(skip)]
+    pub claims: String,
+}
+
+/// A person as an identity provider vouches for them.
+#[derive(Debug, Clone)]
+pub struct ExternalUser {
+    pub service_id: i64,
+    pub service_name: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// The provider's attributes, a JSON object's text.
+    pub claims: String,
 }
 
 /// Fields of a new user or admin.
@@ -85,6 +107,9 @@ fn select() -> sea_query::SelectStatement {
             Users::LastLoginDate,
             Users::CreatedDate,
             Users::LastModifiedDate,
+            Users::ProviderServiceId,
+            Users::ProviderSubject,
+            Users::Claims,
         ])
         .from(Users::Table)
         .order_by(Users::Id, Order::Asc)
@@ -247,6 +272,159 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
             .to_owned(),
         "User",
         id,
+    )
+    .await
+}
+
+/// The user an identity provider vouches for, by (provider, subject).
+pub async fn find_external(
+    store: &Store,
+    service_id: i64,
+    subject: &str,
+) -> Result<Option<UserRecord>, SystemError> {
+    store
+        .one(
+            &select()
+                .and_where(Expr::col(Users::ProviderServiceId).eq(service_id))
+                .and_where(Expr::col(Users::ProviderSubject).eq(subject))
+                .to_owned(),
+        )
+        .await
+}
+
+/// DreamFactory's e-mail of an external user, `{local}+{service}@{domain}`: it never equals
+/// a local account's. Without an e-mail from the provider, the subject stands in.
+fn external_email(user: &ExternalUser, salted: bool) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(user.subject.as_bytes());
+    let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let (local, domain) = match user.email.as_deref().and_then(|e| e.rsplit_once('@')) {
+        Some((l, d)) if !l.is_empty() && !d.is_empty() => (l.to_owned(), d.to_owned()),
+        _ => (hash.clone(), "external.invalid".to_owned()),
+    };
+    let service = &user.service_name;
+    if salted {
+        format!("{local}+{service}+{hash}@{domain}")
+    } else {
+        format!("{local}+{service}@{domain}")
+    }
+}
+
+/// The shadow user of an external identity, created on first sign-in and refreshed (e-mail,
+/// name, claims) when the provider says something new. Keyed by (provider, subject) only: an
+/// e-mail equal to another account's never links to it.
+pub async fn upsert_external(
+    store: &Store,
+    user: &ExternalUser,
+) -> Result<UserRecord, SystemError> {
+    if let Some(found) = find_external(store, user.service_id, &user.subject).await? {
+        let email = external_email(user, false);
+        let salted = external_email(user, true);
+        let name = user.name.clone().unwrap_or_else(|| found.name.clone());
+        if (found.email == email || found.email == salted)
+            && found.name == name
+            && found.claims == user.claims
+        {
+            return Ok(found);
+        }
+        let mut tx = store.begin().await?;
+        let changed = refresh_external(&mut tx, found.id, &email, &name, &user.claims).await;
+        let changed = match changed {
+            Err(SystemError::Duplicate(_)) => {
+                drop(tx);
+                tx = store.begin().await?;
+                refresh_external(&mut tx, found.id, &salted, &name, &user.claims).await
+            }
+            other => other,
+        };
+        changed?;
+        tx.commit().await?;
+        return find(store, found.id).await?.ok_or(SystemError::NotFound {
+            entity: "User",
+            id: found.id.to_string(),
+        });
+    }
+    for salted in [false, true] {
+        let mut tx = store.begin().await?;
+        match insert_external(&mut tx, user, &external_email(user, salted)).await {
+            Ok(id) => {
+                tx.commit().await?;
+                return find(store, id).await?.ok_or(SystemError::NotFound {
+                    entity: "User",
+                    id: id.to_string(),
+                });
+            }
+            // Another request created it meanwhile, or the e-mail is taken: look again, or
+            // try the salted e-mail.
+            Err(SystemError::Duplicate(_)) => {
+                if let Some(found) = find_external(store, user.service_id, &user.subject).await? {
+                    return Ok(found);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(SystemError::Invalid(
+        "could not give the external user a unique e-mail".into(),
+    ))
+}
+
+async fn refresh_external(
+    tx: &mut Tx,
+    id: i64,
+    email: &str,
+    name: &str,
+    claims: &str,
+) -> Result<(), SystemError> {
+    tx.execute_one(
+        &Query::update()
+            .table(Users::Table)
+            .value(Users::Email, email.to_lowercase())
+            .value(Users::Name, name.to_owned())
+            .value(Users::Claims, claims.to_owned())
+            .value(Users::LastModifiedDate, now())
+            .and_where(Expr::col(Users::Id).eq(id))
+            .to_owned(),
+        "User",
+        id,
+    )
+    .await
+}
+
+async fn insert_external(
+    tx: &mut Tx,
+    user: &ExternalUser,
+    email: &str,
+) -> Result<i64, SystemError> {
+    let at = now();
+    let name = user.name.clone().unwrap_or_else(|| email.to_owned());
+    tx.insert(
+        &Query::insert()
+            .into_table(Users::Table)
+            .columns([
+                Users::Email,
+                Users::Name,
+                Users::IsSysAdmin,
+                Users::IsActive,
+                Users::ProviderServiceId,
+                Users::ProviderSubject,
+                Users::Claims,
+                Users::CreatedDate,
+                Users::LastModifiedDate,
+            ])
+            .values_panic([
+                email.to_lowercase().into(),
+                name.into(),
+                false.into(),
+                true.into(),
+                user.service_id.into(),
+                user.subject.clone().into(),
+                user.claims.clone().into(),
+                at.into(),
+                at.into(),
+            ])
+            .returning_col(Users::Id)
+            .to_owned(),
     )
     .await
 }

@@ -9,6 +9,7 @@
 )]
 
 mod defence_in_depth;
+mod external_jwt;
 mod fixture;
 mod in_process;
 mod openapi;

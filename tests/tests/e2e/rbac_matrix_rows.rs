@@ -1,6 +1,6 @@
-//! The RBAC matrix: three roles (full access; tenant-scoped with `ssn` masked `last4`;
-//! read-only with `email` hidden) × every verb × every addressing mode (id, ids, filter,
-//! batch, related). No request may return, count, change or delete a row outside the role's
+//! The RBAC matrix: three roles (full access; tenant-scoped by `{user.claims.tenant_id}` from
+//! an external token, with `ssn` masked `last4`; read-only with `email` hidden) × every verb ×
+//! every addressing mode (id, ids, filter, batch, related). No request may return, count, change or delete a row outside the role's
 //! filter, and no response or error may contain a masked value in clear or a hidden value.
 
 use reqwest::{Method, StatusCode};
@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use crate::fixture::Shop;
 use rampart_tests::Client;
+use rampart_tests::idp::{self, JwksServer};
 
 /// Requests every role makes: (method, path, body).
 fn requests() -> Vec<(Method, &'static str, Option<Value>)> {
@@ -148,13 +149,33 @@ async fn the_tenant_role_never_reaches_another_tenants_rows_or_a_clear_ssn() {
     let shop = Shop::new().await;
     seed(&shop).await;
     let before = tenant_two(&shop).await;
-    let c = shop
-        .client_with_role(json!({"name": "tenant", "role_service_access_by_role_id": [
+    // The tenant comes from the caller's identity provider: a claim of its signed token.
+    let role = shop
+        .admin
+        .post("/api/v2/system/role", json!({"name": "tenant", "role_service_access_by_role_id": [
             {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 31,
-             "filters": "tenant_id = {tenant}", "field_rules": {"ssn": {"mask": "last4"}}},
-            {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1}],
-            "lookup_by_role_id": [{"name": "tenant", "value": "1"}]}))
+             "filters": "tenant_id = {user.claims.tenant_id}", "field_rules": {"ssn": {"mask": "last4"}}},
+            {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1}]}))
         .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.text);
+    let jwks = JwksServer::start(&["k1"]);
+    let provider = shop
+        .admin
+        .post(
+            "/api/v2/system/service",
+            json!({"resource": [{"name": "idp", "type": "jwt", "config": {
+        "jwks_url": jwks.url, "issuer": idp::ISSUER, "audience": idp::AUDIENCE,
+        "group_role_map": [{"group": "tenants", "role_id": role.body["resource"][0]["id"]}]}}]}),
+        )
+        .await;
+    assert_eq!(provider.status, StatusCode::CREATED, "{}", provider.text);
+    let c = Client::new(&shop.app).with_bearer(&idp::sign(
+        "k1",
+        &idp::claims(
+            "tenant-user",
+            json!({"groups": ["tenants"], "tenant_id": 1}),
+        ),
+    ));
     for (request, status, text) in run_all(&c).await {
         assert!(!status.is_server_error(), "{request}: {status} {text}");
         for clear in [

@@ -102,6 +102,20 @@ impl View for RoleView<'_> {
             "role.name" => Some(self.role.name.clone()),
             "app.id" => self.principal.app.as_ref().map(|a| a.id.to_string()),
             "user.id" => user.map(|u| u.id.to_string()),
+            claim if claim.starts_with("user.claims.") => {
+                let value = self
+                    .principal
+                    .claims
+                    .as_ref()?
+                    .get(&claim["user.claims.".len()..])?;
+                match value {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    // Lists, objects and null are no single value to compare with.
+                    _ => None,
+                }
+            }
             "user.email" => user.map(|u| u.email.clone()),
             "user.name" => user.map(|u| u.name.clone()),
             _ if name.starts_with("user.")
@@ -135,9 +149,10 @@ pub async fn service_request(
         .service_by_name(&service_name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Service '{service_name}' not found.")))?;
-    let role = match principal.role_id {
-        Some(id) => state.compiled_role(id).await?,
-        None => None,
+    let role = match (principal.role_id, &principal.no_role_reason) {
+        (Some(id), _) => state.compiled_role(id).await?,
+        (None, Some(reason)) => return Err(ApiError::new(ErrorKind::Forbidden, reason.clone())),
+        (None, None) => None,
     };
     let component = api.resource.component();
     let permit = rbac::authorize(
@@ -220,7 +235,10 @@ fn db_session(handle: &ServiceHandle, principal: &Principal, role: &CompiledRole
         .as_ref()
         .map(|a| a.id.to_string())
         .unwrap_or_default();
-    let claims = json!({"sub": user_id, "email": email, "role": role.name, "role_id": role.id, "app_id": app_id});
+    let mut claims = json!({"sub": user_id, "email": email, "role": role.name, "role_id": role.id, "app_id": app_id});
+    if let Some(external) = &principal.claims {
+        claims["claims"] = Value::Object((**external).clone());
+    }
     let mut settings = vec![
         ("rampart.user_id".to_owned(), user_id),
         ("rampart.user_email".to_owned(), email),

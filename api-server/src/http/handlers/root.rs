@@ -11,7 +11,10 @@ use crate::system::services as service_store;
 
 /// Service types this build serves.
 fn service_types() -> Value {
-    json!([{"name": "pgsql", "label": "PostgreSQL", "group": "Database", "description": "Database service supporting PostgreSQL connections."}])
+    json!([
+        {"name": "pgsql", "label": "PostgreSQL", "group": "Database", "description": "Database service supporting PostgreSQL connections."},
+        {"name": "jwt", "label": "External JWT", "group": "OAuth", "description": "Bearer tokens of an external issuer, verified against its JWKS; groups map to roles."}
+    ])
 }
 
 /// `GET /api/v2`: services visible to the caller (all for a sys-admin, those the role reaches

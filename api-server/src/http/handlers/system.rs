@@ -488,21 +488,39 @@ fn check_service_name(name: &str) -> Result<(), ApiError> {
 }
 
 fn check_service_type(kind: &str) -> Result<(), ApiError> {
-    if kind == "pgsql" {
+    if kind == "pgsql" || crate::identity::PROVIDER_TYPES.contains(&kind) {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "Service type '{kind}' is not supported; use 'pgsql'."
+            "Service type '{kind}' is not supported; use 'pgsql' or 'jwt'."
         )))
     }
 }
 
+/// A service's config, checked and sealed: a database is connected to, an identity
+/// provider's settings are validated and its keys read.
 async fn tested_config(
     state: &AppState,
+    kind: &str,
     config: Map<String, Value>,
     previous: Option<&ServiceRecord>,
 ) -> Result<String, ApiError> {
     let previous_map = previous.map(ServiceRecord::config_map);
+    if kind == "jwt" {
+        let settings =
+            crate::identity::jwt::JwtSettings::from_config(&config, &state.config.jwt_issuer)
+                .map_err(ApiError::bad_request)?;
+        crate::identity::mapping::RoleMapping::from_config(&config)
+            .map_err(ApiError::bad_request)?;
+        crate::identity::jwt::JwtProvider::check_keys(&settings)
+            .await
+            .map_err(ApiError::bad_request)?;
+        return Ok(service_store::seal_config(
+            &state.master_key,
+            config,
+            previous_map.as_ref(),
+        ));
+    }
     let sealed = service_store::seal_config(&state.master_key, config, previous_map.as_ref());
     let probe = ServiceRecord {
         id: 0,
@@ -573,7 +591,7 @@ pub async fn service_create(
         check_service_type(&kind)?;
         let config = config_field(&m)?
             .ok_or_else(|| ApiError::bad_request("Field 'config' can not be NULL."))?;
-        let sealed = tested_config(&state, config, None).await?;
+        let sealed = tested_config(&state, &kind, config, None).await?;
         prepared.push(ServiceFields {
             name: Some(name),
             label: str_field(&m, "label")?,
@@ -617,9 +635,14 @@ pub async fn service_update(
     }
     if let Some(kind) = str_field(&m, "type")? {
         check_service_type(&kind)?;
+        if kind != existing.kind {
+            return Err(ApiError::bad_request(
+                "A service's type cannot change; create a new service.",
+            ));
+        }
     }
     let config = match config_field(&m)? {
-        Some(c) => Some(tested_config(&state, c, Some(&existing)).await?),
+        Some(c) => Some(tested_config(&state, &existing.kind, c, Some(&existing)).await?),
         None => None,
     };
     let fields = ServiceFields {

@@ -1,0 +1,7 @@
+-- Users signed in through an identity provider (a service): keyed by (provider, subject),
+-- never matched to another account by e-mail; the provider's attributes kept as `claims`.
+-- Keep in step with postgres_002_external_users.sql.
+ALTER TABLE users ADD COLUMN provider_service_id INTEGER REFERENCES services(id) ON DELETE CASCADE;
+ALTER TABLE users ADD COLUMN provider_subject TEXT;
+ALTER TABLE users ADD COLUMN claims TEXT NOT NULL DEFAULT '{}';
+CREATE UNIQUE INDEX users_provider_subject ON users(provider_service_id, provider_subject);
