@@ -179,7 +179,9 @@ impl From<ExecError> for ApiError {
                 Self::new(ErrorKind::Unavailable, e.to_string())
             }
             ExecError::Database(_) | ExecError::Decode(_) => Self::internal(&e),
-            ExecError::Unsupported(_) => Self::bad_request(e.to_string()),
+            ExecError::Unsupported(_) | ExecError::TooMany { .. } => {
+                Self::bad_request(e.to_string())
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{data, docs, root, system};
+use super::handlers::{data, docs, root, system, user};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v2/system/app/{id}"),
     ("PUT", "/api/v2/system/app/{id}"),
     ("DELETE", "/api/v2/system/app/{id}"),
+    ("GET", "/api/v2/user/session"),
     ("*", "/api/v2/{service}"),
     ("*", "/api/v2/{service}/{resource:.*}"),
 ];
@@ -62,6 +63,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             }),
         )
         .route("/api/v2", web::get().to(root::index))
+        .service(
+            web::resource("/api/v2/user/session")
+                .route(web::get().to(user::session))
+                .default_service(web::to(system::not_allowed)),
+        )
         .route("/api/v2/", web::get().to(root::index))
         .service(
             web::scope("/api/v2/system")

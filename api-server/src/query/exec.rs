@@ -45,6 +45,11 @@ pub enum ExecError {
     /// The request is valid but asks for something Rampart does not do.
     #[error("{0}")]
     Unsupported(String),
+    /// A write would change more records than its `max_affected`.
+    #[error(
+        "The request would change {affected} records, more than max_affected ({max}); nothing was changed."
+    )]
+    TooMany { affected: usize, max: u64 },
 }
 
 impl From<sqlx::Error> for ExecError {
@@ -224,6 +229,13 @@ pub async fn write(
         results.push(outcome);
         if stop {
             break;
+        }
+    }
+    if let Some(max) = plan.max_affected {
+        let affected: usize = results.iter().flatten().map(Vec::len).sum();
+        if u64::try_from(affected).unwrap_or(u64::MAX) > max {
+            tx.rollback().await?;
+            return Err(ExecError::TooMany { affected, max });
         }
     }
     let committed = !(failed && plan.mode == BatchMode::Rollback);

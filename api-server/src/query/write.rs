@@ -88,6 +88,8 @@ pub struct WritePlan {
     pub check: Option<Cond>,
     /// Whether the request addressed one record (`/{id}`): the answer is bare, not a list.
     pub single: bool,
+    /// The most records the request may change; more undoes it all.
+    pub max_affected: Option<u64>,
     pub mask_salt: String,
 }
 
@@ -599,6 +601,7 @@ fn finish(
         },
         single,
         mask_salt: ctx.mask_salt.to_owned(),
+        max_affected: params.max_affected,
     })
 }
 

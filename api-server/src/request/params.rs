@@ -94,6 +94,8 @@ pub struct ReadParams {
     pub rollback: bool,
     /// DELETE without ids, filter or records: every record the role reaches.
     pub force: bool,
+    /// Writes: refuse (and undo) the request when it would change more records than this.
+    pub max_affected: Option<u64>,
 }
 
 /// Looks a parameter up by any of its names: query string first, then the JSON body.
@@ -334,6 +336,14 @@ impl ReadParams {
             continue_on_error: as_bool("continue", src.get(&["continue"]))?,
             rollback: as_bool("rollback", src.get(&["rollback"]))?,
             // From the query string only: a body key `force` is a field like any other.
+            max_affected: match src.query.iter().find(|(k, _)| k == "max_affected") {
+                None => None,
+                Some((_, v)) => Some(
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| bad("max_affected", "expected a whole number of records"))?,
+                ),
+            },
             force: as_bool(
                 "force",
                 src.query

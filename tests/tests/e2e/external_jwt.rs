@@ -97,6 +97,12 @@ async fn groups_choose_the_role_and_claims_feed_its_row_filter() {
         alice.get("/api/v2/db/_table/orders").await.status,
         StatusCode::FORBIDDEN
     );
+    // Her shadow user: DreamFactory's external e-mail form, never a sys-admin.
+    let me = alice.get("/api/v2/user/session").await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.body["email"], json!("alice+corp_jwt@example.org"));
+    assert_eq!(me.body["role"], json!("sales"));
+    assert_eq!(me.body["is_sys_admin"], json!(false));
     // The same person with tenant 2 in a new token sees tenant 2 at once.
     let alice_t2 = anon.with_bearer(&sign(
         "e1",

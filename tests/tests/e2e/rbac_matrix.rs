@@ -14,6 +14,7 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("GET", "/api/docs/openapi.json", 200),
     ("GET", "/api/v2", 200),
     ("GET", "/api/v2/system/environment", 200),
+    ("GET", "/api/v2/user/session", 400),
     ("POST", "/api/v2/system/admin/session", 400),
     ("GET", "/api/v2/system/admin/session", 404),
     ("DELETE", "/api/v2/system/admin/session", 401),

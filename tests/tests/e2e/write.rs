@@ -942,3 +942,44 @@ async fn a_role_that_may_only_create_children_creates_them_through_their_parent(
     assert_eq!(changed.status, StatusCode::BAD_REQUEST, "{}", changed.text);
     assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
 }
+
+#[tokio::test]
+async fn max_affected_undoes_a_write_that_would_reach_more_records() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("writer", &[("*", 31)]).await;
+    // Four shipped orders: a limit of three refuses the update and changes nothing.
+    let over = c
+        .patch(
+            "/api/v2/db/_table/orders?filter=status%3D'shipped'&max_affected=3",
+            json!({"note": "bulk"}),
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::BAD_REQUEST, "{}", over.text);
+    assert!(over.text.contains("max_affected"), "{}", over.text);
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM orders WHERE note = 'bulk'").await,
+        0
+    );
+    let within = c
+        .patch(
+            "/api/v2/db/_table/orders?filter=status%3D'shipped'&max_affected=4",
+            json!({"note": "bulk"}),
+        )
+        .await;
+    assert_eq!(within.status, StatusCode::OK, "{}", within.text);
+    assert_eq!(
+        count(&shop, "SELECT count(*) FROM orders WHERE note = 'bulk'").await,
+        4
+    );
+    let delete = c
+        .delete("/api/v2/db/_table/order_items?filter=qty%20%3E%200&max_affected=1")
+        .await;
+    assert_eq!(delete.status, StatusCode::BAD_REQUEST, "{}", delete.text);
+    assert_eq!(count(&shop, "SELECT count(*) FROM order_items").await, 4);
+    assert_eq!(
+        c.delete("/api/v2/db/_table/order_items?filter=qty%3E0&max_affected=x")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+}

@@ -4,3 +4,4 @@ pub mod data;
 pub mod docs;
 pub mod root;
 pub mod system;
+pub mod user;
