@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a fresh Debian machine: PostgreSQL
 # (reachable as postgres@127.0.0.1:5432 without a password), Python with
-# openapi-spec-validator (in a virtualenv under target/), and the C toolchain bits.
+# openapi-spec-validator and the MCP SDK (in a virtualenv under target/), and the C
+# toolchain bits.
 # Idempotent: safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,10 +34,12 @@ fi
 for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 psql -h 127.0.0.1 -U postgres -Atc "select 1" >/dev/null
 
-# Python tools the tests call (OpenAPI validation).
+# Python tools the tests call (OpenAPI validation, the MCP client).
 venv=target/ci-venv
 if [ ! -x "$venv/bin/python3" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python3" -c "import openapi_spec_validator" 2>/dev/null || "$venv/bin/pip" install -q openapi-spec-validator
+# A real MCP client (the official Python SDK) drives the bridge in the e2e tests.
+"$venv/bin/python3" -c "import mcp" 2>/dev/null || "$venv/bin/pip" install -q "mcp==2.3.0"
 echo "test environment ready (PostgreSQL $version, $("$venv/bin/python3" --version))"

@@ -25,14 +25,20 @@ pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("RAMPART_BIN") {
         return PathBuf::from(p);
     }
+    built("rampart")
+}
+
+/// A binary of this workspace's debug build.
+#[must_use]
+pub fn built(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"));
-    let path = target.join("debug").join("rampart");
+    let path = target.join("debug").join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build --bin rampart` first (or set RAMPART_BIN)",
+        "{} is missing: run `cargo build --bin rampart --bin rampart-mcp` first",
         path.display()
     );
     path

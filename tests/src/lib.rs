@@ -14,6 +14,7 @@
 pub mod app;
 pub mod client;
 pub mod idp;
+pub mod mcp;
 pub mod pg;
 
 pub use app::{TestApp, spawn_app};

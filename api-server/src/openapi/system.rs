@@ -527,6 +527,14 @@ fn schemas() -> ComponentsBuilder {
                 .description(Some("The app's default role."))
                 .into(),
         ),
+        (
+            "read_only",
+            described(
+                Type::Boolean,
+                "The key may only read: writes and function calls are refused whatever the role, and the MCP bridge offers no write tool.",
+            )
+            .into(),
+        ),
         ("created_date", date("When the record was created.")),
         ("last_modified_date", date("When the record last changed.")),
     ]);

@@ -18,6 +18,7 @@ enum Apps {
     IsActive,
     ApiKeyHash,
     RoleId,
+    ReadOnly,
     CreatedDate,
     LastModifiedDate,
 }
@@ -33,6 +34,8 @@ pub struct AppRecord {
     pub api_key_hash: String,
     /// The app's default role.
     pub role_id: Option<i64>,
+    /// The key may only read: writes and function calls are refused, whatever the role.
+    pub read_only: bool,
     pub created_date: DateTime<Utc>,
     pub last_modified_date: DateTime<Utc>,
 }
@@ -44,6 +47,7 @@ pub struct AppFields {
     pub description: Option<Option<String>>,
     pub is_active: Option<bool>,
     pub role_id: Option<Option<i64>>,
+    pub read_only: Option<bool>,
 }
 
 /// A new random API key.
@@ -70,6 +74,7 @@ fn select() -> sea_query::SelectStatement {
             Apps::IsActive,
             Apps::ApiKeyHash,
             Apps::RoleId,
+            Apps::ReadOnly,
             Apps::CreatedDate,
             Apps::LastModifiedDate,
         ])
@@ -124,6 +129,7 @@ pub async fn create(tx: &mut Tx, f: &AppFields) -> Result<(i64, String), SystemE
                     Apps::IsActive,
                     Apps::ApiKeyHash,
                     Apps::RoleId,
+                    Apps::ReadOnly,
                     Apps::CreatedDate,
                     Apps::LastModifiedDate,
                 ])
@@ -133,6 +139,7 @@ pub async fn create(tx: &mut Tx, f: &AppFields) -> Result<(i64, String), SystemE
                     f.is_active.unwrap_or(true).into(),
                     hash_key(&key).into(),
                     f.role_id.flatten().into(),
+                    f.read_only.unwrap_or(false).into(),
                     at.into(),
                     at.into(),
                 ])
@@ -160,6 +167,9 @@ pub async fn update(tx: &mut Tx, id: i64, f: &AppFields) -> Result<(), SystemErr
     }
     if let Some(v) = f.role_id {
         q.value(Apps::RoleId, v);
+    }
+    if let Some(v) = f.read_only {
+        q.value(Apps::ReadOnly, v);
     }
     tx.execute_one(&q, "App", id).await
 }

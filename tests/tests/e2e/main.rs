@@ -12,6 +12,7 @@ mod defence_in_depth;
 mod external_jwt;
 mod fixture;
 mod in_process;
+mod mcp;
 mod openapi;
 mod rbac_matrix;
 mod rbac_matrix_rows;

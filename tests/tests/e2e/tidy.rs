@@ -30,7 +30,12 @@ fn rel(p: &Path) -> String {
 
 #[test]
 fn every_source_file_starts_with_a_module_doc() {
-    for dir in ["api-server/src", "schema/src", "tests/src"] {
+    for dir in [
+        "api-server/src",
+        "mcp-bridge/src",
+        "schema/src",
+        "tests/src",
+    ] {
         for f in rust_files(&root().join(dir)) {
             let text = std::fs::read_to_string(&f).unwrap();
             assert!(
@@ -113,7 +118,12 @@ fn pure_modules_import_no_web_framework_database_or_runtime() {
 
 #[test]
 fn no_todo_without_an_issue_reference() {
-    for dir in ["api-server/src", "schema/src", "tests/src"] {
+    for dir in [
+        "api-server/src",
+        "mcp-bridge/src",
+        "schema/src",
+        "tests/src",
+    ] {
         for f in rust_files(&root().join(dir)) {
             for (n, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
                 if line.contains("TODO") {
@@ -125,6 +135,48 @@ fn no_todo_without_an_issue_reference() {
                     );
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn the_mcp_bridge_has_no_database_crate_in_its_tree() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            "rampart-mcp",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(tree.contains("rmcp "), "the tree is the bridge's: {tree}");
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        for banned in [
+            "sqlx",
+            "postgres",
+            "tokio-postgres",
+            "libsqlite3-sys",
+            "rusqlite",
+            "sea-query",
+            "rampart-server",
+        ] {
+            assert!(
+                !name.starts_with(banned),
+                "the MCP bridge must reach data only through the REST API, but depends on {name}"
+            );
         }
     }
 }

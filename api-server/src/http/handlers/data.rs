@@ -155,6 +155,13 @@ pub async fn service_request(
         (None, None) => None,
     };
     let component = api.resource.component();
+    let writes = api.verb != Verb::Get || matches!(api.resource, Resource::Routine(..));
+    if writes && principal.app.as_ref().is_some_and(|a| a.read_only) {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "This app's API key is read-only: it may not write or call functions.",
+        ));
+    }
     let permit = rbac::authorize(
         role.as_deref(),
         &Access {

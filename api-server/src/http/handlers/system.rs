@@ -962,6 +962,7 @@ fn app_fields(m: &Map<String, Value>) -> Result<AppFields, ApiError> {
         description: opt_str_field(m, "description")?,
         is_active: bool_field(m, "is_active")?,
         role_id: opt_int_field(m, "role_id")?,
+        read_only: bool_field(m, "read_only")?,
     })
 }
 

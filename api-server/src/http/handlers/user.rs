@@ -25,7 +25,7 @@ pub async fn session(state: web::Data<AppState>, caller: Caller) -> Result<HttpR
         "email": user.map(|u| u.email.clone()),
         "is_sys_admin": principal.is_sys_admin(),
         "last_login_date": user.and_then(|u| u.last_login_date),
-        "app": principal.app.as_ref().map(|a| json!({"id": a.id, "name": a.name})),
+        "app": principal.app.as_ref().map(|a| json!({"id": a.id, "name": a.name, "read_only": a.read_only})),
         "role": role.as_ref().map(|r| r.name.clone()),
         "role_id": role.as_ref().map(|r| r.id),
         "role_is_active": role.as_ref().map(|r| r.is_active),

@@ -5,3 +5,5 @@ ALTER TABLE users ADD COLUMN provider_service_id INTEGER REFERENCES services(id)
 ALTER TABLE users ADD COLUMN provider_subject TEXT;
 ALTER TABLE users ADD COLUMN claims TEXT NOT NULL DEFAULT '{}';
 CREATE UNIQUE INDEX users_provider_subject ON users(provider_service_id, provider_subject);
+-- An app whose key may only read (no writes, no function calls), for agents and dashboards.
+ALTER TABLE apps ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT 0;
