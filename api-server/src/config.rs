@@ -36,6 +36,62 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Request and query limits.
     pub limits: Limits,
+    /// The MCP endpoint at `/mcp`.
+    pub mcp: Mcp,
+}
+
+/// The MCP endpoint (Streamable HTTP at `/mcp`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mcp {
+    /// Serve `/mcp`.
+    pub enabled: bool,
+    /// Offer no write tool to any caller (keys may also be read-only one by one).
+    pub read_only: bool,
+    /// `Host` values accepted at `/mcp` (DNS-rebinding defence), as a list or comma-separated;
+    /// empty keeps the default, loopback names only. A public deployment names its hosts.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub allowed_hosts: Vec<String>,
+    /// Browser `Origin` values accepted (`https://app.example.com`, `http://localhost:*`);
+    /// empty keeps the default, pages on this machine only.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub allowed_origins: Vec<String>,
+    /// The most rows one tool call returns.
+    pub max_rows: u32,
+    /// The most bytes of rows one tool call returns.
+    pub max_bytes: usize,
+}
+
+impl Default for Mcp {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            read_only: false,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_rows: 500,
+            max_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A list given as a TOML array or, from the environment, as comma-separated text.
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(l) => l,
+        Either::Text(t) => t
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// Request and query limits.
@@ -82,6 +138,7 @@ impl Default for Config {
             admin_password: None,
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            mcp: Mcp::default(),
         }
     }
 }
@@ -127,6 +184,7 @@ const KEYS: &[&str] = &[
     "admin_password",
     "log_format",
     "limits",
+    "mcp",
 ];
 
 /// Environment variable that names the config file.

@@ -31,6 +31,8 @@ pub enum StartupError {
     Bootstrap(String),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, #[source] std::io::Error),
+    #[error("cannot set up the MCP endpoint: {0}")]
+    Mcp(String),
 }
 
 /// Reads a key file, or creates it with `make` (mode 0600).
@@ -114,10 +116,25 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Bind(config.listen.clone(), e))?;
         let max_body = config.limits.max_body_bytes;
+        // The MCP tools reach the REST API through this server's own loopback address.
+        let loopback = match addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                format!("http://127.0.0.1:{}", addr.port())
+            }
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                format!("http://[::1]:{}", addr.port())
+            }
+            std::net::IpAddr::V6(ip) => format!("http://[{ip}]:{}", addr.port()),
+            std::net::IpAddr::V4(ip) => format!("http://{ip}:{}", addr.port()),
+        };
+        let mcp = web::Data::new(
+            http::handlers::mcp::endpoint(&config, &loopback).map_err(StartupError::Mcp)?,
+        );
         let state = web::Data::new(AppState::new(config, store, master_key, sessions));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(mcp.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .wrap(actix_web::middleware::from_fn(
                     http::middleware::request_context,

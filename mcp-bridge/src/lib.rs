@@ -6,8 +6,9 @@
 //! exactly what that credential can do with curl, and nothing more. No tool takes SQL, a path
 //! or an identity.
 
+pub mod http;
 pub mod rest;
 pub mod tools;
 
 pub use rest::{Credential, HttpRest, Rest, RestOp, RestReply};
-pub use tools::{Bridge, Settings};
+pub use tools::{Bridge, Caller, Settings};

@@ -53,8 +53,8 @@ async fn run() -> Result<(), String> {
         max_bytes: number("RAMPART_MCP_MAX_BYTES", defaults.max_bytes)?.max(1024),
         ..defaults
     };
-    let rest = HttpRest::new(&url, credential, Duration::from_secs(60))?;
-    let bridge = Bridge::connect(Arc::new(rest), settings).await?;
+    let rest = HttpRest::new(&url, Duration::from_secs(60))?;
+    let bridge = Bridge::connect(Arc::new(rest), settings, credential).await?;
     let service = bridge
         .serve(rmcp::transport::stdio())
         .await

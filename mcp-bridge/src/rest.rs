@@ -182,7 +182,7 @@ pub type RestFuture<'a> = Pin<Box<dyn Future<Output = Result<RestReply, RestErro
 
 /// Sends operations to the REST layer with the caller's credential.
 pub trait Rest: Send + Sync {
-    fn send(&self, op: RestOp) -> RestFuture<'_>;
+    fn send<'a>(&'a self, op: RestOp, credential: &'a Credential) -> RestFuture<'a>;
 }
 
 /// The caller's credential, exactly as the REST layer takes it.
@@ -205,13 +205,12 @@ impl std::fmt::Debug for Credential {
 /// A REST backend over HTTP: a running Rampart server.
 pub struct HttpRest {
     base: url::Url,
-    credential: Credential,
     http: reqwest::Client,
 }
 
 impl HttpRest {
     /// A backend for the server at `base` (e.g. `http://127.0.0.1:8080`).
-    pub fn new(base: &str, credential: Credential, timeout: Duration) -> Result<Self, String> {
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, String> {
         let base = url::Url::parse(base).map_err(|e| format!("RAMPART_URL '{base}': {e}"))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(format!("RAMPART_URL '{base}' must be an http(s) URL"));
@@ -221,11 +220,7 @@ impl HttpRest {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self {
-            base,
-            credential,
-            http,
-        })
+        Ok(Self { base, http })
     }
 
     /// The URL of an operation: the base path, then its segments, each percent-encoded.
@@ -243,7 +238,7 @@ impl HttpRest {
 }
 
 impl Rest for HttpRest {
-    fn send(&self, op: RestOp) -> RestFuture<'_> {
+    fn send<'a>(&'a self, op: RestOp, credential: &'a Credential) -> RestFuture<'a> {
         Box::pin(async move {
             let method = match op.method() {
                 Method::Get => reqwest::Method::GET,
@@ -252,10 +247,10 @@ impl Rest for HttpRest {
                 Method::Delete => reqwest::Method::DELETE,
             };
             let mut req = self.http.request(method, self.url(&op)).query(&op.query());
-            if let Some(key) = &self.credential.api_key {
+            if let Some(key) = &credential.api_key {
                 req = req.header("X-DreamFactory-API-Key", key);
             }
-            if let Some(token) = &self.credential.bearer {
+            if let Some(token) = &credential.bearer {
                 req = req.bearer_auth(token);
             }
             if let Some(body) = op.body() {
@@ -285,12 +280,7 @@ mod tests {
     use super::*;
 
     fn rest() -> HttpRest {
-        HttpRest::new(
-            "http://127.0.0.1:8080/base/",
-            Credential::default(),
-            Duration::from_secs(1),
-        )
-        .unwrap()
+        HttpRest::new("http://127.0.0.1:8080/base/", Duration::from_secs(1)).unwrap()
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CacheScope, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    CacheScope, CallToolResult, ContentBlock, Extensions, Implementation, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ResultType, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
@@ -19,7 +19,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
-use crate::rest::{Rest, RestOp, RestReply};
+use crate::rest::{Credential, Rest, RestOp, RestReply};
+
+/// Who a call acts for: the transport's credential, and whether its app key is read-only.
+/// Over stdio it is fixed for the process; over HTTP each request carries its own, which the
+/// server puts in the request's extensions after authenticating it.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub credential: Credential,
+    pub read_only: bool,
+}
 
 /// Limits and mode of a bridge.
 #[derive(Debug, Clone)]
@@ -59,6 +68,8 @@ update_rows and delete_rows need a filter and a max_affected; if more rows match
 pub struct Bridge {
     rest: Arc<dyn Rest>,
     settings: Arc<Settings>,
+    /// The caller of every call (stdio); `None` takes it from each HTTP request.
+    caller: Option<Caller>,
     /// The database services the caller reaches, once looked up (to default `service`).
     services: Arc<Mutex<Option<Vec<String>>>>,
     tool_router: ToolRouter<Bridge>,
@@ -404,10 +415,11 @@ const TABLES_PAGE: usize = 100;
 
 #[tool_router]
 impl Bridge {
-    /// A bridge sending its calls to `rest`.
-    pub fn new(rest: Arc<dyn Rest>, settings: Settings) -> Self {
+    /// A bridge sending its calls to `rest`, for one `caller` (stdio) or, with `None`, for
+    /// the caller each HTTP request carries.
+    pub fn new(rest: Arc<dyn Rest>, settings: Settings, caller: Option<Caller>) -> Self {
         let mut tool_router = Self::tool_router();
-        if settings.read_only {
+        if settings.read_only || caller.as_ref().is_some_and(|c| c.read_only) {
             for name in WRITE_TOOLS {
                 tool_router.remove_route(name);
             }
@@ -415,16 +427,32 @@ impl Bridge {
         Self {
             rest,
             settings: Arc::new(settings),
+            caller,
             services: Arc::new(Mutex::new(None)),
             tool_router,
         }
     }
 
+    /// The caller of a call: the bridge's own, or the one its HTTP request carries.
+    fn caller(&self, ext: &Extensions) -> Result<Caller, CallToolResult> {
+        if let Some(c) = &self.caller {
+            return Ok(c.clone());
+        }
+        ext.get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>())
+            .cloned()
+            .ok_or_else(|| tool_error("No credential came with this request."))
+    }
+
     /// A bridge for the credential `rest` carries, checked once: a refused credential stops
     /// here, and a read-only app key makes the bridge read-only.
-    pub async fn connect(rest: Arc<dyn Rest>, mut settings: Settings) -> Result<Self, String> {
+    pub async fn connect(
+        rest: Arc<dyn Rest>,
+        settings: Settings,
+        credential: Credential,
+    ) -> Result<Self, String> {
         let reply = rest
-            .send(RestOp::Session)
+            .send(RestOp::Session, &credential)
             .await
             .map_err(|e| e.to_string())?;
         if !reply.ok() {
@@ -436,21 +464,22 @@ impl Bridge {
                 reply.status
             ));
         }
-        if reply.body["app"]["read_only"] == json!(true) {
-            settings.read_only = true;
-        }
-        Ok(Self::new(rest, settings))
+        let caller = Caller {
+            credential,
+            read_only: reply.body["app"]["read_only"] == json!(true),
+        };
+        Ok(Self::new(rest, settings, Some(caller)))
     }
 
-    async fn send(&self, op: RestOp) -> Result<RestReply, CallToolResult> {
-        if op.writes() && self.settings.read_only {
+    async fn send(&self, caller: &Caller, op: RestOp) -> Result<RestReply, CallToolResult> {
+        if op.writes() && (self.settings.read_only || caller.read_only) {
             return Err(tool_error(
                 "This bridge is read-only: nothing can be changed.",
             ));
         }
         let reply = self
             .rest
-            .send(op)
+            .send(op, &caller.credential)
             .await
             .map_err(|e| tool_error(e.to_string()))?;
         if reply.ok() {
@@ -461,13 +490,13 @@ impl Bridge {
     }
 
     /// The service a call names, or the only database service the caller reaches.
-    async fn service(&self, given: ServiceArg) -> Result<String, CallToolResult> {
+    async fn service(&self, caller: &Caller, given: ServiceArg) -> Result<String, CallToolResult> {
         if let Some(s) = given {
             return Ok(s);
         }
         let mut cached = self.services.lock().await;
         if cached.is_none() {
-            let reply = self.send(RestOp::Services).await?;
+            let reply = self.send(caller, RestOp::Services).await?;
             let names = reply.body["services"]
                 .as_array()
                 .map(|a| {
@@ -496,8 +525,16 @@ impl Bridge {
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<ServicesOut>()
     )]
-    async fn list_services(&self, _: Parameters<NoArgs>) -> Result<CallToolResult, McpError> {
-        Ok(match self.send(RestOp::Services).await {
+    async fn list_services(
+        &self,
+        ext: Extensions,
+        _: Parameters<NoArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let caller = match self.caller(&ext) {
+            Ok(c) => c,
+            Err(e) => return Ok(e),
+        };
+        Ok(match self.send(&caller, RestOp::Services).await {
             Err(e) => e,
             Ok(reply) => {
                 let services = reply.body["services"]
@@ -525,18 +562,27 @@ impl Bridge {
     )]
     async fn list_tables(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<ListTablesArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.list_tables_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.list_tables_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn list_tables_inner(&self, a: ListTablesArgs) -> Result<CallToolResult, CallToolResult> {
+    async fn list_tables_inner(
+        &self,
+        ext: &Extensions,
+        a: ListTablesArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
         let offset = page_of(a.cursor.as_deref())?;
-        let service = self.service(a.service).await?;
+        let service = self.service(&caller, a.service).await?;
         let reply = self
-            .send(RestOp::Tables {
-                service: service.clone(),
-            })
+            .send(
+                &caller,
+                RestOp::Tables {
+                    service: service.clone(),
+                },
+            )
             .await?;
         let all = records(&reply.body);
         let tables = all
@@ -568,21 +614,30 @@ impl Bridge {
     )]
     async fn describe_table(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<TableArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.describe_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.describe_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn describe_inner(&self, a: TableArgs) -> Result<CallToolResult, CallToolResult> {
-        let service = self.service(a.service).await?;
+    async fn describe_inner(
+        &self,
+        ext: &Extensions,
+        a: TableArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
+        let service = self.service(&caller, a.service).await?;
         // The table's schema as the role reads it comes with a read (`_schema` is a separate
         // grant in DreamFactory; reading the table is what the agent needs).
         let reply = self
-            .send(RestOp::Read {
-                service: service.clone(),
-                table: a.table,
-                query: vec![("include_schema", "true".into()), ("limit", "1".into())],
-            })
+            .send(
+                &caller,
+                RestOp::Read {
+                    service: service.clone(),
+                    table: a.table,
+                    query: vec![("include_schema", "true".into()), ("limit", "1".into())],
+                },
+            )
             .await?;
         let t = &reply.body["meta"]["schema"];
         let list = |key: &str| t[key].as_array().cloned().unwrap_or_default();
@@ -631,12 +686,18 @@ impl Bridge {
     )]
     async fn query_rows(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<QueryArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.query_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.query_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn query_inner(&self, a: QueryArgs) -> Result<CallToolResult, CallToolResult> {
+    async fn query_inner(
+        &self,
+        ext: &Extensions,
+        a: QueryArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
         let s = &self.settings;
         let asked = a.limit.unwrap_or(s.default_rows).max(1);
         let limit = asked.min(s.max_rows);
@@ -656,13 +717,16 @@ impl Bridge {
         if let Some(c) = a.cursor {
             query.push(("cursor", c));
         }
-        let service = self.service(a.service).await?;
+        let service = self.service(&caller, a.service).await?;
         let reply = self
-            .send(RestOp::Read {
-                service,
-                table: a.table,
-                query,
-            })
+            .send(
+                &caller,
+                RestOp::Read {
+                    service,
+                    table: a.table,
+                    query,
+                },
+            )
             .await?;
         let mut rows = records(&reply.body);
         let mut next_cursor = reply.body["meta"]["next_cursor"].as_str().map(text);
@@ -717,23 +781,32 @@ impl Bridge {
     )]
     async fn get_row(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<GetRowArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.get_row_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.get_row_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn get_row_inner(&self, a: GetRowArgs) -> Result<CallToolResult, CallToolResult> {
-        let service = self.service(a.service).await?;
+    async fn get_row_inner(
+        &self,
+        ext: &Extensions,
+        a: GetRowArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
+        let service = self.service(&caller, a.service).await?;
         let id = match a.id {
             Id::Number(n) => n.to_string(),
             Id::Text(t) => t,
         };
         let reply = self
-            .send(RestOp::Record {
-                service,
-                table: a.table,
-                id,
-            })
+            .send(
+                &caller,
+                RestOp::Record {
+                    service,
+                    table: a.table,
+                    id,
+                },
+            )
             .await?;
         Ok(structured(&RowOut { row: reply.body }))
     }
@@ -745,12 +818,18 @@ impl Bridge {
     )]
     async fn aggregate(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<AggregateArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.aggregate_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.aggregate_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn aggregate_inner(&self, a: AggregateArgs) -> Result<CallToolResult, CallToolResult> {
+    async fn aggregate_inner(
+        &self,
+        ext: &Extensions,
+        a: AggregateArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
         if a.metrics.is_empty() {
             return Err(tool_error("Give at least one metric."));
         }
@@ -786,13 +865,16 @@ impl Bridge {
         if let Some(f) = a.filter.filter(|f| !f.trim().is_empty()) {
             query.push(("filter", f));
         }
-        let service = self.service(a.service).await?;
+        let service = self.service(&caller, a.service).await?;
         let reply = self
-            .send(RestOp::Read {
-                service,
-                table: a.table,
-                query,
-            })
+            .send(
+                &caller,
+                RestOp::Read {
+                    service,
+                    table: a.table,
+                    query,
+                },
+            )
             .await?;
         let rows = records(&reply.body);
         let truncated = reply.body["meta"]["next_cursor"].is_string()
@@ -817,23 +899,32 @@ impl Bridge {
     )]
     async fn insert_rows(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<InsertArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.insert_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.insert_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn insert_inner(&self, a: InsertArgs) -> Result<CallToolResult, CallToolResult> {
+    async fn insert_inner(
+        &self,
+        ext: &Extensions,
+        a: InsertArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
         if a.rows.is_empty() || a.rows.len() > 100 {
             return Err(tool_error("Give between 1 and 100 rows."));
         }
-        let service = self.service(a.service).await?;
+        let service = self.service(&caller, a.service).await?;
         let rows: Vec<Value> = a.rows.into_iter().map(Value::Object).collect();
         let reply = self
-            .send(RestOp::Insert {
-                service,
-                table: a.table,
-                rows,
-            })
+            .send(
+                &caller,
+                RestOp::Insert {
+                    service,
+                    table: a.table,
+                    rows,
+                },
+            )
             .await?;
         let rows = records(&reply.body);
         Ok(structured(&WrittenOut {
@@ -854,12 +945,18 @@ impl Bridge {
     )]
     async fn update_rows(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<UpdateArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.update_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.update_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn update_inner(&self, a: UpdateArgs) -> Result<CallToolResult, CallToolResult> {
+    async fn update_inner(
+        &self,
+        ext: &Extensions,
+        a: UpdateArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
         if a.filter.trim().is_empty() {
             return Err(tool_error("A filter is required."));
         }
@@ -869,15 +966,18 @@ impl Bridge {
         if a.max_affected == 0 {
             return Err(tool_error("`max_affected` must be at least 1."));
         }
-        let service = self.service(a.service).await?;
+        let service = self.service(&caller, a.service).await?;
         let reply = self
-            .send(RestOp::Update {
-                service,
-                table: a.table,
-                filter: a.filter,
-                set: a.set,
-                max_affected: a.max_affected,
-            })
+            .send(
+                &caller,
+                RestOp::Update {
+                    service,
+                    table: a.table,
+                    filter: a.filter,
+                    set: a.set,
+                    max_affected: a.max_affected,
+                },
+            )
             .await?;
         let rows = records(&reply.body);
         Ok(structured(&WrittenOut {
@@ -898,26 +998,35 @@ impl Bridge {
     )]
     async fn delete_rows(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<DeleteArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.delete_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.delete_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn delete_inner(&self, a: DeleteArgs) -> Result<CallToolResult, CallToolResult> {
+    async fn delete_inner(
+        &self,
+        ext: &Extensions,
+        a: DeleteArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
         if a.filter.trim().is_empty() {
             return Err(tool_error("A filter is required."));
         }
         if a.max_affected == 0 {
             return Err(tool_error("`max_affected` must be at least 1."));
         }
-        let service = self.service(a.service).await?;
+        let service = self.service(&caller, a.service).await?;
         let reply = self
-            .send(RestOp::Delete {
-                service,
-                table: a.table,
-                filter: a.filter,
-                max_affected: a.max_affected,
-            })
+            .send(
+                &caller,
+                RestOp::Delete {
+                    service,
+                    table: a.table,
+                    filter: a.filter,
+                    max_affected: a.max_affected,
+                },
+            )
             .await?;
         let rows = records(&reply.body);
         Ok(structured(&WrittenOut {
@@ -933,19 +1042,28 @@ impl Bridge {
     )]
     async fn call_function(
         &self,
+        ext: Extensions,
         Parameters(a): Parameters<CallArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.call_inner(a).await.unwrap_or_else(|e| e))
+        Ok(self.call_inner(&ext, a).await.unwrap_or_else(|e| e))
     }
 
-    async fn call_inner(&self, a: CallArgs) -> Result<CallToolResult, CallToolResult> {
-        let service = self.service(a.service).await?;
+    async fn call_inner(
+        &self,
+        ext: &Extensions,
+        a: CallArgs,
+    ) -> Result<CallToolResult, CallToolResult> {
+        let caller = self.caller(ext)?;
+        let service = self.service(&caller, a.service).await?;
         let reply = self
-            .send(RestOp::Call {
-                service,
-                function: a.name,
-                args: a.args.unwrap_or_default(),
-            })
+            .send(
+                &caller,
+                RestOp::Call {
+                    service,
+                    function: a.name,
+                    args: a.args.unwrap_or_default(),
+                },
+            )
             .await?;
         Ok(structured(&CallOut { result: reply.body }))
     }
@@ -955,8 +1073,16 @@ impl Bridge {
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<WhoamiOut>()
     )]
-    async fn whoami(&self, _: Parameters<NoArgs>) -> Result<CallToolResult, McpError> {
-        Ok(match self.send(RestOp::Session).await {
+    async fn whoami(
+        &self,
+        ext: Extensions,
+        _: Parameters<NoArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let caller = match self.caller(&ext) {
+            Ok(c) => c,
+            Err(e) => return Ok(e),
+        };
+        Ok(match self.send(&caller, RestOp::Session).await {
             Err(e) => e,
             Ok(reply) => {
                 let b = &reply.body;
@@ -968,7 +1094,7 @@ impl Bridge {
                     app: b.get("app").filter(|a| !a.is_null()).cloned(),
                     role: b["role"].as_str().map(text),
                     role_id: b["role_id"].as_i64(),
-                    read_only: self.settings.read_only,
+                    read_only: self.settings.read_only || caller.read_only,
                 })
             }
         })
@@ -996,7 +1122,12 @@ impl ServerHandler for Bridge {
         let modern = context
             .protocol_version()
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let read_only =
+            self.settings.read_only || self.caller(&context.extensions).is_ok_and(|c| c.read_only);
         let mut tools = self.tool_router.list_all();
+        if read_only {
+            tools.retain(|t| !WRITE_TOOLS.contains(&t.name.as_ref()));
+        }
         tools.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(ListToolsResult {
             result_type: Some(ResultType::COMPLETE),

@@ -1,6 +1,6 @@
 //! A real MCP client for the bridge: the official Python SDK (`tests/mcp/drive.py`, run
 //! with the virtualenv `scripts/setup-test-env.sh` makes), launching `rampart-mcp` over stdio
-//! as a desktop agent would.
+//! as a desktop agent would, or speaking Streamable HTTP to the server's `/mcp`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,20 +55,38 @@ impl Session {
 /// `base`, with `env` (the credential) as the bridge's environment.
 #[must_use]
 pub fn stdio(base: &str, env: &[(&str, &str)], calls: &Value) -> Session {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp/drive.py");
-    let mut cmd = Command::new(python());
-    cmd.arg(script)
-        .arg("stdio")
-        .arg(crate::app::built("rampart-mcp"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RAMPART_URL", base)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = client("stdio", &crate::app::built("rampart-mcp").to_string_lossy());
+    cmd.env("RAMPART_URL", base);
     for (k, v) in env {
         cmd.env(k, v);
     }
+    run(cmd, calls)
+}
+
+/// Runs `calls` against the server's own `/mcp` endpoint over Streamable HTTP, sending
+/// `headers` (the credential) with every request.
+#[must_use]
+pub fn http(base: &str, headers: &Value, calls: &Value) -> Session {
+    let mut cmd = client("http", &format!("{base}/mcp"));
+    cmd.env("MCP_HEADERS", headers.to_string());
+    run(cmd, calls)
+}
+
+fn client(mode: &str, target: &str) -> Command {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp/drive.py");
+    let mut cmd = Command::new(python());
+    cmd.arg(script)
+        .arg(mode)
+        .arg(target)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn run(mut cmd: Command, calls: &Value) -> Session {
     let mut child = cmd.spawn().expect("start the MCP client");
     child
         .stdin

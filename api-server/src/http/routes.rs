@@ -3,7 +3,7 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{data, docs, root, system, user};
+use super::handlers::{data, docs, mcp, root, system, user};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -41,6 +41,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v2/system/app/{id}"),
     ("DELETE", "/api/v2/system/app/{id}"),
     ("GET", "/api/v2/user/session"),
+    ("POST", "/mcp"),
+    ("GET", "/mcp"),
+    ("DELETE", "/mcp"),
     ("*", "/api/v2/{service}"),
     ("*", "/api/v2/{service}/{resource:.*}"),
 ];
@@ -63,6 +66,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             }),
         )
         .route("/api/v2", web::get().to(root::index))
+        .service(
+            web::resource("/mcp")
+                .route(web::post().to(mcp::handle))
+                .route(web::get().to(mcp::handle))
+                .route(web::delete().to(mcp::handle))
+                .default_service(web::to(system::not_allowed)),
+        )
         .service(
             web::resource("/api/v2/user/session")
                 .route(web::get().to(user::session))

@@ -460,3 +460,120 @@ async fn a_read_only_key_is_read_only_in_the_bridge_and_in_the_rest_api() {
     assert_eq!(structured(&s.results[0])["read_only"], json!(true));
     assert_eq!(count(&shop, "SELECT count(*) FROM audit_notes").await, 0);
 }
+
+#[tokio::test]
+async fn the_servers_own_mcp_endpoint_serves_the_same_tools_over_http() {
+    let shop = Shop::new().await;
+    let key = agent_key(&shop).await;
+    let calls = json!([
+        {"tool": "whoami"},
+        {"tool": "query_rows", "args": {"table": "customers", "order": "id", "limit": 100}},
+        {"tool": "insert_rows", "args": {"table": "orders", "rows": [{"customer_id": 1, "total": 5}]}},
+        {"tool": "query_rows", "args": {"table": "orders; DROP TABLE orders"}}
+    ]);
+    let s = mcp::http(
+        &shop.app.base,
+        &json!({"X-DreamFactory-API-Key": key}),
+        &calls,
+    );
+    assert_eq!(s.tool_names().len(), 11, "{:?}", s.tool_names());
+    assert_eq!(structured(&s.results[0])["role"], json!("agent"));
+    let rest = rampart_tests::Client::new(&shop.app).with_key(&key);
+    let expected = rest
+        .get("/api/v2/db/_table/customers?order=id&limit=100")
+        .await;
+    assert_eq!(structured(&s.results[1])["rows"], expected.body["resource"]);
+    assert_eq!(structured(&s.results[2])["count"], json!(1));
+    assert_eq!(refused(&s.results[3])["status"], json!(403));
+    assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
+
+    // A bearer token works as well, and a read-only key lists no write tool.
+    let role = shop
+        .admin
+        .create_role("viewer", &[(shop.service_id, "*", 1)])
+        .await;
+    let app = shop
+        .admin
+        .post(
+            "/api/v2/system/app",
+            json!({"resource": [{"name": "viewer-app", "role_id": role, "read_only": true}]}),
+        )
+        .await;
+    let viewer = app.body["resource"][0]["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = mcp::http(
+        &shop.app.base,
+        &json!({"X-DreamFactory-API-Key": viewer}),
+        &json!([{"tool": "insert_rows", "args": {"table": "orders", "rows": [{"customer_id": 1, "total": 5}]}}]),
+    );
+    assert!(
+        !s.tool_names().iter().any(|n| n == "insert_rows"),
+        "{:?}",
+        s.tool_names()
+    );
+    let r = &s.results[0];
+    assert!(
+        r["isError"] == json!(true) || r.get("protocolError").is_some(),
+        "{r}"
+    );
+    assert_eq!(count(&shop, "SELECT count(*) FROM orders").await, 7);
+}
+
+#[tokio::test]
+async fn the_mcp_endpoint_refuses_missing_credentials_and_foreign_hosts_and_origins() {
+    let shop = Shop::new().await;
+    let key = agent_key(&shop).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/mcp", shop.app.base);
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}});
+    let post = |headers: &[(&str, &str)]| {
+        let mut r = http
+            .post(&url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .json(&list);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send()
+    };
+    let anonymous = post(&[]).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers().get("www-authenticate").is_some());
+    let bad_key = post(&[("X-DreamFactory-API-Key", "not-a-key")])
+        .await
+        .unwrap();
+    assert_eq!(bad_key.status(), StatusCode::UNAUTHORIZED);
+    let ok = post(&[("X-DreamFactory-API-Key", &key)]).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(
+        body["result"]["tools"].as_array().map(Vec::len),
+        Some(11),
+        "{body}"
+    );
+    // DNS rebinding: a page elsewhere cannot reach the local server through its browser.
+    let evil_host = post(&[
+        ("X-DreamFactory-API-Key", &key),
+        ("Host", "evil.example.com"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(evil_host.status(), StatusCode::FORBIDDEN);
+    let evil_origin = post(&[
+        ("X-DreamFactory-API-Key", &key),
+        ("Origin", "https://evil.example.com"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(evil_origin.status(), StatusCode::FORBIDDEN);
+    let local_origin = post(&[
+        ("X-DreamFactory-API-Key", &key),
+        ("Origin", "http://localhost:3000"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(local_origin.status(), StatusCode::OK);
+}

@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod docs;
+pub mod mcp;
 pub mod root;
 pub mod system;
 pub mod user;

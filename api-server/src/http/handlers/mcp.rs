@@ -1,0 +1,115 @@
+//! `/mcp`: the MCP bridge over Streamable HTTP on the server's own port. Each request is
+//! authenticated here like any API request (bearer token or API key, never a tool argument);
+//! its `Caller` then travels in the request's extensions to the tools, which make their REST
+//! requests with that same credential. The protocol itself (versions, Host and Origin checks,
+//! stateless serving) is rmcp's.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use rampart_mcp::http::McpService;
+use rampart_mcp::{Caller, Credential};
+
+use crate::auth::{self, AuthError, Principal};
+use crate::http::error::{ApiError, ErrorKind};
+use crate::http::guard::credentials;
+use crate::state::AppState;
+
+/// The mounted service, or `None` when `mcp.enabled` is off.
+pub struct McpEndpoint(pub Option<McpService>);
+
+/// `POST|GET|DELETE /mcp`.
+pub async fn handle(
+    state: web::Data<AppState>,
+    endpoint: web::Data<McpEndpoint>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let Some(service) = endpoint.0.clone() else {
+        return Err(ApiError::not_found("MCP is not enabled on this server."));
+    };
+    let creds = credentials(&req);
+    let unauthorized = |e: AuthError| {
+        let mut r = ApiError::new(ErrorKind::Unauthorized, e.to_string()).error_response();
+        r.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"rampart\""),
+        );
+        r
+    };
+    let identity = match auth::authenticate(&state, &creds).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => return Ok(unauthorized(AuthError::NoCredentials)),
+        Err(e @ (AuthError::Internal(_) | AuthError::System(_))) => return Err(e.into()),
+        Err(e) => return Ok(unauthorized(e)),
+    };
+    let principal = Principal::from_identity(identity);
+    let caller = Caller {
+        credential: Credential {
+            api_key: creds.api_key,
+            bearer: creds.session_token,
+        },
+        read_only: principal.app.as_ref().is_some_and(|a| a.read_only),
+    };
+    let mut request = http::Request::builder()
+        .method(req.method().as_str())
+        .uri(req.uri().to_string());
+    for (name, value) in req.headers() {
+        request = request.header(name.as_str(), value.as_bytes());
+    }
+    let mut request = request
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| ApiError::bad_request(format!("Malformed MCP request: {e}")))?;
+    request.extensions_mut().insert(caller);
+    let mut service = service;
+    let response = tower_service::Service::call(&mut service, request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let (parts, body) = response.into_parts();
+    let status = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut out = HttpResponse::build(status);
+    for (name, value) in &parts.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.append_header((n, v));
+        }
+    }
+    let stream = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(|never| match never {}));
+    Ok(out.streaming::<_, std::convert::Infallible>(stream))
+}
+
+/// The endpoint for a server reachable at `base` (its own loopback address).
+pub fn endpoint(config: &crate::config::Config, base: &str) -> Result<McpEndpoint, String> {
+    if !config.mcp.enabled {
+        return Ok(McpEndpoint(None));
+    }
+    let rest = rampart_mcp::HttpRest::new(
+        base,
+        std::time::Duration::from_secs(config.limits.statement_timeout_ms / 1000 + 30),
+    )?;
+    let settings = rampart_mcp::Settings {
+        read_only: config.mcp.read_only,
+        max_rows: config.mcp.max_rows.max(1),
+        max_bytes: config.mcp.max_bytes.max(1024),
+        ..rampart_mcp::Settings::default()
+    };
+    let options = rampart_mcp::http::HttpOptions {
+        allowed_hosts: (!config.mcp.allowed_hosts.is_empty())
+            .then(|| config.mcp.allowed_hosts.clone()),
+        allowed_origins: config.mcp.allowed_origins.clone(),
+        max_body_bytes: config.limits.max_body_bytes,
+    };
+    Ok(McpEndpoint(Some(rampart_mcp::http::service(
+        Arc::new(rest),
+        settings,
+        options,
+    ))))
+}
