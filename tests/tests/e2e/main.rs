@@ -13,6 +13,7 @@ mod external_jwt;
 mod fixture;
 mod in_process;
 mod mcp;
+mod mcp_conformance;
 mod openapi;
 mod rbac_matrix;
 mod rbac_matrix_rows;
