@@ -28,6 +28,22 @@ use crate::rest::{Credential, Rest, RestOp, RestReply};
 pub struct Caller {
     pub credential: Credential,
     pub read_only: bool,
+    /// The database services the caller reaches, when known up front: a call that leaves out
+    /// `service` then needs no extra request to find the only one.
+    pub services: Option<Vec<String>>,
+}
+
+/// The database services in a `GET /api/v2` answer.
+fn database_services(body: &Value) -> Vec<String> {
+    body["services"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|s| s["type"] == "pgsql")
+                .map(|s| str_of(s, "name"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Limits and mode of a bridge.
@@ -480,9 +496,17 @@ impl Bridge {
                 reply.status
             ));
         }
+        let read_only = reply.body["app"]["read_only"] == json!(true);
+        let services = rest
+            .send(RestOp::Services, &credential)
+            .await
+            .ok()
+            .filter(RestReply::ok)
+            .map(|r| database_services(&r.body));
         let caller = Caller {
             credential,
-            read_only: reply.body["app"]["read_only"] == json!(true),
+            read_only,
+            services,
         };
         Ok(Self::new(rest, settings, Some(caller)))
     }
@@ -512,17 +536,12 @@ impl Bridge {
         }
         let mut cached = self.services.lock().await;
         if cached.is_none() {
-            let reply = self.send(caller, RestOp::Services).await?;
-            let names = reply.body["services"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter(|s| s["type"] == "pgsql")
-                        .map(|s| str_of(s, "name"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            *cached = Some(names);
+            *cached = match &caller.services {
+                Some(known) => Some(known.clone()),
+                None => Some(database_services(
+                    &self.send(caller, RestOp::Services).await?.body,
+                )),
+            };
         }
         match cached.as_deref() {
             Some([only]) => Ok(only.clone()),

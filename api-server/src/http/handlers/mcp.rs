@@ -54,6 +54,7 @@ pub async fn handle(
             bearer: creds.session_token,
         },
         read_only: principal.app.as_ref().is_some_and(|a| a.read_only),
+        services: Some(reachable_databases(&state, &principal).await?),
     };
     let mut request = http::Request::builder()
         .method(req.method().as_str())
@@ -84,6 +85,31 @@ pub async fn handle(
         .into_data_stream()
         .map(|chunk| chunk.map_err(|never| match never {}));
     Ok(out.streaming::<_, std::convert::Infallible>(stream))
+}
+
+/// The database services the caller's role reaches (what `GET /api/v2` lists), so a tool
+/// call that leaves out `service` needs no request of its own to find the only one.
+async fn reachable_databases(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<String>, ApiError> {
+    let role = match principal.role_id {
+        Some(id) => state.compiled_role(id).await?,
+        None => None,
+    };
+    let Some(role) = role.filter(|r| r.is_active) else {
+        return Ok(Vec::new());
+    };
+    Ok(crate::system::services::list(&state.store)
+        .await?
+        .into_iter()
+        .filter(|s| {
+            s.is_active
+                && s.is_database()
+                && role.reaches_service(s.id, crate::rbac::verbs::REQUESTOR_API)
+        })
+        .map(|s| s.name)
+        .collect())
 }
 
 /// The endpoint for a server reachable at `base` (its own loopback address).
