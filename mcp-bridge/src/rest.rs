@@ -191,6 +191,8 @@ pub struct Credential {
     pub api_key: Option<String>,
     /// A Rampart session token or an external issuer's JWT.
     pub bearer: Option<String>,
+    /// Ask the REST layer to refuse writes for this caller too (`X-Rampart-Read-Only`).
+    pub read_only: bool,
 }
 
 impl std::fmt::Debug for Credential {
@@ -198,6 +200,7 @@ impl std::fmt::Debug for Credential {
         f.debug_struct("Credential")
             .field("api_key", &self.api_key.as_ref().map(|_| "…"))
             .field("bearer", &self.bearer.as_ref().map(|_| "…"))
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
@@ -252,6 +255,9 @@ impl Rest for HttpRest {
             }
             if let Some(token) = &credential.bearer {
                 req = req.bearer_auth(token);
+            }
+            if credential.read_only {
+                req = req.header("X-Rampart-Read-Only", "true");
             }
             if let Some(body) = op.body() {
                 req = req.json(&body);

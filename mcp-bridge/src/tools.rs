@@ -517,9 +517,12 @@ impl Bridge {
                 "This bridge is read-only: nothing can be changed.",
             ));
         }
+        // In read-only mode the REST layer is told so as well, and refuses writes itself.
+        let mut credential = caller.credential.clone();
+        credential.read_only |= self.settings.read_only || caller.read_only;
         let reply = self
             .rest
-            .send(op, &caller.credential)
+            .send(op, &credential)
             .await
             .map_err(|e| tool_error(e.to_string()))?;
         if reply.ok() {

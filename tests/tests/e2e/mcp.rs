@@ -450,6 +450,17 @@ async fn a_read_only_key_is_read_only_in_the_bridge_and_in_the_rest_api() {
             r.text
         );
     }
+    // Any client may make its own requests read-only (the bridge does in read-only mode).
+    let writer = shop.admin.create_app("writer", Some(role)).await.1;
+    let restricted = reqwest::Client::new()
+        .post(format!("{}/api/v2/db/_table/audit_notes", shop.app.base))
+        .header("X-DreamFactory-API-Key", &writer)
+        .header("X-Rampart-Read-Only", "true")
+        .json(&json!({"body": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restricted.status(), StatusCode::FORBIDDEN);
     // The bridge sees it and offers no write tool.
     let s = mcp::stdio(
         &shop.app.base,

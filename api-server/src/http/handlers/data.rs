@@ -133,6 +133,9 @@ impl View for RoleView<'_> {
     }
 }
 
+/// A request header by which a client makes its own request read-only.
+pub const READ_ONLY_HEADER: &str = "x-rampart-read-only";
+
 /// `/api/v2/{service}` and `/api/v2/{service}/{resource…}`.
 pub async fn service_request(
     state: web::Data<AppState>,
@@ -156,7 +159,13 @@ pub async fn service_request(
     };
     let component = api.resource.component();
     let writes = api.verb != Verb::Get || matches!(api.resource, Resource::Routine(..));
-    if writes && principal.app.as_ref().is_some_and(|a| a.read_only) {
+    // A client may also restrict itself (the MCP bridge in read-only mode does): the header
+    // can only take rights away.
+    let self_restricted = req
+        .headers()
+        .get(READ_ONLY_HEADER)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    if writes && (self_restricted || principal.app.as_ref().is_some_and(|a| a.read_only)) {
         return Err(ApiError::new(
             ErrorKind::Forbidden,
             "This app's API key is read-only: it may not write or call functions.",

@@ -52,6 +52,7 @@ pub async fn handle(
         credential: Credential {
             api_key: creds.api_key,
             bearer: creds.session_token,
+            read_only: false,
         },
         read_only: principal.app.as_ref().is_some_and(|a| a.read_only),
         services: Some(reachable_databases(&state, &principal).await?),
