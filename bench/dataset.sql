@@ -47,7 +47,7 @@ SELECT greatest(1, (100000 * :scale)::int) AS n_customers,
 
 INSERT INTO customers (email, name, ssn, tenant_id, created_at)
 SELECT 'customer' || i || '@example.com', 'Customer ' || i,
-       lpad((i * 7919 % 1000)::text, 3, '0') || '-' || lpad((i % 100)::text, 2, '0') || '-' || lpad((i * 31 % 10000)::text, 4, '0'),
+       lpad((i::bigint * 7919 % 1000)::text, 3, '0') || '-' || lpad((i % 100)::text, 2, '0') || '-' || lpad((i * 31 % 10000)::text, 4, '0'),
        i % 10 + 1, '2026-01-01T00:00:00Z'::timestamptz + (i || ' minutes')::interval
 FROM generate_series(1, :n_customers) AS i;
 
@@ -58,7 +58,7 @@ FROM generate_series(1, :n_products) AS i;
 INSERT INTO orders (customer_id, status, total, note)
 SELECT i % :n_customers + 1,
        (ARRAY['pending', 'shipped', 'cancelled']::order_status[])[i % 3 + 1],
-       (i * 7907 % 100000) / 100.0,
+       (i::bigint * 7907 % 100000) / 100.0,
        CASE WHEN i % 5 = 0 THEN 'note ' || i END
 FROM generate_series(1, :n_orders) AS i;
 
