@@ -202,6 +202,21 @@ pub async fn write(
     plan: &WritePlan,
     refused: Vec<RecordError>,
 ) -> Result<WriteOutcome, ExecError> {
+    let one_statement = matches!(plan.ops.as_slice(), [op] if op_is_one_statement(op))
+        && refused.is_empty()
+        && session.settings.is_empty()
+        && plan.check.is_none()
+        && plan.max_affected.is_none();
+    if one_statement {
+        // PostgreSQL makes a single statement atomic: no transaction, one round trip.
+        let mut conn = pool.acquire().await?;
+        let outcome = run_op(&mut conn, plan, &plan.ops[0]).await;
+        let committed = outcome.is_ok() || plan.mode != BatchMode::Rollback;
+        return Ok(WriteOutcome {
+            results: vec![outcome],
+            committed,
+        });
+    }
     let mut refused: std::collections::HashMap<usize, WriteError> =
         refused.into_iter().map(|r| (r.index, r.error)).collect();
     let mut tx = pool.begin().await?;
@@ -210,9 +225,12 @@ pub async fn write(
     }
     let mut results = Vec::with_capacity(plan.ops.len());
     let mut failed = false;
+    // With one operation the transaction is its savepoint.
+    let alone = plan.ops.len() == 1;
     for (i, op) in plan.ops.iter().enumerate() {
         let outcome = match refused.remove(&i) {
             Some(e) => Err(OpError::Refused(e)),
+            None if alone => run_op(&mut tx, plan, op).await,
             None => {
                 let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
                 let outcome = run_op(&mut savepoint, plan, op).await;
@@ -239,12 +257,20 @@ pub async fn write(
         }
     }
     let committed = !(failed && plan.mode == BatchMode::Rollback);
-    if committed {
+    if committed && !(alone && failed) {
         tx.commit().await?;
     } else {
         tx.rollback().await?;
     }
     Ok(WriteOutcome { results, committed })
+}
+
+/// Whether an operation is one statement (no related records written with it).
+fn op_is_one_statement(op: &WriteOp) -> bool {
+    match op {
+        WriteOp::Insert { nested, .. } | WriteOp::Update { nested, .. } => nested.is_empty(),
+        WriteOp::Delete { .. } | WriteOp::Upsert { .. } => true,
+    }
 }
 
 /// The text values of a row's columns, by name (what nested steps read of each other).
