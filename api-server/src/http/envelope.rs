@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::query::ReadPlan;
-use crate::query::exec::{ReadResult, WriteOutcome};
+use crate::query::exec::{ExecError, ReadResult, Streamed, WriteOutcome};
 use crate::query::write::{BatchMode, WriteKind};
 use crate::request::ReadParams;
 
@@ -66,6 +66,92 @@ pub fn list(
 }
 
 /// DreamFactory's `as_list` form of a record: its id as a string, `(a,b)` for composite keys.
+/// How the pieces of a streamed list are written.
+struct StreamShape {
+    next_offset: u64,
+    count: Option<i64>,
+    schema: Option<Value>,
+    as_list: bool,
+}
+
+impl StreamShape {
+    fn piece(&self, item: Streamed, first: bool) -> String {
+        match item {
+            Streamed::Record(record) => {
+                let body = if self.as_list { id_of(&record) } else { record };
+                if first { body } else { format!(",{body}") }
+            }
+            Streamed::End {
+                has_more,
+                next_cursor,
+            } => {
+                let mut meta = serde_json::Map::new();
+                if let Some(n) = self.count {
+                    meta.insert("count".into(), json!(n));
+                }
+                if has_more {
+                    meta.insert("next".into(), json!(self.next_offset));
+                    if let Some(cursor) = next_cursor {
+                        meta.insert("next_cursor".into(), json!(cursor));
+                    }
+                }
+                if let Some(schema) = &self.schema {
+                    meta.insert("schema".into(), schema.clone());
+                }
+                if meta.is_empty() {
+                    "]}".to_owned()
+                } else {
+                    format!("],\"meta\":{}}}", Value::Object(meta))
+                }
+            }
+        }
+    }
+}
+
+/// A streamed list, in the same shape as `list`: the first piece was received before the
+/// answer started (so a failing query is still an ordinary error answer), the rest follows as
+/// PostgreSQL produces it. A failure after that can only cut the answer short; it is logged.
+pub fn list_stream(
+    first: Streamed,
+    rest: tokio::sync::mpsc::Receiver<Result<Streamed, ExecError>>,
+    next_offset: u64,
+    count: Option<i64>,
+    schema: Option<Value>,
+    as_list: bool,
+) -> HttpResponse {
+    use actix_web::web::Bytes;
+    use futures_util::StreamExt;
+    use futures_util::stream;
+    let shape = std::sync::Arc::new(StreamShape {
+        next_offset,
+        count,
+        schema,
+        as_list,
+    });
+    let done = matches!(first, Streamed::End { .. });
+    let head = format!("{{\"resource\":[{}", shape.piece(first, true));
+    let rest = (!done).then_some(rest);
+    let tail = stream::unfold((rest, shape), |(rx, shape)| async move {
+        let mut rx = rx?;
+        match rx.recv().await {
+            Some(Ok(item)) => {
+                let end = matches!(item, Streamed::End { .. });
+                let bytes = Bytes::from(shape.piece(item, false));
+                Some((Ok(bytes), ((!end).then_some(rx), shape)))
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "a streamed read failed after it started; the answer is cut short");
+                Some((Err(std::io::Error::other("read failed")), (None, shape)))
+            }
+            None => None,
+        }
+    });
+    let body = stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) }).chain(tail);
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .streaming(body)
+}
+
 fn id_of(record: &str) -> String {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(record) else {
         return "null".into();

@@ -163,6 +163,84 @@ pub async fn read(
     Ok(result)
 }
 
+/// Reads of more rows than this are streamed to the client as PostgreSQL produces them.
+pub const STREAM_FROM_ROWS: u64 = 1000;
+
+/// A piece of a streamed read.
+#[derive(Debug)]
+pub enum Streamed {
+    /// One record's JSON text.
+    Record(String),
+    /// The end: whether more rows match, and where the next page starts.
+    End {
+        has_more: bool,
+        next_cursor: Option<String>,
+    },
+}
+
+/// Runs a read whose records are sent one by one as PostgreSQL produces them, so a large
+/// export never sits in memory whole. A bounded channel carries them: a slow client slows the
+/// query down instead of filling memory, and a client gone stops it.
+pub fn read_streamed(
+    pool: &PgPool,
+    session: &DbSession,
+    plan: &ReadPlan,
+) -> tokio::sync::mpsc::Receiver<Result<Streamed, ExecError>> {
+    use futures_util::TryStreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let pool = pool.clone();
+    let settings = session.settings.clone();
+    let stmt = Statement::postgres(&sql::read(plan));
+    let output = plan.output.clone();
+    let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
+    let key_count = plan.keyset.as_ref().map_or(0, |k| k.columns.len());
+    tokio::spawn(async move {
+        let sender = tx.clone();
+        let run = async move {
+            let mut conn = pool.begin().await?;
+            if !settings.is_empty() {
+                crate::statement::set_local(&mut conn, &settings).await?;
+            }
+            let mut rows = stmt.pg().fetch(&mut *conn);
+            let (mut sent, mut has_more, mut last_keys) = (0, false, None);
+            while let Some(row) = rows.try_next().await? {
+                if sent == limit {
+                    has_more = true;
+                    break;
+                }
+                let record = record_json(&row, &output)?;
+                if key_count > 0 && sent + 1 == limit {
+                    let keys: Vec<Option<String>> = (0..key_count)
+                        .map(|j| row.try_get::<Option<String>, _>(output.len() + j))
+                        .collect::<Result<_, _>>()?;
+                    last_keys = Some(keys);
+                }
+                if sender.send(Ok(Streamed::Record(record))).await.is_err() {
+                    // The client is gone: dropping the transaction ends the query's work.
+                    return Ok(());
+                }
+                sent += 1;
+            }
+            drop(rows);
+            conn.commit().await?;
+            let next_cursor = has_more
+                .then(|| last_keys.as_deref().map(encode_cursor))
+                .flatten();
+            let _ = sender
+                .send(Ok(Streamed::End {
+                    has_more,
+                    next_cursor,
+                }))
+                .await;
+            Ok::<(), ExecError>(())
+        };
+        if let Err(e) = run.await {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    rx
+}
+
 /// Counts the rows a read's condition matches.
 pub async fn count(pool: &PgPool, session: &DbSession, plan: &ReadPlan) -> Result<i64, ExecError> {
     let stmt = sql::count(&plan.table, plan.condition.as_ref());

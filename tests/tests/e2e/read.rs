@@ -459,3 +459,94 @@ async fn group_by_with_aggregates_summarises_rows() {
         total.text
     );
 }
+
+#[tokio::test]
+async fn large_reads_stream_in_the_same_shape_and_still_fail_cleanly() {
+    let shop = Shop::new().await;
+    let mut conn = shop.db.connect().await;
+    sqlx::query(
+        "INSERT INTO audit_notes (body) SELECT 'note ' || i FROM generate_series(1, 4000) AS i",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // Lists beyond 1,000 rows need a service that allows them.
+    let mut config = shop.db.service_config();
+    config["max_records"] = json!(10000);
+    let allowed = shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/service/{}", shop.service_id),
+            json!({"config": config}),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
+    let c = shop.client_with("reader", &[("*", 1)]).await;
+    let r = c
+        .get_with(
+            "/api/v2/db/_table/audit_notes",
+            &[
+                ("limit", "2500"),
+                ("order", "id"),
+                ("include_count", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        &r.text[..r.text.len().min(300)]
+    );
+    let records = r.body["resource"].as_array().unwrap();
+    assert_eq!(records.len(), 2500);
+    assert_eq!(records[0], json!({"id": 1, "body": "note 1"}));
+    assert_eq!(records[2499]["id"], json!(2500));
+    assert_eq!(r.body["meta"]["count"], json!(4000));
+    assert_eq!(r.body["meta"]["next"], json!(2500));
+    let cursor = r.body["meta"]["next_cursor"].as_str().unwrap().to_owned();
+    let next = c
+        .get_with(
+            "/api/v2/db/_table/audit_notes",
+            &[("limit", "2500"), ("order", "id"), ("cursor", &cursor)],
+        )
+        .await;
+    let rest = next.body["resource"].as_array().unwrap();
+    assert_eq!((rest.len(), rest[0]["id"].clone()), (1500, json!(2501)));
+    assert!(
+        next.body.get("meta").is_none(),
+        "the last page says no more"
+    );
+    let ids = c
+        .get_with(
+            "/api/v2/db/_table/audit_notes",
+            &[
+                ("limit", "1500"),
+                ("as_list", "true"),
+                ("filter", "id <= 1200"),
+            ],
+        )
+        .await;
+    assert_eq!(ids.body["resource"].as_array().unwrap().len(), 1200);
+    assert_eq!(
+        ids.body["resource"][0],
+        json!("1"),
+        "ids as DreamFactory lists them"
+    );
+    // A query that fails fails before the answer starts: a plain 4xx error.
+    let bad = c
+        .get_with(
+            "/api/v2/db/_table/audit_notes",
+            &[("limit", "5000"), ("filter", "id = 99999999999")],
+        )
+        .await;
+    assert!(bad.status.is_client_error(), "{}", bad.text);
+    assert!(bad.body["error"]["message"].is_string(), "{}", bad.text);
+    let none = c
+        .get_with(
+            "/api/v2/db/_table/audit_notes",
+            &[("limit", "5000"), ("filter", "id < 0")],
+        )
+        .await;
+    assert_eq!(none.body, json!({"resource": []}));
+}

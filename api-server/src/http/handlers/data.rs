@@ -603,6 +603,31 @@ impl Ctx<'_> {
             let n = exec::count(pool, self.session, &read_plan).await?;
             return Ok(HttpResponse::Ok().json(n));
         }
+        if id.is_none() && params.ids.is_none() && read_plan.limit > exec::STREAM_FROM_ROWS {
+            let count = if params.include_count {
+                Some(exec::count(pool, self.session, &read_plan).await?)
+            } else {
+                None
+            };
+            let schema = params.include_schema.then(|| self.schema_of(t, rules));
+            let mut rx = exec::read_streamed(pool, self.session, &read_plan);
+            let first = match rx.recv().await {
+                Some(first) => first?,
+                None => {
+                    return Err(ApiError::internal(&std::io::Error::other(
+                        "a streamed read ended before its first piece",
+                    )));
+                }
+            };
+            return Ok(envelope::list_stream(
+                first,
+                rx,
+                read_plan.offset + read_plan.limit,
+                count,
+                schema,
+                params.as_list,
+            ));
+        }
         let result = exec::read(pool, self.session, &read_plan).await?;
         if let Some(id) = id {
             let record = result.records.into_iter().next().ok_or_else(|| {
