@@ -36,6 +36,8 @@ pub struct AppState {
     role_lookups: Cache<i64, Arc<Vec<(String, String)>>>,
     revoked: Cache<String, bool>,
     services_by_name: Cache<String, Option<Arc<ServiceRecord>>>,
+    /// Every service (one entry), for listings on the request path.
+    all_services: Cache<(), Arc<Vec<ServiceRecord>>>,
     /// Shadow users of external identities by (provider, subject).
     external_users: Cache<(i64, String), Arc<UserRecord>>,
 }
@@ -61,6 +63,10 @@ impl AppState {
             sessions,
             services: Registry::default(),
             providers: Providers::default(),
+            all_services: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(CACHE_TTL)
+                .build(),
             external_users: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(CACHE_TTL)
@@ -99,6 +105,7 @@ impl AppState {
         self.roles.invalidate_all();
         self.role_lookups.invalidate_all();
         self.services_by_name.invalidate_all();
+        self.all_services.invalidate_all();
         self.external_users.invalidate_all();
         self.providers.invalidate();
     }
@@ -136,6 +143,15 @@ impl AppState {
         );
         self.external_users.insert(key, user.clone()).await;
         Ok(user)
+    }
+
+    /// Every service, in id order (cached; cleared by every system change).
+    pub async fn services_list(&self) -> Result<Arc<Vec<ServiceRecord>>, SystemError> {
+        let store = &self.store;
+        self.all_services
+            .try_get_with((), async move { services::list(store).await.map(Arc::new) })
+            .await
+            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
 
     /// An active service by name.

@@ -33,7 +33,8 @@ pub struct HttpOptions {
 pub const LOOPBACK_ORIGINS: &[&str] =
     &["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
 
-/// The service: a fresh `Bridge` per request over `rest`, acting for the request's caller.
+/// The service: one `Bridge` over `rest`, cloned for each request and acting for that
+/// request's caller.
 pub fn service(rest: Arc<dyn Rest>, settings: Settings, options: HttpOptions) -> McpService {
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
@@ -48,8 +49,11 @@ pub fn service(rest: Arc<dyn Rest>, settings: Settings, options: HttpOptions) ->
     } else {
         config.with_allowed_origins(options.allowed_origins)
     };
+    // Built once: the tool router is the same for every request; each request's caller
+    // comes with the request itself.
+    let bridge = Bridge::new(rest, settings, None);
     StreamableHttpService::new(
-        move || Ok(Bridge::new(rest.clone(), settings.clone(), None)),
+        move || Ok(bridge.clone()),
         Arc::new(LocalSessionManager::default()),
         config,
     )

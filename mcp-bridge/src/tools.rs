@@ -17,7 +17,6 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler,
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tokio::sync::Mutex;
 
 use crate::rest::{Credential, Rest, RestOp, RestReply};
 
@@ -86,8 +85,6 @@ pub struct Bridge {
     settings: Arc<Settings>,
     /// The caller of every call (stdio); `None` takes it from each HTTP request.
     caller: Option<Caller>,
-    /// The database services the caller reaches, once looked up (to default `service`).
-    services: Arc<Mutex<Option<Vec<String>>>>,
     tool_router: ToolRouter<Bridge>,
 }
 
@@ -383,6 +380,26 @@ fn rest_error(reply: &RestReply) -> CallToolResult {
     CallToolResult::structured_error(json!({"status": reply.status, "error": error}))
 }
 
+/// The rows a write returned, as the tool's result.
+fn written(reply: &RestReply) -> CallToolResult {
+    let rows = records(&reply.body);
+    structured(&WrittenOut {
+        count: rows.len(),
+        rows,
+    })
+}
+
+/// Update and delete need a filter and a positive `max_affected`.
+fn bounded(filter: &str, max_affected: u64) -> Result<(), CallToolResult> {
+    if filter.trim().is_empty() {
+        return Err(tool_error("A filter is required."));
+    }
+    if max_affected == 0 {
+        return Err(tool_error("`max_affected` must be at least 1."));
+    }
+    Ok(())
+}
+
 fn structured<T: Serialize>(value: &T) -> CallToolResult {
     CallToolResult::structured(serde_json::to_value(value).unwrap_or(Value::Null))
 }
@@ -460,7 +477,6 @@ impl Bridge {
             rest,
             settings: Arc::new(settings),
             caller,
-            services: Arc::new(Mutex::new(None)),
             tool_router,
         }
     }
@@ -537,21 +553,15 @@ impl Bridge {
         if let Some(s) = given {
             return Ok(s);
         }
-        let mut cached = self.services.lock().await;
-        if cached.is_none() {
-            *cached = match &caller.services {
-                Some(known) => Some(known.clone()),
-                None => Some(database_services(
-                    &self.send(caller, RestOp::Services).await?.body,
-                )),
-            };
-        }
-        match cached.as_deref() {
-            Some([only]) => Ok(only.clone()),
-            Some([]) | None => Err(tool_error(
-                "Your role reaches no database service.".to_owned(),
-            )),
-            Some(many) => Err(tool_error(format!(
+        // Known up front for every caller; asked only if the start-up lookup failed.
+        let names = match &caller.services {
+            Some(known) => known.clone(),
+            None => database_services(&self.send(caller, RestOp::Services).await?.body),
+        };
+        match names.as_slice() {
+            [only] => Ok(only.clone()),
+            [] => Err(tool_error("Your role reaches no database service.")),
+            many => Err(tool_error(format!(
                 "Name the service: one of {}.",
                 many.join(", ")
             ))),
@@ -964,11 +974,7 @@ impl Bridge {
                 },
             )
             .await?;
-        let rows = records(&reply.body);
-        Ok(structured(&WrittenOut {
-            count: rows.len(),
-            rows,
-        }))
+        Ok(written(&reply))
     }
 
     #[tool(
@@ -995,14 +1001,9 @@ impl Bridge {
         a: UpdateArgs,
     ) -> Result<CallToolResult, CallToolResult> {
         let caller = self.caller(ext)?;
-        if a.filter.trim().is_empty() {
-            return Err(tool_error("A filter is required."));
-        }
+        bounded(&a.filter, a.max_affected)?;
         if a.set.is_empty() {
             return Err(tool_error("`set` holds no field to change."));
-        }
-        if a.max_affected == 0 {
-            return Err(tool_error("`max_affected` must be at least 1."));
         }
         let service = self.service(&caller, a.service).await?;
         let reply = self
@@ -1017,11 +1018,7 @@ impl Bridge {
                 },
             )
             .await?;
-        let rows = records(&reply.body);
-        Ok(structured(&WrittenOut {
-            count: rows.len(),
-            rows,
-        }))
+        Ok(written(&reply))
     }
 
     #[tool(
@@ -1048,12 +1045,7 @@ impl Bridge {
         a: DeleteArgs,
     ) -> Result<CallToolResult, CallToolResult> {
         let caller = self.caller(ext)?;
-        if a.filter.trim().is_empty() {
-            return Err(tool_error("A filter is required."));
-        }
-        if a.max_affected == 0 {
-            return Err(tool_error("`max_affected` must be at least 1."));
-        }
+        bounded(&a.filter, a.max_affected)?;
         let service = self.service(&caller, a.service).await?;
         let reply = self
             .send(
@@ -1066,11 +1058,7 @@ impl Bridge {
                 },
             )
             .await?;
-        let rows = records(&reply.body);
-        Ok(structured(&WrittenOut {
-            count: rows.len(),
-            rows,
-        }))
+        Ok(written(&reply))
     }
 
     #[tool(

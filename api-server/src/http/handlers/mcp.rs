@@ -101,15 +101,16 @@ async fn reachable_databases(
     let Some(role) = role.filter(|r| r.is_active) else {
         return Ok(Vec::new());
     };
-    Ok(crate::system::services::list(&state.store)
+    Ok(state
+        .services_list()
         .await?
-        .into_iter()
+        .iter()
         .filter(|s| {
             s.is_active
                 && s.is_database()
                 && role.reaches_service(s.id, crate::rbac::verbs::REQUESTOR_API)
         })
-        .map(|s| s.name)
+        .map(|s| s.name.clone())
         .collect())
 }
 

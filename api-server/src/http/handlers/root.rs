@@ -7,7 +7,6 @@ use crate::http::error::ApiError;
 use crate::http::guard::Caller;
 use crate::rbac::verbs::REQUESTOR_API;
 use crate::state::AppState;
-use crate::system::services as service_store;
 
 /// Service types this build serves.
 fn service_types() -> Value {
@@ -28,9 +27,10 @@ pub async fn index(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
         .principal
         .as_ref()
         .is_some_and(crate::auth::Principal::is_sys_admin);
-    let services: Vec<Value> = service_store::list(&state.store)
+    let services: Vec<Value> = state
+        .services_list()
         .await?
-        .into_iter()
+        .iter()
         .filter(|s| s.is_active && (admin || role.as_ref().is_some_and(|r| r.is_active && r.reaches_service(s.id, REQUESTOR_API))))
         .map(|s| {
             json!({
