@@ -553,6 +553,18 @@ async fn the_mcp_endpoint_refuses_missing_credentials_and_foreign_hosts_and_orig
     let anonymous = post(&[]).await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert!(anonymous.headers().get("www-authenticate").is_some());
+    let in_url = http
+        .post(format!("{url}?api_key={key}"))
+        .header("Accept", "application/json, text/event-stream")
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        in_url.status(),
+        StatusCode::BAD_REQUEST,
+        "no credentials in URLs"
+    );
     let bad_key = post(&[("X-DreamFactory-API-Key", "not-a-key")])
         .await
         .unwrap();

@@ -208,7 +208,7 @@ async fn keyset_cursors_walk_every_row_once() {
 }
 
 #[tokio::test]
-async fn related_records_expand_through_relationships_the_role_may_read() {
+async fn related_records_expand_through_the_relationships_of_a_granted_table() {
     let shop = Shop::new().await;
     let c = shop.client_with("all", &[("*", 31)]).await;
     let r = c

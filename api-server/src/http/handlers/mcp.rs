@@ -32,6 +32,14 @@ pub async fn handle(
     let Some(service) = endpoint.0.clone() else {
         return Err(ApiError::not_found("MCP is not enabled on this server."));
     };
+    // MCP clients send credentials in headers only; a token in a URL ends up in logs.
+    let in_query = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .any(|(k, _)| k == "api_key" || k == "session_token");
+    if in_query {
+        return Err(ApiError::bad_request(
+            "Send the credential in a header (Authorization: Bearer, or X-DreamFactory-API-Key), not in the URL.",
+        ));
+    }
     let creds = credentials(&req);
     let unauthorized = |e: AuthError| {
         let mut r = ApiError::new(ErrorKind::Unauthorized, e.to_string()).error_response();
