@@ -43,38 +43,47 @@ pub fn list(
             body.push_str(record);
         }
     }
-    body.push(']');
-    let mut meta = serde_json::Map::new();
-    if let Some(n) = count {
-        meta.insert("count".into(), json!(n));
-    }
-    if result.has_more {
-        meta.insert("next".into(), json!(plan.offset + plan.limit));
-        if let Some(cursor) = result.next_cursor {
-            meta.insert("next_cursor".into(), json!(cursor));
-        }
-    }
-    if let Some(schema) = schema {
-        meta.insert("schema".into(), schema);
-    }
-    if !meta.is_empty() {
-        body.push_str(",\"meta\":");
-        body.push_str(&Value::Object(meta).to_string());
-    }
-    body.push('}');
+    let shape = ListShape {
+        next_offset: plan.offset + plan.limit,
+        count,
+        schema,
+        as_list,
+    };
+    body.push_str(&shape.closing(result.has_more, result.next_cursor));
     raw_json(body)
 }
 
-/// DreamFactory's `as_list` form of a record: its id as a string, `(a,b)` for composite keys.
-/// How the pieces of a streamed list are written.
-struct StreamShape {
+/// How a list's records and its closing `meta` are written, buffered or streamed alike.
+struct ListShape {
     next_offset: u64,
     count: Option<i64>,
     schema: Option<Value>,
     as_list: bool,
 }
 
-impl StreamShape {
+impl ListShape {
+    /// The end of the list: `]`, the `meta` object when there is anything to say, `}`.
+    fn closing(&self, has_more: bool, next_cursor: Option<String>) -> String {
+        let mut meta = serde_json::Map::new();
+        if let Some(n) = self.count {
+            meta.insert("count".into(), json!(n));
+        }
+        if has_more {
+            meta.insert("next".into(), json!(self.next_offset));
+            if let Some(cursor) = next_cursor {
+                meta.insert("next_cursor".into(), json!(cursor));
+            }
+        }
+        if let Some(schema) = &self.schema {
+            meta.insert("schema".into(), schema.clone());
+        }
+        if meta.is_empty() {
+            "]}".to_owned()
+        } else {
+            format!("],\"meta\":{}}}", Value::Object(meta))
+        }
+    }
+
     fn piece(&self, item: Streamed, first: bool) -> String {
         match item {
             Streamed::Record(record) => {
@@ -84,26 +93,7 @@ impl StreamShape {
             Streamed::End {
                 has_more,
                 next_cursor,
-            } => {
-                let mut meta = serde_json::Map::new();
-                if let Some(n) = self.count {
-                    meta.insert("count".into(), json!(n));
-                }
-                if has_more {
-                    meta.insert("next".into(), json!(self.next_offset));
-                    if let Some(cursor) = next_cursor {
-                        meta.insert("next_cursor".into(), json!(cursor));
-                    }
-                }
-                if let Some(schema) = &self.schema {
-                    meta.insert("schema".into(), schema.clone());
-                }
-                if meta.is_empty() {
-                    "]}".to_owned()
-                } else {
-                    format!("],\"meta\":{}}}", Value::Object(meta))
-                }
-            }
+            } => self.closing(has_more, next_cursor),
         }
     }
 }
@@ -122,7 +112,7 @@ pub fn list_stream(
     use actix_web::web::Bytes;
     use futures_util::StreamExt;
     use futures_util::stream;
-    let shape = std::sync::Arc::new(StreamShape {
+    let shape = std::sync::Arc::new(ListShape {
         next_offset,
         count,
         schema,
@@ -152,6 +142,7 @@ pub fn list_stream(
         .streaming(body)
 }
 
+/// DreamFactory's `as_list` form of a record: its id as a string, `(a,b)` for composite keys.
 fn id_of(record: &str) -> String {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(record) else {
         return "null".into();
