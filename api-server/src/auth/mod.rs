@@ -195,7 +195,8 @@ async fn external(
     token: &str,
     app: Option<&Arc<AppRecord>>,
 ) -> Result<Option<Identity>, AuthError> {
-    let Some(iss) = claimed_issuer(token) else {
+    // Rampart's own session tokens (the common case) need no provider lookup.
+    let Some(iss) = claimed_issuer(token).filter(|iss| *iss != state.config.jwt_issuer) else {
         return Ok(None);
     };
     let Some(provider) = state
