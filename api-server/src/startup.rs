@@ -144,6 +144,9 @@ impl Application {
                     ApiError::not_found(format!("No route for {} {}.", req.method(), req.path()))
                 }))
         })
+        // A client that closes its connection abandons its request: the handler is dropped,
+        // its database connection closed, and PostgreSQL stops the statement (see `query::exec`).
+        .h1_allow_half_closed(false)
         .listen(listener)
         .map_err(|e| StartupError::Bind(addr.to_string(), e))?
         .shutdown_timeout(10)

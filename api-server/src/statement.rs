@@ -95,3 +95,20 @@ pub async fn set_local(
         .await
         .map(|_| ())
 }
+
+/// Asks PostgreSQL to check, while a statement runs, that the connection's client is still
+/// there (`client_connection_check_interval`, PostgreSQL 14 and later; older servers are left
+/// as they are). A request cancelled mid-statement closes its connection, and the server then
+/// stops the statement within `interval_ms` instead of running it to the end.
+pub async fn watch_client(
+    conn: &mut sqlx::PgConnection,
+    interval_ms: u32,
+) -> Result<(), sqlx::Error> {
+    if conn.server_version_num().is_some_and(|v| v >= 140_000) {
+        sqlx::query("SELECT set_config('client_connection_check_interval', $1, false)")
+            .bind(interval_ms.to_string())
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}

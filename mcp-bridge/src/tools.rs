@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CacheScope, CallToolResult, ContentBlock, Extensions, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ResultType, ServerCapabilities, ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Extensions,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ResultType,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -1136,6 +1138,22 @@ impl ServerHandler for Bridge {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(INSTRUCTIONS.to_owned())
+    }
+
+    /// Runs a tool until it answers or the client cancels the call. A cancelled call drops its
+    /// REST request: the server sees the connection go, closes the statement's database
+    /// connection, and PostgreSQL stops the statement.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let cancelled = context.ct.clone();
+        let call = ToolCallContext::new(self, request, context);
+        tokio::select! {
+            answer = self.tool_router.call(call) => answer,
+            () = cancelled.cancelled() => Err(McpError::internal_error("The call was cancelled.", None)),
+        }
     }
 
     /// The tools in a fixed order; the list depends on the caller (read-only mode), so it is

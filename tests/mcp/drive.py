@@ -5,12 +5,17 @@ Usage: drive.py stdio COMMAND   (the server's environment is this process's)
 
 Reads a JSON list of tool calls from stdin, `[{"tool": name, "args": {...}}, ...]`, and
 prints one JSON object: the server's tools as listed, and each call's result, in order.
+A call with `"cancel_after": seconds` is abandoned after that long (the SDK then sends
+`notifications/cancelled`) and reports `{"cancelled": true}`; a step `{"wait_for": path}`
+keeps the session open until that file exists (at most a minute).
 """
 
 import asyncio
 import json
 import os
 import sys
+
+import anyio
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -26,9 +31,18 @@ async def session(read, write, calls):
         tools = await s.list_tools()
         results = []
         for call in calls:
+            if "wait_for" in call:
+                for _ in range(600):
+                    if os.path.exists(call["wait_for"]):
+                        break
+                    await anyio.sleep(0.1)
+                continue
             try:
-                r = await s.call_tool(call["tool"], call.get("args", {}))
-                results.append(dump(r))
+                with anyio.move_on_after(call.get("cancel_after", 3600)) as scope:
+                    r = await s.call_tool(call["tool"], call.get("args", {}))
+                    results.append(dump(r))
+                if scope.cancelled_caught:
+                    results.append({"cancelled": True})
             except Exception as e:  # a protocol error, reported as such
                 results.append({"protocolError": str(e)})
         return {

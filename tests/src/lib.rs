@@ -17,6 +17,6 @@ pub mod idp;
 pub mod mcp;
 pub mod pg;
 
-pub use app::{TestApp, spawn_app};
+pub use app::{Options, TestApp, spawn_app, spawn_with};
 pub use client::Client;
 pub use pg::TestDb;

@@ -1,7 +1,8 @@
 //! Runs planned statements on a service's pool and assembles the records' JSON from the
 //! per-key JSON texts PostgreSQL produced. The only stage that touches a service database.
 
-use sqlx::{PgPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 
 use std::collections::HashMap;
 
@@ -91,22 +92,67 @@ pub struct DbSession {
     pub settings: Vec<(String, String)>,
 }
 
-/// Runs `f` on a connection: plainly, or inside a transaction with the session's settings.
+/// A connection taken from a service's pool for one request. Handed back with
+/// [`Held::release`] once its statements are done (whatever they answered). Dropped without it
+/// — the request's future was dropped mid-statement because the client went away or an MCP call
+/// was cancelled — it is closed instead of returned: PostgreSQL sees the closed socket
+/// (`statement::watch_client`) and stops the statement, where a returned connection would first
+/// wait for the statement to run to its end.
+struct Held {
+    conn: PoolConnection<Postgres>,
+    released: bool,
+}
+
+impl Held {
+    async fn acquire(pool: &PgPool) -> Result<Self, ExecError> {
+        Ok(Self {
+            conn: pool.acquire().await?,
+            released: false,
+        })
+    }
+
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// Returns the connection to the pool.
+    fn release(mut self) {
+        self.released = true;
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.released {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Runs `body` on a held connection: plainly, or inside a transaction with the session's
+/// settings. The body's outcome, error or not, releases the connection; only a dropped future
+/// closes it.
 macro_rules! with_session {
     ($pool:expr, $session:expr, |$conn:ident| $body:expr) => {{
-        if $session.settings.is_empty() {
-            let $conn = $pool;
-            $body
-        } else {
-            let mut tx = $pool.begin().await?;
-            crate::statement::set_local(&mut tx, &$session.settings).await?;
-            let out = {
-                let $conn = &mut *tx;
-                $body
-            };
-            tx.commit().await?;
-            out
+        let mut held = Held::acquire($pool).await?;
+        let out: Result<_, ExecError> = async {
+            if $session.settings.is_empty() {
+                let $conn = held.conn();
+                Ok($body)
+            } else {
+                let mut tx = sqlx::Connection::begin(held.conn()).await?;
+                crate::statement::set_local(&mut tx, &$session.settings).await?;
+                let out = {
+                    let $conn = &mut *tx;
+                    $body
+                };
+                tx.commit().await?;
+                Ok(out)
+            }
         }
+        .await;
+        held.release();
+        out?
     }};
 }
 
@@ -197,7 +243,8 @@ pub fn read_streamed(
     tokio::spawn(async move {
         let sender = tx.clone();
         let run = async move {
-            let mut conn = pool.begin().await?;
+            let mut held = Held::acquire(&pool).await?;
+            let mut conn = sqlx::Connection::begin(held.conn()).await?;
             if !settings.is_empty() {
                 crate::statement::set_local(&mut conn, &settings).await?;
             }
@@ -216,13 +263,14 @@ pub fn read_streamed(
                     last_keys = Some(keys);
                 }
                 if sender.send(Ok(Streamed::Record(record))).await.is_err() {
-                    // The client is gone: dropping the transaction ends the query's work.
+                    // The client is gone: the dropped connection closes, which stops the query.
                     return Ok(());
                 }
                 sent += 1;
             }
             drop(rows);
             conn.commit().await?;
+            held.release();
             let next_cursor = has_more
                 .then(|| last_keys.as_deref().map(encode_cursor))
                 .flatten();
@@ -287,17 +335,30 @@ pub async fn write(
         && plan.max_affected.is_none();
     if one_statement {
         // PostgreSQL makes a single statement atomic: no transaction, one round trip.
-        let mut conn = pool.acquire().await?;
-        let outcome = run_op(&mut conn, plan, &plan.ops[0]).await;
+        let mut held = Held::acquire(pool).await?;
+        let outcome = run_op(held.conn(), plan, &plan.ops[0]).await;
+        held.release();
         let committed = outcome.is_ok() || plan.mode != BatchMode::Rollback;
         return Ok(WriteOutcome {
             results: vec![outcome],
             committed,
         });
     }
+    let mut held = Held::acquire(pool).await?;
+    let out = write_in_transaction(held.conn(), session, plan, refused).await;
+    held.release();
+    out
+}
+
+async fn write_in_transaction(
+    conn: &mut PgConnection,
+    session: &DbSession,
+    plan: &WritePlan,
+    refused: Vec<RecordError>,
+) -> Result<WriteOutcome, ExecError> {
     let mut refused: std::collections::HashMap<usize, WriteError> =
         refused.into_iter().map(|r| (r.index, r.error)).collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     if !session.settings.is_empty() {
         crate::statement::set_local(&mut tx, &session.settings).await?;
     }
@@ -540,10 +601,17 @@ pub async fn call(
     if matches!(plan.returns, Returns::Nothing | Returns::OutArgs) {
         stmt = stmt.into_call();
     }
-    let mut tx = pool.begin().await?;
-    crate::statement::set_local(&mut tx, &settings).await?;
-    let rows = stmt.pg().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    let mut held = Held::acquire(pool).await?;
+    let rows = async {
+        let mut tx = sqlx::Connection::begin(held.conn()).await?;
+        crate::statement::set_local(&mut tx, &settings).await?;
+        let rows = stmt.pg().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(rows)
+    }
+    .await;
+    held.release();
+    let rows = rows?;
     let text = |row: &sqlx::postgres::PgRow| -> Result<String, ExecError> {
         Ok(row
             .try_get::<Option<String>, _>(0)?

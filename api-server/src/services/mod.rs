@@ -17,6 +17,10 @@ use crate::config::Limits;
 use crate::system::crypto::MasterKey;
 use crate::system::services::ServiceRecord;
 
+/// How often PostgreSQL checks, during a statement, that a service connection's client is
+/// still there: a cancelled request's statement stops within this many milliseconds.
+const CLIENT_CHECK_MS: u32 = 250;
+
 /// A connected database service.
 #[derive(Debug)]
 pub struct ServiceHandle {
@@ -199,6 +203,9 @@ impl Registry {
         let pool = PgPoolOptions::new()
             .max_connections(limits.service_pool_size)
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(crate::statement::watch_client(conn, CLIENT_CHECK_MS))
+            })
             .connect_with(opts)
             .await
             .map_err(|e| ServiceError::Connect(describe(&e)))?;

@@ -600,3 +600,27 @@ async fn the_mcp_endpoint_refuses_missing_credentials_and_foreign_hosts_and_orig
     .unwrap();
     assert_eq!(local_origin.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_cancelled_call_stops_its_statement_and_the_session_goes_on() {
+    let shop = Shop::napping().await;
+    let key = agent_key(&shop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let go_on = dir.path().join("go-on");
+    let calls = json!([
+        {"tool": "call_function", "args": {"name": "nap", "args": {"s": 600}}, "cancel_after": 2},
+        {"wait_for": go_on},
+        {"tool": "whoami"}
+    ]);
+    let base = shop.app.base.clone();
+    let session =
+        std::thread::spawn(move || mcp::stdio(&base, &[("RAMPART_API_KEY", &key)], &calls));
+    assert!(shop.wait_for_naps(true).await, "the statement started");
+    // The client is still connected (waiting for `go-on`): only the cancellation can stop it.
+    let stopped = shop.wait_for_naps(false).await;
+    std::fs::write(&go_on, b"").unwrap();
+    let s = session.join().unwrap();
+    assert!(stopped, "the cancelled call's statement stopped");
+    assert_eq!(s.results[0], json!({"cancelled": true}));
+    assert_eq!(structured(&s.results[1])["role"], json!("agent"));
+}

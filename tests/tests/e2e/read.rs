@@ -550,3 +550,21 @@ async fn large_reads_stream_in_the_same_shape_and_still_fail_cleanly() {
         .await;
     assert_eq!(none.body, json!({"resource": []}));
 }
+
+#[tokio::test]
+async fn a_request_its_client_abandons_stops_its_statement() {
+    let shop = Shop::napping().await;
+    let c = shop.client_with("caller", &[("_func/*", 3)]).await;
+    let asleep = {
+        let c = c.clone();
+        tokio::spawn(async move { c.get("/api/v2/db/_func/nap?s=600").await })
+    };
+    assert!(shop.wait_for_naps(true).await, "the statement started");
+    asleep.abort();
+    assert!(
+        shop.wait_for_naps(false).await,
+        "the statement stopped once its client went away"
+    );
+    let again = c.get("/api/v2/db/_func/nap?s=0").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+}
