@@ -40,6 +40,8 @@ if [ ! -x "$venv/bin/python3" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python3" -c "import openapi_spec_validator" 2>/dev/null || "$venv/bin/pip" install -q openapi-spec-validator
+# A real SMTP server receives the password-reset mail in the e2e tests.
+"$venv/bin/python3" -c "import aiosmtpd" 2>/dev/null || "$venv/bin/pip" install -q "aiosmtpd==1.4.6"
 # A real MCP client (the official Python SDK) drives the bridge in the e2e tests.
 "$venv/bin/python3" -c "import mcp" 2>/dev/null || "$venv/bin/pip" install -q "mcp==2.3.0"
 # The MCP conformance runner (npm), in two releases: 0.1.16 for protocol 2025-11-25 and

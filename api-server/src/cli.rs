@@ -1,4 +1,5 @@
-//! The `rampart` command line: `serve` (the default), `migrate`, `admin create`. Thin: each
+//! The `rampart` command line: `serve` (the default), `migrate`, `admin create`, `keys rotate`.
+//! Thin: each
 //! command loads the config and calls into a module.
 
 use std::io::Write;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::startup::{Application, open_store};
+use crate::startup::{Application, master_key, open_store};
 
 /// Rampart: a PostgreSQL database as a secure, documented REST API.
 #[derive(Debug, Parser)]
@@ -38,6 +39,23 @@ pub enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Manage the keys that sign session tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// Signing-key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Sign new session tokens with a new key, on every instance. Tokens signed with the
+    /// previous key stay valid until they expire.
+    Rotate {
+        /// Also end every session signed with an older key now (the key leaked).
+        #[arg(long)]
+        revoke_previous: bool,
     },
 }
 
@@ -94,10 +112,53 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
                 },
         } => {
             let store = open_store(&config).await.map_err(|e| e.to_string())?;
-            let id = crate::http::handlers::system::create_admin(&store, &email, &password, name)
+            let id = crate::auth::accounts::create_admin(
+                &store,
+                &email,
+                &password,
+                config.auth.min_password_length,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if let Some(name) = name {
+                let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+                crate::system::users::update(
+                    &mut tx,
+                    id,
+                    &crate::system::users::UserChanges {
+                        name: Some(name),
+                        ..Default::default()
+                    },
+                )
                 .await
-                .map_err(|e| e.message)?;
+                .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())?;
+            }
             let _ = writeln!(std::io::stdout(), "created admin {email} (id {id})");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { revoke_previous },
+        } => {
+            let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            let master = master_key(&config).map_err(|e| e.to_string())?;
+            let kid = crate::auth::session::rotate(
+                &store,
+                &master,
+                config.jwt_ttl_minutes,
+                revoke_previous,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let previous = if revoke_previous {
+                "sessions signed with older keys have ended"
+            } else {
+                "sessions signed with the previous key stay valid until they expire"
+            };
+            let _ = writeln!(
+                std::io::stdout(),
+                "new session tokens are signed with key {kid}; {previous}"
+            );
             Ok(())
         }
     }

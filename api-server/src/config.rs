@@ -38,6 +38,81 @@ pub struct Config {
     pub limits: Limits,
     /// The MCP endpoint at `/mcp`.
     pub mcp: Mcp,
+    /// Local accounts: password policy, login throttling, registration, resets.
+    pub auth: Auth,
+    /// The mail server that sends password-reset codes.
+    pub smtp: Smtp,
+}
+
+/// Local accounts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Shortest password accepted (8 at the least).
+    pub min_password_length: usize,
+    /// Failed sign-ins for one account, within the window, before its sign-ins wait (429).
+    pub login_failures_per_account: usize,
+    /// Failed sign-ins from one client address, within the window, before its sign-ins wait.
+    pub login_failures_per_address: usize,
+    /// The throttling window, in seconds.
+    pub login_window_seconds: u64,
+    /// Anyone may create an account at `/api/v2/user/register`.
+    pub allow_open_registration: bool,
+    /// The role registered users get for every app (else the app's default role applies).
+    pub registration_role_id: Option<i64>,
+    /// How long a password-reset code stays valid, in minutes.
+    pub reset_code_ttl_minutes: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            min_password_length: 12,
+            login_failures_per_account: 20,
+            login_failures_per_address: 100,
+            login_window_seconds: 60,
+            allow_open_registration: false,
+            registration_role_id: None,
+            reset_code_ttl_minutes: 30,
+        }
+    }
+}
+
+/// An SMTP server; without `host`, nothing is sent (password resets answer that e-mail is
+/// not configured).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub host: Option<String>,
+    pub port: u16,
+    /// `starttls` (default), `tls` (implicit TLS, usually port 465) or `none` (a local relay).
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender, e.g. `Rampart <no-reply@example.com>`.
+    pub from: String,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            from: "Rampart <no-reply@localhost>".into(),
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 /// The MCP endpoint (Streamable HTTP at `/mcp`).
@@ -139,6 +214,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             limits: Limits::default(),
             mcp: Mcp::default(),
+            auth: Auth::default(),
+            smtp: Smtp::default(),
         }
     }
 }
@@ -185,6 +262,8 @@ const KEYS: &[&str] = &[
     "log_format",
     "limits",
     "mcp",
+    "auth",
+    "smtp",
 ];
 
 /// Environment variable that names the config file.
@@ -269,6 +348,24 @@ impl Config {
         }
         if self.jwt_ttl_minutes == 0 {
             return Err(invalid("jwt_ttl_minutes", "must be at least 1"));
+        }
+        if !(8..=crate::auth::password::MAX_LENGTH).contains(&self.auth.min_password_length) {
+            return Err(invalid(
+                "auth.min_password_length",
+                "must be between 8 and 1024",
+            ));
+        }
+        if self.auth.login_failures_per_account == 0
+            || self.auth.login_failures_per_address == 0
+            || self.auth.login_window_seconds == 0
+        {
+            return Err(invalid(
+                "auth.login_failures_per_account",
+                "login throttling limits and window must be at least 1",
+            ));
+        }
+        if self.auth.reset_code_ttl_minutes == 0 {
+            return Err(invalid("auth.reset_code_ttl_minutes", "must be at least 1"));
         }
         Ok(())
     }

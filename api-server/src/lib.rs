@@ -8,6 +8,7 @@ pub mod config;
 pub mod filter;
 pub mod http;
 pub mod identity;
+pub mod mail;
 pub mod openapi;
 pub mod query;
 pub mod rbac;

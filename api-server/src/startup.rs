@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use crate::auth::session::SessionKeys;
 use crate::config::Config;
 use crate::http::{self, error::ApiError};
+use crate::mail::Mailer;
 use crate::state::AppState;
 use crate::system::crypto::MasterKey;
 use crate::system::{Store, users};
@@ -33,6 +34,8 @@ pub enum StartupError {
     Bind(String, #[source] std::io::Error),
     #[error("cannot set up the MCP endpoint: {0}")]
     Mcp(String),
+    #[error("invalid [smtp] settings: {0}")]
+    Mail(String),
 }
 
 /// Reads a key file, or creates it with `make` (mode 0600).
@@ -75,6 +78,16 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
     Ok(store)
 }
 
+/// The master key: configured, or the one generated into the data dir.
+pub fn master_key(config: &Config) -> Result<MasterKey, StartupError> {
+    Ok(match &config.master_key {
+        Some(k) => MasterKey::from_base64(k.expose_secret())?,
+        None => MasterKey::from_base64(&key_file(&config.data_dir, "master.key", || {
+            MasterKey::generate().to_base64()
+        })?)?,
+    })
+}
+
 /// A running server.
 pub struct Application {
     server: Server,
@@ -86,28 +99,22 @@ impl Application {
     /// Prepares everything and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let store = open_store(&config).await?;
-        let master_key = match &config.master_key {
-            Some(k) => MasterKey::from_base64(k.expose_secret())?,
-            None => MasterKey::from_base64(&key_file(&config.data_dir, "master.key", || {
-                MasterKey::generate().to_base64()
-            })?)?,
-        };
-        let jwt_secret = match &config.jwt_secret {
-            Some(s) => s.expose_secret().to_owned(),
-            None => key_file(
-                &config.data_dir,
-                "jwt.key",
-                crate::system::apps::generate_key,
-            )?,
-        };
-        if jwt_secret.len() < 32 {
+        let master_key = master_key(&config)?;
+        let seed = config
+            .jwt_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned());
+        if seed.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(StartupError::WeakJwtSecret);
         }
-        let sessions = SessionKeys::new(
-            jwt_secret.as_bytes(),
+        let sessions = SessionKeys::open(
+            store.clone(),
+            master_key.clone(),
             &config.jwt_issuer,
             config.jwt_ttl_minutes,
-        );
+            seed.as_deref(),
+        )
+        .await?;
         bootstrap_admin(&config, &store).await?;
 
         let listener = TcpListener::bind(&config.listen)
@@ -130,7 +137,9 @@ impl Application {
         let mcp = web::Data::new(
             http::handlers::mcp::endpoint(&config, &loopback).map_err(StartupError::Mcp)?,
         );
-        let state = web::Data::new(AppState::new(config, store, master_key, sessions));
+        let mailer =
+            Mailer::from_config(&config.smtp).map_err(|e| StartupError::Mail(e.to_string()))?;
+        let state = web::Data::new(AppState::new(config, store, master_key, sessions, mailer));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -184,9 +193,14 @@ async fn bootstrap_admin(config: &Config, store: &Store) -> Result<(), StartupEr
     }
     match (&config.admin_email, &config.admin_password) {
         (Some(email), Some(password)) => {
-            http::handlers::system::create_admin(store, email, password.expose_secret(), None)
-                .await
-                .map_err(|e| StartupError::Bootstrap(e.message))?;
+            crate::auth::accounts::create_admin(
+                store,
+                email,
+                password.expose_secret(),
+                config.auth.min_password_length,
+            )
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
             tracing::info!(%email, "created the first admin");
         }
         _ => {

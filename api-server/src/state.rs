@@ -8,10 +8,13 @@ use moka::future::Cache;
 
 use crate::auth::AuthError;
 use crate::auth::session::SessionKeys;
+use crate::auth::throttle::{self, Throttle};
 use crate::config::Config;
 use crate::identity::{ExternalIdentity, Providers};
+use crate::mail::Mailer;
 use crate::rbac::CompiledRole;
 use crate::services::Registry;
+use crate::system::app_roles::{self, AppRole};
 use crate::system::apps::{self, AppRecord};
 use crate::system::crypto::MasterKey;
 use crate::system::services::{self, ServiceRecord};
@@ -30,10 +33,15 @@ pub struct AppState {
     pub services: Registry,
     /// Identity providers (services), loaded on first use.
     pub providers: Providers,
+    /// Failed sign-ins per account and client address.
+    pub login_throttle: Throttle,
+    /// The SMTP server, when one is configured.
+    pub mailer: Option<Mailer>,
     apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
     users: Cache<i64, Option<Arc<UserRecord>>>,
+    app_roles: Cache<i64, Arc<Vec<AppRole>>>,
     roles: Cache<i64, Option<Arc<CompiledRole>>>,
-    role_lookups: Cache<i64, Arc<Vec<(String, String)>>>,
+    role_lookups: Cache<(i64, Option<i64>), Lookups>,
     revoked: Cache<String, bool>,
     services_by_name: Cache<String, Option<Arc<ServiceRecord>>>,
     /// Every service (one entry), for listings on the request path.
@@ -42,12 +50,21 @@ pub struct AppState {
     external_users: Cache<(i64, String), Arc<UserRecord>>,
 }
 
+/// Lookup names and values, in the order they apply.
+pub type Lookups = Arc<Vec<(String, String)>>;
+
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
 impl AppState {
     /// Builds the state.
     #[must_use]
-    pub fn new(config: Config, store: Store, master_key: MasterKey, sessions: SessionKeys) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        master_key: MasterKey,
+        sessions: SessionKeys,
+        mailer: Option<Mailer>,
+    ) -> Self {
         let mask_salt = {
             use sha2::Digest;
             let digest = sha2::Sha256::digest(
@@ -55,8 +72,15 @@ impl AppState {
             );
             digest.iter().map(|b| format!("{b:02x}")).collect()
         };
+        let login_throttle = Throttle::new(throttle::Limits {
+            window: Duration::from_secs(config.auth.login_window_seconds),
+            per_account: config.auth.login_failures_per_account,
+            per_address: config.auth.login_failures_per_address,
+        });
         Self {
             mask_salt,
+            login_throttle,
+            mailer,
             config,
             store,
             master_key,
@@ -76,6 +100,10 @@ impl AppState {
                 .time_to_live(CACHE_TTL)
                 .build(),
             users: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            app_roles: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
@@ -102,6 +130,7 @@ impl AppState {
     pub fn invalidate(&self) {
         self.apps_by_key.invalidate_all();
         self.users.invalidate_all();
+        self.app_roles.invalidate_all();
         self.roles.invalidate_all();
         self.role_lookups.invalidate_all();
         self.services_by_name.invalidate_all();
@@ -212,6 +241,17 @@ impl AppState {
             .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
 
+    /// A user's per-app roles.
+    pub async fn app_roles_of(&self, user_id: i64) -> Result<Arc<Vec<AppRole>>, AuthError> {
+        let store = &self.store;
+        self.app_roles
+            .try_get_with(user_id, async move {
+                app_roles::of_user(store, user_id).await.map(Arc::new)
+            })
+            .await
+            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+    }
+
     /// A role compiled for enforcement.
     pub async fn compiled_role(&self, id: i64) -> Result<Option<Arc<CompiledRole>>, SystemError> {
         let store = &self.store;
@@ -229,20 +269,25 @@ impl AppState {
             .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
 
-    /// The non-private lookups visible to a role: global ones, overridden by the role's own.
-    pub async fn lookups_for_role(
+    /// The non-private lookups of a request: global ones, overridden by the role's, overridden
+    /// by the signed-in user's own.
+    pub async fn lookups_for(
         &self,
         role_id: i64,
-    ) -> Result<Arc<Vec<(String, String)>>, SystemError> {
+        user_id: Option<i64>,
+    ) -> Result<Lookups, SystemError> {
         let store = &self.store;
         self.role_lookups
-            .try_get_with(role_id, async move {
+            .try_get_with((role_id, user_id), async move {
+                let mut layers = vec![
+                    lookups::global(store).await?,
+                    lookups::of(store, lookups::Owner::Role(role_id)).await?,
+                ];
+                if let Some(user) = user_id {
+                    layers.push(lookups::of(store, lookups::Owner::User(user)).await?);
+                }
                 let mut out: Vec<(String, String)> = Vec::new();
-                for l in lookups::global(store)
-                    .await?
-                    .into_iter()
-                    .chain(lookups::of_role(store, role_id).await?)
-                {
+                for l in layers.into_iter().flatten() {
                     if l.private {
                         continue;
                     }

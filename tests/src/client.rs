@@ -70,6 +70,29 @@ impl Client {
         }
     }
 
+    /// The same server with a session token (keeping the API key, if any).
+    #[must_use]
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_owned()),
+            bearer: None,
+            ..self.clone()
+        }
+    }
+
+    /// Signs a user in at `/api/v2/user/session` (through this client's app key, if any);
+    /// the reply, and a client holding the new session when it worked.
+    pub async fn sign_in(&self, email: &str, password: &str) -> (Reply, Option<Self>) {
+        let r = self
+            .post(
+                "/api/v2/user/session",
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        let session = r.body["session_token"].as_str().map(|t| self.with_token(t));
+        (r, session)
+    }
+
     /// Signs in as the first admin.
     pub async fn admin(app: &TestApp) -> Self {
         let mut c = Self::new(app);

@@ -16,6 +16,7 @@ pub mod client;
 pub mod idp;
 pub mod mcp;
 pub mod pg;
+pub mod smtp;
 
 pub use app::{Options, TestApp, spawn_app, spawn_with};
 pub use client::Client;

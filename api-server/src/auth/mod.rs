@@ -4,8 +4,10 @@
 //!
 //! Architecture invariant: nothing downstream of `Principal` knows how the caller signed in.
 
+pub mod accounts;
 pub mod password;
 pub mod session;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use crate::identity::ExternalIdentity;
 use crate::identity::jwt::{TokenError, claimed_issuer};
 use crate::identity::mapping::RoleSource;
 use crate::state::AppState;
-use crate::system::{self, apps::AppRecord, users::UserRecord};
+use crate::system::{self, app_roles::AppRole, apps::AppRecord, users::UserRecord};
 use session::SessionKind;
 
 /// Credentials as found in the request (header, query or body), not yet verified.
@@ -28,10 +30,12 @@ pub struct Credentials {
 /// A verified credential.
 #[derive(Debug, Clone)]
 pub enum Identity {
-    /// A valid session token for a user or admin, with or without an app key.
+    /// A valid session token for a user or admin, with or without an app key, and the user's
+    /// per-app roles.
     Session {
         user: Arc<UserRecord>,
         app: Option<Arc<AppRecord>>,
+        app_roles: Arc<Vec<AppRole>>,
     },
     /// A valid API key alone.
     App(Arc<AppRecord>),
@@ -57,13 +61,16 @@ pub struct Principal {
     pub claims: Option<Arc<Map<String, Value>>>,
     /// Why there is no role, when the reason helps the caller (no mapping matched).
     pub no_role_reason: Option<String>,
+    /// A signed-in sys-admin who governs the system API (not one restricted to per-app roles).
+    sys_admin: bool,
 }
 
 impl Principal {
-    /// A signed-in sys-admin (who governs the system API).
+    /// A signed-in sys-admin (who governs the system API). DreamFactory's rule: an admin
+    /// given any per-app role is restricted to it and is no sys-admin.
     #[must_use]
     pub fn is_sys_admin(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.is_sys_admin)
+        self.sys_admin
     }
 
     /// Resolves the role of an identity (DreamFactory's rule).
@@ -76,6 +83,7 @@ impl Principal {
                 app: Some(app),
                 claims: None,
                 no_role_reason: None,
+                sys_admin: false,
             },
             Identity::External {
                 user,
@@ -93,16 +101,20 @@ impl Principal {
                 user: Some(user),
                 app,
                 claims: Some(claims),
+                sys_admin: false,
             },
-            Identity::Session { user, app } => {
-                // Per-user, per-app roles arrive with local users; until then the app's
-                // default role applies to a signed-in caller too.
-                let role_id = app.as_ref().and_then(|a| a.role_id);
+            Identity::Session {
+                user,
+                app,
+                app_roles,
+            } => {
+                let role_id = session_role(&app_roles, app.as_deref());
                 let claims = match serde_json::from_str(&user.claims) {
                     Ok(Value::Object(m)) if !m.is_empty() => Some(Arc::new(m)),
                     _ => None,
                 };
                 Self {
+                    sys_admin: user.is_sys_admin && app_roles.is_empty(),
                     user: Some(user),
                     app,
                     role_id,
@@ -112,6 +124,17 @@ impl Principal {
             }
         }
     }
+}
+
+/// DreamFactory's rule for a signed-in user: their role for the calling app, else the app's
+/// default role.
+pub fn session_role(app_roles: &[AppRole], app: Option<&AppRecord>) -> Option<i64> {
+    let app = app?;
+    app_roles
+        .iter()
+        .find(|r| r.app_id == app.id)
+        .map(|r| r.role_id)
+        .or(app.role_id)
 }
 
 /// Why a caller could not be authenticated.
@@ -167,22 +190,47 @@ pub async fn authenticate(
             if let Some(identity) = external(state, token, app.as_ref()).await? {
                 return Ok(Some(identity));
             }
-            let claims = state.sessions.verify(token)?;
-            if state.is_revoked(&claims.jti).await? {
+            let (user, claims) = session_user(state, token).await?;
+            let app_roles = state.app_roles_of(user.id).await?;
+            // Deactivating a role ends the sessions acting under it (DreamFactory invalidates
+            // its tokens); a later session, like an API key alone, just gets no access.
+            if let Some(role_id) = session_role(&app_roles, app.as_deref())
+                && let Some(role) = state.compiled_role(role_id).await?
+                && !role.is_active
+                && claims.iat <= role.changed_at
+            {
                 return Err(AuthError::InvalidToken);
             }
-            let id: i64 = claims.sub.parse().map_err(|_| AuthError::InvalidToken)?;
-            let user = state.user(id).await?.ok_or(AuthError::InvalidToken)?;
-            if !user.is_active {
-                return Err(AuthError::InvalidToken);
-            }
-            if claims.kind == SessionKind::Admin && !user.is_sys_admin {
-                return Err(AuthError::InvalidToken);
-            }
-            Ok(Some(Identity::Session { user, app }))
+            Ok(Some(Identity::Session {
+                user,
+                app,
+                app_roles,
+            }))
         }
         None => Ok(app.map(Identity::App)),
     }
+}
+
+/// The user of a valid, unrevoked Rampart session token, with the token's claims: refused
+/// after logout (its id revoked), after a password change, disable or role change (the
+/// user's session epoch moved on), and when the user is gone or inactive.
+pub async fn session_user(
+    state: &AppState,
+    token: &str,
+) -> Result<(Arc<UserRecord>, session::Claims), AuthError> {
+    let claims = state.sessions.verify(token).await?;
+    if state.is_revoked(&claims.jti).await? {
+        return Err(AuthError::InvalidToken);
+    }
+    let id: i64 = claims.sub.parse().map_err(|_| AuthError::InvalidToken)?;
+    let user = state.user(id).await?.ok_or(AuthError::InvalidToken)?;
+    if !user.is_active || user.session_epoch != claims.sep {
+        return Err(AuthError::InvalidToken);
+    }
+    if claims.kind == SessionKind::Admin && !user.is_sys_admin {
+        return Err(AuthError::InvalidToken);
+    }
+    Ok((user, claims))
 }
 
 /// Registered claims that change with every token: kept out of a user's stored attributes.

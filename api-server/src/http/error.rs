@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
 use crate::auth::AuthError;
+use crate::auth::accounts::AccountError;
 use crate::query::PlanError;
 use crate::query::exec::ExecError;
 use crate::rbac::Denied;
@@ -26,6 +27,7 @@ pub enum ErrorKind {
     MethodNotAllowed,
     Conflict,
     Timeout,
+    TooManyRequests,
     NotImplemented,
     Unavailable,
     Internal,
@@ -44,6 +46,7 @@ impl ErrorKind {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict => (StatusCode::CONFLICT, "conflict"),
             Self::Timeout => (StatusCode::GATEWAY_TIMEOUT, "statement_timeout"),
+            Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::NotImplemented => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -59,6 +62,8 @@ pub struct ApiError {
     pub context: Value,
     /// DreamFactory's `code` when it differs from the status (1000 for batch errors).
     pub code: Option<u16>,
+    /// Seconds to wait before retrying (`Retry-After`), for 429s.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -69,6 +74,7 @@ impl ApiError {
             message: message.into(),
             context: Value::Null,
             code: None,
+            retry_after: None,
         }
     }
 
@@ -123,9 +129,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .insert_header(("X-Rampart-Error", self.kind.row().1))
-            .json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header(("X-Rampart-Error", self.kind.row().1));
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        response.json(self.body())
     }
 }
 
@@ -152,6 +161,23 @@ impl From<AuthError> for ApiError {
             }
             AuthError::ProviderUnavailable => Self::new(ErrorKind::Unavailable, e.to_string()),
             AuthError::Internal(_) | AuthError::System(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Auth(a) => a.into(),
+            AccountError::System(s) => s.into(),
+            AccountError::Invalid(_) => Self::bad_request(e.to_string()),
+            AccountError::Throttled(seconds) => Self {
+                retry_after: Some(seconds),
+                ..Self::new(ErrorKind::TooManyRequests, e.to_string())
+            },
+            AccountError::NoMail => Self::new(ErrorKind::NotImplemented, e.to_string()),
+            AccountError::RegistrationClosed => Self::new(ErrorKind::Forbidden, e.to_string()),
+            AccountError::BadCode => Self::new(ErrorKind::Unauthorized, e.to_string()),
         }
     }
 }

@@ -45,6 +45,14 @@ pub fn credentials(req: &HttpRequest) -> Credentials {
     }
 }
 
+/// The client's address as this server sees it (the peer; forwarded headers are not trusted).
+#[must_use]
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
 /// The authenticated caller, if any credentials were sent (invalid ones are refused).
 pub struct Caller {
     pub principal: Option<Principal>,

@@ -3,7 +3,7 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{data, docs, mcp, root, system, user};
+use super::handlers::{data, docs, mcp, root, system, user, users};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -22,6 +22,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v2/system/admin/{id}"),
     ("PUT", "/api/v2/system/admin/{id}"),
     ("DELETE", "/api/v2/system/admin/{id}"),
+    ("GET", "/api/v2/system/user"),
+    ("POST", "/api/v2/system/user"),
+    ("GET", "/api/v2/system/user/{id}"),
+    ("PATCH", "/api/v2/system/user/{id}"),
+    ("PUT", "/api/v2/system/user/{id}"),
+    ("DELETE", "/api/v2/system/user/{id}"),
     ("GET", "/api/v2/system/service"),
     ("POST", "/api/v2/system/service"),
     ("GET", "/api/v2/system/service/{id}"),
@@ -40,7 +46,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v2/system/app/{id}"),
     ("PUT", "/api/v2/system/app/{id}"),
     ("DELETE", "/api/v2/system/app/{id}"),
+    ("POST", "/api/v2/user/session"),
     ("GET", "/api/v2/user/session"),
+    ("PUT", "/api/v2/user/session"),
+    ("PATCH", "/api/v2/user/session"),
+    ("DELETE", "/api/v2/user/session"),
+    ("GET", "/api/v2/user/profile"),
+    ("POST", "/api/v2/user/profile"),
+    ("PUT", "/api/v2/user/profile"),
+    ("PATCH", "/api/v2/user/profile"),
+    ("POST", "/api/v2/user/password"),
+    ("PUT", "/api/v2/user/password"),
+    ("PATCH", "/api/v2/user/password"),
+    ("POST", "/api/v2/user/register"),
     ("POST", "/mcp"),
     ("GET", "/mcp"),
     ("DELETE", "/mcp"),
@@ -75,7 +93,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/api/v2/user/session")
+                .route(web::post().to(user::login))
                 .route(web::get().to(user::session))
+                .route(web::put().to(user::refresh))
+                .route(web::patch().to(user::refresh))
+                .route(web::delete().to(user::logout))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/api/v2/user/profile")
+                .route(web::get().to(user::profile))
+                .route(web::post().to(user::update_profile))
+                .route(web::put().to(user::update_profile))
+                .route(web::patch().to(user::update_profile))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/api/v2/user/password")
+                .route(web::post().to(user::password))
+                .route(web::put().to(user::password))
+                .route(web::patch().to(user::password))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/api/v2/user/register")
+                .route(web::post().to(user::register))
                 .default_service(web::to(system::not_allowed)),
         )
         .route("/api/v2/", web::get().to(root::index))
@@ -84,23 +126,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/environment", web::get().to(system::environment))
                 .service(
                     web::resource("/admin/session")
-                        .route(web::post().to(system::admin_login))
-                        .route(web::get().to(system::admin_session))
-                        .route(web::delete().to(system::admin_logout))
+                        .route(web::post().to(users::admin_login))
+                        .route(web::get().to(users::admin_session))
+                        .route(web::delete().to(users::admin_logout))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(
                     web::resource("/admin")
-                        .route(web::get().to(system::admin_list))
-                        .route(web::post().to(system::admin_create))
+                        .route(web::get().to(users::admin_list))
+                        .route(web::post().to(users::admin_create))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(
                     web::resource("/admin/{id}")
-                        .route(web::get().to(system::admin_get))
-                        .route(web::patch().to(system::admin_update))
-                        .route(web::put().to(system::admin_update))
-                        .route(web::delete().to(system::admin_delete))
+                        .route(web::get().to(users::admin_get))
+                        .route(web::patch().to(users::admin_update))
+                        .route(web::put().to(users::admin_update))
+                        .route(web::delete().to(users::admin_delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/user")
+                        .route(web::get().to(users::user_list))
+                        .route(web::post().to(users::user_create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/user/{id}")
+                        .route(web::get().to(users::user_get))
+                        .route(web::patch().to(users::user_update))
+                        .route(web::put().to(users::user_update))
+                        .route(web::delete().to(users::user_delete))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(

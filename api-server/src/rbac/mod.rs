@@ -100,6 +100,8 @@ pub struct CompiledRole {
     pub id: i64,
     pub name: String,
     pub is_active: bool,
+    /// When the role last changed (unix seconds): sessions issued until a deactivation end.
+    pub changed_at: i64,
     rows: Vec<AccessRow>,
 }
 
@@ -153,6 +155,7 @@ impl CompiledRole {
             id: role.id,
             name: role.name.clone(),
             is_active: role.is_active,
+            changed_at: role.last_modified_date.timestamp(),
             rows,
         }
     }

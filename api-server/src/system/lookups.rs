@@ -70,14 +70,27 @@ fn select() -> sea_query::SelectStatement {
         .to_owned()
 }
 
-/// The lookups attached to a role.
-pub async fn of_role(store: &Store, role_id: i64) -> Result<Vec<LookupRecord>, SystemError> {
+/// What a lookup is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Role(i64),
+    User(i64),
+}
+
+impl Owner {
+    fn column(self) -> (Lookups, i64) {
+        match self {
+            Self::Role(id) => (Lookups::RoleId, id),
+            Self::User(id) => (Lookups::UserId, id),
+        }
+    }
+}
+
+/// The lookups attached to a role or user.
+pub async fn of(store: &Store, owner: Owner) -> Result<Vec<LookupRecord>, SystemError> {
+    let (col, id) = owner.column();
     store
-        .all(
-            &select()
-                .and_where(Expr::col(Lookups::RoleId).eq(role_id))
-                .to_owned(),
-        )
+        .all(&select().and_where(Expr::col(col).eq(id)).to_owned())
         .await
 }
 
@@ -94,8 +107,9 @@ pub async fn global(store: &Store) -> Result<Vec<LookupRecord>, SystemError> {
         .await
 }
 
-/// Adds a lookup to a role.
-pub async fn add_to_role(tx: &mut Tx, role_id: i64, f: &LookupFields) -> Result<i64, SystemError> {
+/// Adds a lookup to a role or user.
+pub async fn add(tx: &mut Tx, owner: Owner, f: &LookupFields) -> Result<i64, SystemError> {
+    let (col, id) = owner.column();
     tx.insert(
         &Query::insert()
             .into_table(Lookups::Table)
@@ -104,14 +118,14 @@ pub async fn add_to_role(tx: &mut Tx, role_id: i64, f: &LookupFields) -> Result<
                 Lookups::Value,
                 Lookups::Private,
                 Lookups::Description,
-                Lookups::RoleId,
+                col,
             ])
             .values_panic([
                 f.name.clone().into(),
                 f.value.clone().into(),
                 f.private.into(),
                 f.description.clone().into(),
-                role_id.into(),
+                id.into(),
             ])
             .returning_col(Lookups::Id)
             .to_owned(),
@@ -119,13 +133,14 @@ pub async fn add_to_role(tx: &mut Tx, role_id: i64, f: &LookupFields) -> Result<
     .await
 }
 
-/// Changes a role's lookup.
-pub async fn update_in_role(
+/// Changes a lookup of a role or user.
+pub async fn update_in(
     tx: &mut Tx,
-    role_id: i64,
+    owner: Owner,
     id: i64,
     f: &LookupFields,
 ) -> Result<(), SystemError> {
+    let (col, owner_id) = owner.column();
     tx.execute(
         &Query::update()
             .table(Lookups::Table)
@@ -134,20 +149,21 @@ pub async fn update_in_role(
             .value(Lookups::Private, f.private)
             .value(Lookups::Description, f.description.clone())
             .and_where(Expr::col(Lookups::Id).eq(id))
-            .and_where(Expr::col(Lookups::RoleId).eq(role_id))
+            .and_where(Expr::col(col).eq(owner_id))
             .to_owned(),
     )
     .await
     .map(|_| ())
 }
 
-/// Removes a role's lookup.
-pub async fn delete_in_role(tx: &mut Tx, role_id: i64, id: i64) -> Result<(), SystemError> {
+/// Removes a lookup of a role or user.
+pub async fn delete_in(tx: &mut Tx, owner: Owner, id: i64) -> Result<(), SystemError> {
+    let (col, owner_id) = owner.column();
     tx.execute(
         &Query::delete()
             .from_table(Lookups::Table)
             .and_where(Expr::col(Lookups::Id).eq(id))
-            .and_where(Expr::col(Lookups::RoleId).eq(role_id))
+            .and_where(Expr::col(col).eq(owner_id))
             .to_owned(),
     )
     .await

@@ -5,12 +5,15 @@
 //! passwords) and are never returned by the read functions here in clear, except
 //! `ServiceRecord::decrypted_config` for the connector that needs it.
 
+pub mod app_roles;
 pub mod apps;
 pub mod crypto;
 pub mod lookups;
+pub mod resets;
 pub mod roles;
 pub mod services;
 pub mod sessions;
+pub mod signing_keys;
 mod store;
 pub mod users;
 

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_002_external_users.sql"),
         include_str!("migrations/postgres_002_external_users.sql"),
     ),
+    (
+        3,
+        include_str!("migrations/sqlite_003_local_users.sql"),
+        include_str!("migrations/postgres_003_local_users.sql"),
+    ),
 ];
 
 /// The system store's pool.

@@ -26,6 +26,7 @@ enum Users {
     ProviderServiceId,
     ProviderSubject,
     Claims,
+    SessionEpoch,
 }
 
 /// A user or admin as stored (the hash is kept out of serialisation).
@@ -52,6 +53,10 @@ pub struct UserRecord {
     /// The provider's attributes at the last sign-in, as a JSON object (`{user.claims.*}`).
     #[serde(skip)]
     pub claims: String,
+    /// Sessions issued before the last password change, disable or role change carry an
+    /// older epoch and are refused.
+    #[serde(skip)]
+    pub session_epoch: i64,
 }
 
 /// A person as an identity provider vouches for them.
@@ -70,6 +75,7 @@ pub struct ExternalUser {
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
     pub email: String,
+    pub username: Option<String>,
     pub name: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -83,6 +89,7 @@ pub struct NewUser {
 #[derive(Debug, Clone, Default)]
 pub struct UserChanges {
     pub email: Option<String>,
+    pub username: Option<Option<String>>,
     pub name: Option<String>,
     pub first_name: Option<Option<String>>,
     pub last_name: Option<Option<String>>,
@@ -110,6 +117,7 @@ fn select() -> sea_query::SelectStatement {
             Users::ProviderServiceId,
             Users::ProviderSubject,
             Users::Claims,
+            Users::SessionEpoch,
         ])
         .from(Users::Table)
         .order_by(Users::Id, Order::Asc)
@@ -141,6 +149,68 @@ pub async fn get_admin(store: &Store, id: i64) -> Result<UserRecord, SystemError
             entity: "Admin",
             id: id.to_string(),
         })
+}
+
+/// Users (not admins), by id.
+pub async fn list_users(store: &Store) -> Result<Vec<UserRecord>, SystemError> {
+    store
+        .all(
+            &select()
+                .and_where(Expr::col(Users::IsSysAdmin).eq(false))
+                .to_owned(),
+        )
+        .await
+}
+
+/// One user (not an admin).
+pub async fn get_user(store: &Store, id: i64) -> Result<UserRecord, SystemError> {
+    store
+        .one(
+            &select()
+                .and_where(Expr::col(Users::Id).eq(id))
+                .and_where(Expr::col(Users::IsSysAdmin).eq(false))
+                .to_owned(),
+        )
+        .await?
+        .ok_or(SystemError::NotFound {
+            entity: "User",
+            id: id.to_string(),
+        })
+}
+
+/// A local account (one with a password, not an identity provider's) by e-mail or, when
+/// `login` has no `@`, by username.
+pub async fn find_local_login(
+    store: &Store,
+    login: &str,
+) -> Result<Option<UserRecord>, SystemError> {
+    let login = login.trim();
+    let col = if login.contains('@') {
+        Users::Email
+    } else {
+        Users::Username
+    };
+    store
+        .one(
+            &select()
+                .and_where(Expr::col(col).eq(login.to_lowercase()))
+                .and_where(Expr::col(Users::ProviderServiceId).is_null())
+                .to_owned(),
+        )
+        .await
+}
+
+/// Ends every session of a user issued so far (their epoch moves on).
+pub async fn end_sessions(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
+    tx.execute(
+        &Query::update()
+            .table(Users::Table)
+            .value(Users::SessionEpoch, Expr::col(Users::SessionEpoch).add(1))
+            .and_where(Expr::col(Users::Id).eq(id))
+            .to_owned(),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// A user or admin by e-mail (case-insensitive).
@@ -192,6 +262,7 @@ pub async fn create(tx: &mut Tx, user: &NewUser) -> Result<i64, SystemError> {
             .into_table(Users::Table)
             .columns([
                 Users::Email,
+                Users::Username,
                 Users::Name,
                 Users::FirstName,
                 Users::LastName,
@@ -204,6 +275,7 @@ pub async fn create(tx: &mut Tx, user: &NewUser) -> Result<i64, SystemError> {
             ])
             .values_panic([
                 email.into(),
+                user.username.as_deref().map(str::to_lowercase).into(),
                 name.into(),
                 user.first_name.clone().into(),
                 user.last_name.clone().into(),
@@ -228,6 +300,9 @@ pub async fn update(tx: &mut Tx, id: i64, changes: &UserChanges) -> Result<(), S
         .and_where(Expr::col(Users::Id).eq(id));
     if let Some(email) = &changes.email {
         q.value(Users::Email, email.trim().to_lowercase());
+    }
+    if let Some(v) = &changes.username {
+        q.value(Users::Username, v.as_deref().map(str::to_lowercase));
     }
     if let Some(name) = &changes.name {
         q.value(Users::Name, name.clone());

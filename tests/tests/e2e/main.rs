@@ -24,4 +24,5 @@ mod security;
 mod store_postgres;
 mod system_api;
 mod tidy;
+mod users;
 mod write;

@@ -196,7 +196,9 @@ pub async fn service_request(
         role: &role,
         service_id: record.id,
         principal,
-        lookups: state.lookups_for_role(role.id).await?,
+        lookups: state
+            .lookups_for(role.id, principal.user.as_ref().map(|u| u.id))
+            .await?,
     };
     let session = db_session(&handle, principal, &role);
     let ctx = Ctx {

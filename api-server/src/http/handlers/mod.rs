@@ -1,8 +1,10 @@
 //! Request handlers, one file per resource family.
 
+mod body;
 pub mod data;
 pub mod docs;
 pub mod mcp;
 pub mod root;
 pub mod system;
 pub mod user;
+pub mod users;

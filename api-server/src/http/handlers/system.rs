@@ -5,455 +5,33 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use crate::auth::{password, session::SessionKind};
+use super::body::{
+    bool_field, children, created, flag, int_field, list_response, one_record, opt_int_field,
+    opt_str_field, query, records, related_of, select_fields, str_field,
+};
 use crate::filter;
 use crate::http::error::{ApiError, ErrorKind};
-use crate::http::guard::{Caller, SysAdmin, credentials};
+use crate::http::guard::SysAdmin;
 use crate::services;
 use crate::state::AppState;
 use crate::system::apps::{self, AppFields, AppRecord};
 use crate::system::lookups::{self, LookupFields};
 use crate::system::roles::{self, AccessFields, AccessRecord, RoleFields, RoleRecord};
 use crate::system::services::{self as service_store, ServiceFields, ServiceRecord};
-use crate::system::users::{self, NewUser, UserChanges, UserRecord};
 use crate::system::{Store, SystemError};
-
-/// Minimum length of an admin password.
-pub const MIN_PASSWORD_LENGTH: usize = 12;
-
-// ---------------------------------------------------------------- request helpers
-
-/// The records of a write body: an array, `{"resource":[…]}`, or one object.
-fn records(body: &[u8]) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
-    let list = match value {
-        Value::Array(items) => items,
-        Value::Object(mut map) => match map.remove("resource") {
-            Some(Value::Array(items)) => items,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "`resource` must be an array of records.",
-                ));
-            }
-            None => vec![Value::Object(map)],
-        },
-        _ => return Err(ApiError::bad_request("No record(s) detected in request.")),
-    };
-    if list.is_empty() {
-        return Err(ApiError::bad_request("No record(s) detected in request."));
-    }
-    list.into_iter()
-        .map(|v| match v {
-            Value::Object(m) => Ok(m),
-            _ => Err(ApiError::bad_request("Each record must be a JSON object.")),
-        })
-        .collect()
-}
-
-fn one_record(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let mut list = records(body)?;
-    if list.len() != 1 {
-        return Err(ApiError::bad_request("Send exactly one record."));
-    }
-    Ok(list.remove(0))
-}
-
-fn query(req: &HttpRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-fn flag(q: &[(String, String)], name: &str) -> bool {
-    param(q, name)
-        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "" | "true" | "1" | "yes"))
-}
-
-fn str_field(m: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "Field '{key}' must be a string."
-        ))),
-    }
-}
-
-/// `Some(None)` when the key is present with null (clear it), `None` when absent.
-fn opt_str_field(m: &Map<String, Value>, key: &str) -> Result<Option<Option<String>>, ApiError> {
-    match m.get(key) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "Field '{key}' must be a string."
-        ))),
-    }
-}
-
-fn bool_field(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::Number(n)) => Ok(Some(n.as_i64() != Some(0))),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "Field '{key}' must be true or false."
-        ))),
-    }
-}
-
-fn int_field(m: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request(format!("Field '{key}' must be an integer."))),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("Field '{key}' must be an integer."))),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "Field '{key}' must be an integer."
-        ))),
-    }
-}
-
-/// `Some(None)` for an explicit null.
-fn opt_int_field(m: &Map<String, Value>, key: &str) -> Result<Option<Option<i64>>, ApiError> {
-    match m.get(key) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(_) => int_field(m, key).map(Some),
-    }
-}
-
-/// Keeps only the keys asked for in `fields` (absent or `*`: all).
-fn select_fields(record: Value, q: &[(String, String)]) -> Value {
-    let Some(fields) = param(q, "fields").filter(|f| !f.trim().is_empty() && f.trim() != "*")
-    else {
-        return record;
-    };
-    let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
-    match record {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(k, _)| wanted.contains(&k.as_str()))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// A DreamFactory list response with `ids`, `limit`, `offset`, `fields` and `include_count`.
-fn list_response(records: Vec<Value>, q: &[(String, String)]) -> Result<HttpResponse, ApiError> {
-    let ids: Option<Vec<String>> =
-        param(q, "ids").map(|s| s.split(',').map(|x| x.trim().to_owned()).collect());
-    let filtered: Vec<Value> = match &ids {
-        Some(ids) => records
-            .into_iter()
-            .filter(|r| r.get("id").is_some_and(|id| ids.contains(&id.to_string())))
-            .collect(),
-        None => records,
-    };
-    let filtered = match param(q, "filter").filter(|f| !f.trim().is_empty()) {
-        Some(text) => {
-            let expr = filter::parse(text, &filter::Limits::default()).map_err(|e| {
-                ApiError::bad_request(format!("Invalid or unparsable filter request: {e}"))
-            })?;
-            let mut kept = Vec::new();
-            for r in filtered {
-                if filter::eval::matches(&expr, &r).map_err(ApiError::bad_request)? {
-                    kept.push(r);
-                }
-            }
-            kept
-        }
-        None => filtered,
-    };
-    let total = filtered.len();
-    let parse_n = |name: &str| -> Result<Option<usize>, ApiError> {
-        param(q, name)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse().map_err(|_| {
-                    ApiError::bad_request(format!("Invalid value for parameter '{name}'."))
-                })
-            })
-            .transpose()
-    };
-    let offset = parse_n("offset")?.unwrap_or(0);
-    let limit = parse_n("limit")?.filter(|l| *l > 0).unwrap_or(usize::MAX);
-    let page: Vec<Value> = filtered
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|r| select_fields(r, q))
-        .collect();
-    let mut body = json!({"resource": page});
-    if flag(q, "include_count") {
-        body["meta"] = json!({"count": total});
-    }
-    Ok(HttpResponse::Ok().json(body))
-}
-
-fn created(ids: Vec<Value>) -> HttpResponse {
-    HttpResponse::Created().json(json!({"resource": ids}))
-}
 
 // ---------------------------------------------------------------- environment and sessions
 
 /// `GET /api/v2/system/environment`: public platform facts the console reads before login.
-pub async fn environment() -> HttpResponse {
+pub async fn environment(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "platform": {"version": env!("CARGO_PKG_VERSION"), "license": "OPEN SOURCE", "product": "Rampart"},
-        "authentication": {"allow_open_registration": false, "login_attribute": "email", "adldap": [], "oauth": [], "saml": []},
-    }))
-}
-
-fn session_body(state: &AppState, user: &UserRecord, token: &str, expires: i64) -> Value {
-    let expiry = chrono::DateTime::from_timestamp(expires, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string());
-    json!({
-        "session_token": token,
-        "session_id": token,
-        "id": user.id,
-        "name": user.name,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "is_sys_admin": user.is_sys_admin,
-        "last_login_date": user.last_login_date.map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()),
-        "host": state.config.listen,
-        "token_expiry_date": expiry,
-    })
-}
-
-/// `POST /api/v2/system/admin/session`: sign in with e-mail and password.
-pub async fn admin_login(
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let m = one_record(&body)?;
-    let email = str_field(&m, "email")?.unwrap_or_default();
-    let given = str_field(&m, "password")?.unwrap_or_default();
-    if email.is_empty() || given.is_empty() {
-        return Err(ApiError::bad_request(
-            "Login request is missing required email and password.",
-        ));
-    }
-    let user = users::find_by_email(&state.store, &email)
-        .await?
-        .filter(|u| u.is_sys_admin);
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || password::verify(&given, stored.as_deref()))
-        .await
-        .unwrap_or(false);
-    let user = match user {
-        Some(u) if ok && u.is_active => u,
-        Some(u) if ok && !u.is_active => return Err(crate::auth::AuthError::Disabled.into()),
-        _ => return Err(crate::auth::AuthError::BadLogin.into()),
-    };
-    let mut tx = state.store.begin().await?;
-    users::touch_login(&mut tx, user.id).await?;
-    tx.commit().await?;
-    let (token, expires) = state.sessions.issue(user.id, SessionKind::Admin)?;
-    Ok(HttpResponse::Ok().json(session_body(&state, &user, &token, expires)))
-}
-
-/// `GET /api/v2/system/admin/session`: the current admin session (404 without one, as
-/// DreamFactory's console expects).
-pub async fn admin_session(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let user = caller
-        .principal
-        .as_ref()
-        .and_then(|p| p.user.clone())
-        .filter(|u| u.is_sys_admin)
-        .ok_or_else(|| ApiError::not_found("No admin session."))?;
-    let token = credentials(&req).session_token.unwrap_or_default();
-    let claims = state.sessions.verify(&token)?;
-    Ok(HttpResponse::Ok().json(session_body(&state, &user, &token, claims.exp)))
-}
-
-/// `DELETE /api/v2/system/admin/session`: logout; the token is revoked.
-pub async fn admin_logout(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    _admin: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let token = credentials(&req).session_token.unwrap_or_default();
-    let claims = state.sessions.verify(&token)?;
-    state.revoke(&claims.jti, claims.exp).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
-}
-
-// ---------------------------------------------------------------- admins
-
-fn admin_json(u: &UserRecord) -> Value {
-    serde_json::to_value(u).unwrap_or(Value::Null)
-}
-
-fn check_password(p: &str) -> Result<(), ApiError> {
-    if p.chars().count() < MIN_PASSWORD_LENGTH {
-        return Err(ApiError::bad_request(format!(
-            "The password must be at least {MIN_PASSWORD_LENGTH} characters long."
-        )));
-    }
-    Ok(())
-}
-
-async fn hash_password(p: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash(&p))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|_| ApiError::new(ErrorKind::Internal, "password hashing failed"))
-}
-
-/// Creates an admin (used by the API, the CLI and first-start bootstrap).
-pub async fn create_admin(
-    store: &Store,
-    email: &str,
-    password_plain: &str,
-    name: Option<String>,
-) -> Result<i64, ApiError> {
-    if !email.contains('@') {
-        return Err(ApiError::bad_request(
-            "Field 'email' must be an e-mail address.",
-        ));
-    }
-    check_password(password_plain)?;
-    let hash = hash_password(password_plain.to_owned()).await?;
-    let mut tx = store.begin().await?;
-    let id = users::create(
-        &mut tx,
-        &NewUser {
-            email: email.to_owned(),
-            name,
-            password_hash: Some(hash),
-            is_sys_admin: true,
-            is_active: true,
-            ..NewUser::default()
+        "authentication": {
+            "allow_open_registration": state.config.auth.allow_open_registration,
+            "login_attribute": "email",
+            "adldap": [], "oauth": [], "saml": [],
         },
-    )
-    .await
-    .map_err(|e| match e {
-        SystemError::Duplicate(_) => {
-            ApiError::bad_request(format!("A user with e-mail '{email}' already exists."))
-        }
-        other => other.into(),
-    })?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-/// `GET /api/v2/system/admin`
-pub async fn admin_list(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    list_response(
-        users::list_admins(&state.store)
-            .await?
-            .iter()
-            .map(admin_json)
-            .collect(),
-        &query(&req),
-    )
-}
-
-/// `GET /api/v2/system/admin/{id}`
-pub async fn admin_get(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    req: HttpRequest,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(select_fields(
-        admin_json(&users::get_admin(&state.store, *id).await?),
-        &query(&req),
-    )))
-}
-
-/// `POST /api/v2/system/admin`
-pub async fn admin_create(
-    state: web::Data<AppState>,
-    body: web::Bytes,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let mut ids = Vec::new();
-    for m in records(&body)? {
-        let email = str_field(&m, "email")?
-            .ok_or_else(|| ApiError::bad_request("Field 'email' can not be NULL."))?;
-        let pw = str_field(&m, "password")?
-            .ok_or_else(|| ApiError::bad_request("Field 'password' can not be NULL."))?;
-        let id = create_admin(&state.store, &email, &pw, str_field(&m, "name")?).await?;
-        ids.push(json!({"id": id}));
-    }
-    state.invalidate();
-    Ok(created(ids))
-}
-
-/// `PATCH|PUT /api/v2/system/admin/{id}`
-pub async fn admin_update(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    users::get_admin(&state.store, id).await?;
-    let m = one_record(&body)?;
-    let password_hash = match str_field(&m, "password")? {
-        Some(p) => {
-            check_password(&p)?;
-            Some(hash_password(p).await?)
-        }
-        None => None,
-    };
-    let changes = UserChanges {
-        email: str_field(&m, "email")?,
-        name: str_field(&m, "name")?,
-        first_name: opt_str_field(&m, "first_name")?,
-        last_name: opt_str_field(&m, "last_name")?,
-        phone: opt_str_field(&m, "phone")?,
-        password_hash,
-        is_active: bool_field(&m, "is_active")?,
-    };
-    let mut tx = state.store.begin().await?;
-    users::update(&mut tx, id, &changes).await?;
-    tx.commit().await?;
-    state.invalidate();
-    Ok(HttpResponse::Ok().json(json!({"id": id})))
-}
-
-/// `DELETE /api/v2/system/admin/{id}`; the last active admin cannot be deleted.
-pub async fn admin_delete(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    admin: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    users::get_admin(&state.store, id).await?;
-    if admin.0.user.as_ref().is_some_and(|u| u.id == id) {
-        return Err(ApiError::bad_request(
-            "You cannot delete your own admin account.",
-        ));
-    }
-    let mut tx = state.store.begin().await?;
-    users::delete(&mut tx, id).await?;
-    tx.commit().await?;
-    state.invalidate();
-    Ok(HttpResponse::Ok().json(json!({"id": id})))
+    }))
 }
 
 // ---------------------------------------------------------------- services
@@ -702,7 +280,7 @@ async fn role_json(store: &Store, r: &RoleRecord, related: &[&str]) -> Result<Va
     }
     if all || related.contains(&"lookup_by_role_id") {
         v["lookup_by_role_id"] = json!(
-            lookups::of_role(store, r.id)
+            lookups::of(store, lookups::Owner::Role(r.id))
                 .await?
                 .iter()
                 .map(lookups::LookupRecord::public)
@@ -710,12 +288,6 @@ async fn role_json(store: &Store, r: &RoleRecord, related: &[&str]) -> Result<Va
         );
     }
     Ok(v)
-}
-
-fn related_of(q: &[(String, String)]) -> Vec<&str> {
-    param(q, "related")
-        .map(|r| r.split(',').map(str::trim).collect())
-        .unwrap_or_default()
 }
 
 /// Validates one access row of a role body.
@@ -787,7 +359,7 @@ fn access_fields(m: &Map<String, Value>) -> Result<AccessFields, ApiError> {
     })
 }
 
-fn lookup_fields(m: &Map<String, Value>) -> Result<LookupFields, ApiError> {
+pub(super) fn lookup_fields(m: &Map<String, Value>) -> Result<LookupFields, ApiError> {
     Ok(LookupFields {
         name: str_field(m, "name")?
             .filter(|n| !n.is_empty())
@@ -800,23 +372,6 @@ fn lookup_fields(m: &Map<String, Value>) -> Result<LookupFields, ApiError> {
         private: bool_field(m, "private")?.unwrap_or(false),
         description: str_field(m, "description")?,
     })
-}
-
-fn children<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Vec<&'a Map<String, Value>>, ApiError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_object()
-                    .ok_or_else(|| ApiError::bad_request(format!("'{key}' must hold objects.")))
-            })
-            .collect(),
-        Some(_) => Err(ApiError::bad_request(format!("'{key}' must be an array."))),
-    }
 }
 
 /// Applies nested access rows and lookups (DreamFactory's rules: an id updates, no id
@@ -843,12 +398,18 @@ async fn apply_children(
         let id = int_field(child, "id")?.filter(|i| *i > 0);
         let detach = child.get("role_id").is_some_and(Value::is_null);
         match (id, detach) {
-            (Some(id), true) => lookups::delete_in_role(tx, role_id, id).await?,
+            (Some(id), true) => lookups::delete_in(tx, lookups::Owner::Role(role_id), id).await?,
             (Some(id), false) => {
-                lookups::update_in_role(tx, role_id, id, &lookup_fields(child)?).await?
+                lookups::update_in(
+                    tx,
+                    lookups::Owner::Role(role_id),
+                    id,
+                    &lookup_fields(child)?,
+                )
+                .await?
             }
             (None, _) => {
-                lookups::add_to_role(tx, role_id, &lookup_fields(child)?).await?;
+                lookups::add(tx, lookups::Owner::Role(role_id), &lookup_fields(child)?).await?;
             }
         }
     }

@@ -1,15 +1,80 @@
-//! `/api/v2/user/*`: the caller's own session. Today `GET /api/v2/user/session`, which says
-//! who the credential is and under which role it acts (what MCP's `whoami` shows).
+//! `/api/v2/user/*`: a person's own account, in DreamFactory's shapes. `session` (sign in,
+//! who am I, refresh, sign out), `profile` (their own non-privileged fields), `password`
+//! (change, or reset by e-mailed code) and `register` (open registration, off by default).
 
-use actix_web::{HttpResponse, web};
-use serde_json::json;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
 
+use super::body::{flag, one_record, query, str_field};
+use super::users::{login_fields, session_body};
+use crate::auth::accounts::{self, AccountError, Registration};
+use crate::auth::session::SessionKind;
+use crate::auth::{self, AuthError};
 use crate::http::error::ApiError;
-use crate::http::guard::Caller;
+use crate::http::guard::{Caller, client_address, credentials};
 use crate::state::AppState;
+use crate::system::users::{self, UserChanges, UserRecord};
 
-/// `GET /api/v2/user/session`: DreamFactory's session fields for a signed-in user (null for
-/// an API key alone), plus the app and the role the request acts under.
+/// A new session for `user` and DreamFactory's session response, with the role it has
+/// through the request's app key (if any).
+async fn signed_in(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &UserRecord,
+) -> Result<HttpResponse, ApiError> {
+    let (token, expires) = accounts::open_session(state, user, SessionKind::User).await?;
+    let app = match credentials(req).api_key {
+        Some(key) => state.app_by_key(&key).await?.filter(|a| a.is_active),
+        None => None,
+    };
+    let app_roles = state.app_roles_of(user.id).await?;
+    let role = match auth::session_role(&app_roles, app.as_deref()) {
+        Some(id) => state
+            .compiled_role(id)
+            .await?
+            .map(|r| (r.id, r.name.clone())),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(session_body(state, user, &token, expires, role)))
+}
+
+/// The signed-in person behind a Rampart session token (not an API key alone).
+async fn session_owner(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<(std::sync::Arc<UserRecord>, auth::session::Claims), ApiError> {
+    let token = credentials(req)
+        .session_token
+        .ok_or(AuthError::NoCredentials)?;
+    Ok(auth::session_user(state, &token).await?)
+}
+
+/// `POST /api/v2/user/session`: sign in with `email` (or `username`) and `password`.
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let m = one_record(&body)?;
+    if let Some(service) = str_field(&m, "service")?.or_else(|| {
+        query(&req)
+            .into_iter()
+            .find(|(k, _)| k == "service")
+            .map(|(_, v)| v)
+    }) {
+        return Err(ApiError::bad_request(format!(
+            "Service '{service}' does not sign people in with a password."
+        )));
+    }
+    let (login, password) = login_fields(&m)?;
+    let user =
+        accounts::password_login(&state, &login, password, &client_address(&req), false).await?;
+    signed_in(&state, &req, &user).await
+}
+
+/// `GET /api/v2/user/session`: who the credential is and under which role it acts (what
+/// MCP's `whoami` shows), in DreamFactory's session shape; null user fields for an API key
+/// alone.
 pub async fn session(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let principal = caller.require()?;
     let role = match principal.role_id {
@@ -17,18 +82,213 @@ pub async fn session(state: web::Data<AppState>, caller: Caller) -> Result<HttpR
         None => None,
     };
     let user = principal.user.as_ref();
+    let expiry = match &caller.credentials.session_token {
+        Some(token) if user.is_some() && principal.claims.is_none() => {
+            auth::session_user(&state, token)
+                .await
+                .ok()
+                .and_then(|(_, c)| chrono::DateTime::from_timestamp(c.exp, 0))
+                .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        }
+        _ => None,
+    };
     Ok(HttpResponse::Ok().json(json!({
         "id": user.map(|u| u.id),
         "name": user.map(|u| u.name.clone()),
         "first_name": user.and_then(|u| u.first_name.clone()),
         "last_name": user.and_then(|u| u.last_name.clone()),
         "email": user.map(|u| u.email.clone()),
+        "username": user.and_then(|u| u.username.clone()),
         "is_sys_admin": principal.is_sys_admin(),
         "last_login_date": user.and_then(|u| u.last_login_date),
+        "token_expiry_date": expiry,
         "app": principal.app.as_ref().map(|a| json!({"id": a.id, "name": a.name, "read_only": a.read_only})),
         "role": role.as_ref().map(|r| r.name.clone()),
         "role_id": role.as_ref().map(|r| r.id),
         "role_is_active": role.as_ref().map(|r| r.is_active),
         "no_role_reason": principal.no_role_reason,
     })))
+}
+
+/// `PUT|PATCH /api/v2/user/session`: a fresh token for a valid session; the old one is
+/// revoked.
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (user, claims) = session_owner(&state, &req).await?;
+    state.revoke(&claims.jti, claims.exp).await?;
+    signed_in(&state, &req, &user).await
+}
+
+/// `DELETE /api/v2/user/session`: sign out; the token is revoked.
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (_, claims) = session_owner(&state, &req).await?;
+    state.revoke(&claims.jti, claims.exp).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true})))
+}
+
+fn profile_json(u: &UserRecord) -> Value {
+    json!({
+        "id": u.id,
+        "email": u.email,
+        "username": u.username,
+        "name": u.name,
+        "first_name": u.first_name,
+        "last_name": u.last_name,
+        "phone": u.phone,
+        "last_login_date": u.last_login_date,
+    })
+}
+
+/// `GET /api/v2/user/profile`
+pub async fn profile(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (user, _) = session_owner(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(profile_json(&user)))
+}
+
+/// Fields a person may change on their own profile.
+const PROFILE_FIELDS: &[&str] = &["name", "first_name", "last_name", "phone"];
+
+/// `POST|PUT|PATCH /api/v2/user/profile`: changes the person's own name and phone. Anything
+/// that governs access (e-mail, password, admin rights, activity) is refused by name.
+pub async fn update_profile(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (user, _) = session_owner(&state, &req).await?;
+    let m = one_record(&body)?;
+    let refused: Vec<&str> = m
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !PROFILE_FIELDS.contains(k) && *k != "id")
+        .collect();
+    if !refused.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "These fields cannot be changed through the profile: {}. Profile fields: {}.",
+            refused.join(", "),
+            PROFILE_FIELDS.join(", ")
+        )));
+    }
+    let text = |k: &str| -> Result<Option<Option<String>>, ApiError> {
+        Ok(match m.get(k) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => Some(str_field(&m, k)?),
+        })
+    };
+    let changes = UserChanges {
+        name: text("name")?.map(Option::unwrap_or_default),
+        first_name: text("first_name")?,
+        last_name: text("last_name")?,
+        phone: text("phone")?,
+        ..UserChanges::default()
+    };
+    let mut tx = state.store.begin().await?;
+    users::update(&mut tx, user.id, &changes).await?;
+    tx.commit().await?;
+    state.invalidate();
+    let fresh = users::find(&state.store, user.id)
+        .await?
+        .ok_or(AuthError::InvalidToken)?;
+    Ok(HttpResponse::Ok().json(profile_json(&fresh)))
+}
+
+fn required(m: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
+    str_field(m, key)?
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request(format!("Field '{key}' is required.")))
+}
+
+/// `POST|PUT|PATCH /api/v2/user/password`:
+/// - `{"old_password","new_password"}` with a session changes the password (every other
+///   session ends; `?login=true` answers a new session);
+/// - `?reset=true` with `{"email"}` (or `username`) e-mails a single-use code (the answer is
+///   the same whether the account exists or not);
+/// - `{"email","code","new_password"}` sets the password with that code.
+pub async fn password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let q = query(&req);
+    let m = one_record(&body)?;
+    let address = client_address(&req);
+    let login_of = |m: &Map<String, Value>| -> Result<String, ApiError> {
+        str_field(m, "email")?
+            .or(str_field(m, "username")?)
+            .filter(|l| !l.trim().is_empty())
+            .ok_or_else(|| ApiError::bad_request("Field 'email' (or 'username') is required."))
+    };
+    if flag(&q, "reset") {
+        accounts::start_reset(&state, &login_of(&m)?).await?;
+        return Ok(HttpResponse::Ok().json(json!({"success": true})));
+    }
+    let user = if m.contains_key("code") {
+        accounts::finish_reset(
+            &state,
+            &login_of(&m)?,
+            &required(&m, "code")?,
+            &required(&m, "new_password")?,
+            &address,
+        )
+        .await?
+    } else {
+        let (user, _) = session_owner(&state, &req).await?;
+        accounts::change_password(
+            &state,
+            &user,
+            required(&m, "old_password")?,
+            &required(&m, "new_password")?,
+            &address,
+        )
+        .await?
+    };
+    if flag(&q, "login") {
+        return signed_in(&state, &req, &user).await;
+    }
+    Ok(HttpResponse::Ok().json(json!({"success": true})))
+}
+
+/// `POST /api/v2/user/register`: open registration, when enabled (`auth.allow_open_registration`);
+/// `?login=true` answers a session.
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !state.config.auth.allow_open_registration {
+        return Err(AccountError::RegistrationClosed.into());
+    }
+    let m = one_record(&body)?;
+    let registration = Registration {
+        email: required(&m, "email")?,
+        username: str_field(&m, "username")?,
+        password: str_field(&m, "new_password")?
+            .or(str_field(&m, "password")?)
+            .ok_or_else(|| ApiError::bad_request("Field 'password' is required."))?,
+        name: str_field(&m, "name")?,
+        first_name: str_field(&m, "first_name")?,
+        last_name: str_field(&m, "last_name")?,
+        phone: str_field(&m, "phone")?,
+    };
+    if let Some(confirm) = str_field(&m, "password_confirmation")?
+        && confirm != registration.password
+    {
+        return Err(ApiError::bad_request(
+            "The password confirmation does not match.",
+        ));
+    }
+    let user = accounts::register(&state, registration).await?;
+    if flag(&query(&req), "login") {
+        return signed_in(&state, &req, &user).await;
+    }
+    Ok(HttpResponse::Created().json(json!({"success": true, "id": user.id})))
 }

@@ -1,0 +1,26 @@
+-- Local users: DreamFactory's per-app roles (`user_to_app_to_role`), single-use password
+-- reset codes, and a session epoch per user (tokens carry the epoch they were issued in; a
+-- password change, a disable or a role change bumps it and so revokes every older session).
+-- Keep in step with postgres_003_local_users.sql.
+CREATE TABLE user_app_roles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    UNIQUE (user_id, app_id)
+);
+CREATE INDEX user_app_roles_role ON user_app_roles(role_id);
+CREATE TABLE password_resets (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+ALTER TABLE users ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
+-- Session-token signing keys, sealed with the master key. The newest unretired key signs;
+-- retired keys still verify the tokens they signed until those expire (`rampart keys rotate`).
+CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    retired_at BIGINT
+);
