@@ -17,6 +17,10 @@ use crate::state::AppState;
 use crate::system::crypto::MasterKey;
 use crate::system::{Store, users};
 
+/// How often an instance checks for system changes made elsewhere (other instances, the
+/// CLI): the longest a revocation elsewhere takes to hold here.
+const CHANGE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -140,6 +144,7 @@ impl Application {
         let mailer =
             Mailer::from_config(&config.smtp).map_err(|e| StartupError::Mail(e.to_string()))?;
         let state = web::Data::new(AppState::new(config, store, master_key, sessions, mailer));
+        tokio::spawn(state.clone().into_inner().watch_changes(CHANGE_CHECK));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

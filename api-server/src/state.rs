@@ -19,7 +19,7 @@ use crate::system::apps::{self, AppRecord};
 use crate::system::crypto::MasterKey;
 use crate::system::services::{self, ServiceRecord};
 use crate::system::users::{self, ExternalUser, UserRecord};
-use crate::system::{Store, SystemError, lookups, roles, sessions};
+use crate::system::{Store, SystemError, changes, lookups, roles, sessions};
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -126,8 +126,40 @@ impl AppState {
         }
     }
 
-    /// Forgets every cached app, user and role (after any system change).
+    /// After a change to the system data: forgets this instance's caches and moves the
+    /// system version on, so every other instance does too (`watch_changes`).
+    pub async fn changed(&self) {
+        self.invalidate();
+        if let Err(e) = changes::bump(&self.store).await {
+            tracing::error!(error = %e, "cannot announce a system change to other instances; they catch up when their caches expire");
+        }
+    }
+
+    /// Follows changes made elsewhere (other instances, the CLI): checks the system version
+    /// every `interval` and, when it moved, forgets every cache and re-reads the signing keys.
+    pub async fn watch_changes(self: std::sync::Arc<Self>, interval: Duration) {
+        let mut seen = changes::current(&self.store).await.ok();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match changes::current(&self.store).await {
+                Ok(v) if seen != Some(v) => {
+                    seen = Some(v);
+                    self.invalidate();
+                    if let Err(e) = self.sessions.reload().await {
+                        tracing::error!(error = %e, "cannot re-read the session signing keys");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the system version"),
+            }
+        }
+    }
+
+    /// Forgets every cached app, user, role and revocation (after any system change).
     pub fn invalidate(&self) {
+        self.revoked.invalidate_all();
         self.apps_by_key.invalidate_all();
         self.users.invalidate_all();
         self.app_roles.invalidate_all();
@@ -226,6 +258,7 @@ impl AppState {
     /// Revokes a session token until its expiry.
     pub async fn revoke(&self, jti: &str, expires_at: i64) -> Result<(), SystemError> {
         sessions::revoke(&self.store, jti, expires_at).await?;
+        self.changed().await;
         self.revoked.insert(jti.to_owned(), true).await;
         Ok(())
     }

@@ -17,6 +17,7 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     child: Child,
     log: Arc<Mutex<String>>,
+    env: Vec<(String, String)>,
 }
 
 /// Path of the binary under test.
@@ -124,10 +125,25 @@ pub fn spawn_with(options: &Options) -> TestApp {
         data_dir,
         child,
         log,
+        env: options.env.clone(),
     }
 }
 
 impl TestApp {
+    /// Runs another `rampart` command (`keys rotate`, …) on this server's data and config.
+    #[must_use]
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RAMPART_DATA_DIR", self.data_dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(self.data_dir.path())
+            .output()
+            .expect("run rampart")
+    }
+
     /// Everything the server printed so far.
     #[must_use]
     pub fn log(&self) -> String {

@@ -185,7 +185,7 @@ async fn set_password(
     .await?;
     users::end_sessions(&mut tx, user_id).await?;
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     users::find(&state.store, user_id)
         .await?
         .ok_or(AccountError::Auth(AuthError::InvalidToken))
@@ -358,7 +358,7 @@ pub async fn register(state: &AppState, r: Registration) -> Result<UserRecord, A
         }
     }
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     users::find(&state.store, id)
         .await?
         .ok_or(AccountError::Auth(AuthError::Internal(

@@ -183,6 +183,7 @@ async fn add_key(
     signing_keys::add(&mut tx, &kid, &master.encrypt(secret), now, revoke_previous).await?;
     signing_keys::purge(&mut tx, now - ttl_seconds(ttl_minutes)).await?;
     tx.commit().await?;
+    crate::system::changes::bump(store).await?;
     Ok(kid)
 }
 
@@ -223,7 +224,8 @@ impl SessionKeys {
         Ok(keys)
     }
 
-    async fn reload(&self) -> Result<(), SystemError> {
+    /// Re-reads the keys from the store.
+    pub async fn reload(&self) -> Result<(), SystemError> {
         let mut ring = Ring::default();
         for k in signing_keys::list(&self.store).await? {
             let secret = self.master.decrypt(&k.secret)?;

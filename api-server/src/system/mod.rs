@@ -7,6 +7,7 @@
 
 pub mod app_roles;
 pub mod apps;
+pub mod changes;
 pub mod crypto;
 pub mod lookups;
 pub mod resets;

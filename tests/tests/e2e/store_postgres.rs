@@ -50,3 +50,85 @@ async fn a_postgres_system_store_serves_the_same_api() {
     assert_eq!(hashes, 0, "the key itself is not stored");
     drop(app);
 }
+
+/// Two instances on one PostgreSQL system store (and one master key), as in production.
+fn two_instances(store: &TestDb) -> (rampart_tests::TestApp, rampart_tests::TestApp) {
+    let options = Options {
+        env: vec![
+            ("RAMPART_SYSTEM_DATABASE_URL".into(), store.url()),
+            (
+                "RAMPART_MASTER_KEY".into(),
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+            ),
+        ],
+    };
+    (spawn_with(&options), spawn_with(&options))
+}
+
+/// Whether a request stops being accepted within five seconds (instances learn of each
+/// other's changes at their next change check).
+async fn refused_soon(client: &Client, path: &str) -> bool {
+    for _ in 0..50 {
+        if client.get(path).await.status == StatusCode::UNAUTHORIZED {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_session_ended_on_one_instance_ends_on_every_instance() {
+    let store = TestDb::empty().await;
+    let (a, b) = two_instances(&store);
+    let admin_a = Client::admin(&a).await;
+    let r = admin_a
+        .post(
+            "/api/v2/system/user",
+            serde_json::json!({"email": "jane@example.com", "password": "violet-otter-harbour"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let jane_id = r.body["resource"][0]["id"].as_i64().unwrap();
+    let sign_in = || async {
+        let (r, s) = Client::new(&a)
+            .sign_in("jane@example.com", "violet-otter-harbour")
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        s.unwrap()
+    };
+    // A session from A works on B (shared keys); logging out on A ends it on B.
+    let on_a = sign_in().await;
+    let token = on_a.token.clone().unwrap();
+    let on_b = Client::new(&b).with_token(&token);
+    assert_eq!(
+        on_b.get("/api/v2/user/session").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        on_a.delete("/api/v2/user/session").await.status,
+        StatusCode::OK
+    );
+    assert!(
+        refused_soon(&on_b, "/api/v2/user/session").await,
+        "logout holds on B"
+    );
+
+    // Disabling the user on A ends their session on B, which had it cached.
+    let on_b = Client::new(&b).with_token(&sign_in().await.token.unwrap());
+    assert_eq!(
+        on_b.get("/api/v2/user/session").await.status,
+        StatusCode::OK
+    );
+    let r = admin_a
+        .patch(
+            &format!("/api/v2/system/user/{jane_id}"),
+            serde_json::json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        refused_soon(&on_b, "/api/v2/user/session").await,
+        "the disable holds on B"
+    );
+}

@@ -34,6 +34,18 @@ async fn create_user(shop: &Shop, body: Value) -> i64 {
     r.body["resource"][0]["id"].as_i64().unwrap()
 }
 
+/// Whether a session stops working within five seconds (a change made by another process
+/// reaches the server at its next change check).
+async fn ends(session: &Client) -> bool {
+    for _ in 0..50 {
+        if session.get("/api/v2/user/session").await.status == StatusCode::UNAUTHORIZED {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 fn tenants(body: &Value) -> Vec<i64> {
     let mut t: Vec<i64> = body["resource"]
         .as_array()
@@ -535,4 +547,66 @@ async fn open_registration_creates_a_user_with_the_configured_role() {
         )
         .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
+}
+
+#[tokio::test]
+async fn rotated_keys_sign_new_sessions_and_old_ones_last_until_revoked() {
+    let shop = Shop::new().await;
+    create_user(
+        &shop,
+        json!({"email": "jane@example.com", "password": PASSWORD}),
+    )
+    .await;
+    let anon = Client::new(&shop.app);
+    let kid = |token: &str| {
+        let header = token.split('.').next().unwrap();
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first, old) = anon.sign_in("jane@example.com", PASSWORD).await;
+    let old = old.unwrap();
+    let old_kid = kid(first.body["session_token"].as_str().unwrap());
+
+    let out = shop.app.run(&["keys", "rotate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let (second, new) = anon.sign_in("jane@example.com", PASSWORD).await;
+    let new_kid = kid(second.body["session_token"].as_str().unwrap());
+    assert_ne!(new_kid, old_kid, "new sessions use the new key");
+    assert!(said.contains(&new_kid), "{said}");
+    assert_eq!(
+        old.get("/api/v2/user/session").await.status,
+        StatusCode::OK,
+        "old sessions last"
+    );
+    assert_eq!(
+        shop.admin.get("/api/v2/system/user").await.status,
+        StatusCode::OK
+    );
+
+    // The previous keys leaked: end every session they signed. The running server learns of
+    // the CLI's change within its change-check interval.
+    let out = shop.app.run(&["keys", "rotate", "--revoke-previous"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ends(&old).await, "a session of the first key ended");
+    assert!(
+        ends(&new.unwrap()).await,
+        "a session of the second key ended"
+    );
+    assert!(ends(&shop.admin).await, "the admin's session ended");
+    let (third, _) = anon.sign_in("jane@example.com", PASSWORD).await;
+    assert_eq!(third.status, StatusCode::OK, "{}", third.text);
 }

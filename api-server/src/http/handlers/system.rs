@@ -194,7 +194,7 @@ pub async fn service_create(
         ids.push(json!({"id": id}));
     }
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(created(ids))
 }
 
@@ -235,7 +235,7 @@ pub async fn service_update(
     service_store::update(&mut tx, id, &fields).await?;
     tx.commit().await?;
     state.services.evict(id).await;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 
@@ -250,7 +250,7 @@ pub async fn service_delete(
     service_store::delete(&mut tx, id).await?;
     tx.commit().await?;
     state.services.evict(id).await;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 
@@ -476,7 +476,7 @@ pub async fn role_create(
         ids.push(json!({"id": id}));
     }
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(created(ids))
 }
 
@@ -493,7 +493,7 @@ pub async fn role_update(
     roles::update(&mut tx, id, &role_fields(&m)?).await?;
     apply_children(&mut tx, id, &m).await?;
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 
@@ -507,7 +507,7 @@ pub async fn role_delete(
     let mut tx = state.store.begin().await?;
     roles::delete(&mut tx, id).await?;
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 
@@ -577,7 +577,7 @@ pub async fn app_create(
         out.push(json!({"id": id, "api_key": key}));
     }
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(created(out))
 }
 
@@ -601,7 +601,7 @@ pub async fn app_update(
         out["api_key"] = json!(apps::regenerate_key(&mut tx, id).await?);
     }
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -615,7 +615,7 @@ pub async fn app_delete(
     let mut tx = state.store.begin().await?;
     apps::delete(&mut tx, id).await?;
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 

@@ -194,7 +194,7 @@ pub async fn update_profile(
     let mut tx = state.store.begin().await?;
     users::update(&mut tx, user.id, &changes).await?;
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     let fresh = users::find(&state.store, user.id)
         .await?
         .ok_or(AuthError::InvalidToken)?;

@@ -177,7 +177,7 @@ async fn create(state: &AppState, kind: Kind, body: &[u8]) -> Result<HttpRespons
         ids.push(json!({"id": create_one(state, &mut tx, kind, m).await?}));
     }
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(created(ids))
 }
 
@@ -229,7 +229,7 @@ async fn update(
         users::end_sessions(&mut tx, id).await?;
     }
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 
@@ -248,7 +248,7 @@ async fn delete(
     let mut tx = state.store.begin().await?;
     users::delete(&mut tx, id).await?;
     tx.commit().await?;
-    state.invalidate();
+    state.changed().await;
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 

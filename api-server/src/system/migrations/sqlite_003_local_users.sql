@@ -24,3 +24,11 @@ CREATE TABLE signing_keys (
     created_at BIGINT NOT NULL,
     retired_at BIGINT
 );
+-- Moves on with every change to the system data: each instance watches it and drops its
+-- caches (roles, users, apps, keys, revocations) when it moves, so a change made on one
+-- instance (or by the CLI) holds on all of them.
+CREATE TABLE system_version (
+    id INTEGER PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+INSERT INTO system_version (id, version) VALUES (1, 0);

@@ -1,0 +1,43 @@
+//! The system data's version: moved on after every change (API, CLI), watched by every
+//! instance so caches everywhere follow a change made anywhere.
+
+use sea_query::{Expr, ExprTrait, Iden, Query};
+
+use super::{Store, SystemError};
+
+#[derive(Iden)]
+enum SystemVersion {
+    Table,
+    Id,
+    Version,
+}
+
+/// Moves the version on.
+pub async fn bump(store: &Store) -> Result<(), SystemError> {
+    let mut tx = store.begin().await?;
+    tx.execute(
+        &Query::update()
+            .table(SystemVersion::Table)
+            .value(
+                SystemVersion::Version,
+                Expr::col(SystemVersion::Version).add(1),
+            )
+            .and_where(Expr::col(SystemVersion::Id).eq(1))
+            .to_owned(),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The current version.
+pub async fn current(store: &Store) -> Result<i64, SystemError> {
+    store
+        .scalar_i64(
+            &Query::select()
+                .column(SystemVersion::Version)
+                .from(SystemVersion::Table)
+                .and_where(Expr::col(SystemVersion::Id).eq(1))
+                .to_owned(),
+        )
+        .await
+}
