@@ -110,13 +110,13 @@ class Rampart:
         self.base = f"http://127.0.0.1:{port}"
         self.data = tempfile.mkdtemp(prefix="rampart-bench-")
         env = dict(os.environ, RAMPART_LISTEN=f"127.0.0.1:{port}", RAMPART_DATA_DIR=self.data,
-                   RAMPART_ADMIN_EMAIL="bench@example.com", RAMPART_ADMIN_PASSWORD="bench-password-123",
+                   RAMPART_ADMIN_EMAIL="bench@example.com", RAMPART_ADMIN_PASSWORD="quiet-lantern-meadow",
                    RUST_LOG="warn", RAMPART_LIMITS__SERVICE_POOL_SIZE="16")
         self.proc = subprocess.Popen([str(binary), "serve"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self.base + "/health", self.proc)
         token = http("POST", self.base + "/api/v2/system/admin/session",
-                     {"email": "bench@example.com", "password": "bench-password-123"})["session_token"]
+                     {"email": "bench@example.com", "password": "quiet-lantern-meadow"})["session_token"]
         auth = {"Authorization": f"Bearer {token}"}
         http("POST", self.base + "/api/v2/system/service", {"resource": [{"name": "db", "type": "pgsql", "config": {
             "host": "127.0.0.1", "port": 5432, "database": DB, "username": "postgres", "max_records": 100000}}]}, auth)
