@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a fresh Debian machine: PostgreSQL
 # (reachable as postgres@127.0.0.1:5432 without a password), Python with
-# openapi-spec-validator and the MCP SDK (in a virtualenv under target/), and the C
-# toolchain bits; wrk and Platformatic DB for the benchmark.
+# openapi-spec-validator, the MCP SDK and an SMTP sink (in a virtualenv under target/),
+# slapd and the LDAP tools (each LDAP test starts its own slapd), openssl for test
+# certificates, and the C toolchain bits; wrk and Platformatic DB for the benchmark.
 # Idempotent: safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(postgresql postgresql-client python3 python3-venv pkg-config libssl-dev ca-certificates)
+packages=(postgresql postgresql-client python3 python3-venv pkg-config libssl-dev ca-certificates
+  slapd ldap-utils openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

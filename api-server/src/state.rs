@@ -171,6 +171,16 @@ impl AppState {
         self.providers.invalidate();
     }
 
+    /// Where identity providers are read from.
+    #[must_use]
+    pub fn provider_sources(&self) -> crate::identity::Sources<'_> {
+        crate::identity::Sources {
+            store: &self.store,
+            master_key: &self.master_key,
+            own_issuer: &self.config.jwt_issuer,
+        }
+    }
+
     /// The shadow user of an external identity, created or refreshed when the provider says
     /// something new (attributes other than `volatile` ones, e-mail, name).
     pub async fn external_user(
@@ -183,9 +193,11 @@ impl AppState {
             kept.remove(*k);
         }
         let claims = serde_json::Value::Object(kept).to_string();
+        let groups = serde_json::json!(identity.groups).to_string();
         let key = (identity.service_id, identity.subject.clone());
         if let Some(user) = self.external_users.get(&key).await
             && user.claims == claims
+            && user.provider_groups == groups
         {
             return Ok(user);
         }
@@ -196,6 +208,7 @@ impl AppState {
             email: identity.email.clone(),
             name: identity.name.clone(),
             claims,
+            groups,
         };
         let user = Arc::new(
             users::upsert_external(&self.store, &external)

@@ -64,14 +64,55 @@ fn run(cmd: &mut Command) {
 /// A CA and a server certificate for 127.0.0.1/localhost signed by it.
 fn make_tls(dir: &Path) {
     let p = |n: &str| dir.join(n);
-    run(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rampart-test-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout"]).arg(p("ca.key")).arg("-out").arg(p("ca.crt")));
-    run(Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout"]).arg(p("server.key")).arg("-out").arg(p("server.csr")));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rampart-test-ca",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout",
+        ])
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("ca.crt")));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(p("server.key"))
+        .arg("-out")
+        .arg(p("server.csr")));
     std::fs::write(
         p("ext.cnf"),
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
     )
     .expect("write ext.cnf");
-    run(Command::new("openssl").args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"]).arg(p("server.csr")).arg("-CA").arg(p("ca.crt")).arg("-CAkey").arg(p("ca.key")).arg("-out").arg(p("server.crt")).arg("-extfile").arg(p("ext.cnf")));
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+        .arg(p("server.csr"))
+        .arg("-CA")
+        .arg(p("ca.crt"))
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("server.crt"))
+        .arg("-extfile")
+        .arg(p("ext.cnf")));
 }
 
 fn config(dir: &Path, variant: Variant) -> String {
@@ -199,7 +240,15 @@ impl Directory {
         };
         directory.wait_until_up();
         let mut add = Command::new("ldapadd")
-            .args(["-x", "-H", &directory.url(), "-D", &format!("cn=admin,{BASE_DN}"), "-w", "admin-pw"])
+            .args([
+                "-x",
+                "-H",
+                &directory.url(),
+                "-D",
+                &format!("cn=admin,{BASE_DN}"),
+                "-w",
+                "admin-pw",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod client;
 pub mod idp;
+pub mod ldap;
 pub mod mcp;
 pub mod pg;
 pub mod smtp;

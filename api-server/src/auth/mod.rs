@@ -30,12 +30,16 @@ pub struct Credentials {
 /// A verified credential.
 #[derive(Debug, Clone)]
 pub enum Identity {
-    /// A valid session token for a user or admin, with or without an app key, and the user's
-    /// per-app roles.
+    /// A valid session token for a user or admin, with or without an app key, and the role
+    /// it acts under (resolved by `authenticate`: the user's per-app role or the app's
+    /// default, or, for a person an identity provider vouched for, the provider's mapping).
     Session {
         user: Arc<UserRecord>,
         app: Option<Arc<AppRecord>>,
-        app_roles: Arc<Vec<AppRole>>,
+        role_id: Option<i64>,
+        no_role_reason: Option<String>,
+        /// A sys-admin without per-app roles.
+        sys_admin: bool,
     },
     /// A valid API key alone.
     App(Arc<AppRecord>),
@@ -93,11 +97,7 @@ impl Principal {
                 claims,
             } => Self {
                 role_id: role.map(|(id, _)| id),
-                no_role_reason: role.is_none().then(|| {
-                    format!(
-                        "No role: the groups that identity provider '{provider}' reports for you match no role mapping, and it has no default role."
-                    )
-                }),
+                no_role_reason: role.is_none().then(|| no_role(&provider)),
                 user: Some(user),
                 app,
                 claims: Some(claims),
@@ -106,24 +106,33 @@ impl Principal {
             Identity::Session {
                 user,
                 app,
-                app_roles,
+                role_id,
+                no_role_reason,
+                sys_admin,
             } => {
-                let role_id = session_role(&app_roles, app.as_deref());
                 let claims = match serde_json::from_str(&user.claims) {
                     Ok(Value::Object(m)) if !m.is_empty() => Some(Arc::new(m)),
                     _ => None,
                 };
                 Self {
-                    sys_admin: user.is_sys_admin && app_roles.is_empty(),
+                    sys_admin,
                     user: Some(user),
                     app,
                     role_id,
                     claims,
-                    no_role_reason: None,
+                    no_role_reason,
                 }
             }
         }
     }
+}
+
+/// Why a person an identity provider vouched for has no role.
+#[must_use]
+pub fn no_role(provider: &str) -> String {
+    format!(
+        "No role: the groups that identity provider '{provider}' reports for you match no role mapping, and it has no default role."
+    )
 }
 
 /// DreamFactory's rule for a signed-in user: their role for the calling app, else the app's
@@ -191,11 +200,12 @@ pub async fn authenticate(
                 return Ok(Some(identity));
             }
             let (user, claims) = session_user(state, token).await?;
-            let app_roles = state.app_roles_of(user.id).await?;
+            let (role_id, no_role_reason, sys_admin) =
+                session_role_of(state, &user, app.as_deref()).await?;
             // Deactivating a role ends the sessions acting under it (DreamFactory invalidates
             // its tokens); a later session, like an API key alone, just gets no access.
-            if let Some(role_id) = session_role(&app_roles, app.as_deref())
-                && let Some(role) = state.compiled_role(role_id).await?
+            if let Some(id) = role_id
+                && let Some(role) = state.compiled_role(id).await?
                 && !role.is_active
                 && claims.iat <= role.changed_at
             {
@@ -204,11 +214,43 @@ pub async fn authenticate(
             Ok(Some(Identity::Session {
                 user,
                 app,
-                app_roles,
+                role_id,
+                no_role_reason,
+                sys_admin,
             }))
         }
         None => Ok(app.map(Identity::App)),
     }
+}
+
+/// The role a signed-in user acts under through `app`, why they have none (when a provider's
+/// mapping gave none), and whether they are an unrestricted sys-admin. A person an identity
+/// provider vouched for gets the provider's mapping of the groups it reported at sign-in (no
+/// session when the provider is gone or inactive); a local user their per-app role, else the
+/// app's default role.
+pub async fn session_role_of(
+    state: &AppState,
+    user: &UserRecord,
+    app: Option<&AppRecord>,
+) -> Result<(Option<i64>, Option<String>, bool), AuthError> {
+    if let Some(provider_id) = user.provider_service_id {
+        let (provider, mapping) = state
+            .providers
+            .mapping_of(&state.provider_sources(), provider_id)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        let groups: Vec<String> = serde_json::from_str(&user.provider_groups).unwrap_or_default();
+        let role = mapping
+            .resolve(&groups, app.map(|a| a.id))
+            .map(|(id, _)| id);
+        return Ok((role, role.is_none().then(|| no_role(&provider)), false));
+    }
+    let app_roles = state.app_roles_of(user.id).await?;
+    Ok((
+        session_role(&app_roles, app),
+        None,
+        user.is_sys_admin && app_roles.is_empty(),
+    ))
 }
 
 /// The user of a valid, unrevoked Rampart session token, with the token's claims: refused
@@ -249,7 +291,7 @@ async fn external(
     };
     let Some(provider) = state
         .providers
-        .jwt_issuer(&state.store, &state.config.jwt_issuer, &iss)
+        .jwt_issuer(&state.provider_sources(), &iss)
         .await?
     else {
         return Ok(None);

@@ -74,6 +74,15 @@ impl RoleMapping {
         })
     }
 
+    /// The same mapping with every group name rewritten (e.g. DNs into canonical form).
+    #[must_use]
+    pub fn map_groups(self, f: impl Fn(&str) -> String) -> Self {
+        Self {
+            groups: self.groups.iter().map(|(g, id)| (f(g), *id)).collect(),
+            ..self
+        }
+    }
+
     /// The role of a person in `groups` calling through `app`.
     #[must_use]
     pub fn resolve(&self, groups: &[String], app: Option<i64>) -> Option<(i64, RoleSource)> {

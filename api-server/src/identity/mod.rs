@@ -1,22 +1,24 @@
 //! Identity providers configured as services. Each one turns a credential into an
 //! `ExternalIdentity` (subject, e-mail, groups, attributes); `auth` turns that into a shadow
 //! user and, through the provider's `RoleMapping`, a role. Today: external JWT issuers
-//! (`jwt`).
+//! (`jwt`) and directories (`ldap`, `adldap`).
 
 pub mod jwt;
+pub mod ldap;
 pub mod mapping;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde_json::{Map, Value};
-use std::sync::{PoisonError, RwLock};
 
+use crate::system::crypto::MasterKey;
 use crate::system::{Store, SystemError, services};
 use jwt::{JwtProvider, JwtSettings};
+use ldap::{LdapProvider, LdapSettings};
 use mapping::RoleMapping;
 
 /// Service types that are identity providers.
-pub const PROVIDER_TYPES: &[&str] = &["jwt"];
+pub const PROVIDER_TYPES: &[&str] = &["jwt", "ldap", "adldap"];
 
 /// What a provider vouches for about a person.
 #[derive(Debug, Clone)]
@@ -32,62 +34,148 @@ pub struct ExternalIdentity {
     pub claims: Map<String, Value>,
 }
 
+/// Where providers are read from.
+pub struct Sources<'a> {
+    pub store: &'a Store,
+    pub master_key: &'a MasterKey,
+    /// Rampart's own session issuer, which no `jwt` service may claim.
+    pub own_issuer: &'a str,
+}
+
+/// The active providers, by kind.
+#[derive(Default)]
+struct Loaded {
+    jwt: Vec<Arc<JwtProvider>>,
+    ldap: Vec<Arc<LdapProvider>>,
+}
+
 /// The active providers, loaded from the system store on first use and after every change.
 #[derive(Default)]
 pub struct Providers {
-    jwt: RwLock<Option<Arc<Vec<Arc<JwtProvider>>>>>,
+    loaded: RwLock<Option<Arc<Loaded>>>,
 }
 
 impl Providers {
     /// Forgets the loaded providers (their keys are fetched again on next use).
     pub fn invalidate(&self) {
-        *self.jwt.write().unwrap_or_else(PoisonError::into_inner) = None;
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    async fn loaded(&self, sources: &Sources<'_>) -> Result<Arc<Loaded>, SystemError> {
+        let cached = self
+            .loaded
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(l) = cached {
+            return Ok(l);
+        }
+        // Two requests may load at once; either result is current.
+        let l = Arc::new(load(sources).await?);
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Some(l.clone());
+        Ok(l)
     }
 
     /// The issuer of external tokens named `iss`, if one is configured.
     pub async fn jwt_issuer(
         &self,
-        store: &Store,
-        own_issuer: &str,
+        sources: &Sources<'_>,
         iss: &str,
     ) -> Result<Option<Arc<JwtProvider>>, SystemError> {
-        let cached = self
+        Ok(self
+            .loaded(sources)
+            .await?
             .jwt
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let loaded = match cached {
-            Some(l) => l,
-            None => {
-                // Two requests may load at once; either result is current.
-                let l = Arc::new(load_jwt(store, own_issuer).await?);
-                *self.jwt.write().unwrap_or_else(PoisonError::into_inner) = Some(l.clone());
-                l
-            }
-        };
-        Ok(loaded.iter().find(|p| p.settings.issuer == iss).cloned())
+            .iter()
+            .find(|p| p.settings.issuer == iss)
+            .cloned())
+    }
+
+    /// The directory service named `name`, if it is one.
+    pub async fn directory(
+        &self,
+        sources: &Sources<'_>,
+        name: &str,
+    ) -> Result<Option<Arc<LdapProvider>>, SystemError> {
+        Ok(self
+            .loaded(sources)
+            .await?
+            .ldap
+            .iter()
+            .find(|p| p.service_name.eq_ignore_ascii_case(name))
+            .cloned())
+    }
+
+    /// The name and role mapping of active provider `service_id` (`None`: it is gone or
+    /// inactive, and the people it vouched for have no session).
+    pub async fn mapping_of(
+        &self,
+        sources: &Sources<'_>,
+        service_id: i64,
+    ) -> Result<Option<(String, RoleMapping)>, SystemError> {
+        let loaded = self.loaded(sources).await?;
+        let jwt = loaded
+            .jwt
+            .iter()
+            .find(|p| p.service_id == service_id)
+            .map(|p| (p.service_name.clone(), p.mapping.clone()));
+        Ok(jwt.or_else(|| {
+            loaded
+                .ldap
+                .iter()
+                .find(|p| p.service_id == service_id)
+                .map(|p| (p.service_name.clone(), p.mapping.clone()))
+        }))
     }
 }
 
-async fn load_jwt(store: &Store, own_issuer: &str) -> Result<Vec<Arc<JwtProvider>>, SystemError> {
-    let mut out = Vec::new();
-    for record in services::list(store).await? {
-        if record.kind != "jwt" || !record.is_active {
+async fn load(sources: &Sources<'_>) -> Result<Loaded, SystemError> {
+    let mut out = Loaded::default();
+    for record in services::list(sources.store).await? {
+        if !record.is_active || !PROVIDER_TYPES.contains(&record.kind.as_str()) {
             continue;
         }
-        let config = record.config_map();
-        let parsed = JwtSettings::from_config(&config, own_issuer)
-            .and_then(|s| RoleMapping::from_config(&config).map(|m| (s, m)));
-        match parsed {
-            Ok((settings, mapping)) => out.push(Arc::new(JwtProvider::new(
-                record.id,
-                record.name.clone(),
-                settings,
-                mapping,
-            ))),
+        let config = match record.decrypted_config(sources.master_key) {
+            Ok(c) => c,
             Err(e) => {
-                tracing::warn!(service = %record.name, error = %e, "jwt service config is invalid; its tokens are refused");
+                tracing::warn!(service = %record.name, error = %e, "identity provider config cannot be decrypted; it signs nobody in");
+                continue;
             }
+        };
+        let mapping = match RoleMapping::from_config(&config) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(service = %record.name, error = %e, "identity provider role mapping is invalid; it signs nobody in");
+                continue;
+            }
+        };
+        let loaded = match record.kind.as_str() {
+            "jwt" => JwtSettings::from_config(&config, sources.own_issuer).map(|settings| {
+                out.jwt.push(Arc::new(JwtProvider::new(
+                    record.id,
+                    record.name.clone(),
+                    settings,
+                    mapping,
+                )));
+            }),
+            kind => LdapSettings::from_config(kind, &config).map(|settings| {
+                out.ldap.push(Arc::new(LdapProvider {
+                    service_id: record.id,
+                    service_name: record.name.clone(),
+                    settings,
+                    // Group DNs compare in their canonical form.
+                    mapping: mapping.map_groups(|g| {
+                        if g.contains('=') {
+                            ldap::normalize_dn(g)
+                        } else {
+                            g.to_owned()
+                        }
+                    }),
+                }));
+            }),
+        };
+        if let Err(e) = loaded {
+            tracing::warn!(service = %record.name, error = %e, "identity provider config is invalid; it signs nobody in");
         }
     }
     Ok(out)

@@ -1,6 +1,7 @@
-//! Database services. A service's `config` is JSON; its secret keys (`password`, and `url`,
-//! which may embed one) are encrypted with the master key before they are stored and are
-//! left out of everything the API returns.
+//! Services (databases and identity providers). A service's `config` is JSON; its secret keys
+//! (`password`, `url` which may embed one, `bind_password`, `client_secret`,
+//! `sp_private_key`) are encrypted with the master key before they are stored and are left
+//! out of everything the API returns.
 
 use chrono::{DateTime, Utc};
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
@@ -10,7 +11,13 @@ use super::crypto::MasterKey;
 use super::{Store, SystemError, Tx, now};
 
 /// Config keys that hold secrets.
-pub const SECRET_KEYS: &[&str] = &["password", "url"];
+pub const SECRET_KEYS: &[&str] = &[
+    "password",
+    "url",
+    "bind_password",
+    "client_secret",
+    "sp_private_key",
+];
 
 #[derive(Iden)]
 enum Services {

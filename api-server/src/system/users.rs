@@ -27,6 +27,7 @@ enum Users {
     ProviderSubject,
     Claims,
     SessionEpoch,
+    ProviderGroups,
 }
 
 /// A user or admin as stored (the hash is kept out of serialisation).
@@ -57,6 +58,9 @@ pub struct UserRecord {
     /// older epoch and are refused.
     #[serde(skip)]
     pub session_epoch: i64,
+    /// The provider's groups at the last sign-in, a JSON list.
+    #[serde(skip)]
+    pub provider_groups: String,
 }
 
 /// A person as an identity provider vouches for them.
@@ -69,6 +73,8 @@ pub struct ExternalUser {
     pub name: Option<String>,
     /// The provider's attributes, a JSON object's text.
     pub claims: String,
+    /// The provider's groups, a JSON list's text.
+    pub groups: String,
 }
 
 /// Fields of a new user or admin.
@@ -118,6 +124,7 @@ fn select() -> sea_query::SelectStatement {
             Users::ProviderSubject,
             Users::Claims,
             Users::SessionEpoch,
+            Users::ProviderGroups,
         ])
         .from(Users::Table)
         .order_by(Users::Id, Order::Asc)
@@ -399,16 +406,17 @@ pub async fn upsert_external(
         if (found.email == email || found.email == salted)
             && found.name == name
             && found.claims == user.claims
+            && found.provider_groups == user.groups
         {
             return Ok(found);
         }
         let mut tx = store.begin().await?;
-        let changed = refresh_external(&mut tx, found.id, &email, &name, &user.claims).await;
+        let changed = refresh_external(&mut tx, found.id, &email, &name, user).await;
         let changed = match changed {
             Err(SystemError::Duplicate(_)) => {
                 drop(tx);
                 tx = store.begin().await?;
-                refresh_external(&mut tx, found.id, &salted, &name, &user.claims).await
+                refresh_external(&mut tx, found.id, &salted, &name, user).await
             }
             other => other,
         };
@@ -449,14 +457,15 @@ async fn refresh_external(
     id: i64,
     email: &str,
     name: &str,
-    claims: &str,
+    user: &ExternalUser,
 ) -> Result<(), SystemError> {
     tx.execute_one(
         &Query::update()
             .table(Users::Table)
             .value(Users::Email, email.to_lowercase())
             .value(Users::Name, name.to_owned())
-            .value(Users::Claims, claims.to_owned())
+            .value(Users::Claims, user.claims.clone())
+            .value(Users::ProviderGroups, user.groups.clone())
             .value(Users::LastModifiedDate, now())
             .and_where(Expr::col(Users::Id).eq(id))
             .to_owned(),
@@ -484,6 +493,7 @@ async fn insert_external(
                 Users::ProviderServiceId,
                 Users::ProviderSubject,
                 Users::Claims,
+                Users::ProviderGroups,
                 Users::CreatedDate,
                 Users::LastModifiedDate,
             ])
@@ -495,6 +505,7 @@ async fn insert_external(
                 user.service_id.into(),
                 user.subject.clone().into(),
                 user.claims.clone().into(),
+                user.groups.clone().into(),
                 at.into(),
                 at.into(),
             ])

@@ -12,6 +12,7 @@ mod defence_in_depth;
 mod external_jwt;
 mod fixture;
 mod in_process;
+mod ldap;
 mod mcp;
 mod mcp_conformance;
 mod openapi;

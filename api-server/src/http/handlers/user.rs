@@ -12,6 +12,7 @@ use crate::auth::session::SessionKind;
 use crate::auth::{self, AuthError};
 use crate::http::error::ApiError;
 use crate::http::guard::{Caller, client_address, credentials};
+use crate::identity::ldap::LdapError;
 use crate::state::AppState;
 use crate::system::users::{self, UserChanges, UserRecord};
 
@@ -22,13 +23,10 @@ async fn signed_in(
     req: &HttpRequest,
     user: &UserRecord,
 ) -> Result<HttpResponse, ApiError> {
+    let app = request_app(state, req).await?;
+    let (role_id, _, _) = auth::session_role_of(state, user, app.as_deref()).await?;
     let (token, expires) = accounts::open_session(state, user, SessionKind::User).await?;
-    let app = match credentials(req).api_key {
-        Some(key) => state.app_by_key(&key).await?.filter(|a| a.is_active),
-        None => None,
-    };
-    let app_roles = state.app_roles_of(user.id).await?;
-    let role = match auth::session_role(&app_roles, app.as_deref()) {
+    let role = match role_id {
         Some(id) => state
             .compiled_role(id)
             .await?
@@ -36,6 +34,86 @@ async fn signed_in(
         None => None,
     };
     Ok(HttpResponse::Ok().json(session_body(state, user, &token, expires, role)))
+}
+
+/// The active app whose key the request carries, if any (an unknown key is refused).
+async fn request_app(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<std::sync::Arc<crate::system::apps::AppRecord>>, ApiError> {
+    match credentials(req).api_key {
+        Some(key) => {
+            let app = state
+                .app_by_key(&key)
+                .await?
+                .ok_or(AuthError::InvalidApiKey)?;
+            if !app.is_active {
+                return Err(AuthError::InactiveApp.into());
+            }
+            Ok(Some(app))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Signs a person in through a directory service (`ldap`/`adldap`): their shadow user is
+/// created or refreshed, and the provider's mapping of their groups gives the role; with no
+/// role for this app, no session (a 403 that says why).
+async fn directory_login(
+    state: &AppState,
+    req: &HttpRequest,
+    service: &str,
+    username: &str,
+    password: &str,
+) -> Result<HttpResponse, ApiError> {
+    let provider = state
+        .providers
+        .directory(&state.provider_sources(), service)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Service '{service}' does not sign people in with a password."
+            ))
+        })?;
+    let app = request_app(state, req).await?;
+    let address = client_address(req);
+    let account = format!("{}:{}", provider.service_name, username.trim());
+    state
+        .login_throttle
+        .check(&account, &address, std::time::Instant::now())
+        .map_err(AccountError::Throttled)?;
+    let identity = match provider.sign_in(username, password).await {
+        Ok(i) => i,
+        Err(LdapError::BadLogin) => {
+            state
+                .login_throttle
+                .fail(&account, &address, std::time::Instant::now());
+            return Err(AuthError::BadLogin.into());
+        }
+        Err(LdapError::Unavailable(cause)) => {
+            tracing::error!(service = %provider.service_name, %cause, "directory sign-in failed");
+            return Err(AuthError::ProviderUnavailable.into());
+        }
+    };
+    state.login_throttle.succeed(&account);
+    if provider
+        .mapping
+        .resolve(&identity.groups, app.as_ref().map(|a| a.id))
+        .is_none()
+    {
+        return Err(ApiError::new(
+            crate::http::error::ErrorKind::Forbidden,
+            auth::no_role(&provider.service_name),
+        ));
+    }
+    let user = state.external_user(&identity, &[]).await?;
+    if !user.is_active {
+        return Err(AuthError::Disabled.into());
+    }
+    let mut tx = state.store.begin().await?;
+    users::touch_login(&mut tx, user.id).await?;
+    tx.commit().await?;
+    signed_in(state, req, &user).await
 }
 
 /// The signed-in person behind a Rampart session token (not an API key alone).
@@ -56,17 +134,17 @@ pub async fn login(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let m = one_record(&body)?;
+    let (login, password) = login_fields(&m)?;
     if let Some(service) = str_field(&m, "service")?.or_else(|| {
         query(&req)
             .into_iter()
             .find(|(k, _)| k == "service")
             .map(|(_, v)| v)
     }) {
-        return Err(ApiError::bad_request(format!(
-            "Service '{service}' does not sign people in with a password."
-        )));
+        // A directory knows people by user name; an e-mail stands in when that is all there is.
+        let username = str_field(&m, "username")?.unwrap_or(login);
+        return directory_login(&state, &req, &service, &username, &password).await;
     }
-    let (login, password) = login_fields(&m)?;
     let user =
         accounts::password_login(&state, &login, password, &client_address(&req), false).await?;
     signed_in(&state, &req, &user).await

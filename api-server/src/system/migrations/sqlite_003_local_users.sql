@@ -32,3 +32,6 @@ CREATE TABLE system_version (
     version BIGINT NOT NULL
 );
 INSERT INTO system_version (id, version) VALUES (1, 0);
+-- The groups an identity provider reported at a user's last sign-in (a JSON list), which its
+-- role mapping reads on every request of their session.
+ALTER TABLE users ADD COLUMN provider_groups TEXT NOT NULL DEFAULT '[]';
