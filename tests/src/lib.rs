@@ -16,6 +16,7 @@ pub mod client;
 pub mod idp;
 pub mod ldap;
 pub mod mcp;
+pub mod oidc;
 pub mod pg;
 pub mod smtp;
 

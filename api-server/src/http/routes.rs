@@ -94,7 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/v2/user/session")
                 .route(web::post().to(user::login))
-                .route(web::get().to(user::session))
+                .route(web::get().to(user::session_get))
                 .route(web::put().to(user::refresh))
                 .route(web::patch().to(user::refresh))
                 .route(web::delete().to(user::logout))

@@ -1,11 +1,12 @@
 //! Identity providers configured as services. Each one turns a credential into an
 //! `ExternalIdentity` (subject, e-mail, groups, attributes); `auth` turns that into a shadow
 //! user and, through the provider's `RoleMapping`, a role. Today: external JWT issuers
-//! (`jwt`) and directories (`ldap`, `adldap`).
+//! (`jwt`), directories (`ldap`, `adldap`) and OpenID Connect providers (`oidc`).
 
 pub mod jwt;
 pub mod ldap;
 pub mod mapping;
+pub mod oidc;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -16,9 +17,10 @@ use crate::system::{Store, SystemError, services};
 use jwt::{JwtProvider, JwtSettings};
 use ldap::{LdapProvider, LdapSettings};
 use mapping::RoleMapping;
+use oidc::{OidcProvider, OidcSettings};
 
 /// Service types that are identity providers.
-pub const PROVIDER_TYPES: &[&str] = &["jwt", "ldap", "adldap"];
+pub const PROVIDER_TYPES: &[&str] = &["jwt", "ldap", "adldap", "oidc"];
 
 /// What a provider vouches for about a person.
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ pub struct Sources<'a> {
 struct Loaded {
     jwt: Vec<Arc<JwtProvider>>,
     ldap: Vec<Arc<LdapProvider>>,
+    oidc: Vec<Arc<OidcProvider>>,
 }
 
 /// The active providers, loaded from the system store on first use and after every change.
@@ -106,6 +109,25 @@ impl Providers {
             .cloned())
     }
 
+    /// The OpenID Connect service named `name` (or with id `id`), if it is one.
+    pub async fn openid(
+        &self,
+        sources: &Sources<'_>,
+        name: Option<&str>,
+        id: Option<i64>,
+    ) -> Result<Option<Arc<OidcProvider>>, SystemError> {
+        Ok(self
+            .loaded(sources)
+            .await?
+            .oidc
+            .iter()
+            .find(|p| {
+                name.is_none_or(|n| p.service_name.eq_ignore_ascii_case(n))
+                    && id.is_none_or(|i| p.service_id == i)
+            })
+            .cloned())
+    }
+
     /// The name and role mapping of active provider `service_id` (`None`: it is gone or
     /// inactive, and the people it vouched for have no session).
     pub async fn mapping_of(
@@ -119,13 +141,21 @@ impl Providers {
             .iter()
             .find(|p| p.service_id == service_id)
             .map(|p| (p.service_name.clone(), p.mapping.clone()));
-        Ok(jwt.or_else(|| {
+        let ldap = || {
             loaded
                 .ldap
                 .iter()
                 .find(|p| p.service_id == service_id)
                 .map(|p| (p.service_name.clone(), p.mapping.clone()))
-        }))
+        };
+        let oidc = || {
+            loaded
+                .oidc
+                .iter()
+                .find(|p| p.service_id == service_id)
+                .map(|p| (p.service_name.clone(), p.mapping.clone()))
+        };
+        Ok(jwt.or_else(ldap).or_else(oidc))
     }
 }
 
@@ -157,6 +187,15 @@ async fn load(sources: &Sources<'_>) -> Result<Loaded, SystemError> {
                     settings,
                     mapping,
                 )));
+            }),
+            "oidc" => OidcSettings::from_config(&config).and_then(|settings| {
+                out.oidc.push(Arc::new(OidcProvider::new(
+                    record.id,
+                    record.name.clone(),
+                    settings,
+                    mapping,
+                )?));
+                Ok(())
             }),
             kind => LdapSettings::from_config(kind, &config).map(|settings| {
                 out.ldap.push(Arc::new(LdapProvider {

@@ -9,6 +9,7 @@ pub mod app_roles;
 pub mod apps;
 pub mod changes;
 pub mod crypto;
+pub mod login_states;
 pub mod lookups;
 pub mod resets;
 pub mod roles;

@@ -15,6 +15,7 @@ mod in_process;
 mod ldap;
 mod mcp;
 mod mcp_conformance;
+mod oidc;
 mod openapi;
 mod rbac_matrix;
 mod rbac_matrix_rows;

@@ -4,6 +4,7 @@ mod body;
 pub mod data;
 pub mod docs;
 pub mod mcp;
+mod oidc;
 pub mod root;
 pub mod system;
 pub mod user;

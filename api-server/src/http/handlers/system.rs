@@ -70,7 +70,7 @@ fn check_service_type(kind: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "Service type '{kind}' is not supported; use 'pgsql', 'jwt', 'ldap' or 'adldap'."
+            "Service type '{kind}' is not supported; use 'pgsql', 'jwt', 'ldap', 'adldap' or 'oidc'."
         )))
     }
 }
@@ -99,23 +99,32 @@ async fn tested_config(
             previous_map.as_ref(),
         ));
     }
-    if kind == "ldap" || kind == "adldap" {
-        // The bind password may be left out of an update: the stored one still applies.
+    if kind == "ldap" || kind == "adldap" || kind == "oidc" {
+        // A secret may be left out of an update: the stored one still applies.
         let mut plain = config.clone();
-        if let (None, Some(prev)) = (plain.get("bind_password"), previous)
-            && let Some(pw) = prev
-                .decrypted_config(&state.master_key)?
-                .get("bind_password")
-        {
-            plain.insert("bind_password".into(), pw.clone());
+        if let Some(prev) = previous {
+            let stored = prev.decrypted_config(&state.master_key)?;
+            for key in ["bind_password", "client_secret"] {
+                if let (None, Some(v)) = (plain.get(key), stored.get(key)) {
+                    plain.insert(key.into(), v.clone());
+                }
+            }
         }
-        let settings = crate::identity::ldap::LdapSettings::from_config(kind, &plain)
-            .map_err(ApiError::bad_request)?;
         crate::identity::mapping::RoleMapping::from_config(&config)
             .map_err(ApiError::bad_request)?;
-        crate::identity::ldap::check(&settings)
-            .await
-            .map_err(ApiError::bad_request)?;
+        if kind == "oidc" {
+            let settings = crate::identity::oidc::OidcSettings::from_config(&plain)
+                .map_err(ApiError::bad_request)?;
+            crate::identity::oidc::check(&settings)
+                .await
+                .map_err(ApiError::bad_request)?;
+        } else {
+            let settings = crate::identity::ldap::LdapSettings::from_config(kind, &plain)
+                .map_err(ApiError::bad_request)?;
+            crate::identity::ldap::check(&settings)
+                .await
+                .map_err(ApiError::bad_request)?;
+        }
         return Ok(service_store::seal_config(
             &state.master_key,
             config,

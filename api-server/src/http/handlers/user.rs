@@ -18,11 +18,21 @@ use crate::system::users::{self, UserChanges, UserRecord};
 
 /// A new session for `user` and DreamFactory's session response, with the role it has
 /// through the request's app key (if any).
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     req: &HttpRequest,
     user: &UserRecord,
 ) -> Result<HttpResponse, ApiError> {
+    let (_, body) = new_session(state, req, user).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// A new session for `user`: the token and DreamFactory's session response.
+pub(super) async fn new_session(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &UserRecord,
+) -> Result<(String, Value), ApiError> {
     let app = request_app(state, req).await?;
     let (role_id, _, _) = auth::session_role_of(state, user, app.as_deref()).await?;
     let (token, expires) = accounts::open_session(state, user, SessionKind::User).await?;
@@ -33,7 +43,8 @@ async fn signed_in(
             .map(|r| (r.id, r.name.clone())),
         None => None,
     };
-    Ok(HttpResponse::Ok().json(session_body(state, user, &token, expires, role)))
+    let body = session_body(state, user, &token, expires, role);
+    Ok((token, body))
 }
 
 /// The active app whose key the request carries, if any (an unknown key is refused).
@@ -150,10 +161,33 @@ pub async fn login(
     signed_in(&state, &req, &user).await
 }
 
+/// `GET /api/v2/user/session`: with `?service=<oidc service>`, starts (or, with
+/// `oauth_callback=true`, finishes) a browser sign-in; otherwise says who the caller is.
+pub async fn session_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = query(&req);
+    if let Some(service) = q
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.clone())
+    {
+        return if flag(&q, "oauth_callback") {
+            super::oidc::callback(&state, &req, &service, &q).await
+        } else {
+            super::oidc::begin(&state, &req, &service, &q).await
+        };
+    }
+    use actix_web::FromRequest;
+    let caller = Caller::from_request(&req, &mut actix_web::dev::Payload::None).await?;
+    session(state, caller).await
+}
+
 /// `GET /api/v2/user/session`: who the credential is and under which role it acts (what
 /// MCP's `whoami` shows), in DreamFactory's session shape; null user fields for an API key
 /// alone.
-pub async fn session(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+async fn session(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let principal = caller.require()?;
     let role = match principal.role_id {
         Some(id) => state.compiled_role(id).await?,

@@ -35,3 +35,11 @@ INSERT INTO system_version (id, version) VALUES (1, 0);
 -- The groups an identity provider reported at a user's last sign-in (a JSON list), which its
 -- role mapping reads on every request of their session.
 ALTER TABLE users ADD COLUMN provider_groups TEXT NOT NULL DEFAULT '[]';
+-- Browser sign-ins in flight (OpenID Connect, SAML): the hash of the state sent to the
+-- provider, what is needed to finish (sealed), until when. Taken once.
+CREATE TABLE login_states (
+    state_hash TEXT PRIMARY KEY,
+    service_id BIGINT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    payload TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

@@ -1,0 +1,209 @@
+//! Browser sign-in through an OpenID Connect service, DreamFactory's way:
+//! `GET /api/v2/user/session?service=x[&redirect=…]` answers a 302 to the provider (or, for
+//! XHR callers, `{"response":{"redirect":true,"url":…}}`); the provider sends the browser back
+//! to `…?service=x&oauth_callback=true&code&state`, which answers the session JSON or a 302 to
+//! the allow-listed `redirect` carrying `session_token`. A cookie set with the first redirect
+//! ties the callback to the browser that started the sign-in (no login CSRF).
+
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::user::new_session;
+use crate::auth::{self, AuthError};
+use crate::http::error::{ApiError, ErrorKind};
+use crate::identity::oidc::{OidcError, OidcProvider, Pending, VOLATILE_CLAIMS};
+use crate::state::AppState;
+use crate::system::{login_states, users};
+
+/// How long a sign-in may take between the redirect and the callback, in seconds.
+const STATE_TTL: i64 = 600;
+/// The cookie that ties a sign-in to its browser.
+const BROWSER_COOKIE: &str = "rampart_signin";
+
+fn digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    q.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+async fn provider(
+    state: &AppState,
+    service: &str,
+) -> Result<std::sync::Arc<OidcProvider>, ApiError> {
+    state
+        .providers
+        .openid(&state.provider_sources(), Some(service), None)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Service '{service}' is not an OpenID Connect provider."
+            ))
+        })
+}
+
+fn unavailable(service: &str, cause: &str) -> ApiError {
+    tracing::error!(%service, %cause, "OpenID Connect provider unavailable");
+    AuthError::ProviderUnavailable.into()
+}
+
+/// Starts a sign-in.
+pub async fn begin(
+    state: &AppState,
+    req: &HttpRequest,
+    service: &str,
+    q: &[(String, String)],
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(state, service).await?;
+    let redirect = param(q, "redirect").map(str::to_owned);
+    if let Some(r) = &redirect
+        && !provider.settings.redirect_allowed(r)
+    {
+        return Err(ApiError::bad_request(
+            "This redirect is not allowed for this service (see its 'allowed_redirects').",
+        ));
+    }
+    let (url, csrf, mut pending) = provider.begin(redirect).await.map_err(|e| match e {
+        OidcError::Unavailable(c) | OidcError::Refused(c) => unavailable(service, &c),
+    })?;
+    let browser = crate::system::apps::generate_key();
+    pending.browser = digest(&browser);
+    let cookie = actix_web::cookie::Cookie::build(BROWSER_COOKIE, browser)
+        .path("/api/v2/user/session")
+        .http_only(true)
+        .secure(req.connection_info().scheme() == "https")
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(STATE_TTL))
+        .finish();
+    let now = chrono::Utc::now().timestamp();
+    let sealed = state
+        .master_key
+        .encrypt(&serde_json::to_string(&pending).unwrap_or_default());
+    let mut tx = state.store.begin().await?;
+    login_states::put(
+        &mut tx,
+        &csrf,
+        provider.service_id,
+        &sealed,
+        now + STATE_TTL,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let xhr = req
+        .headers()
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest"));
+    if xhr {
+        return Ok(HttpResponse::Ok()
+            .cookie(cookie)
+            .json(json!({"response": {"redirect": true, "url": url}})));
+    }
+    Ok(HttpResponse::Found()
+        .cookie(cookie)
+        .insert_header(("Location", url))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+fn refused(service: &str, cause: &str) -> ApiError {
+    tracing::warn!(%service, %cause, "OpenID Connect sign-in refused");
+    ApiError::new(
+        ErrorKind::Unauthorized,
+        format!("The sign-in through '{service}' was refused. Start again."),
+    )
+}
+
+/// Finishes a sign-in.
+pub async fn callback(
+    state: &AppState,
+    req: &HttpRequest,
+    service: &str,
+    q: &[(String, String)],
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(state, service).await?;
+    let stale = || {
+        ApiError::bad_request(
+            "The sign-in state is missing, unknown, expired or already used. Start again.",
+        )
+    };
+    let csrf = param(q, "state").ok_or_else(stale)?;
+    let now = chrono::Utc::now().timestamp();
+    let (service_id, sealed) = login_states::take(&state.store, csrf, now)
+        .await?
+        .ok_or_else(stale)?;
+    if service_id != provider.service_id {
+        return Err(stale());
+    }
+    let pending: Pending = state
+        .master_key
+        .decrypt(&sealed)
+        .ok()
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .ok_or_else(stale)?;
+    let same_browser = req
+        .cookie(BROWSER_COOKIE)
+        .is_some_and(|c| digest(c.value()) == pending.browser);
+    if !same_browser {
+        return Err(ApiError::bad_request(
+            "This sign-in was started in another browser (or its cookie is gone). Start again.",
+        ));
+    }
+    if let Some(error) = param(q, "error") {
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            format!("The identity provider did not sign you in ({error})."),
+        ));
+    }
+    let code =
+        param(q, "code").ok_or_else(|| ApiError::bad_request("The callback has no code."))?;
+    let identity = provider
+        .finish(code, &pending, param(q, "iss"))
+        .await
+        .map_err(|e| match e {
+            OidcError::Unavailable(c) => unavailable(service, &c),
+            OidcError::Refused(c) => refused(service, &c),
+        })?;
+    if provider.mapping.resolve(&identity.groups, None).is_none() {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            auth::no_role(&provider.service_name),
+        ));
+    }
+    let user = state.external_user(&identity, VOLATILE_CLAIMS).await?;
+    if !user.is_active {
+        return Err(AuthError::Disabled.into());
+    }
+    let mut tx = state.store.begin().await?;
+    users::touch_login(&mut tx, user.id).await?;
+    tx.commit().await?;
+    let (token, body) = new_session(state, req, &user).await?;
+    match pending.redirect {
+        Some(mut target) => {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str("session_token=");
+            target.push_str(
+                &url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
+            );
+            Ok(HttpResponse::Found()
+                .insert_header(("Location", target))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish())
+        }
+        None => Ok(HttpResponse::Ok().json(body)),
+    }
+}
