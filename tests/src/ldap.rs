@@ -34,6 +34,8 @@ pub struct Variant {
     /// Answer a DN with an empty password as a successful anonymous bind, as Active
     /// Directory does (`allow bind_anon_dn`).
     pub anonymous_dn_binds: bool,
+    /// Offer no TLS at all (no StartTLS, no ldaps listener).
+    pub no_tls: bool,
 }
 
 /// A running slapd; stopped and wiped when dropped.
@@ -122,6 +124,13 @@ fn config(dir: &Path, variant: Variant) -> String {
     } else {
         ""
     };
+    let tls = if variant.no_tls {
+        String::new()
+    } else {
+        format!(
+            "TLSCACertificateFile {d}/ca.crt\nTLSCertificateFile {d}/server.crt\nTLSCertificateKeyFile {d}/server.key\n"
+        )
+    };
     format!(
         "include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -131,10 +140,7 @@ modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
 moduleload refint
-{anon}TLSCACertificateFile {d}/ca.crt
-TLSCertificateFile {d}/server.crt
-TLSCertificateKeyFile {d}/server.key
-database mdb
+{anon}{tls}database mdb
 suffix \"{BASE_DN}\"
 rootdn \"cn=admin,{BASE_DN}\"
 rootpw admin-pw
@@ -225,9 +231,11 @@ impl Directory {
             .args(["-d", "stats", "-f"])
             .arg(path.join("slapd.conf"))
             .arg("-h")
-            .arg(format!(
-                "ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/"
-            ))
+            .arg(if variant.no_tls {
+                format!("ldap://127.0.0.1:{port}/")
+            } else {
+                format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/")
+            })
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -231,6 +231,7 @@ async fn an_empty_password_never_reaches_a_directory_that_would_accept_it() {
     let c = corp(
         Variant {
             anonymous_dn_binds: true,
+            ..Variant::default()
         },
         true,
     )
@@ -359,4 +360,35 @@ async fn tls_is_verified_and_the_bind_password_never_comes_back() {
         !c.shop.app.log().contains(&ldap::password_of("alice")),
         "not in the log"
     );
+}
+
+#[tokio::test]
+async fn a_directory_without_tls_is_refused_rather_than_spoken_to_in_clear() {
+    let shop = Shop::new().await;
+    let dir = Directory::start(Variant {
+        no_tls: true,
+        ..Variant::default()
+    });
+    let config = |tls: &str| {
+        json!({"host": "127.0.0.1", "port": dir.port, "tls": tls,
+        "base_dn": ldap::BASE_DN, "bind_dn": ldap::SERVICE_DN, "bind_password": ldap::SERVICE_PASSWORD})
+    };
+    let before = dir.binds().len();
+    let r = shop.admin.post("/api/v2/system/service", json!({"resource": [{"name": "corp_ldap", "type": "ldap", "config": config("starttls")}]})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(
+        dir.binds().len(),
+        before,
+        "no bind in clear: {:#?}",
+        dir.binds()
+    );
+    // Saying so explicitly (a directory on this machine) works.
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/service",
+            json!({"resource": [{"name": "corp_ldap", "type": "ldap", "config": config("none")}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
