@@ -18,6 +18,7 @@ use tokio::sync::RwLock;
 
 use super::ExternalIdentity;
 use super::mapping::RoleMapping;
+use super::settings::{secure_or_local, text};
 
 /// Algorithms a `jwt` service may allow: asymmetric only.
 const ALLOWED: &[(&str, Algorithm)] = &[
@@ -61,14 +62,6 @@ pub struct JwtSettings {
     pub leeway: u64,
 }
 
-fn text(config: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(format!("'{key}' must be a non-empty string.")),
-    }
-}
-
 fn seconds(config: &Map<String, Value>, key: &str, default: u64, max: u64) -> Result<u64, String> {
     match config.get(key) {
         None | Some(Value::Null) => Ok(default),
@@ -76,24 +69,6 @@ fn seconds(config: &Map<String, Value>, key: &str, default: u64, max: u64) -> Re
             .as_u64()
             .filter(|s| *s <= max)
             .ok_or_else(|| format!("'{key}' must be a number of seconds up to {max}.")),
-    }
-}
-
-/// Whether a URL may serve keys: https, or http to this machine only.
-fn key_url_allowed(raw: &str) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|_| format!("'jwks_url' is not a URL: {raw}"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => {
-            Err("'jwks_url' must use https (plain http is accepted for this machine only).".into())
-        }
     }
 }
 
@@ -142,7 +117,7 @@ impl JwtSettings {
         };
         let keys = match (text(config, "jwks_url")?, config.get("jwks")) {
             (Some(url), None | Some(Value::Null)) => {
-                key_url_allowed(&url)?;
+                secure_or_local(&url, "jwks_url")?;
                 KeySource::Url(url)
             }
             (None, Some(set @ Value::Object(_))) => KeySource::Static(

@@ -15,6 +15,7 @@ use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, dn_escape, ldap
 use serde_json::{Map, Value};
 
 use super::ExternalIdentity;
+use super::settings::text;
 
 /// How long connecting, and each operation, may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,15 +59,6 @@ impl std::fmt::Debug for LdapSettings {
             .field("base_dn", &self.base_dn)
             .field("bind_dn", &self.bind_dn)
             .finish_non_exhaustive()
-    }
-}
-
-fn text(config: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(format!("'{key}' must be a string.")),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod ldap;
 pub mod mapping;
 pub mod oidc;
+pub mod settings;
 
 use std::sync::{Arc, PoisonError, RwLock};
 

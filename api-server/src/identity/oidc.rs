@@ -24,6 +24,7 @@ use tokio::sync::RwLock;
 
 use super::ExternalIdentity;
 use super::mapping::RoleMapping;
+use super::settings::{secure_or_local, strings, text};
 
 /// How long discovered metadata is trusted before it is read again.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
@@ -79,49 +80,6 @@ impl std::fmt::Debug for OidcSettings {
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
-    }
-}
-
-fn text(config: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(format!("'{key}' must be a string.")),
-    }
-}
-
-fn strings(config: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, String> {
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("'{key}' must be a list of strings."))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(format!("'{key}' must be a list of strings.")),
-    }
-}
-
-/// Whether a URL is https, or http to this machine.
-fn secure_or_local(raw: &str, key: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(raw).map_err(|_| format!("'{key}' is not a URL: {raw}"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(format!(
-            "'{key}' must use https (plain http is accepted for this machine only)."
-        )),
     }
 }
 
