@@ -3,14 +3,15 @@
 # (reachable as postgres@127.0.0.1:5432 without a password), Python with
 # openapi-spec-validator, the MCP SDK and an SMTP sink (in a virtualenv under target/),
 # slapd and the LDAP tools (each LDAP test starts its own slapd), openssl for test
-# certificates, and the C toolchain bits; wrk and Platformatic DB for the benchmark.
+# certificates, xmlsec1 (the SAML tests sign with it; samael builds against libxmlsec1),
+# and the C toolchain bits; wrk and Platformatic DB for the benchmark.
 # Idempotent: safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 packages=(postgresql postgresql-client python3 python3-venv pkg-config libssl-dev ca-certificates
-  slapd ldap-utils openssl)
+  slapd ldap-utils openssl libclang-dev libxml2-dev libxmlsec1-dev xmlsec1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

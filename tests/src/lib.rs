@@ -18,6 +18,7 @@ pub mod ldap;
 pub mod mcp;
 pub mod oidc;
 pub mod pg;
+pub mod saml;
 pub mod smtp;
 
 pub use app::{Options, TestApp, spawn_app, spawn_with};

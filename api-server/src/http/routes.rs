@@ -3,7 +3,7 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{data, docs, mcp, root, system, user, users};
+use super::handlers::{data, docs, mcp, root, saml, system, user, users};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -62,6 +62,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/mcp"),
     ("GET", "/mcp"),
     ("DELETE", "/mcp"),
+    ("GET", "/api/v2/{service}/sso"),
+    ("POST", "/api/v2/{service}/acs"),
+    ("GET", "/api/v2/{service}/metadata"),
     ("*", "/api/v2/{service}"),
     ("*", "/api/v2/{service}/{resource:.*}"),
 ];
@@ -208,6 +211,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     ))
                 })),
         )
+        .route("/api/v2/{service}/sso", web::get().to(saml::sso))
+        .route("/api/v2/{service}/acs", web::post().to(saml::acs))
+        .route("/api/v2/{service}/metadata", web::get().to(saml::metadata))
         .route(
             "/api/v2/{service}",
             web::route().to(

@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod ldap;
 pub mod mapping;
 pub mod oidc;
+pub mod saml;
 pub mod settings;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -19,9 +20,10 @@ use jwt::{JwtProvider, JwtSettings};
 use ldap::{LdapProvider, LdapSettings};
 use mapping::RoleMapping;
 use oidc::{OidcProvider, OidcSettings};
+use saml::{SamlProvider, SamlSettings};
 
 /// Service types that are identity providers.
-pub const PROVIDER_TYPES: &[&str] = &["jwt", "ldap", "adldap", "oidc"];
+pub const PROVIDER_TYPES: &[&str] = &["jwt", "ldap", "adldap", "oidc", "saml"];
 
 /// What a provider vouches for about a person.
 #[derive(Debug, Clone)]
@@ -51,6 +53,7 @@ struct Loaded {
     jwt: Vec<Arc<JwtProvider>>,
     ldap: Vec<Arc<LdapProvider>>,
     oidc: Vec<Arc<OidcProvider>>,
+    saml: Vec<Arc<SamlProvider>>,
 }
 
 /// The active providers, loaded from the system store on first use and after every change.
@@ -129,6 +132,21 @@ impl Providers {
             .cloned())
     }
 
+    /// The SAML service named `name`, if it is one.
+    pub async fn saml(
+        &self,
+        sources: &Sources<'_>,
+        name: &str,
+    ) -> Result<Option<Arc<SamlProvider>>, SystemError> {
+        Ok(self
+            .loaded(sources)
+            .await?
+            .saml
+            .iter()
+            .find(|p| p.service_name.eq_ignore_ascii_case(name))
+            .cloned())
+    }
+
     /// The name and role mapping of active provider `service_id` (`None`: it is gone or
     /// inactive, and the people it vouched for have no session).
     pub async fn mapping_of(
@@ -156,7 +174,14 @@ impl Providers {
                 .find(|p| p.service_id == service_id)
                 .map(|p| (p.service_name.clone(), p.mapping.clone()))
         };
-        Ok(jwt.or_else(ldap).or_else(oidc))
+        let saml = || {
+            loaded
+                .saml
+                .iter()
+                .find(|p| p.service_id == service_id)
+                .map(|p| (p.service_name.clone(), p.mapping.clone()))
+        };
+        Ok(jwt.or_else(ldap).or_else(oidc).or_else(saml))
     }
 }
 
@@ -188,6 +213,14 @@ async fn load(sources: &Sources<'_>) -> Result<Loaded, SystemError> {
                     settings,
                     mapping,
                 )));
+            }),
+            "saml" => SamlSettings::from_config(&config).map(|settings| {
+                out.saml.push(Arc::new(SamlProvider {
+                    service_id: record.id,
+                    service_name: record.name.clone(),
+                    settings,
+                    mapping,
+                }));
             }),
             "oidc" => OidcSettings::from_config(&config).and_then(|settings| {
                 out.oidc.push(Arc::new(OidcProvider::new(

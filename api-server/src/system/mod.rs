@@ -13,6 +13,7 @@ pub mod login_states;
 pub mod lookups;
 pub mod resets;
 pub mod roles;
+pub mod saml_assertions;
 pub mod services;
 pub mod sessions;
 pub mod signing_keys;

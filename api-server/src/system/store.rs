@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_003_local_users.sql"),
         include_str!("migrations/postgres_003_local_users.sql"),
     ),
+    (
+        4,
+        include_str!("migrations/sqlite_004_saml.sql"),
+        include_str!("migrations/postgres_004_saml.sql"),
+    ),
 ];
 
 /// The system store's pool.

@@ -22,6 +22,7 @@ mod rbac_matrix_rows;
 mod rbac_rows_fields;
 mod read;
 mod routines;
+mod saml;
 mod security;
 mod store_postgres;
 mod system_api;

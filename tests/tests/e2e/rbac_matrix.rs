@@ -63,6 +63,9 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("PATCH", "/api/v2/system/app/{id}", 401),
     ("PUT", "/api/v2/system/app/{id}", 401),
     ("DELETE", "/api/v2/system/app/{id}", 401),
+    ("GET", "/api/v2/{service}/sso", 404),
+    ("POST", "/api/v2/{service}/acs", 404),
+    ("GET", "/api/v2/{service}/metadata", 404),
     ("*", "/api/v2/{service}", 400),
     ("*", "/api/v2/{service}/{resource:.*}", 400),
 ];

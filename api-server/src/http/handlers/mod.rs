@@ -6,6 +6,7 @@ pub mod docs;
 pub mod mcp;
 mod oidc;
 pub mod root;
+pub mod saml;
 pub mod system;
 pub mod user;
 pub mod users;

@@ -70,7 +70,7 @@ fn check_service_type(kind: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "Service type '{kind}' is not supported; use 'pgsql', 'jwt', 'ldap', 'adldap' or 'oidc'."
+            "Service type '{kind}' is not supported; use 'pgsql', 'jwt', 'ldap', 'adldap', 'oidc' or 'saml'."
         )))
     }
 }
@@ -92,6 +92,16 @@ async fn tested_config(
             .map_err(ApiError::bad_request)?;
         crate::identity::jwt::JwtProvider::check_keys(&settings)
             .await
+            .map_err(ApiError::bad_request)?;
+        return Ok(service_store::seal_config(
+            &state.master_key,
+            config,
+            previous_map.as_ref(),
+        ));
+    }
+    if kind == "saml" {
+        crate::identity::saml::SamlSettings::from_config(&config).map_err(ApiError::bad_request)?;
+        crate::identity::mapping::RoleMapping::from_config(&config)
             .map_err(ApiError::bad_request)?;
         return Ok(service_store::seal_config(
             &state.master_key,

@@ -1,0 +1,273 @@
+//! SAML sign-in against Responses signed at run time with real XML signatures (xmlsec1):
+//! attributes map to roles and feed row filters, and every unsigned, altered, wrapped, weak,
+//! misdirected, stale, replayed or unsolicited Response is refused without a session or a
+//! shadow user.
+
+use rampart_tests::Client;
+use rampart_tests::saml::{ISSUER, Idp};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::fixture::Shop;
+
+const SP: &str = "https://rampart.example.test/sp";
+
+struct Corp {
+    shop: Shop,
+    idp: Idp,
+    sales: i64,
+    fallback: i64,
+}
+
+async fn corp(allow_idp_initiated: bool) -> Corp {
+    let shop = Shop::new().await;
+    let idp = Idp::new();
+    let sid = shop.service_id;
+    let mut ids = Vec::new();
+    for (name, component, filters) in [
+        (
+            "sales",
+            "_table/customers/*",
+            json!("tenant_id = {user.claims.tenant}"),
+        ),
+        ("fallback", "_table/products/*", json!([])),
+    ] {
+        let r = shop.admin.post("/api/v2/system/role", json!({"resource": [{"name": name,
+            "role_service_access_by_role_id": [{"service_id": sid, "component": component, "verb_mask": 1, "filters": filters}]}]})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.body["resource"][0]["id"].as_i64().unwrap());
+    }
+    let config = json!({"idp_entity_id": ISSUER, "idp_sso_url": "https://idp.example.test/sso",
+        "idp_x509cert": idp.certificate(), "sp_entity_id": SP, "email_attribute": "email",
+        "groups_attribute": "groups", "allow_idp_initiated": allow_idp_initiated,
+        "allowed_redirects": ["http://app.example.test/signed-in"],
+        "group_role_map": [{"group": "sales", "role_id": ids[0]}], "default_role": ids[1]});
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/service",
+            json!({"resource": [{"name": "corp_saml", "type": "saml", "config": config}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    Corp {
+        shop,
+        idp,
+        sales: ids[0],
+        fallback: ids[1],
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn alice() -> Value {
+    json!({"name_id": "alice@example.org", "email": "alice@example.org", "groups": ["sales"], "tenant": 1})
+}
+
+fn bob() -> Value {
+    json!({"name_id": "bob@example.org", "email": "bob@example.org", "groups": ["support"], "tenant": 2})
+}
+
+impl Corp {
+    fn acs(&self) -> String {
+        format!("{}/api/v2/corp_saml/acs", self.shop.app.base)
+    }
+
+    /// Starts a sign-in: (RelayState, AuthnRequest ID).
+    async fn start(&self, redirect: Option<&str>) -> (String, String) {
+        let base = format!("{}/api/v2/corp_saml/sso", self.shop.app.base);
+        let url = match redirect {
+            Some(r) => reqwest::Url::parse_with_params(&base, &[("redirect", r)])
+                .unwrap()
+                .to_string(),
+            None => base,
+        };
+        let res = http().get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with("https://idp.example.test/sso?SAMLRequest="),
+            "{location}"
+        );
+        let relay = reqwest::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "RelayState")
+            .unwrap()
+            .1
+            .to_string();
+        (relay, self.idp.request_id(&location))
+    }
+
+    async fn post(&self, response: &str, relay: Option<&str>) -> reqwest::Response {
+        let mut form = vec![("SAMLResponse", response.to_owned())];
+        if let Some(r) = relay {
+            form.push(("RelayState", r.to_owned()));
+        }
+        http().post(self.acs()).form(&form).send().await.unwrap()
+    }
+
+    /// A full SP-initiated sign-in with `variant`: the ACS answer.
+    async fn sign_in(&self, person: &Value, variant: &str) -> (StatusCode, Value) {
+        let (relay, id) = self.start(None).await;
+        let response = self
+            .idp
+            .respond(&self.acs(), SP, Some(&id), person, variant, false);
+        let res = self.post(&response, Some(&relay)).await;
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn a_signed_assertion_signs_in_with_its_group_role_and_attributes() {
+    let c = corp(false).await;
+    let (status, body) = c.sign_in(&alice(), "normal").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role_id"], c.sales);
+    let session = Client::new(&c.shop.app).with_token(body["session_token"].as_str().unwrap());
+    let rows = session.get("/api/v2/db/_table/customers").await;
+    assert_eq!(rows.status, StatusCode::OK, "{}", rows.text);
+    let tenants: Vec<i64> = rows.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["tenant_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(tenants, vec![1, 1]);
+    let (_, body) = c.sign_in(&bob(), "normal").await;
+    assert_eq!(
+        body["role_id"], c.fallback,
+        "no mapped group: the default role: {body}"
+    );
+
+    // A redirect receives the session.
+    let (relay, id) = c.start(Some("http://app.example.test/signed-in")).await;
+    let response = c
+        .idp
+        .respond(&c.acs(), SP, Some(&id), &alice(), "normal", false);
+    let res = c.post(&response, Some(&relay)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = res.headers()["location"].to_str().unwrap();
+    assert!(
+        to.starts_with("http://app.example.test/signed-in?session_token="),
+        "{to}"
+    );
+
+    let md = http()
+        .get(format!("{}/api/v2/corp_saml/metadata", c.shop.app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = md.status();
+    let xml = md.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    assert!(xml.contains(SP) && xml.contains(&c.acs()), "{xml}");
+}
+
+#[tokio::test]
+async fn broken_or_forged_responses_are_refused_and_issue_nothing() {
+    let c = corp(false).await;
+    for variant in [
+        "unsigned",
+        "tampered",
+        "wrapping",
+        "sha1",
+        "wrong-audience",
+        "no-audience",
+        "expired",
+    ] {
+        let (status, body) = c.sign_in(&bob(), variant).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{variant}: {body}");
+    }
+    // Signed by another key (its certificate in KeyInfo).
+    let (relay, id) = c.start(None).await;
+    let forged = c
+        .idp
+        .respond(&c.acs(), SP, Some(&id), &alice(), "normal", true);
+    assert_eq!(
+        c.post(&forged, Some(&relay)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Answering a request this server never made, or none (IdP-initiated is off).
+    let (relay, _) = c.start(None).await;
+    let unknown = c.idp.respond(
+        &c.acs(),
+        SP,
+        Some("_never-asked"),
+        &alice(),
+        "normal",
+        false,
+    );
+    assert_eq!(
+        c.post(&unknown, Some(&relay)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let unsolicited = c.idp.respond(&c.acs(), SP, None, &alice(), "normal", false);
+    assert_eq!(
+        c.post(&unsolicited, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // For another ACS.
+    let (relay, id) = c.start(None).await;
+    let elsewhere = c.idp.respond(
+        "https://elsewhere.example/acs",
+        SP,
+        Some(&id),
+        &alice(),
+        "normal",
+        false,
+    );
+    assert_eq!(
+        c.post(&elsewhere, Some(&relay)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let users = c.shop.admin.get("/api/v2/system/user").await;
+    assert_eq!(
+        users.body["resource"],
+        json!([]),
+        "no shadow user: {}",
+        users.text
+    );
+}
+
+#[tokio::test]
+async fn a_response_signs_in_once() {
+    let c = corp(true).await;
+    // IdP-initiated (enabled here): the same Response twice.
+    let response = c.idp.respond(&c.acs(), SP, None, &alice(), "normal", false);
+    assert_eq!(c.post(&response, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        c.post(&response, None).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "replayed"
+    );
+    // SP-initiated: the RelayState is used up with the first answer.
+    let (relay, id) = c.start(None).await;
+    let response = c
+        .idp
+        .respond(&c.acs(), SP, Some(&id), &alice(), "normal", false);
+    assert_eq!(
+        c.post(&response, Some(&relay)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.post(&response, Some(&relay)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_saml_service_needs_the_idp_signing_certificate() {
+    let shop = Shop::new().await;
+    let r = shop.admin.post("/api/v2/system/service", json!({"resource": [{"name": "corp_saml", "type": "saml", "config": {
+        "idp_entity_id": ISSUER, "idp_sso_url": "https://idp.example.test/sso", "sp_entity_id": SP}}]})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("idp_x509cert"), "{}", r.text);
+}
