@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sign-in latency per identity provider (local, LDAP, OpenID Connect) and the per-request
+# Sign-in latency per identity provider (local, LDAP, OpenID Connect, SAML) and the per-request
 # cost of session verification, against a release `rampart` and the real providers the tests
 # use. Needs what `scripts/setup-test-env.sh` installs. Usage: bash bench/identity.sh [ROUNDS]
 set -euo pipefail

@@ -1,4 +1,4 @@
-//! Sign-in latency per identity provider, and what verifying a session (with its revocation
+//! Sign-in latency per identity provider (local, LDAP, OpenID Connect, SAML), and what verifying a session (with its revocation
 //! checks) costs a request. Run through `bench/identity.sh`, which points `RAMPART_BIN` at a
 //! release build; the providers are the same real ones the tests use.
 //!
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use rampart_tests::ldap::{self, Directory, Variant};
 use rampart_tests::oidc::{self, Browser, Outcome, Provider};
+use rampart_tests::saml::{self, Idp};
 use rampart_tests::{Client, TestDb, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -146,6 +147,55 @@ async fn main() {
         flows,
         &mut out,
     );
+
+    // SAML: Rampart's part of the ACS (signature check, conditions, replay cache, session);
+    // the Responses are signed beforehand.
+    let idp = Idp::new();
+    let r = admin
+        .post("/api/v2/system/service", json!({"resource": [{"name": "corp_saml", "type": "saml", "config": {
+            "idp_entity_id": saml::ISSUER, "idp_sso_url": "https://idp.example.test/sso",
+            "idp_x509cert": idp.certificate(), "sp_entity_id": "https://rampart.example.test/sp",
+            "default_role": role}}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let acs = format!("{}/api/v2/corp_saml/acs", app.base);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..rounds {
+        let res = http
+            .get(format!("{}/api/v2/corp_saml/sso", app.base))
+            .send()
+            .await
+            .unwrap();
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let relay = reqwest::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "RelayState")
+            .unwrap()
+            .1
+            .to_string();
+        let response = idp.respond(
+            &acs,
+            "https://rampart.example.test/sp",
+            Some(&idp.request_id(&location)),
+            &json!({"name_id": "alice@example.org", "email": "alice@example.org", "groups": []}),
+            "normal",
+            false,
+        );
+        let (t, res) = timed(
+            http.post(&acs)
+                .form(&[("SAMLResponse", response), ("RelayState", relay)])
+                .send(),
+        )
+        .await;
+        assert_eq!(res.unwrap().status(), StatusCode::OK);
+        samples.push(t);
+    }
+    report("sign-in: SAML ACS (Rampart's part)", samples, &mut out);
 
     // Session verification: the same read with the app key alone and with a user session
     // (signature, revocation, user, epoch, role), alternated so drift hits both alike.
