@@ -24,6 +24,7 @@ pub fn password_of(name: &str) -> String {
 pub struct Provider {
     pub issuer: String,
     child: Child,
+    script: PathBuf,
 }
 
 impl Provider {
@@ -40,7 +41,9 @@ impl Provider {
             node.display()
         );
         // Imports resolve from the script's directory: run a copy next to node_modules.
-        let script = home.join(format!("provider-{}.mjs", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let script = home.join(format!("provider-{}-{n}.mjs", std::process::id()));
         std::fs::copy(root.join("oidc/provider.mjs"), &script).expect("copy provider.mjs");
         let mut child = Command::new(node)
             .arg(&script)
@@ -62,6 +65,7 @@ impl Provider {
         Self {
             issuer: format!("http://127.0.0.1:{port}"),
             child,
+            script,
         }
     }
 }
@@ -70,6 +74,7 @@ impl Drop for Provider {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.script);
     }
 }
 

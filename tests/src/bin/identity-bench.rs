@@ -152,10 +152,13 @@ async fn main() {
     // the Responses are signed beforehand.
     let idp = Idp::new();
     let r = admin
-        .post("/api/v2/system/service", json!({"resource": [{"name": "corp_saml", "type": "saml", "config": {
+        .post(
+            "/api/v2/system/service",
+            json!({"resource": [{"name": "corp_saml", "type": "saml", "config": {
             "idp_entity_id": saml::ISSUER, "idp_sso_url": "https://idp.example.test/sso",
             "idp_x509cert": idp.certificate(), "sp_entity_id": "https://rampart.example.test/sp",
-            "default_role": role}}]}))
+            "default_role": role}}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let acs = format!("{}/api/v2/corp_saml/acs", app.base);
