@@ -24,7 +24,7 @@ use tokio::sync::RwLock;
 
 use super::ExternalIdentity;
 use super::mapping::RoleMapping;
-use super::settings::{secure_or_local, strings, text};
+use super::settings::{redirect_allowed, redirects, secure_or_local, strings, text};
 
 /// How long discovered metadata is trusted before it is read again.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
@@ -93,16 +93,7 @@ impl OidcSettings {
             .to_owned();
         let redirect_url = text(config, "redirect_url")?.ok_or("'redirect_url' is required.")?;
         secure_or_local(&redirect_url, "redirect_url")?;
-        let allowed_redirects = strings(config, "allowed_redirects")?
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                url::Url::parse(r)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                    .ok_or_else(|| format!("'allowed_redirects' holds a non-URL: {r}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let allowed_redirects = redirects(config)?;
         let algorithms = match strings(config, "algorithms")? {
             None => vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
             Some(names) if names.is_empty() => return Err("'algorithms' may not be empty.".into()),
@@ -141,17 +132,7 @@ impl OidcSettings {
     /// path equal an allow-listed one's (its query may differ), with no user info.
     #[must_use]
     pub fn redirect_allowed(&self, raw: &str) -> bool {
-        let Ok(url) = url::Url::parse(raw) else {
-            return false;
-        };
-        url.username().is_empty()
-            && url.password().is_none()
-            && self.allowed_redirects.iter().any(|a| {
-                a.scheme() == url.scheme()
-                    && a.host() == url.host()
-                    && a.port_or_known_default() == url.port_or_known_default()
-                    && a.path() == url.path()
-            })
+        redirect_allowed(&self.allowed_redirects, raw)
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::ExternalIdentity;
 use super::mapping::RoleMapping;
-use super::settings::{strings, text};
+use super::settings::{redirect_allowed, redirects, text};
 
 /// Algorithms a signature may use.
 const ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
@@ -75,16 +75,7 @@ impl SamlSettings {
         )?)?;
         let idp_sso_url = text(config, "idp_sso_url")?.ok_or("'idp_sso_url' is required.")?;
         url::Url::parse(&idp_sso_url).map_err(|_| "'idp_sso_url' is not a URL.".to_owned())?;
-        let allowed_redirects = strings(config, "allowed_redirects")?
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                url::Url::parse(r)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                    .ok_or_else(|| format!("'allowed_redirects' holds a non-URL: {r}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let allowed_redirects = redirects(config)?;
         Ok(Self {
             idp_entity_id: text(config, "idp_entity_id")?.ok_or("'idp_entity_id' is required.")?,
             idp_sso_url,
@@ -103,17 +94,7 @@ impl SamlSettings {
     /// Whether a post-login redirect is allowed (origin and path of an allow-listed URL).
     #[must_use]
     pub fn redirect_allowed(&self, raw: &str) -> bool {
-        let Ok(url) = url::Url::parse(raw) else {
-            return false;
-        };
-        url.username().is_empty()
-            && url.password().is_none()
-            && self.allowed_redirects.iter().any(|a| {
-                a.scheme() == url.scheme()
-                    && a.host() == url.host()
-                    && a.port_or_known_default() == url.port_or_known_default()
-                    && a.path() == url.path()
-            })
+        redirect_allowed(&self.allowed_redirects, raw)
     }
 }
 

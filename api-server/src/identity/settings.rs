@@ -48,6 +48,37 @@ pub fn secure_or_local(raw: &str, key: &str) -> Result<url::Url, String> {
     }
 }
 
+/// The `allowed_redirects` of a config: absolute http(s) URLs.
+pub fn redirects(config: &Map<String, Value>) -> Result<Vec<url::Url>, String> {
+    strings(config, "allowed_redirects")?
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            url::Url::parse(r)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| format!("'allowed_redirects' holds a non-URL: {r}"))
+        })
+        .collect()
+}
+
+/// Whether a post-sign-in redirect is allowed: an absolute http(s) URL whose origin and path
+/// equal an allow-listed one's (its query may differ), with no user info.
+#[must_use]
+pub fn redirect_allowed(allowed: &[url::Url], raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else {
+        return false;
+    };
+    url.username().is_empty()
+        && url.password().is_none()
+        && allowed.iter().any(|a| {
+            a.scheme() == url.scheme()
+                && a.host() == url.host()
+                && a.port_or_known_default() == url.port_or_known_default()
+                && a.path() == url.path()
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -8,12 +8,12 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::user::new_session;
-use crate::auth::{self, AuthError};
+use super::user::external_sign_in;
+use crate::auth::AuthError;
 use crate::http::error::{ApiError, ErrorKind};
 use crate::identity::oidc::{OidcError, OidcProvider, Pending, VOLATILE_CLAIMS};
 use crate::state::AppState;
-use crate::system::{login_states, users};
+use crate::system::login_states;
 
 /// How long a sign-in may take between the redirect and the callback, in seconds.
 const STATE_TTL: i64 = 600;
@@ -178,32 +178,15 @@ pub async fn callback(
             OidcError::Unavailable(c) => unavailable(service, &c),
             OidcError::Refused(c) => refused(service, &c),
         })?;
-    if provider.mapping.resolve(&identity.groups, None).is_none() {
-        return Err(ApiError::new(
-            ErrorKind::Forbidden,
-            auth::no_role(&provider.service_name),
-        ));
-    }
-    let user = state.external_user(&identity, VOLATILE_CLAIMS).await?;
-    if !user.is_active {
-        return Err(AuthError::Disabled.into());
-    }
-    let mut tx = state.store.begin().await?;
-    users::touch_login(&mut tx, user.id).await?;
-    tx.commit().await?;
-    let (token, body) = new_session(state, req, &user).await?;
-    match pending.redirect {
-        Some(mut target) => {
-            target.push(if target.contains('?') { '&' } else { '?' });
-            target.push_str("session_token=");
-            target.push_str(
-                &url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
-            );
-            Ok(HttpResponse::Found()
-                .insert_header(("Location", target))
-                .insert_header(("Cache-Control", "no-store"))
-                .finish())
-        }
-        None => Ok(HttpResponse::Ok().json(body)),
-    }
+    external_sign_in(
+        state,
+        req,
+        &provider.service_name,
+        &provider.mapping,
+        &identity,
+        VOLATILE_CLAIMS,
+        None,
+        pending.redirect,
+    )
+    .await
 }

@@ -5,12 +5,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::user::new_session;
-use crate::auth::{self, AuthError};
+use super::user::external_sign_in;
 use crate::http::error::{ApiError, ErrorKind};
 use crate::identity::saml::{Pending, SamlProvider};
 use crate::state::AppState;
-use crate::system::{login_states, saml_assertions, users};
+use crate::system::{login_states, saml_assertions};
 
 /// How long a sign-in may take between the request and the response, in seconds.
 const STATE_TTL: i64 = 600;
@@ -168,32 +167,15 @@ pub async fn acs(
     let identity = provider
         .identity(&assertion)
         .map_err(|e| refused(&service, &e))?;
-    if provider.mapping.resolve(&identity.groups, None).is_none() {
-        return Err(ApiError::new(
-            ErrorKind::Forbidden,
-            auth::no_role(&provider.service_name),
-        ));
-    }
-    let user = state.external_user(&identity, &[]).await?;
-    if !user.is_active {
-        return Err(AuthError::Disabled.into());
-    }
-    let mut tx = state.store.begin().await?;
-    users::touch_login(&mut tx, user.id).await?;
-    tx.commit().await?;
-    let (token, body) = new_session(&state, &req, &user).await?;
-    match pending.and_then(|p| p.redirect) {
-        Some(mut target) => {
-            target.push(if target.contains('?') { '&' } else { '?' });
-            target.push_str("session_token=");
-            target.push_str(
-                &url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
-            );
-            Ok(HttpResponse::Found()
-                .insert_header(("Location", target))
-                .insert_header(("Cache-Control", "no-store"))
-                .finish())
-        }
-        None => Ok(HttpResponse::Ok().json(body)),
-    }
+    external_sign_in(
+        &state,
+        &req,
+        &provider.service_name,
+        &provider.mapping,
+        &identity,
+        &[],
+        None,
+        pending.and_then(|p| p.redirect),
+    )
+    .await
 }

@@ -107,24 +107,60 @@ async fn directory_login(
         }
     };
     state.login_throttle.succeed(&account);
-    if provider
-        .mapping
-        .resolve(&identity.groups, app.as_ref().map(|a| a.id))
-        .is_none()
-    {
+    let app_id = app.as_ref().map(|a| a.id);
+    external_sign_in(
+        state,
+        req,
+        &provider.service_name,
+        &provider.mapping,
+        &identity,
+        &[],
+        app_id,
+        None,
+    )
+    .await
+}
+
+/// Finishes a sign-in an identity provider vouched for: no session without a role (a 403
+/// that says why), the shadow user created or refreshed (unless disabled), and the session
+/// answered as JSON or, with an allow-listed `redirect`, as a 302 carrying `session_token`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn external_sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    provider: &str,
+    mapping: &crate::identity::mapping::RoleMapping,
+    identity: &crate::identity::ExternalIdentity,
+    volatile: &[&str],
+    app: Option<i64>,
+    redirect: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    if mapping.resolve(&identity.groups, app).is_none() {
         return Err(ApiError::new(
             crate::http::error::ErrorKind::Forbidden,
-            auth::no_role(&provider.service_name),
+            auth::no_role(provider),
         ));
     }
-    let user = state.external_user(&identity, &[]).await?;
+    let user = state.external_user(identity, volatile).await?;
     if !user.is_active {
         return Err(AuthError::Disabled.into());
     }
     let mut tx = state.store.begin().await?;
     users::touch_login(&mut tx, user.id).await?;
     tx.commit().await?;
-    signed_in(state, req, &user).await
+    let (token, body) = new_session(state, req, &user).await?;
+    Ok(match redirect {
+        Some(mut target) => {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str("session_token=");
+            target.extend(url::form_urlencoded::byte_serialize(token.as_bytes()));
+            HttpResponse::Found()
+                .insert_header(("Location", target))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish()
+        }
+        None => HttpResponse::Ok().json(body),
+    })
 }
 
 /// The signed-in person behind a Rampart session token (not an API key alone).
