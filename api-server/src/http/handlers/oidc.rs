@@ -8,15 +8,12 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::user::external_sign_in;
+use super::user::{SIGN_IN_TTL, external_sign_in, hold_sign_in, take_sign_in};
 use crate::auth::AuthError;
 use crate::http::error::{ApiError, ErrorKind};
 use crate::identity::oidc::{OidcError, OidcProvider, Pending, VOLATILE_CLAIMS};
 use crate::state::AppState;
-use crate::system::login_states;
 
-/// How long a sign-in may take between the redirect and the callback, in seconds.
-const STATE_TTL: i64 = 600;
 /// The cookie that ties a sign-in to its browser.
 const BROWSER_COOKIE: &str = "rampart_signin";
 
@@ -81,23 +78,9 @@ pub async fn begin(
         .http_only(true)
         .secure(req.connection_info().scheme() == "https")
         .same_site(actix_web::cookie::SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::seconds(STATE_TTL))
+        .max_age(actix_web::cookie::time::Duration::seconds(SIGN_IN_TTL))
         .finish();
-    let now = chrono::Utc::now().timestamp();
-    let sealed = state
-        .master_key
-        .encrypt(&serde_json::to_string(&pending).unwrap_or_default());
-    let mut tx = state.store.begin().await?;
-    login_states::put(
-        &mut tx,
-        &csrf,
-        provider.service_id,
-        &sealed,
-        now + STATE_TTL,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    hold_sign_in(state, &csrf, provider.service_id, &pending).await?;
     let xhr = req
         .headers()
         .get("x-requested-with")
@@ -137,18 +120,8 @@ pub async fn callback(
         )
     };
     let csrf = param(q, "state").ok_or_else(stale)?;
-    let now = chrono::Utc::now().timestamp();
-    let (service_id, sealed) = login_states::take(&state.store, csrf, now)
+    let pending: Pending = take_sign_in(state, csrf, provider.service_id)
         .await?
-        .ok_or_else(stale)?;
-    if service_id != provider.service_id {
-        return Err(stale());
-    }
-    let pending: Pending = state
-        .master_key
-        .decrypt(&sealed)
-        .ok()
-        .and_then(|p| serde_json::from_str(&p).ok())
         .ok_or_else(stale)?;
     let same_browser = req
         .cookie(BROWSER_COOKIE)

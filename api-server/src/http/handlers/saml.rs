@@ -5,14 +5,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::user::external_sign_in;
+use super::user::{SIGN_IN_TTL, external_sign_in, hold_sign_in, take_sign_in};
 use crate::http::error::{ApiError, ErrorKind};
 use crate::identity::saml::{Pending, SamlProvider};
 use crate::state::AppState;
-use crate::system::{login_states, saml_assertions};
-
-/// How long a sign-in may take between the request and the response, in seconds.
-const STATE_TTL: i64 = 600;
+use crate::system::saml_assertions;
 
 async fn provider(
     state: &AppState,
@@ -89,21 +86,7 @@ pub async fn sso(
         request_id,
         redirect,
     };
-    let now = chrono::Utc::now().timestamp();
-    let sealed = state
-        .master_key
-        .encrypt(&serde_json::to_string(&pending).unwrap_or_default());
-    let mut tx = state.store.begin().await?;
-    login_states::put(
-        &mut tx,
-        &relay,
-        provider.service_id,
-        &sealed,
-        now + STATE_TTL,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    hold_sign_in(&state, &relay, provider.service_id, &pending).await?;
     Ok(HttpResponse::Found()
         .insert_header(("Location", url))
         .insert_header(("Cache-Control", "no-store"))
@@ -130,14 +113,7 @@ pub async fn acs(
     let now = chrono::Utc::now().timestamp();
     // A sign-in this server started, or (when enabled) one the IdP started.
     let pending: Option<Pending> = match field("RelayState") {
-        Some(relay) => match login_states::take(&state.store, &relay, now).await? {
-            Some((id, sealed)) if id == provider.service_id => state
-                .master_key
-                .decrypt(&sealed)
-                .ok()
-                .and_then(|p| serde_json::from_str(&p).ok()),
-            _ => None,
-        },
+        Some(relay) => take_sign_in(&state, &relay, provider.service_id).await?,
         None => None,
     };
     if pending.is_none() && !provider.settings.allow_idp_initiated {
@@ -159,7 +135,7 @@ pub async fn acs(
         .conditions
         .as_ref()
         .and_then(|c| c.not_on_or_after)
-        .map_or(now + STATE_TTL, |t| t.timestamp() + 120);
+        .map_or(now + SIGN_IN_TTL, |t| t.timestamp() + 120);
     let issuer = assertion.issuer.value.clone().unwrap_or_default();
     if !saml_assertions::first_use(&state.store, &issuer, &assertion.id, expires, now).await? {
         return Err(refused(&service, "the assertion was used before"));

@@ -121,6 +121,49 @@ async fn directory_login(
     .await
 }
 
+/// How long a browser sign-in may take between leaving for the provider and coming back, in
+/// seconds.
+pub(super) const SIGN_IN_TTL: i64 = 600;
+
+/// Keeps what finishing a browser sign-in needs, sealed, under `key` (the state or relay
+/// state sent to the provider) for [`SIGN_IN_TTL`].
+pub(super) async fn hold_sign_in(
+    state: &AppState,
+    key: &str,
+    service_id: i64,
+    pending: &impl serde::Serialize,
+) -> Result<(), ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let sealed = state
+        .master_key
+        .encrypt(&serde_json::to_string(pending).unwrap_or_default());
+    let mut tx = state.store.begin().await?;
+    crate::system::login_states::put(&mut tx, key, service_id, &sealed, now + SIGN_IN_TTL, now)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Takes (once) the sign-in held under `key` for `service_id`; `None` when it is unknown,
+/// expired, already taken or another service's.
+pub(super) async fn take_sign_in<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    key: &str,
+    service_id: i64,
+) -> Result<Option<T>, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    Ok(
+        match crate::system::login_states::take(&state.store, key, now).await? {
+            Some((id, sealed)) if id == service_id => state
+                .master_key
+                .decrypt(&sealed)
+                .ok()
+                .and_then(|p| serde_json::from_str(&p).ok()),
+            _ => None,
+        },
+    )
+}
+
 /// Finishes a sign-in an identity provider vouched for: no session without a role (a 403
 /// that says why), the shadow user created or refreshed (unless disabled), and the session
 /// answered as JSON or, with an allow-listed `redirect`, as a 302 carrying `session_token`.
