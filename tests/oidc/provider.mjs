@@ -5,11 +5,16 @@
 // default; HS256 signs ID tokens with the client secret, which a relying party must refuse).
 // Prints `listening PORT` once ready; the issuer is http://127.0.0.1:PORT.
 //
+// `GET /test/forge/<how>` makes the token endpoint hand out ID tokens it has altered after
+// issuing them, as a broken or hostile provider would: `audience` (minted for another client),
+// `issuer` (another issuer, re-signed with this provider's key), `expired`, `unsigned`
+// (`alg: none`), or `off`.
+//
 // People (password `<name>-password-1`): alice (group sales, tenant 1), bob (support,
 // tenant 2), carol (no group), mallory (claims alice's e-mail, unverified).
 
 import http from 'node:http';
-import { generateKeyPair, exportJWK } from 'jose';
+import { generateKeyPair, exportJWK, decodeJwt, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
 
 const people = {
@@ -32,6 +37,20 @@ function readBody(req) {
 }
 
 let op;
+let forgery = 'off';
+
+async function forge(idToken, how, key) {
+  const claims = decodeJwt(idToken);
+  const now = Math.floor(Date.now() / 1000);
+  if (how === 'audience') claims.aud = 'another-client';
+  if (how === 'issuer') claims.iss = 'http://127.0.0.1:1';
+  if (how === 'expired') Object.assign(claims, { iat: now - 3600, exp: now - 1800 });
+  if (how === 'unsigned') {
+    const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
+  }
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'op-key-1' }).sign(key);
+}
 
 async function interaction(req, res, uid, action) {
   const details = await op.interactionDetails(req, res);
@@ -63,7 +82,10 @@ async function interaction(req, res, uid, action) {
 }
 
 const server = http.createServer(async (req, res) => {
-  const m = new URL(req.url, 'http://op').pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
+  const path = new URL(req.url, 'http://op').pathname;
+  const f = path.match(/^\/test\/forge\/(off|audience|issuer|expired|unsigned)$/);
+  if (f) { forgery = f[1]; return res.end(forgery); }
+  const m = path.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
   if (!m) return op.callback()(req, res);
   try {
     await interaction(req, res, m[1], m[2]);
@@ -102,6 +124,12 @@ server.listen(0, '127.0.0.1', async () => {
     findAccount: async (ctx, sub) => (people[sub]
       ? { accountId: sub, claims: async () => ({ sub, ...people[sub] }) }
       : undefined),
+  });
+  op.use(async (ctx, next) => {
+    await next();
+    if (forgery !== 'off' && ctx.path === '/token' && ctx.body && ctx.body.id_token) {
+      ctx.body = { ...ctx.body, id_token: await forge(ctx.body.id_token, forgery, privateKey) };
+    }
   });
   console.log(`listening ${port}`);
 });

@@ -8,6 +8,10 @@ Usage:
       issuer, acs, audience, in_response_to (or null), person {name_id, email, groups, tenant}
       variant          normal | unsigned | tampered | wrapping | sha1 | wrong-audience |
                        no-audience | expired
+  idp.py serve-metadata JSON   serves the IdP's metadata over HTTP on 127.0.0.1 and prints
+      `listening PORT`; JSON holds issuer, sso (the HTTP-Redirect endpoint), cert (the signing
+      certificate) and decoy (a certificate published for encryption only, never to be trusted
+      for signatures)
 """
 
 import base64
@@ -20,6 +24,7 @@ import tempfile
 import urllib.parse
 import uuid
 import zlib
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from xml.sax.saxutils import escape, quoteattr
 
 
@@ -123,8 +128,55 @@ def respond(a):
     return base64.b64encode(response.encode()).decode()
 
 
+def pem_body(path):
+    with open(path) as f:
+        return "".join(l for l in f.read().splitlines() if not l.startswith("-----"))
+
+
+def metadata(a):
+    def key(use, path):
+        return (
+            f'<md:KeyDescriptor use="{use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
+            f"{pem_body(path)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        )
+
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+        f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID={quoteattr(a["issuer"])}>'
+        '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        + key("encryption", a["decoy"])
+        + key("signing", a["cert"])
+        + '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
+        'Location="https://idp.example.test/sso-post"/>'
+        '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+        f'Location={quoteattr(a["sso"])}/></md:IDPSSODescriptor></md:EntityDescriptor>'
+    )
+
+
+def serve_metadata(a):
+    body = metadata(a).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "application/samlmetadata+xml")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    print(f"listening {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "request-id":
+    if sys.argv[1] == "serve-metadata":
+        serve_metadata(json.loads(sys.argv[2]))
+    elif sys.argv[1] == "request-id":
         print(request_id(sys.argv[2]))
     else:
         print(respond(json.loads(sys.argv[2])))

@@ -70,6 +70,21 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// From now on the token endpoint alters the ID tokens it issues (`audience`, `issuer`,
+    /// `expired`, `unsigned`), or stops doing so (`off`); see `tests/oidc/provider.mjs`.
+    pub async fn forge_id_tokens(&self, how: &str) {
+        let res = reqwest::get(format!("{}/test/forge/{how}", self.issuer))
+            .await
+            .expect("reach the provider");
+        assert_eq!(
+            res.text().await.unwrap_or_default(),
+            how,
+            "forgery {how} set"
+        );
+    }
+}
+
 impl Drop for Provider {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,8 +1,9 @@
 //! The test suite's SAML identity provider (`tests/saml/idp.py`): Responses made at run time
 //! and signed by xmlsec1 with a throwaway key, honestly or broken on purpose.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
@@ -95,5 +96,51 @@ impl Idp {
             .arg(script())
             .arg("respond")
             .arg(args.to_string()))
+    }
+}
+
+/// The IdP's metadata served over HTTP; stopped when dropped.
+pub struct MetadataServer {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for MetadataServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Idp {
+    /// Serves this IdP's metadata (its signing certificate, the impostor's published for
+    /// encryption only, and `sso_url` as the HTTP-Redirect endpoint).
+    #[must_use]
+    pub fn serve_metadata(&self, sso_url: &str) -> MetadataServer {
+        let args = json!({
+            "issuer": ISSUER, "sso": sso_url,
+            "cert": self.dir.path().join("idp.crt"),
+            "decoy": self.dir.path().join("impostor.crt"),
+        });
+        let mut child = Command::new(python())
+            .arg(script())
+            .arg("serve-metadata")
+            .arg(args.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the metadata server");
+        let stdout = child.stdout.take().expect("stdout");
+        let port: u16 = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("listening ")
+                    .and_then(|p| p.trim().parse().ok())
+            })
+            .expect("the metadata server did not start");
+        MetadataServer {
+            url: format!("http://127.0.0.1:{port}/metadata"),
+            child,
+        }
     }
 }

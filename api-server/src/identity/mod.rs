@@ -1,7 +1,8 @@
 //! Identity providers configured as services. Each one turns a credential into an
 //! `ExternalIdentity` (subject, e-mail, groups, attributes); `auth` turns that into a shadow
 //! user and, through the provider's `RoleMapping`, a role. Today: external JWT issuers
-//! (`jwt`), directories (`ldap`, `adldap`) and OpenID Connect providers (`oidc`).
+//! (`jwt`), directories (`ldap`, `adldap`), OpenID Connect providers (`oidc`) and SAML IdPs
+//! (`saml`).
 
 pub mod jwt;
 pub mod ldap;

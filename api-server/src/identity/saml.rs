@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::ExternalIdentity;
 use super::mapping::RoleMapping;
-use super::settings::{redirect_allowed, redirects, text};
+use super::settings::{redirect_allowed, redirects, secure_or_local, text};
 
 /// Algorithms a signature may use.
 const ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
@@ -35,8 +35,8 @@ const ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
 pub struct SamlSettings {
     pub idp_entity_id: String,
     pub idp_sso_url: String,
-    /// The IdP's signing certificate, base64 DER (the PEM body).
-    pub idp_certificate: String,
+    /// The IdP's signing certificates, base64 DER (the PEM bodies); any one may sign.
+    pub idp_certificates: Vec<String>,
     pub sp_entity_id: String,
     pub email_attribute: String,
     pub groups_attribute: String,
@@ -44,34 +44,143 @@ pub struct SamlSettings {
     pub allowed_redirects: Vec<url::Url>,
 }
 
-/// The base64 body of a PEM certificate, checked to decode.
-fn certificate_body(pem: &str) -> Result<String, String> {
+/// The base64 bodies of the PEM certificates in `pem` (one or more, e.g. during a key
+/// rollover), each checked to decode.
+fn certificate_bodies(pem: &str) -> Result<Vec<String>, String> {
     use base64::Engine;
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .map(str::trim)
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(&body)
-        .map_err(|_| "'idp_x509cert' is not a PEM certificate.".to_owned())?;
-    if der.len() < 64 {
-        return Err("'idp_x509cert' is not a PEM certificate.".into());
+    let refused = || "'idp_x509cert' is not a PEM certificate.".to_owned();
+    let mut bodies = Vec::new();
+    let mut current: Option<String> = None;
+    for line in pem.lines().map(str::trim) {
+        if line.starts_with("-----BEGIN") {
+            current = Some(String::new());
+        } else if line.starts_with("-----END") {
+            bodies.push(current.take().ok_or_else(refused)?);
+        } else if let Some(body) = current.as_mut() {
+            body.push_str(line);
+        }
     }
-    Ok(body)
+    if bodies.is_empty() {
+        // A bare base64 body, as some IdPs show it.
+        bodies.push(pem.split_whitespace().collect());
+    }
+    for body in &bodies {
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| refused())?;
+        if der.len() < 64 {
+            return Err(refused());
+        }
+    }
+    Ok(bodies)
+}
+
+/// The most an IdP metadata document may weigh.
+const METADATA_LIMIT: usize = 1 << 20;
+
+/// What an IdP's metadata document says about it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    /// Its HTTP-Redirect single sign-on endpoint.
+    pub sso_url: String,
+    /// Its signing certificates, as PEM.
+    pub certificates: String,
+}
+
+/// Reads IdP metadata XML: the entity id, the HTTP-Redirect SSO endpoint and the signing
+/// certificates (those marked `signing`, else those marked for no use, as samael reads them).
+pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, String> {
+    if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
+        return Err("the IdP metadata carries a DOCTYPE, which is never accepted.".into());
+    }
+    let entity: EntityDescriptor = xml
+        .parse()
+        .map_err(|e| format!("the IdP metadata is not SAML metadata: {e}"))?;
+    let entity_id = entity
+        .entity_id
+        .ok_or("the IdP metadata names no entityID.")?;
+    let idp = entity
+        .idp_sso_descriptors
+        .and_then(|d| d.into_iter().next())
+        .ok_or("the IdP metadata has no IDPSSODescriptor.")?;
+    let sso_url = idp
+        .single_sign_on_services
+        .iter()
+        .find(|e| e.binding == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")
+        .map(|e| e.location.clone())
+        .ok_or("the IdP metadata has no HTTP-Redirect SingleSignOnService.")?;
+    let certs_for = |wanted: Option<&str>| -> Vec<String> {
+        idp.key_descriptors
+            .iter()
+            .filter(|k| k.key_use.as_deref().filter(|u| !u.is_empty()) == wanted)
+            .filter_map(|k| k.key_info.x509_data.as_ref())
+            .flat_map(|d| d.certificates.iter())
+            .map(|c| c.split_whitespace().collect::<String>())
+            .collect()
+    };
+    let mut bodies = certs_for(Some("signing"));
+    if bodies.is_empty() {
+        bodies = certs_for(None);
+    }
+    if bodies.is_empty() {
+        return Err("the IdP metadata holds no signing certificate.".into());
+    }
+    let certificates = bodies
+        .iter()
+        .map(|b| format!("-----BEGIN CERTIFICATE-----\n{b}\n-----END CERTIFICATE-----\n"))
+        .collect();
+    Ok(IdpMetadata {
+        entity_id,
+        sso_url,
+        certificates,
+    })
+}
+
+/// Fetches the IdP metadata at `url` (https, or http to this machine; no redirects; 10 s;
+/// 1 MiB at most).
+pub async fn fetch_metadata(url: &str) -> Result<IdpMetadata, String> {
+    let url = secure_or_local(url, "idp_metadata_url")?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let unreadable = |e: &dyn std::fmt::Display| format!("Cannot read 'idp_metadata_url': {e}");
+    let mut res = http.get(url).send().await.map_err(|e| unreadable(&e))?;
+    if !res.status().is_success() {
+        return Err(unreadable(&format!("it answered {}", res.status())));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| unreadable(&e))? {
+        if body.len() + chunk.len() > METADATA_LIMIT {
+            return Err(unreadable(&"it is larger than 1 MiB"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let xml = String::from_utf8(body).map_err(|_| unreadable(&"it is not UTF-8"))?;
+    parse_metadata(&xml).map_err(|e| unreadable(&e))
+}
+
+/// For a config with `idp_metadata_url`: reads the metadata and writes the IdP's entity id,
+/// SSO URL and signing certificates into the config (replacing any given), so the service
+/// runs on what was read at save time; saving the service again reads it again.
+pub async fn resolve_metadata(config: &mut Map<String, Value>) -> Result<(), String> {
+    let Some(url) = text(config, "idp_metadata_url")? else {
+        return Ok(());
+    };
+    let m = fetch_metadata(&url).await?;
+    config.insert("idp_entity_id".into(), Value::String(m.entity_id));
+    config.insert("idp_sso_url".into(), Value::String(m.sso_url));
+    config.insert("idp_x509cert".into(), Value::String(m.certificates));
+    Ok(())
 }
 
 impl SamlSettings {
     /// Reads and checks a service config.
     pub fn from_config(config: &Map<String, Value>) -> Result<Self, String> {
-        if text(config, "idp_metadata_url")?.is_some() {
-            return Err(
-                "'idp_metadata_url' is not read yet: give 'idp_entity_id', 'idp_sso_url' and 'idp_x509cert'."
-                    .into(),
-            );
-        }
-        let idp_certificate = certificate_body(&text(config, "idp_x509cert")?.ok_or(
-            "'idp_x509cert' (the IdP's signing certificate) is required: without it no signature could be checked.",
+        let idp_certificates = certificate_bodies(&text(config, "idp_x509cert")?.ok_or(
+            "'idp_x509cert' (the IdP's signing certificate) or 'idp_metadata_url' is required: without a certificate no signature could be checked.",
         )?)?;
         let idp_sso_url = text(config, "idp_sso_url")?.ok_or("'idp_sso_url' is required.")?;
         url::Url::parse(&idp_sso_url).map_err(|_| "'idp_sso_url' is not a URL.".to_owned())?;
@@ -79,7 +188,7 @@ impl SamlSettings {
         Ok(Self {
             idp_entity_id: text(config, "idp_entity_id")?.ok_or("'idp_entity_id' is required.")?,
             idp_sso_url,
-            idp_certificate,
+            idp_certificates,
             sp_entity_id: text(config, "sp_entity_id")?.ok_or("'sp_entity_id' is required.")?,
             email_attribute: text(config, "email_attribute")?.unwrap_or_else(|| "email".into()),
             groups_attribute: text(config, "groups_attribute")?.unwrap_or_else(|| "groups".into()),
@@ -157,9 +266,13 @@ impl SamlProvider {
     fn sp(&self, acs_url: &str, metadata_url: &str) -> Result<ServiceProvider, String> {
         let s = &self.settings;
         let idp_metadata: EntityDescriptor = format!(
-            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
             entity = xml_escape(&s.idp_entity_id),
-            cert = s.idp_certificate,
+            keys = s
+                .idp_certificates
+                .iter()
+                .map(|cert| format!(r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#))
+                .collect::<String>(),
             sso = xml_escape(&s.idp_sso_url),
         )
         .parse()
@@ -292,5 +405,99 @@ impl SamlProvider {
             groups,
             claims,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(keys: &str, bindings: &[&str]) -> String {
+        let sso: String = bindings
+            .iter()
+            .map(|b| {
+                format!(
+                    r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:{b}" Location="https://idp.example/{b}"/>"#
+                )
+            })
+            .collect();
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example/saml"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}{sso}</md:IDPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    fn key(usage: Option<&str>, body: &str) -> String {
+        let usage = usage.map(|u| format!(r#" use="{u}""#)).unwrap_or_default();
+        format!(
+            r"<md:KeyDescriptor{usage}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        )
+    }
+
+    #[test]
+    fn metadata_gives_the_signing_keys_and_the_redirect_endpoint() {
+        let xml = metadata(
+            &[
+                key(Some("encryption"), "RU5D"),
+                key(Some("signing"), "U0lHMQ=="),
+                key(Some("signing"), "U0lH\n Mg=="),
+            ]
+            .concat(),
+            &["HTTP-POST", "HTTP-Redirect"],
+        );
+        let m = parse_metadata(&xml).unwrap();
+        assert_eq!(m.entity_id, "https://idp.example/saml");
+        assert_eq!(m.sso_url, "https://idp.example/HTTP-Redirect");
+        assert_eq!(
+            m.certificates,
+            "-----BEGIN CERTIFICATE-----\nU0lHMQ==\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nU0lHMg==\n-----END CERTIFICATE-----\n"
+        );
+        // Keys marked for no use count when none is marked for signing.
+        let m = parse_metadata(&metadata(&key(None, "QU5Z"), &["HTTP-Redirect"])).unwrap();
+        assert!(m.certificates.contains("QU5Z"));
+    }
+
+    #[test]
+    fn unusable_metadata_is_refused_with_its_reason() {
+        let only_encryption = metadata(&key(Some("encryption"), "RU5D"), &["HTTP-Redirect"]);
+        assert!(
+            parse_metadata(&only_encryption)
+                .unwrap_err()
+                .contains("no signing certificate")
+        );
+        let post_only = metadata(&key(Some("signing"), "U0lH"), &["HTTP-POST"]);
+        assert!(
+            parse_metadata(&post_only)
+                .unwrap_err()
+                .contains("HTTP-Redirect")
+        );
+        let doctype = format!(
+            "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}",
+            metadata(&key(Some("signing"), "U0lH"), &["HTTP-Redirect"])
+        );
+        assert!(parse_metadata(&doctype).unwrap_err().contains("DOCTYPE"));
+        assert!(parse_metadata("<html/>").is_err());
+    }
+
+    #[test]
+    fn several_pem_certificates_are_each_read() {
+        let one = "A".repeat(88);
+        let two = "B".repeat(88);
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{one}\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\n{}\n{}\n-----END CERTIFICATE-----\n",
+            &two[..44],
+            &two[44..]
+        );
+        assert_eq!(certificate_bodies(&pem).unwrap(), vec![one.clone(), two]);
+        assert_eq!(certificate_bodies(&one).unwrap(), vec![one]);
+        assert!(
+            certificate_bodies(
+                "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----"
+            )
+            .is_err()
+        );
+        assert!(
+            certificate_bodies("QUJD").is_err(),
+            "too short to be a certificate"
+        );
     }
 }

@@ -387,6 +387,31 @@ async fn an_id_token_signed_with_the_client_secret_is_refused() {
 }
 
 #[tokio::test]
+async fn id_tokens_for_another_audience_or_issuer_expired_or_unsigned_are_refused() {
+    let c = corp("RS256").await;
+    for how in ["audience", "issuer", "expired", "unsigned"] {
+        c.op.forge_id_tokens(how).await;
+        let mut browser = Browser::new();
+        let cb = through_provider(&c, &mut browser, "corp_oidc", "alice").await;
+        let (status, body) = deliver(&mut browser, &cb).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{how}: {body}");
+        assert!(body["session_token"].is_null(), "{how}: {body}");
+        assert_eq!(
+            c.shop.admin.get("/api/v2/system/user").await.body["resource"],
+            json!([]),
+            "{how}: no shadow user"
+        );
+    }
+    // The same provider, honest again: the sign-in goes through.
+    c.op.forge_id_tokens("off").await;
+    let mut browser = Browser::new();
+    let cb = through_provider(&c, &mut browser, "corp_oidc", "alice").await;
+    let (status, body) = deliver(&mut browser, &cb).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role_id"], c.sales, "{body}");
+}
+
+#[tokio::test]
 async fn an_unverified_email_never_joins_another_account() {
     let c = corp("RS256").await;
     // A local account with alice's address and a role of its own.

@@ -20,8 +20,16 @@ struct Corp {
 }
 
 async fn corp(allow_idp_initiated: bool) -> Corp {
-    let shop = Shop::new().await;
     let idp = Idp::new();
+    let source = json!({"idp_entity_id": ISSUER, "idp_sso_url": "https://idp.example.test/sso",
+        "idp_x509cert": idp.certificate()});
+    corp_from(idp, allow_idp_initiated, source).await
+}
+
+/// The shop with roles `sales` and `fallback`, and `corp_saml` trusting `idp` as described
+/// by `source` (the IdP's settings, or where its metadata is).
+async fn corp_from(idp: Idp, allow_idp_initiated: bool, source: Value) -> Corp {
+    let shop = Shop::new().await;
     let sid = shop.service_id;
     let mut ids = Vec::new();
     for (name, component, filters) in [
@@ -37,11 +45,14 @@ async fn corp(allow_idp_initiated: bool) -> Corp {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         ids.push(r.body["resource"][0]["id"].as_i64().unwrap());
     }
-    let config = json!({"idp_entity_id": ISSUER, "idp_sso_url": "https://idp.example.test/sso",
-        "idp_x509cert": idp.certificate(), "sp_entity_id": SP, "email_attribute": "email",
+    let mut config = json!({"sp_entity_id": SP, "email_attribute": "email",
         "groups_attribute": "groups", "allow_idp_initiated": allow_idp_initiated,
         "allowed_redirects": ["http://app.example.test/signed-in"],
         "group_role_map": [{"group": "sales", "role_id": ids[0]}], "default_role": ids[1]});
+    config
+        .as_object_mut()
+        .unwrap()
+        .extend(source.as_object().unwrap().clone());
     let r = shop
         .admin
         .post(
@@ -168,6 +179,60 @@ async fn a_signed_assertion_signs_in_with_its_group_role_and_attributes() {
     let xml = md.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{xml}");
     assert!(xml.contains(SP) && xml.contains(&c.acs()), "{xml}");
+}
+
+#[tokio::test]
+async fn the_idp_can_be_read_from_its_metadata_url() {
+    let idp = Idp::new();
+    let served = idp.serve_metadata("https://idp.example.test/sso");
+    let c = corp_from(idp, false, json!({"idp_metadata_url": served.url})).await;
+    // Read at save time: the service runs on what the metadata said.
+    drop(served);
+    let shown = c
+        .shop
+        .admin
+        .get("/api/v2/system/service?filter=name%3Dcorp_saml&fields=config")
+        .await;
+    let config = &shown.body["resource"][0]["config"];
+    assert_eq!(config["idp_entity_id"], ISSUER, "{}", shown.text);
+    assert_eq!(config["idp_sso_url"], "https://idp.example.test/sso");
+    let (status, body) = c.sign_in(&alice(), "normal").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role_id"], c.sales);
+    // The key published for encryption only never vouches for anyone.
+    let (relay, id) = c.start(None).await;
+    let forged = c
+        .idp
+        .respond(&c.acs(), SP, Some(&id), &alice(), "normal", true);
+    assert_eq!(
+        c.post(&forged, Some(&relay)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Metadata that cannot be read keeps the service from being saved, with the reason.
+    for url in [served_gone(), "http://idp.example.test/metadata".to_owned()] {
+        let r = c
+            .shop
+            .admin
+            .post(
+                "/api/v2/system/service",
+                json!({"resource": [{"name": "other_saml", "type": "saml",
+            "config": {"idp_metadata_url": url, "sp_entity_id": SP}}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert!(r.text.contains("idp_metadata_url"), "{}", r.text);
+    }
+}
+
+/// A loopback URL nothing listens on.
+fn served_gone() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}/metadata")
 }
 
 #[tokio::test]

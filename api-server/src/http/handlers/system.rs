@@ -100,6 +100,10 @@ async fn tested_config(
         ));
     }
     if kind == "saml" {
+        let mut config = config;
+        crate::identity::saml::resolve_metadata(&mut config)
+            .await
+            .map_err(ApiError::bad_request)?;
         crate::identity::saml::SamlSettings::from_config(&config).map_err(ApiError::bad_request)?;
         crate::identity::mapping::RoleMapping::from_config(&config)
             .map_err(ApiError::bad_request)?;
