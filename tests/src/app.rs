@@ -2,7 +2,7 @@
 //! `target/debug/rampart`) on a free port with its own data dir, waits for its
 //! "listening on" line, and kills it when dropped. Its log is printed if a test fails.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -77,12 +77,18 @@ pub fn spawn_with(options: &Options) -> TestApp {
     }
     let mut child = cmd.spawn().expect("start rampart");
     let log = Arc::new(Mutex::new(String::new()));
-    let mut stderr = child.stderr.take().expect("stderr");
+    let stderr = child.stderr.take().expect("stderr");
     let log_err = Arc::clone(&log);
     std::thread::spawn(move || {
-        let mut buf = String::new();
-        let _ = stderr.read_to_string(&mut buf);
-        log_err.lock().map(|mut l| l.push_str(&buf)).ok();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            log_err
+                .lock()
+                .map(|mut l| {
+                    l.push_str(&line);
+                    l.push('\n');
+                })
+                .ok();
+        }
     });
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();

@@ -19,10 +19,21 @@ impl SmtpSink {
     /// Starts the sink.
     #[must_use]
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a sink that accepts mail only after this login (`user`, `password`).
+    #[must_use]
+    pub fn start_with_login(user: &str, password: &str) -> Self {
+        Self::start_with(Some(format!("{user}:{password}")))
+    }
+
+    fn start_with(login: Option<String>) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let python = root.join("../target/ci-venv/bin/python3");
         let mut child = Command::new(&python)
             .arg(root.join("mail/smtp_sink.py"))
+            .args(login)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

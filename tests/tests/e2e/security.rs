@@ -1,6 +1,10 @@
 //! Deny by default and hostile input: each case names the attack it stops. Every refusal is
 //! a 4xx DreamFactory error and the database is unchanged afterwards.
 
+use rampart_tests::ldap::{self, Directory, Variant};
+use rampart_tests::saml::Idp;
+use rampart_tests::smtp::SmtpSink;
+use rampart_tests::{Client, Options};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row;
@@ -313,6 +317,109 @@ async fn unknown_tables_fields_and_relations_are_4xx_never_500() {
             json!(r.status.as_u16()),
             "{path}: {}",
             r.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn identity_and_mail_secrets_never_reach_responses_logs_or_the_store_file() {
+    const SMTP_PASSWORD: &str = "smtp-secret-4f1c9a";
+    const SP_KEY: &str = "sp-private-key-secret-77d2";
+    let sink = SmtpSink::start_with_login("mailer", SMTP_PASSWORD);
+    let mut env = sink.env();
+    env.push(("RAMPART_SMTP__USERNAME".into(), "mailer".into()));
+    env.push(("RAMPART_SMTP__PASSWORD".into(), SMTP_PASSWORD.into()));
+    // Everything the server can say, said.
+    env.push(("RUST_LOG".into(), "debug".into()));
+    let shop = Shop::with(&Options { env }).await;
+    let dir = Directory::start(Variant::default());
+    let idp = Idp::new();
+    let ldap_config = json!({"host": "127.0.0.1", "port": dir.port, "tls": "starttls", "ca_cert": dir.ca_pem(),
+        "base_dn": ldap::BASE_DN, "bind_dn": ldap::SERVICE_DN, "bind_password": ldap::SERVICE_PASSWORD});
+    let saml_config = json!({"idp_entity_id": "https://idp.example.test/saml",
+        "idp_sso_url": "https://idp.example.test/sso", "idp_x509cert": idp.certificate(),
+        "sp_entity_id": "https://rampart.example.test/sp", "sp_private_key": SP_KEY});
+    for (name, kind, config) in [
+        ("corp_ldap", "ldap", ldap_config.clone()),
+        ("corp_saml", "saml", saml_config),
+    ] {
+        let r = shop
+            .admin
+            .post(
+                "/api/v2/system/service",
+                json!({"resource": [{"name": name, "type": kind, "config": config}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    // A wrong bind password is refused without being echoed.
+    let mut wrong = ldap_config;
+    wrong["bind_password"] = json!("wrong-bind-secret-0b3e");
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/service",
+            json!({"resource": [{"name": "bad_ldap", "type": "ldap", "config": wrong}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // The directory vouches for alice (through the service account's search; with no role
+    // mapped she gets 403, where a wrong password would get 401), and a reset mail goes out
+    // through the SMTP login.
+    let anon = Client::new(&shop.app);
+    let r = anon
+        .post(
+            "/api/v2/user/session",
+            json!({"service": "corp_ldap",
+        "username": "alice", "password": ldap::password_of("alice")}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/user",
+            json!({"resource": [{"email": "jane@example.com",
+        "password": "violet-otter-harbour"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = anon
+        .post(
+            "/api/v2/user/password?reset=true",
+            json!({"email": "jane@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        sink.wait_for("jane@example.com", 1).await.is_some(),
+        "the mail went through the authenticated sink"
+    );
+
+    let mut seen = String::new();
+    for path in [
+        "/api/v2/system/service",
+        "/api/v2/system/service?fields=*",
+        "/api/v2/system/environment",
+    ] {
+        seen.push_str(&shop.admin.get(path).await.text);
+    }
+    let store = std::fs::read(shop.app.data_dir.path().join("rampart.db")).unwrap();
+    let log = shop.app.log();
+    assert!(log.contains("DEBUG"), "the server logged at debug level");
+    for secret in [
+        SMTP_PASSWORD,
+        SP_KEY,
+        ldap::SERVICE_PASSWORD,
+        "wrong-bind-secret-0b3e",
+    ] {
+        assert!(!seen.contains(secret), "{secret} in an API response");
+        assert!(!log.contains(secret), "{secret} in the log");
+        let needle = secret.as_bytes();
+        assert!(
+            !store.windows(needle.len()).any(|w| w == needle),
+            "{secret} readable in the store file"
         );
     }
 }
