@@ -1,4 +1,5 @@
-//! The `rampart` command line: `serve` (the default), `migrate`, `admin create`, `keys rotate`.
+//! The `rampart` command line: `serve` (the default), `migrate`, `admin create`, `keys rotate`,
+//! `audit verify`.
 //! Thin: each
 //! command loads the config and calls into a module.
 
@@ -45,6 +46,19 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// Audit trail commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and report the first row that was edited, removed or inserted
+    /// (exit status 1 when the chain is broken).
+    Verify,
 }
 
 /// Signing-key commands.
@@ -136,6 +150,23 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
             }
             let _ = writeln!(std::io::stdout(), "created admin {email} (id {id})");
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            match crate::system::audit::verify(&store)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                crate::system::audit::Verdict::Intact(n) => {
+                    let _ = writeln!(std::io::stdout(), "audit trail intact: {n} events checked");
+                    Ok(())
+                }
+                crate::system::audit::Verdict::Broken { id, reason } => {
+                    Err(format!("audit trail broken at row {id}: {reason}"))
+                }
+            }
         }
         Command::Keys {
             command: KeysCommand::Rotate { revoke_previous },

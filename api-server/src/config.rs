@@ -42,6 +42,34 @@ pub struct Config {
     pub auth: Auth,
     /// The mail server that sends password-reset codes.
     pub smtp: Smtp,
+    /// The audit trail.
+    pub audit: Audit,
+}
+
+/// The audit trail: one event per API request, MCP tool call, sign-in and system change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// Where each event also goes as one JSON line: `stdout`, `off`, or a file path.
+    pub log: String,
+    /// Events waiting to be written, at most; a full queue holds requests back until the
+    /// writer catches up (or, with `fail_closed`, refuses them with 503).
+    pub queue: usize,
+    /// Refuse requests (503) rather than wait when the queue is full.
+    pub fail_closed: bool,
+    /// Events older than this many days are purged (0: kept forever).
+    pub retention_days: u64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            log: "off".into(),
+            queue: 10_000,
+            fail_closed: false,
+            retention_days: 365,
+        }
+    }
 }
 
 /// Local accounts.
@@ -216,6 +244,7 @@ impl Default for Config {
             mcp: Mcp::default(),
             auth: Auth::default(),
             smtp: Smtp::default(),
+            audit: Audit::default(),
         }
     }
 }
@@ -264,6 +293,7 @@ const KEYS: &[&str] = &[
     "mcp",
     "auth",
     "smtp",
+    "audit",
 ];
 
 /// Environment variable that names the config file.

@@ -2,6 +2,7 @@
 //! REST API. See ARCHITECTURE.md for the map; a request runs
 //! `request → auth → rbac → query (plan → sql → exec) → http::envelope`.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

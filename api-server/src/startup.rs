@@ -145,6 +145,12 @@ impl Application {
             Mailer::from_config(&config.smtp).map_err(|e| StartupError::Mail(e.to_string()))?;
         let state = web::Data::new(AppState::new(config, store, master_key, sessions, mailer));
         tokio::spawn(state.clone().into_inner().watch_changes(CHANGE_CHECK));
+        if state.config.audit.retention_days > 0 {
+            tokio::spawn(crate::audit::purge_every_hour(
+                state.store.clone(),
+                state.config.audit.retention_days,
+            ));
+        }
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -37,6 +37,8 @@ pub struct AppState {
     pub login_throttle: Throttle,
     /// The SMTP server, when one is configured.
     pub mailer: Option<Mailer>,
+    /// The audit trail's queue.
+    pub auditor: Arc<crate::audit::Auditor>,
     apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
     users: Cache<i64, Option<Arc<UserRecord>>>,
     app_roles: Cache<i64, Arc<Vec<AppRole>>>,
@@ -77,10 +79,16 @@ impl AppState {
             per_account: config.auth.login_failures_per_account,
             per_address: config.auth.login_failures_per_address,
         });
+        let auditor = crate::audit::Auditor::start(
+            store.clone(),
+            crate::audit::Sink::from_config(&config.audit.log),
+            &config.audit,
+        );
         Self {
             mask_salt,
             login_throttle,
             mailer,
+            auditor,
             config,
             store,
             master_key,

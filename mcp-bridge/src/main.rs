@@ -34,6 +34,7 @@ async fn run() -> Result<(), String> {
         api_key: env("RAMPART_API_KEY"),
         bearer: env("RAMPART_SESSION_TOKEN"),
         read_only: false,
+        tool: None,
     };
     if credential.api_key.is_none() && credential.bearer.is_none() {
         return Err("set RAMPART_API_KEY or RAMPART_SESSION_TOKEN: the bridge acts with that credential only".into());

@@ -193,6 +193,8 @@ pub struct Credential {
     pub bearer: Option<String>,
     /// Ask the REST layer to refuse writes for this caller too (`X-Rampart-Read-Only`).
     pub read_only: bool,
+    /// The MCP tool the request is made for (`X-Rampart-Tool`, recorded by the audit trail).
+    pub tool: Option<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -258,6 +260,9 @@ impl Rest for HttpRest {
             }
             if credential.read_only {
                 req = req.header("X-Rampart-Read-Only", "true");
+            }
+            if let Some(tool) = &credential.tool {
+                req = req.header("X-Rampart-Tool", tool);
             }
             if let Some(body) = op.body() {
                 req = req.json(&body);

@@ -22,6 +22,10 @@ use serde_json::{Map, Value, json};
 
 use crate::rest::{Credential, Rest, RestOp, RestReply};
 
+/// The tool a call runs (in the call's extensions).
+#[derive(Debug, Clone)]
+struct ToolName(String);
+
 /// Who a call acts for: the transport's credential, and whether its app key is read-only.
 /// Over stdio it is fixed for the process; over HTTP each request carries its own, which the
 /// server puts in the request's extensions after authenticating it.
@@ -483,15 +487,19 @@ impl Bridge {
         }
     }
 
-    /// The caller of a call: the bridge's own, or the one its HTTP request carries.
+    /// The caller of a call: the bridge's own, or the one its HTTP request carries; its
+    /// credential names the tool being called.
     fn caller(&self, ext: &Extensions) -> Result<Caller, CallToolResult> {
-        if let Some(c) = &self.caller {
-            return Ok(c.clone());
-        }
-        ext.get::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<Caller>())
-            .cloned()
-            .ok_or_else(|| tool_error("No credential came with this request."))
+        let mut caller = match &self.caller {
+            Some(c) => c.clone(),
+            None => ext
+                .get::<http::request::Parts>()
+                .and_then(|p| p.extensions.get::<Caller>())
+                .cloned()
+                .ok_or_else(|| tool_error("No credential came with this request."))?,
+        };
+        caller.credential.tool = ext.get::<ToolName>().map(|t| t.0.clone());
+        Ok(caller)
     }
 
     /// A bridge for the credential `rest` carries, checked once: a refused credential stops
@@ -1146,9 +1154,13 @@ impl ServerHandler for Bridge {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let cancelled = context.ct.clone();
+        // The REST requests the tool makes name it, for the audit trail.
+        context
+            .extensions
+            .insert(ToolName(request.name.to_string()));
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {
             answer = self.tool_router.call(call) => answer,

@@ -34,6 +34,8 @@ pub struct Client {
     pub api_key: Option<String>,
     /// Sent as `Authorization: Bearer` (external tokens).
     pub bearer: Option<String>,
+    /// Sent as `X-Request-Id` (to find a request's audit event).
+    pub request_id: Option<String>,
 }
 
 impl Client {
@@ -46,6 +48,16 @@ impl Client {
             token: None,
             api_key: None,
             bearer: None,
+            request_id: None,
+        }
+    }
+
+    /// The same client, sending this `X-Request-Id`.
+    #[must_use]
+    pub fn with_request_id(&self, id: &str) -> Self {
+        Self {
+            request_id: Some(id.to_owned()),
+            ..self.clone()
         }
     }
 
@@ -123,6 +135,9 @@ impl Client {
         }
         if let Some(b) = &self.bearer {
             req = req.bearer_auth(b);
+        }
+        if let Some(id) = &self.request_id {
+            req = req.header("X-Request-Id", id);
         }
         if let Some(b) = body {
             req = req.json(&b);

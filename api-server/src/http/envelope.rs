@@ -108,6 +108,7 @@ pub fn list_stream(
     count: Option<i64>,
     schema: Option<Value>,
     as_list: bool,
+    rows: Option<std::sync::Arc<crate::audit::Note>>,
 ) -> HttpResponse {
     use actix_web::web::Bytes;
     use futures_util::StreamExt;
@@ -119,21 +120,31 @@ pub fn list_stream(
         as_list,
     });
     let done = matches!(first, Streamed::End { .. });
+    let count_row = move |item: &Streamed| {
+        if let (Streamed::Record(_), Some(note)) = (item, &rows) {
+            note.add_rows(1);
+        }
+    };
+    count_row(&first);
     let head = format!("{{\"resource\":[{}", shape.piece(first, true));
     let rest = (!done).then_some(rest);
-    let tail = stream::unfold((rest, shape), |(rx, shape)| async move {
-        let mut rx = rx?;
-        match rx.recv().await {
-            Some(Ok(item)) => {
-                let end = matches!(item, Streamed::End { .. });
-                let bytes = Bytes::from(shape.piece(item, false));
-                Some((Ok(bytes), ((!end).then_some(rx), shape)))
+    let tail = stream::unfold((rest, shape), move |(rx, shape)| {
+        let count_row = count_row.clone();
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(Ok(item)) => {
+                    count_row(&item);
+                    let end = matches!(item, Streamed::End { .. });
+                    let bytes = Bytes::from(shape.piece(item, false));
+                    Some((Ok(bytes), ((!end).then_some(rx), shape)))
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "a streamed read failed after it started; the answer is cut short");
+                    Some((Err(std::io::Error::other("read failed")), (None, shape)))
+                }
+                None => None,
             }
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "a streamed read failed after it started; the answer is cut short");
-                Some((Err(std::io::Error::other("read failed")), (None, shape)))
-            }
-            None => None,
         }
     });
     let body = stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) }).chain(tail);

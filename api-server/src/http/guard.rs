@@ -4,9 +4,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::error::{ApiError, ErrorKind};
+use crate::audit::{Note, Who};
 use crate::auth::{self, Credentials, Principal};
 use crate::state::AppState;
 
@@ -53,6 +54,40 @@ pub fn client_address(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
+/// Tells the request's audit note who is acting (a sign-in names the person signed in).
+pub fn note_who(req: &HttpRequest, principal: &Principal) {
+    if let Some(note) = req.extensions().get::<std::sync::Arc<Note>>() {
+        note.who(Who::of(principal));
+    }
+}
+
+/// Tells the request's audit note that `user` is signed in (sign-in, session and profile
+/// routes, which know the person before or without a `Principal`).
+pub fn note_user(
+    req: &HttpRequest,
+    user: &crate::system::users::UserRecord,
+    app_id: Option<i64>,
+    role_id: Option<i64>,
+) {
+    if let Some(note) = req.extensions().get::<std::sync::Arc<Note>>() {
+        note.who(Who::of_user(user, app_id, role_id));
+    }
+}
+
+/// Tells the request's audit note which account a failed sign-in named.
+pub fn note_attempt(req: &HttpRequest, account: &str) {
+    if let Some(note) = req.extensions().get::<std::sync::Arc<Note>>() {
+        note.update(|n| n.attempted = Some(account.to_owned()));
+    }
+}
+
+/// Tells the request's audit note how many rows were returned or affected.
+pub fn note_rows(req: &HttpRequest, rows: i64) {
+    if let Some(note) = req.extensions().get::<std::sync::Arc<Note>>() {
+        note.add_rows(rows);
+    }
+}
+
 /// The authenticated caller, if any credentials were sent (invalid ones are refused).
 pub struct Caller {
     pub principal: Option<Principal>,
@@ -80,8 +115,12 @@ impl FromRequest for Caller {
                 .ok_or_else(|| ApiError::new(ErrorKind::Internal, "state missing"))?;
             let credentials = credentials(&req);
             let identity = auth::authenticate(state, &credentials).await?;
+            let principal = identity.map(Principal::from_identity);
+            if let Some(p) = &principal {
+                note_who(&req, p);
+            }
             Ok(Self {
-                principal: identity.map(Principal::from_identity),
+                principal,
                 credentials,
             })
         })

@@ -1,17 +1,130 @@
 //! Per-request context: a request id (`X-Request-Id`, generated when absent) recorded in a
-//! tracing span and echoed in the response.
+//! tracing span and echoed in the response; and the audit event of every `/api/` request.
+//!
+//! Auditing: a slot in the audit queue is reserved before the request runs (the back-pressure
+//! point), an `audit::Note` travels in the request's extensions for the stages to fill in
+//! (who, rows), system changes are snapshotted before and after, and the event is sent when
+//! the response body has been sent or dropped, so streamed lists count every row and the
+//! latency covers the whole response.
 
-use actix_web::body::MessageBody;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{HttpMessage, ResponseError, web};
+use serde_json::json;
 use tracing::Instrument;
 
-/// Wraps every request in a span with its id, method and path.
+use crate::audit::{self, Note, Slot};
+use crate::http::error::{ApiError, ErrorKind};
+use crate::http::handlers::body::CreatedIds;
+use crate::state::AppState;
+use crate::system::audit::AuditRecord;
+
+/// The record of a request in flight, finished when its body is.
+struct Pending {
+    slot: Slot,
+    note: Arc<Note>,
+    record: AuditRecord,
+    started: Instant,
+}
+
+impl Pending {
+    fn send(self) {
+        let data = self.note.read();
+        let mut r = self.record;
+        if let Some(who) = data.who {
+            r.principal = who.principal.to_owned();
+            r.user_id = who.user_id;
+            r.email = who.email;
+            r.app_id = who.app_id;
+            r.role_id = who.role_id;
+            r.provider = who.provider_id.map(|id| id.to_string());
+        }
+        if r.email.is_none() {
+            r.email = data.attempted;
+        }
+        r.rows_count = data.rows;
+        r.latency_us = i64::try_from(self.started.elapsed().as_micros()).unwrap_or(i64::MAX);
+        self.slot.send(r);
+    }
+}
+
+/// A response body that sends its request's audit event once it is finished or dropped.
+pub struct AuditedBody {
+    inner: BoxBody,
+    pending: Option<Pending>,
+}
+
+impl Drop for AuditedBody {
+    fn drop(&mut self) {
+        if let Some(p) = self.pending.take() {
+            p.send();
+        }
+    }
+}
+
+impl MessageBody for AuditedBody {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.inner.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_next(cx);
+        if let Poll::Ready(None) = polled
+            && let Some(p) = this.pending.take()
+        {
+            p.send();
+        }
+        polled
+    }
+}
+
+/// `/api/v2/system/{resource}[/{id}]` of a change: (resource, id).
+fn change_target(method: &str, path: &str) -> Option<(String, Option<i64>)> {
+    if matches!(method, "GET" | "HEAD" | "OPTIONS") {
+        return None;
+    }
+    let rest = path.strip_prefix("/api/v2/system/")?;
+    let mut parts = rest.trim_end_matches('/').split('/');
+    let resource = parts.next()?.to_owned();
+    let id = match parts.next() {
+        None => None,
+        Some(id) => Some(id.parse().ok()?),
+    };
+    parts.next().is_none().then_some((resource, id))
+}
+
+/// The MCP tool an MCP bridge names for the request it makes (`X-Rampart-Tool`).
+fn tool_of(req: &ServiceRequest) -> Option<String> {
+    req.headers()
+        .get("x-rampart-tool")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .map(str::to_owned)
+}
+
+/// Wraps every request in a span with its id, method and path, and audits `/api/` requests.
 pub async fn request_context(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<AuditedBody>, actix_web::Error> {
     let id = req
         .headers()
         .get("x-request-id")
@@ -19,7 +132,55 @@ pub async fn request_context(
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().as_str().to_owned();
+    let path = req.path().to_owned();
+    let audited = state.as_ref().filter(|_| path.starts_with("/api/"));
+
+    let mut pending = None;
+    let mut before = None;
+    let change = change_target(&method, &path);
+    if let Some(state) = audited {
+        let Some(slot) = state.auditor.slot().await else {
+            let refused = ApiError::new(
+                ErrorKind::Unavailable,
+                "The audit trail cannot keep up; try again shortly.",
+            )
+            .error_response();
+            return Ok(req.into_response(refused).map_body(|_, b| AuditedBody {
+                inner: BoxBody::new(b),
+                pending: None,
+            }));
+        };
+        let note = Arc::new(Note::default());
+        req.extensions_mut().insert(Arc::clone(&note));
+        if let Some((resource, Some(rid))) = &change {
+            before = crate::http::handlers::system::snapshot(&state.store, resource, *rid).await;
+        }
+        let (service, resource) = audit::target(&path);
+        let tool = tool_of(&req);
+        pending = Some(Pending {
+            slot,
+            note,
+            started,
+            record: AuditRecord {
+                ts: chrono::Utc::now().timestamp_micros(),
+                request_id: id.clone(),
+                transport: if tool.is_some() { "mcp" } else { "rest" }.to_owned(),
+                tool,
+                principal: "anonymous".to_owned(),
+                client: crate::http::guard::client_address(req.request()),
+                method: method.clone(),
+                service,
+                resource,
+                params: audit::params(req.query_string()),
+                ..AuditRecord::default()
+            },
+        });
+    }
+
+    let query = req.query_string().to_owned();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();
     span.in_scope(|| {
@@ -33,5 +194,62 @@ pub async fn request_context(
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), v);
     }
-    Ok(res)
+    if let (Some(p), Some(state)) = (pending.as_mut(), audited) {
+        p.record.status = i64::from(status);
+        p.record.kind = audit::kind(&method, &path, &query, status).to_owned();
+        p.record.error_code = res
+            .headers()
+            .get("x-rampart-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some((resource, rid)) = change.filter(|_| (200..300).contains(&status)) {
+            let ids = match rid {
+                Some(rid) => vec![rid],
+                None => res
+                    .response()
+                    .extensions()
+                    .get::<CreatedIds>()
+                    .map(|c| c.0.clone())
+                    .unwrap_or_default(),
+            };
+            let mut after = Vec::new();
+            for i in &ids {
+                after.push(
+                    crate::http::handlers::system::snapshot(&state.store, &resource, *i).await,
+                );
+            }
+            let after = match (rid, after.len()) {
+                (Some(_), _) | (None, 1) => json!(after.into_iter().next().flatten()),
+                _ => json!(after),
+            };
+            p.record.changes = Some(json!({"before": before, "after": after}).to_string());
+        }
+    }
+    Ok(res.map_body(|_, b| AuditedBody {
+        inner: BoxBody::new(b),
+        pending,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::change_target;
+
+    #[test]
+    fn system_changes_name_their_record() {
+        assert_eq!(
+            change_target("PATCH", "/api/v2/system/role/3"),
+            Some(("role".into(), Some(3)))
+        );
+        assert_eq!(
+            change_target("POST", "/api/v2/system/app"),
+            Some(("app".into(), None))
+        );
+        assert_eq!(change_target("GET", "/api/v2/system/role/3"), None);
+        assert_eq!(
+            change_target("DELETE", "/api/v2/system/admin/session"),
+            None
+        );
+        assert_eq!(change_target("POST", "/api/v2/db/_table/x"), None);
+    }
 }

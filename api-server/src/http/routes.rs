@@ -3,7 +3,7 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{data, docs, mcp, root, saml, system, user, users};
+use super::handlers::{audit, data, docs, mcp, root, saml, system, user, users};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -13,6 +13,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/docs/openapi.json"),
     ("GET", "/api/v2"),
     ("GET", "/api/v2/system/environment"),
+    ("GET", "/api/v2/system/audit"),
     ("POST", "/api/v2/system/admin/session"),
     ("GET", "/api/v2/system/admin/session"),
     ("DELETE", "/api/v2/system/admin/session"),
@@ -127,6 +128,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v2/system")
                 .route("/environment", web::get().to(system::environment))
+                .service(
+                    web::resource("/audit")
+                        .route(web::get().to(audit::list))
+                        .default_service(web::to(system::not_allowed)),
+                )
                 .service(
                     web::resource("/admin/session")
                         .route(web::post().to(users::admin_login))

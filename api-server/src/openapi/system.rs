@@ -69,6 +69,10 @@ pub fn build() -> Parts {
             "Roles: access rows (components, verbs, row filters, field rules) and lookups.",
         ),
         tag("system: app", "Apps and their API keys."),
+        tag(
+            "system: audit",
+            "The audit trail: one event per request, MCP tool call, sign-in and change.",
+        ),
     ];
     let get = |op: OperationBuilder| vec![(HttpMethod::Get, op)];
     let index = operation(
@@ -124,8 +128,84 @@ pub fn build() -> Parts {
         ),
     ];
 
+    let event = object([
+        ("id", prim(Type::Integer)),
+        ("time", prim(Type::String).format(format("date-time"))),
+        ("request_id", prim(Type::String)),
+        (
+            "kind",
+            described(
+                Type::String,
+                "request, login, login_failed, logout or change.",
+            ),
+        ),
+        ("transport", described(Type::String, "rest or mcp.")),
+        ("tool", nullable(Type::String)),
+        (
+            "principal",
+            described(Type::String, "admin, user, app or anonymous."),
+        ),
+        ("user_id", nullable(Type::Integer)),
+        ("email", nullable(Type::String)),
+        ("provider", nullable(Type::String)),
+        ("app_id", nullable(Type::Integer)),
+        ("role_id", nullable(Type::Integer)),
+        ("client", prim(Type::String)),
+        ("method", prim(Type::String)),
+        ("service", nullable(Type::String)),
+        ("resource", nullable(Type::String)),
+        (
+            "params",
+            any().description(Some("The query parameters, secrets replaced by *****.")),
+        ),
+        ("status", prim(Type::Integer)),
+        ("error_code", nullable(Type::String)),
+        ("rows", nullable(Type::Integer)),
+        ("latency_us", prim(Type::Integer)),
+        (
+            "changes",
+            any().description(Some(
+                "For system changes: {before, after}, secrets left out.",
+            )),
+        ),
+        ("hash", prim(Type::String)),
+    ]);
+    let audit = operation(
+        "system_get_audit",
+        "system: audit",
+        "Audit events (sys-admins only), newest first; every match as NDJSON or CSV with `format`",
+    )
+    .parameter(query(
+        "filter",
+        "The filter language over the event fields (`time` takes RFC 3339).",
+        prim(Type::String),
+    ))
+    .parameter(query(
+        "limit",
+        "Events per page (default 100, at most 1000).",
+        prim(Type::Integer),
+    ))
+    .parameter(query("offset", "Events to skip.", prim(Type::Integer)))
+    .parameter(query(
+        "order",
+        "`id desc` (default) or `id asc`.",
+        prim(Type::String),
+    ))
+    .parameter(query(
+        "include_count",
+        "Add `meta.count`.",
+        prim(Type::Boolean),
+    ))
+    .parameter(query(
+        "format",
+        "`json` (default), or `ndjson` / `csv` for every matching event, oldest first.",
+        prim(Type::String),
+    ))
+    .response("200", json_response("A page of events.", envelope(event)));
+
     let mut paths = vec![
         ("/api/v2".to_owned(), path_item(get(index))),
+        ("/api/v2/system/audit".to_owned(), path_item(get(audit))),
         ("/api/v2/system/environment".to_owned(), path_item(get(env))),
         (
             "/api/v2/system/admin/session".to_owned(),

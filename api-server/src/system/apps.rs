@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{Store, SystemError, Tx, now};
 
@@ -61,8 +60,7 @@ pub fn generate_key() -> String {
 /// The stored form of a key.
 #[must_use]
 pub fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    super::crypto::sha256_hex(key.as_bytes())
 }
 
 fn select() -> sea_query::SelectStatement {

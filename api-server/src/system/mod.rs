@@ -7,6 +7,7 @@
 
 pub mod app_roles;
 pub mod apps;
+pub mod audit;
 pub mod changes;
 pub mod crypto;
 pub mod login_states;

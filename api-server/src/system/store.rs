@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_004_saml.sql"),
         include_str!("migrations/postgres_004_saml.sql"),
     ),
+    (
+        5,
+        include_str!("migrations/sqlite_005_audit.sql"),
+        include_str!("migrations/postgres_005_audit.sql"),
+    ),
 ];
 
 /// The system store's pool.

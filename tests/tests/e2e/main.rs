@@ -8,6 +8,7 @@
     reason = "tests fail loudly"
 )]
 
+mod audit;
 mod defence_in_depth;
 mod external_jwt;
 mod fixture;

@@ -14,6 +14,7 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("GET", "/api/docs/openapi.json", 200),
     ("GET", "/api/v2", 200),
     ("GET", "/api/v2/system/environment", 200),
+    ("GET", "/api/v2/system/audit", 401),
     ("POST", "/api/v2/user/session", 400),
     ("GET", "/api/v2/user/session", 400),
     ("PUT", "/api/v2/user/session", 400),

@@ -195,8 +195,15 @@ pub(crate) fn list_response(
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// The ids a system-API POST created, for the audit trail's "after" state.
+#[derive(Debug, Clone)]
+pub struct CreatedIds(pub Vec<i64>);
+
 pub(crate) fn created(ids: Vec<Value>) -> HttpResponse {
-    HttpResponse::Created().json(json!({"resource": ids}))
+    let numbers = ids.iter().filter_map(|v| v["id"].as_i64()).collect();
+    let mut res = HttpResponse::Created().json(json!({"resource": ids}));
+    res.extensions_mut().insert(CreatedIds(numbers));
+    res
 }
 
 pub(crate) fn related_of(q: &[(String, String)]) -> Vec<&str> {

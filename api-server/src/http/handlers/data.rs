@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use rampart_schema::{FunctionKind, SchemaModel, Table};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::http::envelope;
 use crate::http::error::{ApiError, ErrorKind};
-use crate::http::guard::Caller;
+use crate::http::guard::{Caller, note_rows};
 use crate::http::schema_json;
 use crate::openapi;
 use crate::query::exec::{self, DbSession};
@@ -472,7 +472,10 @@ impl Ctx<'_> {
         let plan = plan_call(f, &named, inline)?;
         Ok(
             match exec::call(&self.handle.pool, self.session, &plan).await? {
-                exec::CallResult::Rows(rows) => envelope::records(&rows),
+                exec::CallResult::Rows(rows) => {
+                    note_rows(self.req, rows.len() as i64);
+                    envelope::records(&rows)
+                }
                 exec::CallResult::Scalar(value) => envelope::raw_json(value),
                 exec::CallResult::Nothing => HttpResponse::Ok().json(json!({"success": true})),
                 exec::CallResult::OutArgs(object) => envelope::raw_json(object),
@@ -519,6 +522,8 @@ impl Ctx<'_> {
         )?;
         let single_op = write_plan.ops.len() == 1;
         let outcome = exec::write(&self.handle.pool, self.session, &write_plan, refused).await?;
+        let written: usize = outcome.results.iter().flatten().map(Vec::len).sum();
+        note_rows(self.req, written as i64);
         if outcome.results.iter().any(Result::is_err) && !single_op {
             return envelope::batch(outcome, kind, write_plan.mode);
         }
@@ -628,9 +633,14 @@ impl Ctx<'_> {
                 count,
                 schema,
                 params.as_list,
+                self.req
+                    .extensions()
+                    .get::<Arc<crate::audit::Note>>()
+                    .cloned(),
             ));
         }
         let result = exec::read(pool, self.session, &read_plan).await?;
+        note_rows(self.req, result.records.len() as i64);
         if let Some(id) = id {
             let record = result.records.into_iter().next().ok_or_else(|| {
                 ApiError::not_found(format!("Record with identifier '{id}' not found."))

@@ -61,6 +61,7 @@ pub async fn handle(
             api_key: creds.api_key,
             bearer: creds.session_token,
             read_only: false,
+            tool: None,
         },
         read_only: principal.app.as_ref().is_some_and(|a| a.read_only),
         services: Some(reachable_databases(&state, &principal).await?),

@@ -1,6 +1,7 @@
 //! Request handlers, one file per resource family.
 
-mod body;
+pub mod audit;
+pub(crate) mod body;
 pub mod data;
 pub mod docs;
 pub mod mcp;

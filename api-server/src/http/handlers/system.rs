@@ -170,6 +170,37 @@ fn config_field(m: &Map<String, Value>) -> Result<Option<Map<String, Value>>, Ap
     }
 }
 
+/// A system record as the API shows it (secrets never included) with its related records,
+/// for the audit trail's before/after; `None` when there is no such record.
+pub(crate) async fn snapshot(store: &Store, resource: &str, id: i64) -> Option<Value> {
+    let all = ["*"];
+    let found = match resource {
+        "service" => service_store::get(store, id)
+            .await
+            .map(|s| service_json(&s)),
+        "app" => crate::system::apps::get(store, id)
+            .await
+            .map(|a| app_json(&a)),
+        "role" => match roles::get(store, id).await {
+            Ok(r) => return role_json(store, &r, &all).await.ok(),
+            Err(e) => Err(e),
+        },
+        "user" | "admin" => {
+            let user = if resource == "user" {
+                crate::system::users::get_user(store, id).await
+            } else {
+                crate::system::users::get_admin(store, id).await
+            };
+            match user {
+                Ok(u) => return super::users::user_json(store, &u, &all).await.ok(),
+                Err(e) => Err(e),
+            }
+        }
+        _ => return None,
+    };
+    found.ok()
+}
+
 /// `GET /api/v2/system/service`
 pub async fn service_list(
     state: web::Data<AppState>,

@@ -44,6 +44,7 @@ pub(super) async fn new_session(
         None => None,
     };
     let body = session_body(state, user, &token, expires, role);
+    crate::http::guard::note_user(req, user, app.as_ref().map(|a| a.id), role_id);
     Ok((token, body))
 }
 
@@ -89,6 +90,7 @@ async fn directory_login(
     let app = request_app(state, req).await?;
     let address = client_address(req);
     let account = format!("{}:{}", provider.service_name, username.trim());
+    crate::http::guard::note_attempt(req, &account);
     state
         .login_throttle
         .check(&account, &address, std::time::Instant::now())
@@ -214,7 +216,9 @@ async fn session_owner(
     let token = credentials(req)
         .session_token
         .ok_or(AuthError::NoCredentials)?;
-    Ok(auth::session_user(state, &token).await?)
+    let (user, claims) = auth::session_user(state, &token).await?;
+    crate::http::guard::note_user(req, &user, None, None);
+    Ok((user, claims))
 }
 
 /// `POST /api/v2/user/session`: sign in with `email` (or `username`) and `password`.
@@ -235,6 +239,7 @@ pub async fn login(
         let username = str_field(&m, "username")?.unwrap_or(login);
         return directory_login(&state, &req, &service, &username, &password).await;
     }
+    crate::http::guard::note_attempt(&req, &login);
     let user =
         accounts::password_login(&state, &login, password, &client_address(&req), false).await?;
     signed_in(&state, &req, &user).await

@@ -37,7 +37,11 @@ async fn get(store: &Store, kind: Kind, id: i64) -> Result<UserRecord, SystemErr
 }
 
 /// A user as the API shows it, with the related records asked for.
-async fn user_json(store: &Store, u: &UserRecord, related: &[&str]) -> Result<Value, ApiError> {
+pub(crate) async fn user_json(
+    store: &Store,
+    u: &UserRecord,
+    related: &[&str],
+) -> Result<Value, ApiError> {
     let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
     let all = related.contains(&"*");
     if all || related.contains(&"user_to_app_to_role_by_user_id") {
@@ -422,8 +426,10 @@ pub async fn admin_login(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (login, password) = login_fields(&one_record(&body)?)?;
+    crate::http::guard::note_attempt(&req, &login);
     let user =
         accounts::password_login(&state, &login, password, &client_address(&req), true).await?;
+    crate::http::guard::note_user(&req, &user, None, None);
     let (token, expires) = accounts::open_session(&state, &user, SessionKind::Admin).await?;
     Ok(HttpResponse::Ok().json(session_body(&state, &user, &token, expires, None)))
 }

@@ -1,0 +1,308 @@
+//! The audit trail: one event for every API request (REST, and MCP tool calls, which reach
+//! the API as requests), every sign-in, failed sign-in and sign-out, and every system change
+//! (with before/after).
+//!
+//! The request path never waits on storage: each request reserves a slot in a bounded queue
+//! before it runs (a full queue holds it back, or with `fail_closed` refuses it with 503), and
+//! its event is sent into that slot when the response body is finished. `writer` drains the
+//! queue in batches into the system store (hash-chained, `system::audit`) and, as JSON lines,
+//! to the configured log. Nothing is dropped: a failed batch is retried.
+
+pub mod filter;
+mod writer;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::auth::Principal;
+use crate::system::Store;
+use crate::system::audit::AuditRecord;
+
+pub use writer::Sink;
+
+/// Who made a request, as the audit trail records it.
+#[derive(Debug, Clone, Default)]
+pub struct Who {
+    /// `admin`, `user`, `app` or `anonymous`.
+    pub principal: &'static str,
+    pub user_id: Option<i64>,
+    pub email: Option<String>,
+    /// The identity provider (service id) that vouched for the user.
+    pub provider_id: Option<i64>,
+    pub app_id: Option<i64>,
+    pub role_id: Option<i64>,
+}
+
+impl Who {
+    /// The audit view of a principal.
+    #[must_use]
+    pub fn of(p: &Principal) -> Self {
+        let kind = match (&p.user, &p.app) {
+            (Some(u), _) if u.is_sys_admin => "admin",
+            (Some(_), _) => "user",
+            (None, Some(_)) => "app",
+            (None, None) => "anonymous",
+        };
+        Self {
+            principal: kind,
+            user_id: p.user.as_ref().map(|u| u.id),
+            email: p.user.as_ref().map(|u| u.email.clone()),
+            provider_id: p.user.as_ref().and_then(|u| u.provider_service_id),
+            app_id: p.app.as_ref().map(|a| a.id),
+            role_id: p.role_id,
+        }
+    }
+}
+
+impl Who {
+    /// A signed-in person (at sign-in, before any principal exists).
+    #[must_use]
+    pub fn of_user(
+        user: &crate::system::users::UserRecord,
+        app_id: Option<i64>,
+        role_id: Option<i64>,
+    ) -> Self {
+        Self {
+            principal: if user.is_sys_admin { "admin" } else { "user" },
+            user_id: Some(user.id),
+            email: Some(user.email.clone()),
+            provider_id: user.provider_service_id,
+            app_id,
+            role_id,
+        }
+    }
+}
+
+/// What the stages of one request tell the audit trail, filled in as it runs and read when
+/// its response is finished. Shared through the request's extensions.
+#[derive(Debug, Default)]
+pub struct Note {
+    inner: Mutex<NoteData>,
+}
+
+/// The contents of a `Note`.
+#[derive(Debug, Default, Clone)]
+pub struct NoteData {
+    pub who: Option<Who>,
+    /// The account a failed sign-in named (no principal exists for it).
+    pub attempted: Option<String>,
+    pub rows: Option<i64>,
+}
+
+impl Note {
+    /// Changes the note.
+    pub fn update(&self, f: impl FnOnce(&mut NoteData)) {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// A copy of what was noted.
+    #[must_use]
+    pub fn read(&self) -> NoteData {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Who made the request (set by authentication; a sign-in sets the person signed in).
+    pub fn who(&self, who: Who) {
+        self.update(|n| n.who = Some(who));
+    }
+
+    /// Adds rows returned or affected (streamed lists add as they go).
+    pub fn add_rows(&self, n: i64) {
+        self.update(|d| d.rows = Some(d.rows.unwrap_or(0) + n));
+    }
+}
+
+/// The audit queue's sending side.
+pub struct Auditor {
+    tx: mpsc::Sender<AuditRecord>,
+    capacity: usize,
+    fail_closed: bool,
+}
+
+/// A reserved place in the queue for one event.
+pub type Slot = mpsc::OwnedPermit<AuditRecord>;
+
+impl Auditor {
+    /// Starts the writer task for `store` and `sink`.
+    #[must_use]
+    pub fn start(store: Store, sink: Sink, config: &crate::config::Audit) -> Arc<Self> {
+        let capacity = config.queue.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        tokio::spawn(writer::run(store, sink, rx));
+        Arc::new(Self {
+            tx,
+            capacity,
+            fail_closed: config.fail_closed,
+        })
+    }
+
+    /// A place for one event: waits while the queue is full, or with `fail_closed` answers
+    /// `None` at once. `None` also when the writer is gone (the server is stopping).
+    pub async fn slot(&self) -> Option<Slot> {
+        if self.fail_closed {
+            self.tx.clone().try_reserve_owned().ok()
+        } else {
+            self.tx.clone().reserve_owned().await.ok()
+        }
+    }
+
+    /// Events waiting to be written.
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.capacity - self.tx.capacity()
+    }
+}
+
+/// Deletes events older than `days`, now and every hour.
+pub async fn purge_every_hour(store: Store, days: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let days = i64::try_from(days).unwrap_or(i64::MAX / 2);
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(days.min(100_000));
+        match crate::system::audit::purge(&store, cutoff.timestamp_micros()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, days, "purged audit events past retention"),
+            Err(e) => tracing::error!(error = %e, "audit retention purge failed"),
+        }
+    }
+}
+
+/// Query parameters whose values are never recorded.
+fn is_secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password", "secret", "token", "api_key", "code", "key", "saml",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+/// The query string as a JSON object, secrets replaced by `*****` (the filter text is kept:
+/// it is evidence of what was asked).
+#[must_use]
+pub fn params(query: &str) -> String {
+    let mut out = Map::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let v = if is_secret_param(&k) {
+            "*****".to_owned()
+        } else {
+            v.into_owned()
+        };
+        out.insert(k.into_owned(), Value::String(v));
+    }
+    Value::Object(out).to_string()
+}
+
+/// What kind of event a request is, from its route and outcome.
+#[must_use]
+pub fn kind(method: &str, path: &str, query: &str, status: u16) -> &'static str {
+    let ok = (200..400).contains(&status);
+    let session = path == "/api/v2/user/session" || path == "/api/v2/system/admin/session";
+    let callback = method == "GET"
+        && session
+        && url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "oauth_callback");
+    let acs = method == "POST" && path.starts_with("/api/v2/") && path.ends_with("/acs");
+    let password_login = method == "POST" && session;
+    if password_login || callback || acs {
+        return if ok { "login" } else { "login_failed" };
+    }
+    if method == "DELETE" && session {
+        return "logout";
+    }
+    if path.starts_with("/api/v2/system/") && !matches!(method, "GET" | "HEAD" | "OPTIONS") {
+        return "change";
+    }
+    "request"
+}
+
+/// An event as the audit API and the log sink show it: the time in RFC 3339, `params` and
+/// `changes` as JSON.
+#[must_use]
+pub fn event_json(r: &AuditRecord) -> Value {
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
+    let time = chrono::DateTime::from_timestamp_micros(r.ts)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    serde_json::json!({
+        "id": r.id, "time": time, "request_id": r.request_id, "kind": r.kind,
+        "transport": r.transport, "tool": r.tool, "principal": r.principal,
+        "user_id": r.user_id, "email": r.email, "provider": r.provider, "app_id": r.app_id,
+        "role_id": r.role_id, "client": r.client, "method": r.method, "service": r.service,
+        "resource": r.resource, "params": parse(&r.params), "status": r.status,
+        "error_code": r.error_code, "rows": r.rows_count, "latency_us": r.latency_us,
+        "changes": r.changes.as_deref().map(parse), "hash": r.hash,
+    })
+}
+
+/// `/api/v2/{service}/{resource…}` → (service, resource).
+#[must_use]
+pub fn target(path: &str) -> (Option<String>, Option<String>) {
+    let rest = path.strip_prefix("/api/v2/").unwrap_or_default();
+    let (service, resource) = rest.split_once('/').unwrap_or((rest, ""));
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    (some(service), some(resource.trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_the_query_string_are_never_recorded() {
+        let p: Value = serde_json::from_str(&params(
+            "filter=name%3D%27x%27&api_key=k1&session_token=t&password=p&limit=5",
+        ))
+        .unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({"filter": "name='x'", "api_key": "*****",
+                "session_token": "*****", "password": "*****", "limit": "5"})
+        );
+    }
+
+    #[test]
+    fn sign_ins_sign_outs_and_changes_are_told_apart() {
+        assert_eq!(kind("POST", "/api/v2/user/session", "", 200), "login");
+        assert_eq!(
+            kind("POST", "/api/v2/user/session", "", 401),
+            "login_failed"
+        );
+        assert_eq!(
+            kind("POST", "/api/v2/system/admin/session", "", 429),
+            "login_failed"
+        );
+        assert_eq!(
+            kind(
+                "GET",
+                "/api/v2/user/session",
+                "service=x&oauth_callback=true",
+                302
+            ),
+            "login"
+        );
+        assert_eq!(kind("GET", "/api/v2/user/session", "", 200), "request");
+        assert_eq!(
+            kind("POST", "/api/v2/corp_saml/acs", "", 401),
+            "login_failed"
+        );
+        assert_eq!(kind("DELETE", "/api/v2/user/session", "", 200), "logout");
+        assert_eq!(kind("PATCH", "/api/v2/system/role/3", "", 200), "change");
+        assert_eq!(kind("GET", "/api/v2/system/role", "", 200), "request");
+        assert_eq!(kind("POST", "/api/v2/db/_table/orders", "", 201), "request");
+    }
+
+    #[test]
+    fn the_target_is_the_service_and_the_rest_of_the_path() {
+        assert_eq!(
+            target("/api/v2/db/_table/orders/5"),
+            (Some("db".into()), Some("_table/orders/5".into()))
+        );
+        assert_eq!(target("/api/v2/db"), (Some("db".into()), None));
+        assert_eq!(target("/api/v2"), (None, None));
+    }
+}

@@ -1,0 +1,82 @@
+//! The audit writer: drains the queue in batches into the system store and the log sink.
+
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::system::Store;
+use crate::system::audit::{self, AuditRecord};
+
+/// Events per store transaction, at most.
+const BATCH: usize = 1000;
+
+/// Where events also go as JSON lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    Off,
+    Stdout,
+    File(std::path::PathBuf),
+}
+
+impl Sink {
+    /// `off`, `stdout`, or a file path (appended to).
+    #[must_use]
+    pub fn from_config(value: &str) -> Self {
+        match value.trim() {
+            "" | "off" | "none" => Self::Off,
+            "stdout" | "-" => Self::Stdout,
+            path => Self::File(path.into()),
+        }
+    }
+
+    fn open(&self) -> std::io::Result<Option<Box<dyn Write + Send>>> {
+        Ok(match self {
+            Self::Off => None,
+            Self::Stdout => Some(Box::new(std::io::stdout())),
+            Self::File(path) => Some(Box::new(std::io::BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ))),
+        })
+    }
+}
+
+/// Runs until every sender is gone and the queue is empty.
+pub(super) async fn run(store: Store, sink: Sink, mut rx: mpsc::Receiver<AuditRecord>) {
+    let mut out = match sink.open() {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::error!(error = %e, sink = ?sink, "the audit log sink cannot be opened; events go to the store only");
+            None
+        }
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let events = std::mem::take(&mut batch);
+        let mut delay = Duration::from_millis(50);
+        let stored = loop {
+            match audit::append(&store, events.clone()).await {
+                Ok(stored) => break stored,
+                Err(e) => {
+                    // Never dropped: the queue fills meanwhile and holds requests back.
+                    tracing::error!(error = %e, events = events.len(), "audit events could not be stored; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        if let Some(w) = out.as_mut() {
+            let mut failed = false;
+            for e in &stored {
+                failed |= writeln!(w, "{}", super::event_json(e)).is_err();
+            }
+            failed |= w.flush().is_err();
+            if failed {
+                tracing::error!("audit events could not be written to the log sink");
+            }
+        }
+    }
+}

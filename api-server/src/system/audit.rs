@@ -1,0 +1,352 @@
+//! The audit trail's rows, chained: each row's `hash` is the SHA-256 of its content (the row
+//! as JSON with `hash` empty), which includes its id and the previous row's hash. Appending
+//! takes the `audit_head` row's lock first, so writers on several nodes sharing a store
+//! append one after another and the chain never forks.
+
+use sea_query::{Condition, Expr, ExprTrait, Iden, Order, Query, SelectStatement};
+use serde::Serialize;
+
+use super::crypto::sha256_hex;
+use super::{Store, SystemError};
+
+#[derive(Iden, Clone, Copy)]
+pub enum AuditEvents {
+    Table,
+    Id,
+    Ts,
+    RequestId,
+    Kind,
+    Transport,
+    Tool,
+    Principal,
+    UserId,
+    Email,
+    Provider,
+    AppId,
+    RoleId,
+    Client,
+    Method,
+    Service,
+    Resource,
+    Params,
+    Status,
+    ErrorCode,
+    RowsCount,
+    LatencyUs,
+    Changes,
+    PrevHash,
+    Hash,
+}
+
+#[derive(Iden)]
+enum AuditHead {
+    Table,
+    Id,
+    LastId,
+    Hash,
+}
+
+/// Every column, in the order rows are read and hashed.
+const COLUMNS: [AuditEvents; 24] = [
+    AuditEvents::Id,
+    AuditEvents::Ts,
+    AuditEvents::RequestId,
+    AuditEvents::Kind,
+    AuditEvents::Transport,
+    AuditEvents::Tool,
+    AuditEvents::Principal,
+    AuditEvents::UserId,
+    AuditEvents::Email,
+    AuditEvents::Provider,
+    AuditEvents::AppId,
+    AuditEvents::RoleId,
+    AuditEvents::Client,
+    AuditEvents::Method,
+    AuditEvents::Service,
+    AuditEvents::Resource,
+    AuditEvents::Params,
+    AuditEvents::Status,
+    AuditEvents::ErrorCode,
+    AuditEvents::RowsCount,
+    AuditEvents::LatencyUs,
+    AuditEvents::Changes,
+    AuditEvents::PrevHash,
+    AuditEvents::Hash,
+];
+
+/// One audit row. `params` and `changes` are JSON text, kept byte for byte as hashed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: i64,
+    /// Unix microseconds.
+    pub ts: i64,
+    pub request_id: String,
+    /// `request`, `login`, `login_failed`, `logout` or `change`.
+    pub kind: String,
+    /// `rest` or `mcp`.
+    pub transport: String,
+    /// The MCP tool, for `mcp`.
+    pub tool: Option<String>,
+    /// `admin`, `user`, `app` or `anonymous`.
+    pub principal: String,
+    pub user_id: Option<i64>,
+    pub email: Option<String>,
+    /// The identity provider (service name) that vouched for the user.
+    pub provider: Option<String>,
+    pub app_id: Option<i64>,
+    pub role_id: Option<i64>,
+    pub client: String,
+    pub method: String,
+    pub service: Option<String>,
+    pub resource: Option<String>,
+    pub params: String,
+    pub status: i64,
+    pub error_code: Option<String>,
+    pub rows_count: Option<i64>,
+    pub latency_us: i64,
+    /// `{"before": …, "after": …}` for system changes.
+    pub changes: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// The hash this row should carry.
+    #[must_use]
+    pub fn digest(&self) -> String {
+        let mut content = self.clone();
+        content.hash.clear();
+        let json = serde_json::to_string(&content).unwrap_or_default();
+        sha256_hex(json.as_bytes())
+    }
+
+    fn values(&self) -> [sea_query::SimpleExpr; 24] {
+        [
+            self.id.into(),
+            self.ts.into(),
+            self.request_id.clone().into(),
+            self.kind.clone().into(),
+            self.transport.clone().into(),
+            self.tool.clone().into(),
+            self.principal.clone().into(),
+            self.user_id.into(),
+            self.email.clone().into(),
+            self.provider.clone().into(),
+            self.app_id.into(),
+            self.role_id.into(),
+            self.client.clone().into(),
+            self.method.clone().into(),
+            self.service.clone().into(),
+            self.resource.clone().into(),
+            self.params.clone().into(),
+            self.status.into(),
+            self.error_code.clone().into(),
+            self.rows_count.into(),
+            self.latency_us.into(),
+            self.changes.clone().into(),
+            self.prev_hash.clone().into(),
+            self.hash.clone().into(),
+        ]
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Head {
+    last_id: i64,
+    hash: String,
+}
+
+/// Rows per INSERT (24 parameters each, well under both backends' limits).
+const INSERT_CHUNK: usize = 200;
+
+/// Appends `events` (their `id`, `prev_hash` and `hash` are assigned here) in one
+/// transaction; returns them as stored.
+pub async fn append(
+    store: &Store,
+    mut events: Vec<AuditRecord>,
+) -> Result<Vec<AuditRecord>, SystemError> {
+    let mut tx = store.begin().await?;
+    // Take the head's row lock before reading it.
+    tx.execute(
+        &Query::update()
+            .table(AuditHead::Table)
+            .value(AuditHead::LastId, Expr::col(AuditHead::LastId))
+            .and_where(Expr::col(AuditHead::Id).eq(1))
+            .to_owned(),
+    )
+    .await?;
+    let head: Head = tx
+        .one(
+            &Query::select()
+                .columns([AuditHead::LastId, AuditHead::Hash])
+                .from(AuditHead::Table)
+                .and_where(Expr::col(AuditHead::Id).eq(1))
+                .to_owned(),
+        )
+        .await?
+        .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
+    let (mut last_id, mut hash) = (head.last_id, head.hash);
+    for e in &mut events {
+        last_id += 1;
+        e.id = last_id;
+        e.prev_hash = std::mem::take(&mut hash);
+        e.hash = e.digest();
+        hash.clone_from(&e.hash);
+    }
+    for chunk in events.chunks(INSERT_CHUNK) {
+        let mut insert = Query::insert();
+        insert.into_table(AuditEvents::Table).columns(COLUMNS);
+        for e in chunk {
+            insert.values_panic(e.values());
+        }
+        tx.execute(&insert).await?;
+    }
+    tx.execute(
+        &Query::update()
+            .table(AuditHead::Table)
+            .value(AuditHead::LastId, last_id)
+            .value(AuditHead::Hash, hash)
+            .and_where(Expr::col(AuditHead::Id).eq(1))
+            .to_owned(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(events)
+}
+
+fn select(filter: Condition) -> SelectStatement {
+    Query::select()
+        .columns(COLUMNS)
+        .from(AuditEvents::Table)
+        .cond_where(filter)
+        .to_owned()
+}
+
+/// A page of rows matching `filter`, newest first unless `oldest_first`.
+pub async fn page(
+    store: &Store,
+    filter: Condition,
+    oldest_first: bool,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<AuditRecord>, SystemError> {
+    let order = if oldest_first {
+        Order::Asc
+    } else {
+        Order::Desc
+    };
+    store
+        .all(
+            &select(filter)
+                .order_by(AuditEvents::Id, order)
+                .limit(limit)
+                .offset(offset)
+                .to_owned(),
+        )
+        .await
+}
+
+/// How many rows match `filter`.
+pub async fn count(store: &Store, filter: Condition) -> Result<i64, SystemError> {
+    store
+        .scalar_i64(
+            &Query::select()
+                .expr(Expr::col(AuditEvents::Id).count())
+                .from(AuditEvents::Table)
+                .cond_where(filter)
+                .to_owned(),
+        )
+        .await
+}
+
+/// Deletes rows older than `before` (unix microseconds); how many went. The chain is then
+/// checked from the oldest row left.
+pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
+    let mut tx = store.begin().await?;
+    let n = tx
+        .execute(
+            &Query::delete()
+                .from_table(AuditEvents::Table)
+                .and_where(Expr::col(AuditEvents::Ts).lt(before))
+                .to_owned(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// What `verify` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every row checked (how many) and the head matches the last one.
+    Intact(u64),
+    /// The first broken link: the row's id and what is wrong with it.
+    Broken { id: i64, reason: String },
+}
+
+/// Walks the chain from the oldest row: each row's hash must match its content and name the
+/// previous row's hash, ids must follow each other, and the head must match the last row.
+pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
+    const CHUNK: u64 = 1000;
+    let mut checked = 0_u64;
+    let mut previous: Option<AuditRecord> = None;
+    loop {
+        let after = previous.as_ref().map_or(i64::MIN, |p| p.id);
+        let rows: Vec<AuditRecord> = store
+            .all(
+                &select(Condition::all().add(Expr::col(AuditEvents::Id).gt(after)))
+                    .order_by(AuditEvents::Id, Order::Asc)
+                    .limit(CHUNK)
+                    .to_owned(),
+            )
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            if let Some(p) = &previous {
+                if row.id != p.id + 1 {
+                    return Ok(Verdict::Broken {
+                        id: row.id,
+                        reason: format!("rows {} to {} are missing", p.id + 1, row.id - 1),
+                    });
+                }
+                if row.prev_hash != p.hash {
+                    return Ok(Verdict::Broken {
+                        id: row.id,
+                        reason: format!("it does not follow row {}", p.id),
+                    });
+                }
+            }
+            if row.digest() != row.hash {
+                return Ok(Verdict::Broken {
+                    id: row.id,
+                    reason: "its content does not match its hash (it was edited)".into(),
+                });
+            }
+            checked += 1;
+            previous = Some(row);
+        }
+    }
+    let head: Option<Head> = store
+        .one(
+            &Query::select()
+                .columns([AuditHead::LastId, AuditHead::Hash])
+                .from(AuditHead::Table)
+                .and_where(Expr::col(AuditHead::Id).eq(1))
+                .to_owned(),
+        )
+        .await?;
+    if let (Some(head), Some(last)) = (head, previous)
+        && (head.last_id != last.id || head.hash != last.hash)
+    {
+        return Ok(Verdict::Broken {
+            id: head.last_id,
+            reason: format!(
+                "the chain ends at row {} but was last written at row {}: rows were removed from its end",
+                last.id, head.last_id
+            ),
+        });
+    }
+    Ok(Verdict::Intact(checked))
+}

@@ -1,0 +1,373 @@
+//! The audit trail: exactly one event per REST request, MCP tool call, sign-in, failed
+//! sign-in, sign-out and system change, naming who acted under which role with what outcome;
+//! the chain of hashes shows an edit made behind Rampart's back; the audit API filters,
+//! pages and exports.
+
+use rampart_tests::app::{ADMIN_EMAIL, Options, spawn_with};
+use rampart_tests::{Client, TestDb, mcp};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::fixture::Shop;
+
+/// The events matching `filter`, once at least `at_least` are written (the writer is
+/// asynchronous; this waits up to 30 s for it, and the caller checks the exact number).
+async fn events(admin: &Client, filter: &str, at_least: usize) -> Vec<Value> {
+    let mut found = Vec::new();
+    for _ in 0..600 {
+        let r = admin
+            .get_with(
+                "/api/v2/system/audit",
+                &[("filter", filter), ("order", "id asc"), ("limit", "1000")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        found = r.body["resource"].as_array().cloned().unwrap_or_default();
+        if found.len() >= at_least {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    found
+}
+
+/// The one event of request `id`.
+async fn event_of(admin: &Client, id: &str) -> Value {
+    let found = events(admin, &format!("request_id = '{id}'"), 1).await;
+    assert_eq!(found.len(), 1, "one event for {id}: {found:?}");
+    found[0].clone()
+}
+
+#[tokio::test]
+async fn each_request_sign_in_sign_out_and_change_leaves_one_event() {
+    let shop = Shop::new().await;
+    let admin = &shop.admin;
+    let role = admin
+        .create_role("reader", &[(shop.service_id, "_table/orders/*", 1)])
+        .await;
+    let (app, key) = admin.create_app("reader-app", Some(role)).await;
+    let reader = Client::new(&shop.app).with_key(&key);
+
+    // A read: who, under which role, what was asked (the key in the URL redacted), how many rows.
+    let r = reader
+        .with_request_id("read-1")
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[("filter", "total > 100"), ("api_key", &key)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let rows = r.body["resource"].as_array().unwrap().len();
+    let e = event_of(admin, "read-1").await;
+    assert_eq!(e["kind"], "request");
+    assert_eq!(e["transport"], "rest");
+    assert_eq!(e["principal"], "app");
+    assert_eq!(e["app_id"], app);
+    assert_eq!(e["role_id"], role);
+    assert_eq!(e["method"], "GET");
+    assert_eq!(e["service"], "db");
+    assert_eq!(e["resource"], "_table/orders");
+    assert_eq!(e["status"], 200);
+    assert_eq!(e["rows"], rows);
+    assert_eq!(e["params"]["filter"], "total > 100");
+    assert_eq!(e["params"]["api_key"], "*****");
+    assert!(!e.to_string().contains(&key), "the key is never recorded");
+    assert!(e["latency_us"].as_i64().unwrap() > 0);
+
+    // A refusal names its error.
+    let r = reader
+        .with_request_id("denied-1")
+        .get("/api/v2/db/_table/customers")
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let e = event_of(admin, "denied-1").await;
+    assert_eq!(
+        (e["status"].clone(), e["error_code"].clone()),
+        (json!(403), json!("forbidden"))
+    );
+    assert_eq!(e["rows"], Value::Null);
+
+    // A write counts the rows it affected.
+    let writer_role = admin
+        .create_role("writer", &[(shop.service_id, "_table/orders/*", 3)])
+        .await;
+    let (_, writer_key) = admin.create_app("writer-app", Some(writer_role)).await;
+    let r = Client::new(&shop.app)
+        .with_key(&writer_key)
+        .with_request_id("write-1")
+        .post(
+            "/api/v2/db/_table/orders",
+            json!({"resource": [{"customer_id": 1, "total": 5}, {"customer_id": 2, "total": 6}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let e = event_of(admin, "write-1").await;
+    assert_eq!(
+        (e["method"].clone(), e["rows"].clone()),
+        (json!("POST"), json!(2))
+    );
+
+    // A failed sign-in names the account tried and no principal; the password is nowhere.
+    let anon = Client::new(&shop.app);
+    let r = anon
+        .with_request_id("login-bad")
+        .post(
+            "/api/v2/system/admin/session",
+            json!({"email": ADMIN_EMAIL, "password": "not-the-password-9"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let e = event_of(admin, "login-bad").await;
+    assert_eq!(e["kind"], "login_failed");
+    assert_eq!(e["principal"], "anonymous");
+    assert_eq!(e["email"], ADMIN_EMAIL);
+    assert_eq!(e["status"], 401);
+    assert!(!e.to_string().contains("not-the-password-9"));
+
+    // A sign-in and a sign-out name the admin.
+    let r = anon
+        .with_request_id("login-ok")
+        .post(
+            "/api/v2/system/admin/session",
+            json!({"email": ADMIN_EMAIL, "password": rampart_tests::app::ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let other = anon.with_token(r.body["session_token"].as_str().unwrap());
+    let e = event_of(admin, "login-ok").await;
+    assert_eq!(
+        (e["kind"].clone(), e["principal"].clone()),
+        (json!("login"), json!("admin"))
+    );
+    assert_eq!(e["email"], ADMIN_EMAIL);
+    assert!(e["user_id"].is_i64());
+    let r = other
+        .with_request_id("logout-1")
+        .delete("/api/v2/system/admin/session")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let e = event_of(admin, "logout-1").await;
+    assert_eq!(
+        (e["kind"].clone(), e["email"].clone()),
+        (json!("logout"), json!(ADMIN_EMAIL))
+    );
+
+    // System changes carry before and after.
+    let r = admin
+        .with_request_id("role-create")
+        .post(
+            "/api/v2/system/role",
+            json!({"resource": [{"name": "auditors", "description": "first"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.body["resource"][0]["id"].as_i64().unwrap();
+    let e = event_of(admin, "role-create").await;
+    assert_eq!(e["kind"], "change");
+    assert_eq!(e["changes"]["before"], Value::Null);
+    assert_eq!(e["changes"]["after"]["name"], "auditors");
+    let r = admin
+        .with_request_id("role-update")
+        .patch(
+            &format!("/api/v2/system/role/{id}"),
+            json!({"description": "second"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let e = event_of(admin, "role-update").await;
+    assert_eq!(e["changes"]["before"]["description"], "first");
+    assert_eq!(e["changes"]["after"]["description"], "second");
+    let r = admin
+        .with_request_id("role-delete")
+        .delete(&format!("/api/v2/system/role/{id}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let e = event_of(admin, "role-delete").await;
+    assert_eq!(e["changes"]["before"]["name"], "auditors");
+    assert_eq!(e["changes"]["after"], Value::Null);
+
+    // Service secrets stay out of before/after.
+    let e = events(admin, "resource = 'service' and kind = 'change'", 1).await;
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0]["changes"]["after"]["name"] == "db");
+    assert!(
+        !e[0].to_string().contains("unused-with-trust-auth"),
+        "{}",
+        e[0]["changes"]
+    );
+
+    // Only sys-admins read the trail.
+    let r = reader.get("/api/v2/system/audit").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+}
+
+#[tokio::test]
+async fn each_mcp_tool_call_leaves_one_event_naming_the_tool() {
+    let shop = Shop::new().await;
+    let role = shop
+        .admin
+        .create_role("agent", &[(shop.service_id, "_table/customers/*", 1)])
+        .await;
+    let (_, key) = shop.admin.create_app("agent-app", Some(role)).await;
+    let calls = json!([
+        {"tool": "query_rows", "args": {"table": "customers", "limit": 3}},
+        {"tool": "whoami"}
+    ]);
+    let s = mcp::http(
+        &shop.app.base,
+        &json!({"X-DreamFactory-API-Key": key}),
+        &calls,
+    );
+    assert_eq!(s.results.len(), 2, "{:?}", s.raw);
+    let found = events(&shop.admin, "transport = 'mcp'", 2).await;
+    let tools: Vec<&str> = found.iter().filter_map(|e| e["tool"].as_str()).collect();
+    assert_eq!(tools, vec!["query_rows", "whoami"], "{found:?}");
+    let query = &found[0];
+    assert_eq!(query["role_id"], role);
+    assert_eq!(query["resource"], "_table/customers");
+    assert_eq!(query["rows"], 3);
+    assert_eq!(query["status"], 200);
+}
+
+#[tokio::test]
+async fn an_event_edited_in_the_database_breaks_the_chain_at_that_row() {
+    let store = TestDb::empty().await;
+    let data = TestDb::shop().await;
+    let app = spawn_with(&Options {
+        env: vec![("RAMPART_SYSTEM_DATABASE_URL".into(), store.url())],
+    });
+    let admin = Client::admin(&app).await;
+    admin.create_service("db", data.service_config()).await;
+    for _ in 0..5 {
+        assert_eq!(
+            admin.get("/api/v2/system/service").await.status,
+            StatusCode::OK
+        );
+    }
+    assert!(events(&admin, "id > 0", 7).await.len() >= 7);
+
+    let verify = || app.run(&["audit", "verify"]);
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact"));
+
+    // Someone with database access changes what an event says.
+    let psql = std::process::Command::new("psql")
+        .arg(store.url())
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            "UPDATE audit_events SET status = status + 1 WHERE id = 3",
+        ])
+        .output()
+        .expect("run psql");
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    let broken = verify();
+    assert!(!broken.status.success());
+    let said = String::from_utf8_lossy(&broken.stderr);
+    assert!(said.contains("row 3"), "{said}");
+}
+
+#[tokio::test]
+async fn ten_thousand_requests_leave_ten_thousand_events_and_export_whole() {
+    const REQUESTS: usize = 10_000;
+    const WORKERS: usize = 32;
+    let shop = Shop::new().await;
+    let client = shop.client_with("bulk", &[("_table/products/*", 1)]).await;
+    let mut tasks = Vec::new();
+    for _ in 0..WORKERS {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..REQUESTS / WORKERS {
+                assert_eq!(
+                    c.get("/api/v2/db/_table/products?limit=1").await.status,
+                    StatusCode::OK
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let sent = REQUESTS / WORKERS * WORKERS;
+    let filter = "resource = '_table/products' and method = 'GET'";
+    let mut counted = 0;
+    for _ in 0..600 {
+        let r = shop
+            .admin
+            .get_with(
+                "/api/v2/system/audit",
+                &[
+                    ("filter", filter),
+                    ("include_count", "true"),
+                    ("limit", "1"),
+                ],
+            )
+            .await;
+        counted = r.body["meta"]["count"].as_u64().unwrap_or(0) as usize;
+        if counted >= sent {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(counted, sent, "one event per request");
+
+    let http = reqwest::Client::new();
+    let export = |format: &'static str| {
+        let req = http
+            .get(format!("{}/api/v2/system/audit", shop.app.base))
+            .query(&[("filter", filter), ("format", format)])
+            .header(
+                "X-DreamFactory-Session-Token",
+                shop.admin.token.clone().unwrap(),
+            );
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let ndjson = export("ndjson").await;
+    assert_eq!(ndjson.lines().count(), sent);
+    let first: Value = serde_json::from_str(ndjson.lines().next().unwrap()).unwrap();
+    assert_eq!(first["resource"], "_table/products");
+    let csv = export("csv").await;
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("id,time,request_id,kind"));
+    assert_eq!(lines.count(), sent);
+
+    let verify = shop.app.run(&["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_audit_api_refuses_unknown_fields_and_bad_values_clearly() {
+    let shop = Shop::new().await;
+    for (filter, says) in [
+        ("password = 'x'", "Unknown audit field"),
+        ("status = 'abc'", "whole number"),
+        ("time > 'yesterday'", "RFC 3339"),
+        ("status = ", "filter"),
+    ] {
+        let r = shop
+            .admin
+            .get_with("/api/v2/system/audit", &[("filter", filter)])
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{filter}: {}", r.text);
+        assert!(r.message().contains(says), "{filter}: {}", r.text);
+    }
+    let r = shop
+        .admin
+        .get_with("/api/v2/system/audit", &[("format", "xml")])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
