@@ -16,6 +16,7 @@ struct Corp {
     shop: Shop,
     idp: Idp,
     sales: i64,
+    support: i64,
     fallback: i64,
 }
 
@@ -26,7 +27,7 @@ async fn corp(allow_idp_initiated: bool) -> Corp {
     corp_from(idp, allow_idp_initiated, source).await
 }
 
-/// The shop with roles `sales` and `fallback`, and `corp_saml` trusting `idp` as described
+/// The shop with roles `sales`, `support` and `fallback`, and `corp_saml` trusting `idp` as described
 /// by `source` (the IdP's settings, or where its metadata is).
 async fn corp_from(idp: Idp, allow_idp_initiated: bool, source: Value) -> Corp {
     let shop = Shop::new().await;
@@ -38,6 +39,7 @@ async fn corp_from(idp: Idp, allow_idp_initiated: bool, source: Value) -> Corp {
             "_table/customers/*",
             json!("tenant_id = {user.claims.tenant}"),
         ),
+        ("support", "_table/orders/*", json!([])),
         ("fallback", "_table/products/*", json!([])),
     ] {
         let r = shop.admin.post("/api/v2/system/role", json!({"resource": [{"name": name,
@@ -48,7 +50,8 @@ async fn corp_from(idp: Idp, allow_idp_initiated: bool, source: Value) -> Corp {
     let mut config = json!({"sp_entity_id": SP, "email_attribute": "email",
         "groups_attribute": "groups", "allow_idp_initiated": allow_idp_initiated,
         "allowed_redirects": ["http://app.example.test/signed-in"],
-        "group_role_map": [{"group": "sales", "role_id": ids[0]}], "default_role": ids[1]});
+        "group_role_map": [{"group": "sales", "role_id": ids[0]}, {"group": "support", "role_id": ids[1]}],
+        "default_role": ids[2]});
     config
         .as_object_mut()
         .unwrap()
@@ -65,7 +68,8 @@ async fn corp_from(idp: Idp, allow_idp_initiated: bool, source: Value) -> Corp {
         shop,
         idp,
         sales: ids[0],
-        fallback: ids[1],
+        support: ids[1],
+        fallback: ids[2],
     }
 }
 
@@ -78,6 +82,10 @@ fn http() -> reqwest::Client {
 
 fn alice() -> Value {
     json!({"name_id": "alice@example.org", "email": "alice@example.org", "groups": ["sales"], "tenant": 1})
+}
+
+fn carol() -> Value {
+    json!({"name_id": "carol@example.org", "email": "carol@example.org", "groups": ["marketing"], "tenant": 1})
 }
 
 fn bob() -> Value {
@@ -152,6 +160,17 @@ async fn a_signed_assertion_signs_in_with_its_group_role_and_attributes() {
         .collect();
     assert_eq!(tenants, vec![1, 1]);
     let (_, body) = c.sign_in(&bob(), "normal").await;
+    assert_eq!(body["role_id"], c.support, "{body}");
+    let customers = Client::new(&c.shop.app)
+        .with_token(body["session_token"].as_str().unwrap())
+        .get("/api/v2/db/_table/customers")
+        .await;
+    assert_eq!(
+        customers.status,
+        StatusCode::FORBIDDEN,
+        "support reads orders only"
+    );
+    let (_, body) = c.sign_in(&carol(), "normal").await;
     assert_eq!(
         body["role_id"], c.fallback,
         "no mapped group: the default role: {body}"
@@ -179,6 +198,44 @@ async fn a_signed_assertion_signs_in_with_its_group_role_and_attributes() {
     let xml = md.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{xml}");
     assert!(xml.contains(SP) && xml.contains(&c.acs()), "{xml}");
+}
+
+#[tokio::test]
+async fn without_a_default_role_an_unmapped_person_gets_a_403_that_says_why() {
+    let c = corp(false).await;
+    let r = c
+        .shop
+        .admin
+        .get("/api/v2/system/service?filter=name%3Dcorp_saml")
+        .await;
+    let id = r.body["resource"][0]["id"].as_i64().unwrap();
+    let r = c
+        .shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/service/{id}"),
+            json!({"config": {
+        "idp_entity_id": ISSUER, "idp_sso_url": "https://idp.example.test/sso",
+        "idp_x509cert": c.idp.certificate(), "sp_entity_id": SP, "email_attribute": "email",
+        "groups_attribute": "groups", "group_role_map": [{"group": "sales", "role_id": c.sales}]}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (status, body) = c.sign_in(&carol(), "normal").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("role"),
+        "{body}"
+    );
+    assert!(body["session_token"].is_null());
+    let (status, body) = c.sign_in(&alice(), "normal").await;
+    assert_eq!(
+        (status, body["role_id"].clone()),
+        (StatusCode::OK, json!(c.sales))
+    );
 }
 
 #[tokio::test]
