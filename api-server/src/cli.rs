@@ -1,5 +1,5 @@
 //! The `rampart` command line: `serve` (the default), `migrate`, `admin create`, `keys rotate`,
-//! `audit verify`.
+//! `audit verify`, `review`, `doctor`.
 //! Thin: each
 //! command loads the config and calls into a module.
 
@@ -45,6 +45,24 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The security posture: each database service's login (superuser, BYPASSRLS, server
+    /// file roles, table ownership, TLS) and Rampart's own roles and keys. Exits 1 when a
+    /// finding is critical or high.
+    Doctor {
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Access review: for each role (or one), what it reaches, who holds it, and which
+    /// permissions went unused in the period (from the audit trail), as JSON.
+    Review {
+        /// Only this role.
+        #[arg(long)]
+        role: Option<i64>,
+        /// The review period in days.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
     },
     /// Check the audit trail.
     Audit {
@@ -149,6 +167,57 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
                 tx.commit().await.map_err(|e| e.to_string())?;
             }
             let _ = writeln!(std::io::stdout(), "created admin {email} (id {id})");
+            Ok(())
+        }
+        Command::Doctor { json } => {
+            let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            let master = master_key(&config).map_err(|e| e.to_string())?;
+            let findings = crate::doctor::run(&config, &store, &master).await;
+            let mut out = std::io::stdout();
+            if json {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&findings).unwrap_or_default()
+                );
+            } else if findings.is_empty() {
+                let _ = writeln!(out, "no findings");
+            } else {
+                for f in &findings {
+                    let level = format!("{:?}", f.severity).to_ascii_uppercase();
+                    let _ = writeln!(out, "{level:<9} {}: {} [{}]", f.subject, f.message, f.check);
+                }
+            }
+            let serious = findings
+                .iter()
+                .filter(|f| f.severity <= crate::doctor::Severity::High)
+                .count();
+            if serious > 0 {
+                return Err(format!("{serious} critical or high finding(s)"));
+            }
+            Ok(())
+        }
+        Command::Review { role, days } => {
+            let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            let ids = match role {
+                Some(id) => vec![id],
+                None => crate::system::roles::list(&store)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .map(|r| r.id)
+                    .collect(),
+            };
+            let mut reviews = Vec::new();
+            for id in ids {
+                reviews.push(
+                    crate::review::of_role(&store, id, days)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let text = serde_json::to_string_pretty(&reviews).unwrap_or_default();
+            let _ = writeln!(std::io::stdout(), "{text}");
             Ok(())
         }
         Command::Audit {

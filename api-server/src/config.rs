@@ -44,6 +44,54 @@ pub struct Config {
     pub smtp: Smtp,
     /// The audit trail.
     pub audit: Audit,
+    /// Rate limits (defined at `/api/v2/system/limit`): where their counters live.
+    pub rate_limit: RateLimit,
+    /// `/metrics`.
+    pub metrics: MetricsConfig,
+    /// Permission-change alerts.
+    pub alerts: Alerts,
+}
+
+/// Where permission-change alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// The webhook each alert is POSTed to (none: no alerts).
+    pub webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of `X-Rampart-Signature`.
+    pub secret: Option<SecretString>,
+    /// The first wait before a retry, in milliseconds; it doubles each time (up to 5 minutes).
+    pub retry_initial_ms: u64,
+    /// Attempts per alert before it is given up (and logged).
+    pub max_attempts: u32,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            secret: None,
+            retry_initial_ms: 1000,
+            max_attempts: 10,
+        }
+    }
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A bearer token the scraper sends. Without one, only clients on this machine are served.
+    pub token: Option<SecretString>,
+}
+
+/// Where rate-limit counters live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    /// `redis://host:port/db`: counters shared by every node using it (one budget). Without
+    /// it, each node counts in memory.
+    pub redis_url: Option<SecretString>,
 }
 
 /// The audit trail: one event per API request, MCP tool call, sign-in and system change.
@@ -245,6 +293,9 @@ impl Default for Config {
             auth: Auth::default(),
             smtp: Smtp::default(),
             audit: Audit::default(),
+            rate_limit: RateLimit::default(),
+            metrics: MetricsConfig::default(),
+            alerts: Alerts::default(),
         }
     }
 }
@@ -294,6 +345,9 @@ const KEYS: &[&str] = &[
     "auth",
     "smtp",
     "audit",
+    "rate_limit",
+    "metrics",
+    "alerts",
 ];
 
 /// Environment variable that names the config file.

@@ -1,6 +1,7 @@
 //! Shared server state: config, system store, keys, the service registry and the caches of
 //! apps, users and compiled roles (invalidated whenever the system API changes anything).
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,12 @@ pub struct AppState {
     pub mailer: Option<Mailer>,
     /// The audit trail's queue.
     pub auditor: Arc<crate::audit::Auditor>,
+    /// Rate limits and their counters.
+    pub limiter: crate::limits::Limiter,
+    /// Request counts and latencies for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// Permission-change alerts (webhook).
+    pub alerts: crate::alerts::Alerts,
     apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
     users: Cache<i64, Option<Arc<UserRecord>>>,
     app_roles: Cache<i64, Arc<Vec<AppRole>>>,
@@ -67,7 +74,7 @@ impl AppState {
         sessions: SessionKeys,
         mailer: Option<Mailer>,
     ) -> Self {
-        let mask_salt = {
+        let mask_salt: String = {
             use sha2::Digest;
             let digest = sha2::Sha256::digest(
                 format!("rampart-mask-salt:{}", master_key.to_base64()).as_bytes(),
@@ -84,7 +91,21 @@ impl AppState {
             crate::audit::Sink::from_config(&config.audit.log),
             &config.audit,
         );
+        let counters = match &config.rate_limit.redis_url {
+            Some(url) => crate::limits::Counters::redis(
+                url.expose_secret(),
+                format!("rampart:{}:limit:", &mask_salt[..16]),
+            )
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "rate limits count in memory on this node only");
+                crate::limits::Counters::memory()
+            }),
+            None => crate::limits::Counters::memory(),
+        };
         Self {
+            limiter: crate::limits::Limiter::new(counters),
+            metrics: crate::metrics::Metrics::default(),
+            alerts: crate::alerts::Alerts::start(&config.alerts),
             mask_salt,
             login_throttle,
             mailer,
@@ -146,11 +167,18 @@ impl AppState {
     /// Follows changes made elsewhere (other instances, the CLI): checks the system version
     /// every `interval` and, when it moved, forgets every cache and re-reads the signing keys.
     pub async fn watch_changes(self: std::sync::Arc<Self>, interval: Duration) {
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        if let crate::system::Store::Postgres(pool) = &self.store {
+            tokio::spawn(listen_for_changes(pool.clone(), wake.clone()));
+        }
         let mut seen = changes::current(&self.store).await.ok();
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = wake.notified() => {}
+            }
             match changes::current(&self.store).await {
                 Ok(v) if seen != Some(v) => {
                     seen = Some(v);
@@ -177,6 +205,7 @@ impl AppState {
         self.all_services.invalidate_all();
         self.external_users.invalidate_all();
         self.providers.invalidate();
+        self.limiter.invalidate();
     }
 
     /// Where identity providers are read from.
@@ -359,4 +388,24 @@ impl AppState {
 fn leak_kind(e: &SystemError) -> &'static str {
     tracing::error!(error = %e, "system store failure during authentication");
     "system store unavailable"
+}
+
+/// Wakes `wake` whenever another node announces a system change (`LISTEN`), reconnecting
+/// after a failure; polling goes on meanwhile.
+async fn listen_for_changes(pool: sqlx::PgPool, wake: std::sync::Arc<tokio::sync::Notify>) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen(crate::statement::CHANGES_CHANNEL).await {
+                    tracing::warn!(error = %e, "cannot listen for system changes");
+                } else {
+                    while listener.recv().await.is_ok() {
+                        wake.notify_one();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for system changes"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
 }

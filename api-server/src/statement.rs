@@ -112,3 +112,66 @@ pub async fn watch_client(
     }
     Ok(())
 }
+
+/// What `rampart doctor` asks PostgreSQL about a service's login.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct LoginFacts {
+    pub login: String,
+    pub superuser: bool,
+    pub bypass_rls: bool,
+    pub create_role: bool,
+    pub create_db: bool,
+    pub read_server_files: bool,
+    pub write_server_files: bool,
+    pub execute_server_program: bool,
+    pub ssl: bool,
+}
+
+/// The login's attributes and dangerous memberships, and whether this connection uses TLS.
+/// Static SQL: nothing in it comes from input.
+pub async fn login_facts(pool: &sqlx::PgPool) -> Result<LoginFacts, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.rolname::text AS login, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls, \
+         r.rolcreaterole AS create_role, r.rolcreatedb AS create_db, \
+         pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') AS read_server_files, \
+         pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') AS write_server_files, \
+         pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') AS execute_server_program, \
+         COALESCE((SELECT s.ssl FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()), false) AS ssl \
+         FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Of these tables (schema, name), those the login owns without `FORCE ROW LEVEL SECURITY`
+/// (an owner bypasses the table's policies): `schema.name` each.
+pub async fn owned_unforced(
+    pool: &sqlx::PgPool,
+    tables: &[(String, String)],
+) -> Result<Vec<String>, sqlx::Error> {
+    let (schemas, names): (Vec<&str>, Vec<&str>) =
+        tables.iter().map(|(s, n)| (s.as_str(), n.as_str())).unzip();
+    sqlx::query_scalar(
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN unnest($1::text[], $2::text[]) AS t(s, r) ON t.s = n.nspname AND t.r = c.relname \
+         WHERE pg_has_role(current_user, c.relowner, 'USAGE') AND NOT c.relforcerowsecurity \
+         ORDER BY 1",
+    )
+    .bind(schemas)
+    .bind(names)
+    .fetch_all(pool)
+    .await
+}
+
+/// The channel system changes are announced on (PostgreSQL system stores).
+pub const CHANGES_CHANNEL: &str = "rampart_changes";
+
+/// Announces a system change to every node listening on the store (`NOTIFY`).
+pub async fn notify_change(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANGES_CHANNEL)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}

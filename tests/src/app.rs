@@ -52,6 +52,31 @@ pub struct Options {
     pub env: Vec<(String, String)>,
 }
 
+/// Two servers on one PostgreSQL system store with one master key of their own, as nodes of
+/// one installation run in production; `extra` adds environment to both.
+#[must_use]
+pub fn two_nodes(store: &crate::TestDb, extra: &[(&str, &str)]) -> (TestApp, TestApp) {
+    use base64::Engine;
+    let key: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+        .iter()
+        .flat_map(|u| *u.as_bytes())
+        .collect();
+    let mut env = vec![
+        ("RAMPART_SYSTEM_DATABASE_URL".to_owned(), store.url()),
+        (
+            "RAMPART_MASTER_KEY".to_owned(),
+            base64::engine::general_purpose::STANDARD.encode(key),
+        ),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let options = Options { env };
+    (spawn_with(&options), spawn_with(&options))
+}
+
 /// Starts a server with default options.
 pub fn spawn_app() -> TestApp {
     spawn_with(&Options::default())

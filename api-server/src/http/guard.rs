@@ -88,6 +88,50 @@ pub fn note_rows(req: &HttpRequest, rows: i64) {
     }
 }
 
+/// Counts the request against the rate limits that apply to it: where it stands goes into
+/// the request's extensions (for the `X-RateLimit-*` headers); over a limit, a 429 with
+/// `Retry-After`. Sys-admins are never limited.
+async fn enforce_limits(
+    state: &AppState,
+    req: &HttpRequest,
+    p: &Principal,
+) -> Result<(), ApiError> {
+    let rest = req.path().strip_prefix("/api/v2/").unwrap_or_default();
+    let (service, endpoint) = rest.split_once('/').unwrap_or((rest, ""));
+    let service_id = match service {
+        "" | "system" | "user" => None,
+        name => state.service_by_name(name).await?.map(|s| s.id),
+    };
+    let facts = crate::limits::Facts {
+        user_id: p.user.as_ref().map(|u| u.id),
+        role_id: p.role_id,
+        app_id: p.app.as_ref().map(|a| a.id),
+        service_id,
+        endpoint,
+        verb: req.method().as_str(),
+    };
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
+    match state.limiter.check(&state.store, &facts, now).await? {
+        Ok(Some(standing)) => {
+            req.extensions_mut().insert(standing);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(over) => {
+            req.extensions_mut().insert(over.state);
+            let mut e = ApiError::new(ErrorKind::TooManyRequests, "API limit(s) exceeded.");
+            e.context = serde_json::Value::Array(
+                over.limits
+                    .iter()
+                    .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+                    .collect(),
+            );
+            e.retry_after = Some(over.state.reset.max(1));
+            Err(e)
+        }
+    }
+}
+
 /// The authenticated caller, if any credentials were sent (invalid ones are refused).
 pub struct Caller {
     pub principal: Option<Principal>,
@@ -118,6 +162,9 @@ impl FromRequest for Caller {
             let principal = identity.map(Principal::from_identity);
             if let Some(p) = &principal {
                 note_who(&req, p);
+                if !p.is_sys_admin() {
+                    enforce_limits(state, &req, p).await?;
+                }
             }
             Ok(Self {
                 principal,

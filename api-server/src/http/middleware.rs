@@ -29,6 +29,7 @@ use crate::system::audit::AuditRecord;
 
 /// The record of a request in flight, finished when its body is.
 struct Pending {
+    state: web::Data<AppState>,
     slot: Slot,
     note: Arc<Note>,
     record: AuditRecord,
@@ -45,13 +46,22 @@ impl Pending {
             r.email = who.email;
             r.app_id = who.app_id;
             r.role_id = who.role_id;
-            r.provider = who.provider_id.map(|id| id.to_string());
+            if r.provider.is_none() {
+                r.provider = who.provider_id.map(|id| id.to_string());
+            }
         }
         if r.email.is_none() {
             r.email = data.attempted;
         }
         r.rows_count = data.rows;
-        r.latency_us = i64::try_from(self.started.elapsed().as_micros()).unwrap_or(i64::MAX);
+        let elapsed = self.started.elapsed();
+        r.latency_us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
+        self.state.metrics.observe(
+            r.service.as_deref().unwrap_or_default(),
+            &crate::metrics::table_of(r.resource.as_deref()),
+            u16::try_from(r.status).unwrap_or_default(),
+            elapsed.as_secs_f64(),
+        );
         self.slot.send(r);
     }
 }
@@ -161,6 +171,7 @@ pub async fn request_context(
         let (service, resource) = audit::target(&path);
         let tool = tool_of(&req);
         pending = Some(Pending {
+            state: state.clone(),
             slot,
             note,
             started,
@@ -194,7 +205,28 @@ pub async fn request_context(
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), v);
     }
+    let standing = res
+        .request()
+        .extensions()
+        .get::<crate::limits::RateState>()
+        .copied();
+    if let Some(s) = standing {
+        for (name, value) in [
+            ("x-ratelimit-limit", s.limit),
+            ("x-ratelimit-remaining", s.remaining),
+            ("x-ratelimit-reset", s.reset),
+        ] {
+            res.headers_mut()
+                .insert(HeaderName::from_static(name), HeaderValue::from(value));
+        }
+    }
     if let (Some(p), Some(state)) = (pending.as_mut(), audited) {
+        // The identity provider by name (the note holds its service id).
+        if let Some(pid) = p.note.read().who.and_then(|w| w.provider_id)
+            && let Ok(all) = state.services_list().await
+        {
+            p.record.provider = all.iter().find(|s| s.id == pid).map(|s| s.name.clone());
+        }
         p.record.status = i64::from(status);
         p.record.kind = audit::kind(&method, &path, &query, status).to_owned();
         p.record.error_code = res
@@ -222,6 +254,14 @@ pub async fn request_context(
                 (Some(_), _) | (None, 1) => json!(after.into_iter().next().flatten()),
                 _ => json!(after),
             };
+            if crate::alerts::WATCHED.contains(&resource.as_str()) {
+                state.alerts.send(json!({
+                    "event": "permission_change", "time": chrono::Utc::now().to_rfc3339(),
+                    "request_id": p.record.request_id, "method": method, "resource": resource,
+                    "ids": ids, "actor": p.note.read().who.map(|w| json!({"user_id": w.user_id, "email": w.email})),
+                    "before": before, "after": after,
+                }));
+            }
             p.record.changes = Some(json!({"before": before, "after": after}).to_string());
         }
     }

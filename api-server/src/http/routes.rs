@@ -3,17 +3,24 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{audit, data, docs, mcp, root, saml, system, user, users};
+use super::handlers::{audit, data, docs, limits, mcp, root, saml, system, user, users};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/ready"),
+    ("GET", "/metrics"),
     ("GET", "/api/docs/"),
     ("GET", "/api/docs/openapi.json"),
     ("GET", "/api/v2"),
     ("GET", "/api/v2/system/environment"),
     ("GET", "/api/v2/system/audit"),
+    ("GET", "/api/v2/system/limit"),
+    ("POST", "/api/v2/system/limit"),
+    ("GET", "/api/v2/system/limit/{id}"),
+    ("PATCH", "/api/v2/system/limit/{id}"),
+    ("PUT", "/api/v2/system/limit/{id}"),
+    ("DELETE", "/api/v2/system/limit/{id}"),
     ("POST", "/api/v2/system/admin/session"),
     ("GET", "/api/v2/system/admin/session"),
     ("DELETE", "/api/v2/system/admin/session"),
@@ -41,6 +48,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v2/system/role/{id}"),
     ("PUT", "/api/v2/system/role/{id}"),
     ("DELETE", "/api/v2/system/role/{id}"),
+    ("GET", "/api/v2/system/role/{id}/review"),
     ("GET", "/api/v2/system/app"),
     ("POST", "/api/v2/system/app"),
     ("GET", "/api/v2/system/app/{id}"),
@@ -74,6 +82,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(root::health))
         .route("/ready", web::get().to(root::ready))
+        .route("/metrics", web::get().to(root::metrics))
         .route("/api/docs/openapi.json", web::get().to(docs::combined))
         .service(
             SwaggerUi::new("/api/docs/{_:.*}")
@@ -134,6 +143,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(
+                    web::resource("/limit")
+                        .route(web::get().to(limits::list))
+                        .route(web::post().to(limits::create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/limit/{id}")
+                        .route(web::get().to(limits::get))
+                        .route(web::patch().to(limits::update))
+                        .route(web::put().to(limits::update))
+                        .route(web::delete().to(limits::delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
                     web::resource("/admin/session")
                         .route(web::post().to(users::admin_login))
                         .route(web::get().to(users::admin_session))
@@ -186,6 +209,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::resource("/role")
                         .route(web::get().to(system::role_list))
                         .route(web::post().to(system::role_create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/role/{id}/review")
+                        .route(web::get().to(audit::review))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(

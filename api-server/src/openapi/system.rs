@@ -33,7 +33,7 @@ struct Resource(
     &'static [&'static str],
 );
 
-const RESOURCES: [Resource; 4] = [
+const RESOURCES: [Resource; 5] = [
     Resource("admin", "Admin", &["email", "password"], &[]),
     Resource("service", "Service", &["name", "type", "config"], &[]),
     Resource(
@@ -43,6 +43,7 @@ const RESOURCES: [Resource; 4] = [
         &["role_service_access_by_role_id", "lookup_by_role_id"],
     ),
     Resource("app", "App", &["name"], &[]),
+    Resource("limit", "Limit", &["name", "type", "rate"], &[]),
 ];
 
 /// The system document's parts.
@@ -69,6 +70,10 @@ pub fn build() -> Parts {
             "Roles: access rows (components, verbs, row filters, field rules) and lookups.",
         ),
         tag("system: app", "Apps and their API keys."),
+        tag(
+            "system: limit",
+            "Rate limits: requests per minute, hour, day, 7 or 30 days, of the instance, a user (or each), a role, an app (or each), a service or an endpoint.",
+        ),
         tag(
             "system: audit",
             "The audit trail: one event per request, MCP tool call, sign-in and change.",
@@ -596,6 +601,48 @@ fn schemas() -> ComponentsBuilder {
                 .into(),
         ),
     ]);
+    let limit = object([
+        ("id", id()),
+        ("name", s()),
+        ("description", maybe()),
+        (
+            "type",
+            text(
+                "instance, instance.user, instance.each_user, instance.user.service, instance.each_user.service, instance.service, instance.service.endpoint, instance.user.service.endpoint, instance.each_user.service.endpoint, instance.role, instance.app or instance.each_app.",
+            ),
+        ),
+        (
+            "rate",
+            described(Type::Integer, "Requests allowed per period.").into(),
+        ),
+        (
+            "period",
+            text("minute, hour, day, 7-day or 30-day (or 0-4)."),
+        ),
+        ("user_id", nullable(Type::Integer).into()),
+        ("role_id", nullable(Type::Integer).into()),
+        ("app_id", nullable(Type::Integer).into()),
+        ("service_id", nullable(Type::Integer).into()),
+        (
+            "endpoint",
+            nullable(Type::String)
+                .description(Some(
+                    "The path below the service; a trailing * matches any suffix.",
+                ))
+                .into(),
+        ),
+        (
+            "verb",
+            nullable(Type::String)
+                .description(Some(
+                    "Only this verb counts (GET, POST, PUT, PATCH, DELETE).",
+                ))
+                .into(),
+        ),
+        ("is_active", boolean()),
+        ("created_date", date("When the record was created.")),
+        ("last_modified_date", date("When the record last changed.")),
+    ]);
     let app = object([
         ("id", id()),
         ("name", s()),
@@ -669,6 +716,7 @@ fn schemas() -> ComponentsBuilder {
         .schema("Lookup", lookup)
         .schema("Role", role)
         .schema("App", app)
+        .schema("Limit", limit)
         .schema("AppKey", app_key)
         .schema("Id", object([("id", int())]).required("id"))
         .schema(

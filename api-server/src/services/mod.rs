@@ -259,6 +259,28 @@ impl Registry {
         Ok(handle)
     }
 
+    /// Each connected service's pool: (name, open connections, idle connections, maximum).
+    #[must_use]
+    pub fn pools(&self) -> Vec<(String, u32, usize, u32)> {
+        let live = self
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out: Vec<_> = live
+            .values()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    h.pool.size(),
+                    h.pool.num_idle(),
+                    h.pool.options().get_max_connections(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Forgets a service (after it changed or was deleted); its pool closes.
     pub async fn evict(&self, id: i64) {
         if let Ok(mut live) = self.live.write() {

@@ -24,19 +24,36 @@ pub struct AppRole {
     pub role_id: i64,
 }
 
+fn select() -> sea_query::SelectStatement {
+    Query::select()
+        .columns([
+            UserAppRoles::Id,
+            UserAppRoles::UserId,
+            UserAppRoles::AppId,
+            UserAppRoles::RoleId,
+        ])
+        .from(UserAppRoles::Table)
+        .to_owned()
+}
+
 /// A user's assignments, by id.
 pub async fn of_user(store: &Store, user_id: i64) -> Result<Vec<AppRole>, SystemError> {
     store
         .all(
-            &Query::select()
-                .columns([
-                    UserAppRoles::Id,
-                    UserAppRoles::UserId,
-                    UserAppRoles::AppId,
-                    UserAppRoles::RoleId,
-                ])
-                .from(UserAppRoles::Table)
+            &select()
                 .and_where(Expr::col(UserAppRoles::UserId).eq(user_id))
+                .order_by(UserAppRoles::Id, Order::Asc)
+                .to_owned(),
+        )
+        .await
+}
+
+/// Every assignment of `role_id`.
+pub async fn holding(store: &Store, role_id: i64) -> Result<Vec<AppRole>, SystemError> {
+    store
+        .all(
+            &select()
+                .and_where(Expr::col(UserAppRoles::RoleId).eq(role_id))
                 .order_by(UserAppRoles::Id, Order::Asc)
                 .to_owned(),
         )

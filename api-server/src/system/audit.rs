@@ -259,6 +259,49 @@ pub async fn count(store: &Store, filter: Condition) -> Result<i64, SystemError>
         .await
 }
 
+/// One thing a role did, and when last.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Usage {
+    pub service: Option<String>,
+    pub resource: Option<String>,
+    pub method: String,
+    /// Unix microseconds.
+    pub last: i64,
+}
+
+/// What requests under `role_id` succeeded since `since` (unix microseconds), each distinct
+/// service, resource and method with its latest time.
+pub async fn usage_of_role(
+    store: &Store,
+    role_id: i64,
+    since: i64,
+) -> Result<Vec<Usage>, SystemError> {
+    store
+        .all(
+            &Query::select()
+                .columns([
+                    AuditEvents::Service,
+                    AuditEvents::Resource,
+                    AuditEvents::Method,
+                ])
+                .expr_as(
+                    Expr::col(AuditEvents::Ts).max(),
+                    sea_query::Alias::new("last"),
+                )
+                .from(AuditEvents::Table)
+                .and_where(Expr::col(AuditEvents::RoleId).eq(role_id))
+                .and_where(Expr::col(AuditEvents::Status).lt(400))
+                .and_where(Expr::col(AuditEvents::Ts).gte(since))
+                .group_by_columns([
+                    AuditEvents::Service,
+                    AuditEvents::Resource,
+                    AuditEvents::Method,
+                ])
+                .to_owned(),
+        )
+        .await
+}
+
 /// Deletes rows older than `before` (unix microseconds); how many went. The chain is then
 /// checked from the oldest row left.
 pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {

@@ -1,5 +1,7 @@
 //! The system data's version: moved on after every change (API, CLI), watched by every
-//! instance so caches everywhere follow a change made anywhere.
+//! instance so caches everywhere follow a change made anywhere. On a PostgreSQL store the
+//! change is also announced with `NOTIFY`, so listening nodes look at once instead of at
+//! their next poll.
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
@@ -26,7 +28,13 @@ pub async fn bump(store: &Store) -> Result<(), SystemError> {
             .to_owned(),
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    if let Store::Postgres(pool) = store
+        && let Err(e) = crate::statement::notify_change(pool).await
+    {
+        tracing::warn!(error = %e, "cannot announce a system change; other nodes see it at their next poll");
+    }
+    Ok(())
 }
 
 /// The current version.

@@ -10,6 +10,7 @@ pub mod apps;
 pub mod audit;
 pub mod changes;
 pub mod crypto;
+pub mod limits;
 pub mod login_states;
 pub mod lookups;
 pub mod resets;

@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_005_audit.sql"),
         include_str!("migrations/postgres_005_audit.sql"),
     ),
+    (
+        6,
+        include_str!("migrations/sqlite_006_limits.sql"),
+        include_str!("migrations/postgres_006_limits.sql"),
+    ),
 ];
 
 /// The system store's pool.

@@ -8,14 +8,18 @@
     reason = "tests fail loudly"
 )]
 
+mod alerts;
 mod audit;
 mod defence_in_depth;
+mod doctor;
 mod external_jwt;
 mod fixture;
 mod in_process;
 mod ldap;
+mod limits;
 mod mcp;
 mod mcp_conformance;
+mod metrics;
 mod oidc;
 mod openapi;
 mod rbac_matrix;

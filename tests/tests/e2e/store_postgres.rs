@@ -51,18 +51,8 @@ async fn a_postgres_system_store_serves_the_same_api() {
     drop(app);
 }
 
-/// Two instances on one PostgreSQL system store (and one master key), as in production.
 fn two_instances(store: &TestDb) -> (rampart_tests::TestApp, rampart_tests::TestApp) {
-    let options = Options {
-        env: vec![
-            ("RAMPART_SYSTEM_DATABASE_URL".into(), store.url()),
-            (
-                "RAMPART_MASTER_KEY".into(),
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
-            ),
-        ],
-    };
-    (spawn_with(&options), spawn_with(&options))
+    rampart_tests::app::two_nodes(store, &[])
 }
 
 /// Whether a request stops being accepted within five seconds (instances learn of each

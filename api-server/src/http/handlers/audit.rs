@@ -1,6 +1,6 @@
 //! `GET /api/v2/system/audit`: the audit trail for sys-admins, with the filter language over
 //! audit fields, paging, and export of every matching event as NDJSON or CSV (streamed in
-//! pages, oldest first).
+//! pages, oldest first); and a role's access review.
 
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -189,6 +189,20 @@ fn export(state: web::Data<AppState>, cond: Condition, format: Format) -> HttpRe
             format!("attachment; filename=\"{name}\""),
         ))
         .streaming(body)
+}
+
+/// `GET /api/v2/system/role/{id}/review[?days=90]`: what the role reaches, who holds it, when
+/// each permission was last used, and what went unused in `days`.
+pub async fn review(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    _a: SysAdmin,
+) -> Result<HttpResponse, ApiError> {
+    let q = query(&req);
+    let days = number(&q, "days")?.unwrap_or(90).clamp(1, 3650);
+    let days = u32::try_from(days).unwrap_or(90);
+    Ok(HttpResponse::Ok().json(crate::review::of_role(&state.store, *id, days).await?))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod audit;
 pub(crate) mod body;
 pub mod data;
 pub mod docs;
+pub mod limits;
 pub mod mcp;
 mod oidc;
 pub mod root;

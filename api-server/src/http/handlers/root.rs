@@ -1,6 +1,7 @@
-//! `GET /api/v2`: the services the caller may reach; `/health` and `/ready`.
+//! `GET /api/v2`: the services the caller may reach; `/health`, `/ready` and `/metrics`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::http::error::ApiError;
@@ -57,4 +58,32 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
         }
     }
+}
+
+/// `GET /metrics`: Prometheus text. With `metrics.token` set, only a scraper sending it as a
+/// bearer token is answered; without one, only clients on this machine are.
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let allowed = match &state.config.metrics.token {
+        Some(token) => crate::http::guard::credentials(&req)
+            .session_token
+            .is_some_and(|t| {
+                crate::auth::accounts::constant_time_eq(
+                    t.as_bytes(),
+                    token.expose_secret().as_bytes(),
+                )
+            }),
+        None => req.peer_addr().is_some_and(|a| a.ip().is_loopback()),
+    };
+    if !allowed {
+        return HttpResponse::Forbidden().json(json!({"error": {"code": 403, "context": null,
+            "message": "Metrics are served to this machine, or to a scraper sending metrics.token as a bearer token.",
+            "status_code": 403}}));
+    }
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
+        .body(
+            state
+                .metrics
+                .render(state.auditor.depth(), &state.services.pools()),
+        )
 }

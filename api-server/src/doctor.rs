@@ -1,0 +1,312 @@
+//! `rampart doctor`: the security posture of an installation. For each database service's
+//! login: superuser, `BYPASSRLS`, `CREATEROLE`/`CREATEDB`, membership in the server-file and
+//! server-program roles, ownership of exposed tables without forced row-level security, and
+//! TLS. For Rampart: roles granting every verb on every service, sensitive-looking columns a
+//! non-admin role reads in clear, and a master key file others can read.
+//!
+//! Findings carry a stable `check` name; the command exits non-zero when any is critical or
+//! high.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::rbac::verbs::{REQUESTOR_API, Verb};
+use crate::rbac::{CompiledRole, FieldRule};
+use crate::services::Registry;
+use crate::system::Store;
+use crate::system::crypto::MasterKey;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable name for the check (`superuser_login`, `unmasked_sensitive_column`, …).
+    pub check: &'static str,
+    /// What it is about (`service db`, `role sales`).
+    pub subject: String,
+    pub message: String,
+}
+
+/// Column names that usually hold something sensitive.
+const SENSITIVE: &[&str] = &[
+    "ssn",
+    "social_security",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "card_number",
+    "cardnumber",
+    "credit_card",
+    "cvv",
+    "cvc",
+    "iban",
+    "tax_id",
+    "national_id",
+    "passport",
+    "pin",
+];
+
+/// Whether a column name looks sensitive (whole words of a snake_case name, or the name
+/// containing a multi-word pattern).
+#[must_use]
+pub fn looks_sensitive(column: &str) -> bool {
+    let lower = column.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    SENSITIVE.iter().any(|s| {
+        if s.contains('_') {
+            lower.contains(s)
+        } else {
+            words.contains(s)
+        }
+    })
+}
+
+fn finding(severity: Severity, check: &'static str, subject: &str, message: String) -> Finding {
+    Finding {
+        severity,
+        check,
+        subject: subject.to_owned(),
+        message,
+    }
+}
+
+/// Runs every check.
+pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let services = match crate::system::services::list(store).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(finding(
+                Severity::High,
+                "system_store",
+                "system store",
+                format!("cannot be read: {e}"),
+            ));
+            return out;
+        }
+    };
+    let roles = crate::system::roles::list(store).await.unwrap_or_default();
+    let mut compiled = Vec::new();
+    for r in &roles {
+        let access = crate::system::roles::access_of(store, r.id)
+            .await
+            .unwrap_or_default();
+        for a in &access {
+            let everything = Verb::ALL.iter().all(|v| a.verb_mask & v.bit() != 0);
+            let any_component = matches!(crate::rbac::component::normalise(&a.component), "" | "*");
+            if a.service_id.is_none() && any_component && everything && r.is_active {
+                out.push(finding(
+                    Severity::High,
+                    "role_grants_everything",
+                    &format!("role {}", r.name),
+                    "grants every verb on every component of every service; give it the services and tables it needs".into(),
+                ));
+            }
+        }
+        compiled.push(Arc::new(CompiledRole::compile(r, &access)));
+    }
+
+    let registry = Registry::default();
+    for s in services.iter().filter(|s| s.is_active && s.is_database()) {
+        let subject = format!("service {}", s.name);
+        let handle = match registry.get(s, key, &config.limits).await {
+            Ok(h) => h,
+            Err(e) => {
+                out.push(finding(
+                    Severity::High,
+                    "service_unreachable",
+                    &subject,
+                    format!("cannot be checked: {e}"),
+                ));
+                continue;
+            }
+        };
+        match crate::statement::login_facts(&handle.pool).await {
+            Ok(f) => {
+                let opts = handle.pool.connect_options();
+                let mode = format!("{:?}", opts.get_ssl_mode()).to_ascii_lowercase();
+                login_findings(&mut out, &subject, &f, opts.get_host(), &mode);
+            }
+            Err(e) => out.push(finding(
+                Severity::High,
+                "service_unreachable",
+                &subject,
+                format!("its login cannot be inspected: {e}"),
+            )),
+        }
+        let schema = handle.schema();
+        let tables: Vec<(String, String)> = schema
+            .tables
+            .iter()
+            .map(|t| (t.schema.clone(), t.name.clone()))
+            .collect();
+        if let Ok(owned) = crate::statement::owned_unforced(&handle.pool, &tables).await
+            && !owned.is_empty()
+        {
+            let shown: Vec<&str> = owned.iter().take(5).map(String::as_str).collect();
+            out.push(finding(
+                Severity::High,
+                "login_owns_tables",
+                &subject,
+                format!(
+                    "its login owns {} exposed table(s) ({}{}) without FORCE ROW LEVEL SECURITY: an owner bypasses their policies; let another role own them",
+                    owned.len(),
+                    shown.join(", "),
+                    if owned.len() > 5 { ", …" } else { "" }
+                ),
+            ));
+        }
+        for role in compiled.iter().filter(|r| r.is_active) {
+            for table in &schema.tables {
+                let Some(rules) = role.table_rules(s.id, &table.api_name, Verb::Get, REQUESTOR_API)
+                else {
+                    continue;
+                };
+                for c in table.columns.iter().filter(|c| looks_sensitive(&c.name)) {
+                    if matches!(rules.field(&c.name), None | Some(FieldRule::ReadOnly)) {
+                        out.push(finding(
+                            Severity::Critical,
+                            "unmasked_sensitive_column",
+                            &format!("role {}", role.name),
+                            format!(
+                                "reads {}.{}.{} in clear; hide or mask it in the role's field rules",
+                                s.name, table.api_name, c.name
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        handle.pool.close().await;
+    }
+    key_file_findings(&mut out, config);
+    out.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.subject.cmp(&b.subject)));
+    out
+}
+
+fn login_findings(
+    out: &mut Vec<Finding>,
+    subject: &str,
+    f: &crate::statement::LoginFacts,
+    host: &str,
+    mode: &str,
+) {
+    let login = &f.login;
+    if f.superuser {
+        out.push(finding(Severity::Critical, "superuser_login", subject, format!(
+            "logs in as {login}, a superuser: it bypasses row-level security and every grant, and can read and write server files; use a login of its own (see README, \"A least-privilege database login\")")));
+    }
+    if f.bypass_rls && !f.superuser {
+        out.push(finding(Severity::Critical, "bypassrls_login", subject, format!(
+            "logs in as {login}, which has BYPASSRLS: the database's row-level security does not apply to it")));
+    }
+    for (has, role) in [
+        (f.read_server_files, "pg_read_server_files"),
+        (f.write_server_files, "pg_write_server_files"),
+        (f.execute_server_program, "pg_execute_server_program"),
+    ] {
+        if has && !f.superuser {
+            out.push(finding(Severity::Critical, "server_access_role", subject, format!(
+                "{login} is a member of {role}: SQL it runs can reach the database server's files or programs")));
+        }
+    }
+    if (f.create_role || f.create_db) && !f.superuser {
+        out.push(finding(
+            Severity::High,
+            "login_creates_roles_or_databases",
+            subject,
+            format!(
+                "{login} has {}: a serving login needs neither",
+                match (f.create_role, f.create_db) {
+                    (true, true) => "CREATEROLE and CREATEDB",
+                    (true, false) => "CREATEROLE",
+                    _ => "CREATEDB",
+                }
+            ),
+        ));
+    }
+    let local = matches!(host, "localhost" | "127.0.0.1" | "::1" | "") || host.starts_with('/');
+    let mode = match mode {
+        "verifyfull" => "verify-full",
+        "verifyca" => "verify-ca",
+        other => other,
+    };
+    if !local && !matches!(mode, "verify-full" | "verify-ca") {
+        out.push(finding(
+            Severity::High,
+            "tls_not_verified",
+            subject,
+            format!(
+                "connects to {host} with sslmode={mode}{}: set sslmode=verify-full with the server's CA",
+                if f.ssl { " (encrypted, server unverified)" } else { " (not encrypted)" }
+            ),
+        ));
+    }
+}
+
+fn key_file_findings(out: &mut Vec<Finding>, config: &Config) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if config.master_key.is_none() {
+            let path = config.data_dir.join("master.key");
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                out.push(finding(
+                    Severity::High,
+                    "master_key_readable",
+                    "master key",
+                    format!(
+                        "{} can be read by other users of this machine (mode {:o}); chmod 600 it",
+                        path.display(),
+                        meta.permissions().mode() & 0o777
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_names_are_whole_words_or_known_phrases() {
+        for yes in [
+            "ssn",
+            "customer_ssn",
+            "password_hash",
+            "api_key",
+            "card_number",
+            "Token",
+        ] {
+            assert!(looks_sensitive(yes), "{yes}");
+        }
+        for no in [
+            "name",
+            "email",
+            "tokenizer_version",
+            "spin_count",
+            "passing_grade",
+        ] {
+            assert!(!looks_sensitive(no), "{no}");
+        }
+    }
+}

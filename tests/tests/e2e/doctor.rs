@@ -1,0 +1,149 @@
+//! `rampart doctor`: critical findings for a superuser service login and for an `ssn` column a
+//! role reads in clear; none for the least-privilege setup the README documents.
+
+use rampart_tests::Client;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor};
+
+use crate::fixture::Shop;
+
+/// `rampart doctor --json` on this server's data: (exit success, findings).
+fn doctor(shop: &Shop) -> (bool, Vec<Value>) {
+    let out = shop.app.run(&["doctor", "--json"]);
+    let findings: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor printed no JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), findings)
+}
+
+fn has(findings: &[Value], severity: &str, check: &str, about: &str) -> bool {
+    findings.iter().any(|f| {
+        f["severity"] == severity
+            && f["check"] == check
+            && (f["subject"].as_str().unwrap_or_default().contains(about)
+                || f["message"].as_str().unwrap_or_default().contains(about))
+    })
+}
+
+#[tokio::test]
+async fn a_superuser_login_and_an_unmasked_ssn_are_critical() {
+    // The test shop's service logs in as postgres, a superuser.
+    let shop = Shop::new().await;
+    shop.admin
+        .create_role("support", &[(shop.service_id, "_table/customers/*", 1)])
+        .await;
+    let (ok, findings) = doctor(&shop);
+    assert!(!ok, "critical findings fail the command: {findings:?}");
+    assert!(
+        has(&findings, "critical", "superuser_login", "service db"),
+        "{findings:#?}"
+    );
+    assert!(
+        has(
+            &findings,
+            "critical",
+            "unmasked_sensitive_column",
+            "db.customers.ssn"
+        ),
+        "{findings:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_documented_least_privilege_setup_is_clean() {
+    let shop = Shop::new().await;
+    let login = format!(
+        "rampart_api_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let password = "least-privilege-pw-3c9e";
+    // README, "A least-privilege database login", as written there.
+    let mut conn = shop.db.connect().await;
+    for stmt in [
+        format!(
+            "CREATE ROLE {login} LOGIN PASSWORD '{password}' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+        ),
+        format!("GRANT USAGE ON SCHEMA public TO {login}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {login}"),
+    ] {
+        conn.execute(sqlx::AssertSqlSafe(stmt)).await.unwrap();
+    }
+    let mut config = shop.db.service_config();
+    config["username"] = json!(login);
+    config["password"] = json!(password);
+    // The superuser service of the fixture goes; the least-privilege one replaces it.
+    let r = shop
+        .admin
+        .delete(&format!("/api/v2/system/service/{}", shop.service_id))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let service = shop.admin.create_service("shop", config).await;
+    // A role reading customers with the ssn masked, and one that never sees it.
+    let r = shop.admin.post("/api/v2/system/role", json!({"resource": [{"name": "support",
+        "role_service_access_by_role_id": [{"service_id": service, "component": "_table/customers/*",
+            "verb_mask": 1, "field_rules": {"ssn": {"mask": "last4"}}}]}]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = shop.admin.post("/api/v2/system/role", json!({"resource": [{"name": "fulfilment",
+        "role_service_access_by_role_id": [{"service_id": service, "component": "_table/orders/*", "verb_mask": 1}]}]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = Client::new(&shop.app).get("/api/v2").await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let (ok, findings) = doctor(&shop);
+    assert!(ok, "{findings:#?}");
+    assert_eq!(findings, Vec::<Value>::new());
+
+    // Unmasking the ssn is caught at once.
+    let role = shop
+        .admin
+        .get("/api/v2/system/role?related=role_service_access_by_role_id")
+        .await;
+    let support = role.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "support")
+        .unwrap()
+        .clone();
+    let access = support["role_service_access_by_role_id"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/role/{}", support["id"]),
+            json!({"role_service_access_by_role_id": [{"id": access, "service_id": service,
+                "component": "_table/customers/*", "verb_mask": 1, "field_rules": {}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (ok, findings) = doctor(&shop);
+    assert!(!ok);
+    assert!(
+        has(
+            &findings,
+            "critical",
+            "unmasked_sensitive_column",
+            "shop.customers.ssn"
+        ),
+        "{findings:#?}"
+    );
+
+    conn.execute(sqlx::AssertSqlSafe(format!("DROP OWNED BY {login}")))
+        .await
+        .unwrap();
+    drop(conn);
+    drop(shop);
+    let mut admin = sqlx::PgConnection::connect(&rampart_tests::pg::admin_url())
+        .await
+        .unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {login}")))
+        .await
+        .unwrap();
+}

@@ -1,0 +1,139 @@
+//! `/metrics`: Prometheus text that the official client's parser reads, with request counts
+//! and latency histograms by service, table and status, the audit queue and pool gauges;
+//! served to this machine, or to a scraper holding `metrics.token`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use rampart_tests::Options;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::fixture::Shop;
+
+/// The samples of a document, as the Prometheus client library's parser reads them.
+fn parse(text: &str) -> Vec<Value> {
+    let mut child = Command::new(rampart_tests::mcp::python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/metrics/parse.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the parser");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the parser refused the document: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+        .and_then(|s| s["value"].as_f64())
+}
+
+#[tokio::test]
+async fn metrics_parse_and_count_requests_by_service_table_and_status() {
+    let shop = Shop::new().await;
+    let reader = shop.client_with("reader", &[("_table/orders/*", 1)]).await;
+    for _ in 0..3 {
+        assert_eq!(
+            reader.get("/api/v2/db/_table/orders").await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        reader.get("/api/v2/db/_table/customers").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let text = reqwest::get(format!("{}/metrics", shop.app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = parse(&text);
+    let orders = [("service", "db"), ("table", "orders"), ("status", "200")];
+    assert_eq!(
+        value(&samples, "rampart_http_requests_total", &orders),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "rampart_http_request_duration_seconds_count",
+            &orders
+        ),
+        Some(3.0)
+    );
+    let mut inf = orders.to_vec();
+    inf.push(("le", "+Inf"));
+    assert_eq!(
+        value(
+            &samples,
+            "rampart_http_request_duration_seconds_bucket",
+            &inf
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "rampart_http_requests_total",
+            &[("table", "customers"), ("status", "403")]
+        ),
+        Some(1.0)
+    );
+    assert!(value(&samples, "rampart_audit_queue_depth", &[]).is_some());
+    assert!(
+        value(
+            &samples,
+            "rampart_db_pool_max_connections",
+            &[("service", "db")]
+        )
+        .is_some(),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn with_a_token_metrics_go_only_to_the_scraper_holding_it() {
+    let shop = Shop::with(&Options {
+        env: vec![("RAMPART_METRICS__TOKEN".into(), "scrape-token-7c1e".into())],
+    })
+    .await;
+    let url = format!("{}/metrics", shop.app.base);
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(&url).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth("wrong-token")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let ok = http
+        .get(&url)
+        .bearer_auth("scrape-token-7c1e")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    parse(&ok.text().await.unwrap());
+}
