@@ -121,15 +121,25 @@ class Rampart:
         http("POST", self.base + "/api/v2/system/service", {"resource": [{"name": "db", "type": "pgsql", "config": {
             "host": "127.0.0.1", "port": 5432, "database": DB, "username": "postgres", "max_records": 100000}}]}, auth)
 
-        def key(name, access):
+        def app(name, access):
             role = http("POST", self.base + "/api/v2/system/role", {"resource": [
                 {"name": name, "role_service_access_by_role_id": access}]}, auth)["resource"][0]["id"]
             return http("POST", self.base + "/api/v2/system/app",
-                        {"resource": [{"name": name, "role_id": role}]}, auth)["resource"][0]["api_key"]
+                        {"resource": [{"name": name, "role_id": role}]}, auth)["resource"][0]
 
-        self.full = key("full", [{"service_id": 1, "component": "_table/*", "verb_mask": 3}])
-        self.tenant = key("tenant", [{"service_id": 1, "component": "_table/customers/*", "verb_mask": 1,
-                                      "filters": "tenant_id = 3", "field_rules": {"ssn": {"mask": "last4"}}}])
+        everything = [{"service_id": 1, "component": "_table/*", "verb_mask": 3}]
+        self.full = app("full", everything)["api_key"]
+        self.tenant = app("tenant", [{"service_id": 1, "component": "_table/customers/*", "verb_mask": 1,
+                                      "filters": "tenant_id = 3", "field_rules": {"ssn": {"mask": "last4"}}}])["api_key"]
+        # The same rights under a rate limit it never reaches: what counting costs. (Builds
+        # without rate limits have no /system/limit; the workload is then skipped.)
+        limited = app("limited", everything)
+        try:
+            http("POST", self.base + "/api/v2/system/limit", {"resource": [{"name": "bench", "type": "instance.app",
+                 "app_id": limited["id"], "rate": 1000000000, "period": "minute"}]}, auth)
+            self.limited = limited["api_key"]
+        except Exception:  # noqa: BLE001 - an older build: no limits to measure
+            self.limited = None
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -255,6 +265,11 @@ def main():
         record(w, "Platformatic DB", wrk(peer.base, "/orders/%d", args, max_id=orders), peak_rss_mib(peer.proc.pid))
         record(w, "pgbench", pgbench("SELECT id, customer_id, status, total, note, placed_at FROM orders WHERE id = :id;", args, orders))
 
+        if rampart.limited:
+            w = "GET by id, app under a rate limit"
+            record(w, "Rampart", wrk(rampart.base, "/api/v2/db/_table/orders/%d", args,
+                                     headers={"X-DreamFactory-API-Key": rampart.limited}, max_id=orders))
+
         w = "filtered list (25)"
         q = urllib.parse.quote(flt)
         record(w, "Rampart", wrk(rampart.base, f"/api/v2/db/_table/orders?limit=25&order=id&filter={q}", args, headers=rk), peak_rss_mib(rampart.proc.pid))
@@ -296,6 +311,10 @@ def main():
             ratios[f"{w}: Rampart/Platformatic"] = round(by["Rampart"]["rps"] / by["Platformatic DB"]["rps"], 2)
         if "pgbench" in by and by["pgbench"]["rps"]:
             ratios[f"{w}: Rampart/pgbench"] = round(by["Rampart"]["rps"] / by["pgbench"]["rps"], 2)
+    by_id = {r["workload"]: r for r in results if r["system"] == "Rampart" and r["workload"].startswith("GET by id")}
+    if len(by_id) == 2:
+        ratios["rate limiter cost (throughput lost)"] = round(
+            1 - by_id["GET by id, app under a rate limit"]["rps"] / by_id["GET by id"]["rps"], 3)
     rb = {r["workload"]: r for r in results if r["workload"].startswith("RBAC")}
     if len(rb) == 2:
         u, f = rb["RBAC: customers list (unrestricted)"], rb["RBAC: customers list (row filter+mask)"]

@@ -46,6 +46,28 @@ fi
 for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 psql -h 127.0.0.1 -U postgres -Atc "select 1" >/dev/null
 
+# TLS for PostgreSQL with a CA of the test suite's own (the tests connect with
+# sslmode=verify-full against it); its certificate is copied to target/pg-tls/ca.crt.
+tls="/etc/postgresql/$version/main/rampart-tls"
+if [ ! -f "$tls/server.crt" ]; then
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=rampart test CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" \
+    -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$tls/san.ext" -out "$tls/server.crt" 2>/dev/null
+  chown -R postgres:postgres "$tls" && chmod 600 "$tls/server.key" "$tls/ca.key"
+fi
+if [ "$(psql -h 127.0.0.1 -U postgres -Atc 'show ssl_cert_file')" != "$tls/server.crt" ]; then
+  psql -h 127.0.0.1 -U postgres -qc "ALTER SYSTEM SET ssl = on" \
+    -c "ALTER SYSTEM SET ssl_cert_file = '$tls/server.crt'" \
+    -c "ALTER SYSTEM SET ssl_key_file = '$tls/server.key'" -c "SELECT pg_reload_conf()" >/dev/null
+  sleep 1
+fi
+mkdir -p target/pg-tls && cp "$tls/ca.crt" target/pg-tls/ca.crt
+
 # Python tools the tests call (OpenAPI validation, the MCP client).
 venv=target/ci-venv
 if [ ! -x "$venv/bin/python3" ]; then

@@ -46,6 +46,10 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Permission-change alerts (webhook).
     pub alerts: crate::alerts::Alerts,
+    /// Answers of services that opt in to caching.
+    pub responses: crate::cache::ResponseCache,
+    /// The system version this node's caches follow (see `changed`, `watch_changes`).
+    seen_version: std::sync::atomic::AtomicI64,
     apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
     users: Cache<i64, Option<Arc<UserRecord>>>,
     app_roles: Cache<i64, Arc<Vec<AppRole>>>,
@@ -106,6 +110,8 @@ impl AppState {
             limiter: crate::limits::Limiter::new(counters),
             metrics: crate::metrics::Metrics::default(),
             alerts: crate::alerts::Alerts::start(&config.alerts),
+            responses: crate::cache::ResponseCache::default(),
+            seen_version: std::sync::atomic::AtomicI64::new(-1),
             mask_salt,
             login_throttle,
             mailer,
@@ -158,10 +164,22 @@ impl AppState {
     /// After a change to the system data: forgets this instance's caches and moves the
     /// system version on, so every other instance does too (`watch_changes`).
     pub async fn changed(&self) {
-        self.invalidate();
-        if let Err(e) = changes::bump(&self.store).await {
-            tracing::error!(error = %e, "cannot announce a system change to other instances; they catch up when their caches expire");
+        match changes::bump(&self.store).await {
+            // Only this change since the last one seen: the watcher need not clear again
+            // (another node's change in between leaves it to the watcher).
+            Ok(v) => {
+                let _ = self.seen_version.compare_exchange(
+                    v - 1,
+                    v,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot announce a system change to other instances; they catch up when their caches expire");
+            }
         }
+        self.invalidate();
     }
 
     /// Follows changes made elsewhere (other instances, the CLI): checks the system version
@@ -171,7 +189,10 @@ impl AppState {
         if let crate::system::Store::Postgres(pool) = &self.store {
             tokio::spawn(listen_for_changes(pool.clone(), wake.clone()));
         }
-        let mut seen = changes::current(&self.store).await.ok();
+        if let Ok(v) = changes::current(&self.store).await {
+            self.seen_version
+                .store(v, std::sync::atomic::Ordering::SeqCst);
+        }
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -180,8 +201,12 @@ impl AppState {
                 () = wake.notified() => {}
             }
             match changes::current(&self.store).await {
-                Ok(v) if seen != Some(v) => {
-                    seen = Some(v);
+                Ok(v)
+                    if self
+                        .seen_version
+                        .swap(v, std::sync::atomic::Ordering::SeqCst)
+                        != v =>
+                {
                     self.invalidate();
                     if let Err(e) = self.sessions.reload().await {
                         tracing::error!(error = %e, "cannot re-read the session signing keys");
@@ -206,6 +231,7 @@ impl AppState {
         self.external_users.invalidate_all();
         self.providers.invalidate();
         self.limiter.invalidate();
+        self.responses.clear();
     }
 
     /// Where identity providers are read from.

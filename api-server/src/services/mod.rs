@@ -38,6 +38,8 @@ pub struct ServiceHandle {
     pub expose_principal: bool,
     /// `allow_upsert`: PUT/PATCH by id creates the record when it does not exist.
     pub allow_upsert: bool,
+    /// `cache`: which tables' answers are kept, and for how long.
+    pub cache: Option<crate::cache::Policy>,
     options: IntrospectOptions,
     schema: RwLock<Arc<SchemaModel>>,
 }
@@ -125,6 +127,15 @@ pub fn connect_options(
             mode.parse::<PgSslMode>()
                 .map_err(|_| ServiceError::Config(format!("unknown sslmode '{mode}'")))?,
         );
+    }
+    // The CA that signed the server's certificate (PEM text), for verify-ca / verify-full.
+    if let Some(pem) = text(config, "sslrootcert") {
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(ServiceError::Config(
+                "`sslrootcert` must be the CA certificate as PEM text".into(),
+            ));
+        }
+        opts = opts.ssl_root_cert_from_pem(pem.into_bytes());
     }
     let timeout = limits.statement_timeout_ms.to_string();
     Ok(opts
@@ -239,6 +250,7 @@ impl Registry {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let handle = Arc::new(ServiceHandle {
+            cache: crate::cache::Policy::from_config(&config),
             allow_upsert,
             db_roles,
             expose_principal,

@@ -14,8 +14,8 @@ enum SystemVersion {
     Version,
 }
 
-/// Moves the version on.
-pub async fn bump(store: &Store) -> Result<(), SystemError> {
+/// Moves the version on; the new version.
+pub async fn bump(store: &Store) -> Result<i64, SystemError> {
     let mut tx = store.begin().await?;
     tx.execute(
         &Query::update()
@@ -28,13 +28,27 @@ pub async fn bump(store: &Store) -> Result<(), SystemError> {
             .to_owned(),
     )
     .await?;
+    let version: Option<Version> = tx
+        .one(
+            &Query::select()
+                .column(SystemVersion::Version)
+                .from(SystemVersion::Table)
+                .and_where(Expr::col(SystemVersion::Id).eq(1))
+                .to_owned(),
+        )
+        .await?;
     tx.commit().await?;
     if let Store::Postgres(pool) = store
         && let Err(e) = crate::statement::notify_change(pool).await
     {
         tracing::warn!(error = %e, "cannot announce a system change; other nodes see it at their next poll");
     }
-    Ok(())
+    Ok(version.map_or(0, |v| v.version))
+}
+
+#[derive(sqlx::FromRow)]
+struct Version {
+    version: i64,
 }
 
 /// The current version.

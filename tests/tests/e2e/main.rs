@@ -10,6 +10,7 @@
 
 mod alerts;
 mod audit;
+mod cache;
 mod defence_in_depth;
 mod doctor;
 mod external_jwt;
@@ -22,6 +23,7 @@ mod mcp_conformance;
 mod metrics;
 mod oidc;
 mod openapi;
+mod pg_tls;
 mod rbac_matrix;
 mod rbac_matrix_rows;
 mod rbac_rows_fields;

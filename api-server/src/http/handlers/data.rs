@@ -211,11 +211,11 @@ pub async fn service_request(
         permit: &permit,
         req: &req,
     };
-    match (&api.resource, api.verb) {
+    let answer = match (&api.resource, api.verb) {
         (Resource::Root, Verb::Get) => Ok(ctx.root()),
         (Resource::TableList | Resource::SchemaList, Verb::Get) => Ok(ctx.table_list(&api)),
-        (Resource::Table(t), Verb::Get) => ctx.read(&api, t, None).await,
-        (Resource::Record(t, id), Verb::Get) => ctx.read(&api, t, Some(id)).await,
+        (Resource::Table(t), Verb::Get) => ctx.cached_read(&api, t, None).await,
+        (Resource::Record(t, id), Verb::Get) => ctx.cached_read(&api, t, Some(id)).await,
         (Resource::Schema(t), Verb::Get) => ctx.table_schema(t),
         (Resource::RoutineList(family), Verb::Get) => Ok(ctx.routine_list(*family, &api)),
         (Resource::Spec, Verb::Get) => Ok(ctx.spec()),
@@ -228,7 +228,12 @@ pub async fn service_request(
             ErrorKind::MethodNotAllowed,
             format!("{verb} is not allowed on '{component}'."),
         )),
+    };
+    if writes {
+        // Whatever was cached for this service before the write is not served after it.
+        state.responses.written(record.id);
     }
+    answer
 }
 
 /// The database session of a request: the mapped database role and, when the service asks
@@ -283,6 +288,87 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A read, answered from the response cache when the service keeps this table's answers
+    /// (keyed by who asks and what, see `crate::cache`).
+    async fn cached_read(
+        &self,
+        api: &ApiRequest,
+        table: &str,
+        id: Option<&str>,
+    ) -> Result<HttpResponse, ApiError> {
+        use actix_web::body::{BodySize, MessageBody};
+        let Some(policy) = self.handle.cache.as_ref().filter(|p| p.covers(table)) else {
+            return self.read(api, table, id).await;
+        };
+        let p = self.view.principal;
+        let claims = p
+            .claims
+            .as_ref()
+            .map(|c| {
+                crate::system::crypto::sha256_hex(
+                    Value::Object((**c).clone()).to_string().as_bytes(),
+                )
+            })
+            .unwrap_or_default();
+        let who = format!(
+            "{}:{}:{}:{claims}",
+            self.role.id,
+            p.user.as_ref().map_or(0, |u| u.id),
+            p.app.as_ref().map_or(0, |a| a.id)
+        );
+        let cache = &self.state.responses;
+        let key = cache.key(
+            self.handle.id,
+            &who,
+            &crate::cache::normalised(self.req.path(), self.req.query_string()),
+        );
+        if let Some(hit) = cache.get(&key).await {
+            if let Some(rows) = hit.rows {
+                note_rows(self.req, rows);
+            }
+            return Ok(HttpResponse::Ok()
+                .insert_header(("Content-Type", hit.content_type.as_str()))
+                .insert_header(("X-Rampart-Cache", "hit"))
+                .body(hit.body.clone()));
+        }
+        let res = self.read(api, table, id).await?;
+        let small = matches!(res.body().size(), BodySize::Sized(n) if usize::try_from(n).is_ok_and(|n| n <= crate::cache::MAX_ENTRY));
+        if res.status() != actix_web::http::StatusCode::OK || !small {
+            return Ok(res);
+        }
+        let content_type = res
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_owned();
+        let (mut head, body) = res.into_parts();
+        let bytes = actix_web::body::to_bytes(body).await.map_err(|_| {
+            ApiError::internal(&std::io::Error::other("an answer could not be read back"))
+        })?;
+        let rows = self
+            .req
+            .extensions()
+            .get::<Arc<crate::audit::Note>>()
+            .and_then(|n| n.read().rows);
+        cache
+            .put(
+                key,
+                crate::cache::Cached {
+                    body: bytes.clone(),
+                    content_type,
+                    rows,
+                    expires: std::time::Instant::now() + policy.ttl,
+                },
+            )
+            .await;
+        head.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-rampart-cache"),
+            actix_web::http::header::HeaderValue::from_static("miss"),
+        );
+        Ok(head.set_body(bytes.boxed()))
+    }
+
     fn not_found(name: &str) -> ApiError {
         ApiError::not_found(format!("Table \"{name}\" does not exist in the database."))
     }

@@ -1,0 +1,188 @@
+//! The response cache for services that opt in (`"cache": {"ttl_seconds": 30, "tables":
+//! ["products"]}` in the service config; `["*"]` for every table). Only GETs of tables and
+//! records whose whole answer was built in memory are kept, never streamed exports.
+//!
+//! Never shared across roles — or across users, apps or provider claims, since row filters
+//! may use them: the key holds the role, user, app, a digest of the claims, and the request
+//! normalised (path and sorted query, credentials left out). A write through Rampart to a
+//! service moves that service's generation on, which every key includes, so nothing cached
+//! before the write is served after it; a system change empties the cache. Entries also
+//! expire after their service's TTL (each node keeps its own cache: a write through another
+//! node is seen here within the TTL).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use moka::future::Cache;
+
+/// A cached answer.
+#[derive(Debug)]
+pub struct Cached {
+    pub body: actix_web::web::Bytes,
+    pub content_type: String,
+    pub rows: Option<i64>,
+    pub expires: Instant,
+}
+
+/// The cache of a service, as its config asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub ttl: Duration,
+    /// Table names (API names); `*` for all.
+    pub tables: Vec<String>,
+}
+
+impl Policy {
+    /// The policy in a service config (`None`: the service is not cached).
+    #[must_use]
+    pub fn from_config(config: &serde_json::Map<String, serde_json::Value>) -> Option<Self> {
+        let c = config.get("cache")?.as_object()?;
+        let ttl = c.get("ttl_seconds")?.as_u64().filter(|t| *t > 0)?;
+        let tables: Vec<String> = c
+            .get("tables")
+            .and_then(|t| t.as_array())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["*".to_owned()]);
+        Some(Self {
+            ttl: Duration::from_secs(ttl.min(86_400)),
+            tables,
+        })
+    }
+
+    /// Whether answers about `table` are kept.
+    #[must_use]
+    pub fn covers(&self, table: &str) -> bool {
+        self.tables.iter().any(|t| t == "*" || t == table)
+    }
+}
+
+/// Largest answer kept.
+pub const MAX_ENTRY: usize = 1 << 20;
+
+/// The responses, and each service's write generation.
+pub struct ResponseCache {
+    entries: Cache<String, Arc<Cached>>,
+    generations: Mutex<HashMap<i64, u64>>,
+}
+
+impl Default for ResponseCache {
+    fn default() -> Self {
+        Self {
+            entries: Cache::builder()
+                // Weighed by size: 64 MiB of answers at most.
+                .weigher(|k: &String, v: &Arc<Cached>| {
+                    u32::try_from(k.len() + v.body.len()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(64 * 1024 * 1024)
+                .time_to_live(Duration::from_secs(86_400))
+                .build(),
+            generations: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The normalised request: the path and the query sorted, credentials left out.
+#[must_use]
+pub fn normalised(path: &str, query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "api_key" && k != "session_token")
+        .collect();
+    pairs.sort();
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{path}?{q}")
+}
+
+impl ResponseCache {
+    fn generation(&self, service_id: i64) -> u64 {
+        *self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&service_id)
+            .unwrap_or(&0)
+    }
+
+    /// The key of a request to `service_id` as `who` (role, user, app, claims digest).
+    #[must_use]
+    pub fn key(&self, service_id: i64, who: &str, request: &str) -> String {
+        format!(
+            "{service_id}:{}:{who}:{request}",
+            self.generation(service_id)
+        )
+    }
+
+    /// A live entry.
+    pub async fn get(&self, key: &str) -> Option<Arc<Cached>> {
+        self.entries
+            .get(key)
+            .await
+            .filter(|c| c.expires > Instant::now())
+    }
+
+    /// Keeps an answer.
+    pub async fn put(&self, key: String, value: Cached) {
+        if value.body.len() <= MAX_ENTRY {
+            self.entries.insert(key, Arc::new(value)).await;
+        }
+    }
+
+    /// After a write to `service_id`: nothing cached before it is served again.
+    pub fn written(&self, service_id: i64) {
+        *self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(service_id)
+            .or_insert(0) += 1;
+    }
+
+    /// Forgets everything (after a system change: roles, services, users).
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_normalise_without_credentials_or_order() {
+        assert_eq!(
+            normalised("/api/v2/db/_table/p", "limit=5&api_key=k&filter=a%3D1"),
+            normalised("/api/v2/db/_table/p", "filter=a%3D1&limit=5")
+        );
+        assert_ne!(
+            normalised("/api/v2/db/_table/p", "limit=5"),
+            normalised("/api/v2/db/_table/p", "limit=6")
+        );
+    }
+
+    #[test]
+    fn a_write_moves_the_key_on() {
+        let c = ResponseCache::default();
+        let before = c.key(1, "r1", "/x?");
+        c.written(1);
+        assert_ne!(c.key(1, "r1", "/x?"), before);
+        assert_eq!(c.key(2, "r1", "/x?"), "2:0:r1:/x?");
+    }
+
+    #[test]
+    fn policies_come_from_the_service_config() {
+        let config = serde_json::json!({"cache": {"ttl_seconds": 30, "tables": ["products"]}});
+        let p = Policy::from_config(config.as_object().unwrap()).unwrap();
+        assert_eq!(p.ttl, Duration::from_secs(30));
+        assert!(p.covers("products") && !p.covers("orders"));
+        let none = serde_json::json!({"cache": {"ttl_seconds": 0}});
+        assert!(Policy::from_config(none.as_object().unwrap()).is_none());
+        assert!(Policy::from_config(&serde_json::Map::new()).is_none());
+    }
+}
