@@ -3,7 +3,7 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{audit, data, docs, limits, mcp, root, saml, system, user, users};
+use super::handlers::{audit, config_io, data, docs, limits, mcp, root, saml, system, user, users};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -15,6 +15,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v2"),
     ("GET", "/api/v2/system/environment"),
     ("GET", "/api/v2/system/audit"),
+    ("GET", "/api/v2/system/export"),
+    ("POST", "/api/v2/system/import"),
     ("GET", "/api/v2/system/limit"),
     ("POST", "/api/v2/system/limit"),
     ("GET", "/api/v2/system/limit/{id}"),
@@ -137,6 +139,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v2/system")
                 .route("/environment", web::get().to(system::environment))
+                .service(
+                    web::resource("/export")
+                        .route(web::get().to(config_io::export))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/import")
+                        .route(web::post().to(config_io::import))
+                        .default_service(web::to(system::not_allowed)),
+                )
                 .service(
                     web::resource("/audit")
                         .route(web::get().to(audit::list))

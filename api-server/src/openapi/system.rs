@@ -75,6 +75,10 @@ pub fn build() -> Parts {
             "Rate limits: requests per minute, hour, day, 7 or 30 days, of the instance, a user (or each), a role, an app (or each), a service or an endpoint.",
         ),
         tag(
+            "system: config",
+            "Configuration as code: services and roles exported and imported as one document.",
+        ),
+        tag(
             "system: audit",
             "The audit trail: one event per request, MCP tool call, sign-in and change.",
         ),
@@ -208,8 +212,51 @@ pub fn build() -> Parts {
     ))
     .response("200", json_response("A page of events.", envelope(event)));
 
+    let config_doc = || -> RefOr<Schema> {
+        object::<RefOr<Schema>>([
+            ("format", described(Type::String, "Always rampart-config.").into()),
+            ("version", described(Type::Integer, "Always 1.").into()),
+            ("services", array(any()).into()),
+            ("roles", array(any()).into()),
+        ])
+        .into()
+    };
+    let export = operation(
+        "system_export",
+        "system: config",
+        "Services and roles as one document, by name, without secrets",
+    )
+    .response("200", json_response("The document.", config_doc()));
+    let import = operation(
+        "system_import",
+        "system: config",
+        "Apply an exported document (by name; existing services keep their secrets; all or nothing)",
+    )
+    .parameter(query(
+        "dry_run",
+        "Check everything and report, writing nothing.",
+        prim(Type::Boolean),
+    ))
+    .request_body(Some(body(config_doc(), "An exported document.", true)))
+    .response(
+        "200",
+        json_response(
+            "What was created and updated.",
+            object::<RefOr<Schema>>([
+                ("dry_run", prim(Type::Boolean).into()),
+                ("created", array(any()).into()),
+                ("updated", array(any()).into()),
+            ]),
+        ),
+    );
+
     let mut paths = vec![
         ("/api/v2".to_owned(), path_item(get(index))),
+        ("/api/v2/system/export".to_owned(), path_item(get(export))),
+        (
+            "/api/v2/system/import".to_owned(),
+            path_item(vec![(HttpMethod::Post, import)]),
+        ),
         ("/api/v2/system/audit".to_owned(), path_item(get(audit))),
         ("/api/v2/system/environment".to_owned(), path_item(get(env))),
         (

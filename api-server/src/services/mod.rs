@@ -89,8 +89,20 @@ fn text(config: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// The service's pool size: its `pool_size` (1 to 200), else the configured default.
+fn pool_size(config: &Map<String, Value>, limits: &Limits) -> u32 {
+    config
+        .get("pool_size")
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .and_then(|n| u32::try_from(n.clamp(1, 200)).ok())
+        .unwrap_or(limits.service_pool_size)
+}
+
 /// Connection options from a decrypted `pgsql` config (`url`, or host/port/database/
-/// username/password/sslmode).
+/// username/password/sslmode/sslrootcert, and `statement_timeout_ms`).
 pub fn connect_options(
     config: &Map<String, Value>,
     limits: &Limits,
@@ -137,7 +149,15 @@ pub fn connect_options(
         }
         opts = opts.ssl_root_cert_from_pem(pem.into_bytes());
     }
-    let timeout = limits.statement_timeout_ms.to_string();
+    // The service may set its own statement timeout (milliseconds), within 1 s and 1 hour.
+    let timeout = config
+        .get("statement_timeout_ms")
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .map_or(limits.statement_timeout_ms, |t| t.clamp(1000, 3_600_000))
+        .to_string();
     Ok(opts
         .application_name("rampart")
         .options([("statement_timeout", timeout.as_str()), ("TimeZone", "UTC")]))
@@ -212,7 +232,7 @@ impl Registry {
             .map_err(|e| ServiceError::Config(e.to_string()))?;
         let opts = connect_options(&config, limits)?;
         let pool = PgPoolOptions::new()
-            .max_connections(limits.service_pool_size)
+            .max_connections(pool_size(&config, limits))
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(|conn, _| {
                 Box::pin(crate::statement::watch_client(conn, CLIENT_CHECK_MS))

@@ -94,6 +94,13 @@ pub async fn of(store: &Store, owner: Owner) -> Result<Vec<LookupRecord>, System
         .await
 }
 
+/// The lookups of one owner, inside a transaction.
+pub async fn of_tx(tx: &mut Tx, owner: Owner) -> Result<Vec<LookupRecord>, SystemError> {
+    let (col, id) = owner.column();
+    tx.all(&select().and_where(Expr::col(col).eq(id)).to_owned())
+        .await
+}
+
 /// Global lookups (attached to no app, role or user).
 pub async fn global(store: &Store) -> Result<Vec<LookupRecord>, SystemError> {
     store

@@ -11,6 +11,7 @@
 mod alerts;
 mod audit;
 mod cache;
+mod config_io;
 mod defence_in_depth;
 mod doctor;
 mod external_jwt;

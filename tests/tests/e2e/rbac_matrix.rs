@@ -16,6 +16,8 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("GET", "/api/v2", 200),
     ("GET", "/api/v2/system/environment", 200),
     ("GET", "/api/v2/system/audit", 401),
+    ("GET", "/api/v2/system/export", 401),
+    ("POST", "/api/v2/system/import", 401),
     ("GET", "/api/v2/system/limit", 401),
     ("POST", "/api/v2/system/limit", 401),
     ("GET", "/api/v2/system/limit/{id}", 401),

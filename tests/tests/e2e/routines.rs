@@ -168,3 +168,23 @@ async fn calling_needs_the_routines_component_and_verb() {
         .await;
     assert_eq!(listed.body["resource"], json!(["order_total"]));
 }
+
+#[tokio::test]
+async fn a_service_sets_its_own_statement_timeout() {
+    // The server allows 10 minutes; this service allows one second.
+    let shop = Shop::napping().await;
+    let mut config = shop.db.service_config();
+    config["statement_timeout_ms"] = json!(1000);
+    let service = shop.admin.create_service("quick", config).await;
+    let role = shop
+        .admin
+        .create_role("napper", &[(service, "*", 1), (shop.service_id, "*", 1)])
+        .await;
+    let (_, key) = shop.admin.create_app("napper", Some(role)).await;
+    let c = shop.admin.with_key(&key);
+    let r = c.get("/api/v2/quick/_func/nap?s=3").await;
+    assert_eq!(r.status, reqwest::StatusCode::GATEWAY_TIMEOUT, "{}", r.text);
+    // The same call on the service without its own timeout finishes.
+    let r = c.get("/api/v2/db/_func/nap?s=1.5").await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.text);
+}

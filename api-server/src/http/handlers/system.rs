@@ -36,7 +36,7 @@ pub async fn environment(state: web::Data<AppState>) -> HttpResponse {
 
 // ---------------------------------------------------------------- services
 
-fn service_json(s: &ServiceRecord) -> Value {
+pub(super) fn service_json(s: &ServiceRecord) -> Value {
     json!({
         "id": s.id, "name": s.name, "label": s.label, "description": s.description,
         "is_active": s.is_active, "type": s.kind, "config": s.public_config(),
@@ -48,7 +48,7 @@ const RESERVED: &[&str] = &[
     "system", "user", "api_docs", "docs", "admin", "mcp", "health", "ready", "metrics",
 ];
 
-fn check_service_name(name: &str) -> Result<(), ApiError> {
+pub(super) fn check_service_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 40
         && name
@@ -65,7 +65,7 @@ fn check_service_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_service_type(kind: &str) -> Result<(), ApiError> {
+pub(super) fn check_service_type(kind: &str) -> Result<(), ApiError> {
     if kind == "pgsql" || crate::identity::PROVIDER_TYPES.contains(&kind) {
         Ok(())
     } else {
@@ -77,7 +77,7 @@ fn check_service_type(kind: &str) -> Result<(), ApiError> {
 
 /// A service's config, checked and sealed: a database is connected to, an identity
 /// provider's settings are validated and its keys read.
-async fn tested_config(
+pub(super) async fn tested_config(
     state: &AppState,
     kind: &str,
     config: Map<String, Value>,
@@ -368,7 +368,7 @@ async fn role_json(store: &Store, r: &RoleRecord, related: &[&str]) -> Result<Va
 }
 
 /// Validates one access row of a role body.
-fn access_fields(m: &Map<String, Value>) -> Result<AccessFields, ApiError> {
+pub(super) fn access_fields(m: &Map<String, Value>) -> Result<AccessFields, ApiError> {
     let verb_mask = int_field(m, "verb_mask")?.unwrap_or(0);
     if !(0..=1023).contains(&verb_mask) {
         return Err(ApiError::bad_request(
