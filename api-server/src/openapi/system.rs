@@ -214,7 +214,10 @@ pub fn build() -> Parts {
 
     let config_doc = || -> RefOr<Schema> {
         object::<RefOr<Schema>>([
-            ("format", described(Type::String, "Always rampart-config.").into()),
+            (
+                "format",
+                described(Type::String, "Always rampart-config.").into(),
+            ),
             ("version", described(Type::Integer, "Always 1.").into()),
             ("services", array(any()).into()),
             ("roles", array(any()).into()),

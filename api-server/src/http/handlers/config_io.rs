@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::body::flag;
+use super::body::{children, flag};
 use super::system::{
     access_fields, check_service_name, check_service_type, service_json, tested_config,
 };
@@ -80,23 +80,6 @@ pub async fn export(state: web::Data<AppState>, _a: SysAdmin) -> Result<HttpResp
         .json(doc))
 }
 
-fn objects<'a>(
-    doc: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Vec<&'a Map<String, Value>>, ApiError> {
-    match doc.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_object()
-                    .ok_or_else(|| ApiError::bad_request(format!("'{key}' must hold objects.")))
-            })
-            .collect(),
-        Some(_) => Err(ApiError::bad_request(format!("'{key}' must be an array."))),
-    }
-}
-
 fn text<'a>(m: &'a Map<String, Value>, key: &str, what: &str) -> Result<&'a str, ApiError> {
     m.get(key)
         .and_then(Value::as_str)
@@ -125,7 +108,7 @@ pub async fn import(
 
     // Services: checked (and connected to) before anything is written.
     let mut services = Vec::new();
-    for m in objects(&doc, "services")? {
+    for m in children(&doc, "services")? {
         let name = text(m, "name", "service")?.to_owned();
         check_service_name(&name)?;
         let kind = text(m, "type", "service")?.to_owned();
@@ -167,17 +150,17 @@ pub async fn import(
 
     // Roles: every access row and lookup checked before the transaction.
     let mut planned_roles = Vec::new();
-    for m in objects(&doc, "roles")? {
+    for m in children(&doc, "roles")? {
         let name = text(m, "name", "role")?.to_owned();
         let mut rows = Vec::new();
-        for a in objects(m, "access")? {
+        for a in children(m, "access")? {
             let service = a.get("service").and_then(Value::as_str).map(str::to_owned);
             let mut shaped = a.clone();
             shaped.remove("service");
             rows.push((service, access_fields(&shaped)?));
         }
         let mut role_lookups = Vec::new();
-        for l in objects(m, "lookups")? {
+        for l in children(m, "lookups")? {
             role_lookups.push(super::system::lookup_fields(l)?);
         }
         let fields = RoleFields {
