@@ -19,11 +19,13 @@ struct Series {
     count: u64,
 }
 
-/// (service, table, status) → series. Tables are the only unbounded label, and they are
-/// bounded by the schemas served.
+/// service → table → status → series (nested so a request allocates nothing once its series
+/// exists). Tables are the only unbounded label, and they are bounded by the schemas served.
+type Series3 = BTreeMap<String, BTreeMap<String, BTreeMap<u16, Series>>>;
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    requests: Mutex<Series3>,
 }
 
 /// The table a resource path names (`_table/orders/5` → `orders`), else the resource kind.
@@ -51,9 +53,19 @@ impl Metrics {
     /// Records one finished request.
     pub fn observe(&self, service: &str, table: &str, status: u16, seconds: f64) {
         let mut map = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        let s = map
-            .entry((service.to_owned(), table.to_owned(), status))
-            .or_default();
+        if !map.contains_key(service) {
+            map.insert(service.to_owned(), BTreeMap::new());
+        }
+        let Some(tables) = map.get_mut(service) else {
+            return;
+        };
+        if !tables.contains_key(table) {
+            tables.insert(table.to_owned(), BTreeMap::new());
+        }
+        let Some(statuses) = tables.get_mut(table) else {
+            return;
+        };
+        let s = statuses.entry(status).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
                 s.buckets[i] += 1;
@@ -66,11 +78,19 @@ impl Metrics {
     /// The exposition text, with the gauges passed in (they are read from their owners).
     #[must_use]
     pub fn render(&self, audit_queue: usize, pools: &[(String, u32, usize, u32)]) -> String {
-        let map = self
+        let map: Vec<((String, String, u16), Series)> = self
             .requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+            .iter()
+            .flat_map(|(service, tables)| {
+                tables.iter().flat_map(move |(table, statuses)| {
+                    statuses.iter().map(move |(status, s)| {
+                        ((service.clone(), table.clone(), *status), s.clone())
+                    })
+                })
+            })
+            .collect();
         let mut out = String::new();
         out.push_str("# HELP rampart_http_requests_total API requests finished, by service, table and status.\n");
         out.push_str("# TYPE rampart_http_requests_total counter\n");

@@ -55,22 +55,21 @@ pub(super) async fn run(store: Store, sink: Sink, mut rx: mpsc::Receiver<AuditRe
     };
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let events = std::mem::take(&mut batch);
         let mut delay = Duration::from_millis(50);
-        let stored = loop {
-            match audit::append(&store, events.clone()).await {
-                Ok(stored) => break stored,
+        loop {
+            match audit::append(&store, &mut batch).await {
+                Ok(()) => break,
                 Err(e) => {
                     // Never dropped: the queue fills meanwhile and holds requests back.
-                    tracing::error!(error = %e, events = events.len(), "audit events could not be stored; retrying");
+                    tracing::error!(error = %e, events = batch.len(), "audit events could not be stored; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
-        };
+        }
         if let Some(w) = out.as_mut() {
             let mut failed = false;
-            for e in &stored {
+            for e in &batch {
                 failed |= writeln!(w, "{}", super::event_json(e)).is_err();
             }
             failed |= w.flush().is_err();
@@ -78,5 +77,6 @@ pub(super) async fn run(store: Store, sink: Sink, mut rx: mpsc::Receiver<AuditRe
                 tracing::error!("audit events could not be written to the log sink");
             }
         }
+        batch.clear();
     }
 }

@@ -159,12 +159,9 @@ struct Head {
 /// Rows per INSERT (24 parameters each, well under both backends' limits).
 const INSERT_CHUNK: usize = 200;
 
-/// Appends `events` (their `id`, `prev_hash` and `hash` are assigned here) in one
-/// transaction; returns them as stored.
-pub async fn append(
-    store: &Store,
-    mut events: Vec<AuditRecord>,
-) -> Result<Vec<AuditRecord>, SystemError> {
+/// Appends `events` (their `id`, `prev_hash` and `hash` are assigned here, again on every
+/// attempt) in one transaction.
+pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), SystemError> {
     let mut tx = store.begin().await?;
     // Take the head's row lock before reading it.
     tx.execute(
@@ -186,7 +183,7 @@ pub async fn append(
         .await?
         .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
     let (mut last_id, mut hash) = (head.last_id, head.hash);
-    for e in &mut events {
+    for e in events.iter_mut() {
         last_id += 1;
         e.id = last_id;
         e.prev_hash = std::mem::take(&mut hash);
@@ -210,8 +207,7 @@ pub async fn append(
             .to_owned(),
     )
     .await?;
-    tx.commit().await?;
-    Ok(events)
+    tx.commit().await
 }
 
 fn select(filter: Condition) -> SelectStatement {

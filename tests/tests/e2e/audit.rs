@@ -371,3 +371,104 @@ async fn the_audit_api_refuses_unknown_fields_and_bad_values_clearly() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_access_review_shows_what_was_used_when_and_what_never_was() {
+    let shop = Shop::new().await;
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/role",
+            json!({"resource": [{"name": "clerk",
+        "role_service_access_by_role_id": [
+            {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1},
+            {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 3,
+             "field_rules": {"ssn": {"mask": "last4"}}}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let role = r.body["resource"][0]["id"].as_i64().unwrap();
+    let (app, key) = shop.admin.create_app("clerk-app", Some(role)).await;
+    let clerk = Client::new(&shop.app).with_key(&key);
+    assert_eq!(
+        clerk.get("/api/v2/db/_table/orders/1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        clerk.get("/api/v2/db/_table/orders").await.status,
+        StatusCode::OK
+    );
+    // A refused request is no use of a permission.
+    assert_eq!(
+        clerk.get("/api/v2/db/_table/products").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let mut review = Value::Null;
+    for _ in 0..100 {
+        review = shop
+            .admin
+            .get(&format!("/api/v2/system/role/{role}/review?days=30"))
+            .await
+            .body;
+        if review["permissions"][0]["verbs"][0]["unused"] == false {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(review["role"]["name"], "clerk", "{review}");
+    assert_eq!(review["days"], 30);
+    assert_eq!(review["holders"]["apps"][0]["app_id"], app);
+    let orders = &review["permissions"][0];
+    assert_eq!(orders["component"], "_table/orders/*");
+    assert_eq!(orders["verbs"][0]["verb"], "GET");
+    assert_eq!(orders["verbs"][0]["unused"], false, "{review}");
+    let used_at = orders["verbs"][0]["last_used"].as_str().unwrap();
+    let used_at = chrono_like(used_at);
+    assert!(used_at, "an RFC 3339 time: {orders}");
+    let customers = &review["permissions"][1];
+    assert_eq!(customers["field_rules"], json!({"ssn": {"mask": "last4"}}));
+    assert!(
+        customers["verbs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["unused"] == true && v["last_used"].is_null()),
+        "{customers}"
+    );
+    let unused: Vec<(String, String)> = review["unused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["component"].as_str().unwrap().to_owned(),
+                u["verb"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unused,
+        vec![
+            ("_table/customers/*".to_owned(), "GET".to_owned()),
+            ("_table/customers/*".to_owned(), "POST".to_owned())
+        ]
+    );
+
+    // The same review from the command line.
+    let out = shop
+        .app
+        .run(&["review", "--role", &role.to_string(), "--days", "30"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli[0]["unused"], review["unused"]);
+}
+
+/// Whether `s` looks like an RFC 3339 UTC time (`2026-12-03T08:00:00Z`).
+fn chrono_like(s: &str) -> bool {
+    s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T'
+}
