@@ -24,3 +24,18 @@ pub mod smtp;
 pub use app::{Options, TestApp, spawn_app, spawn_with};
 pub use client::Client;
 pub use pg::TestDb;
+
+/// The port a helper process announces with a `listening PORT` line on its stdout (which it
+/// must have been given as a pipe); panics naming `what` if it never does.
+pub fn announced_port(child: &mut std::process::Child, what: &str) -> u16 {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take().expect("stdout piped");
+    BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("listening ")
+                .and_then(|p| p.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("{what} did not start"))
+}

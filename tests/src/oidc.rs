@@ -4,7 +4,6 @@
 //! fills in the forms.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -53,15 +52,7 @@ impl Provider {
             .stderr(Stdio::null())
             .spawn()
             .expect("start the OpenID provider");
-        let stdout = child.stdout.take().expect("stdout");
-        let port: u16 = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("listening ")
-                    .and_then(|p| p.trim().parse().ok())
-            })
-            .expect("the OpenID provider did not start");
+        let port = crate::announced_port(&mut child, "the OpenID provider");
         Self {
             issuer: format!("http://127.0.0.1:{port}"),
             child,

@@ -1,7 +1,6 @@
 //! The test suite's SAML identity provider (`tests/saml/idp.py`): Responses made at run time
 //! and signed by xmlsec1 with a throwaway key, honestly or broken on purpose.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -129,15 +128,7 @@ impl Idp {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the metadata server");
-        let stdout = child.stdout.take().expect("stdout");
-        let port: u16 = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("listening ")
-                    .and_then(|p| p.trim().parse().ok())
-            })
-            .expect("the metadata server did not start");
+        let port = crate::announced_port(&mut child, "the metadata server");
         MetadataServer {
             url: format!("http://127.0.0.1:{port}/metadata"),
             child,

@@ -19,32 +19,10 @@ use crate::system::audit::{self, AuditEvents, AuditRecord};
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
-/// CSV columns, in order.
-const CSV_COLUMNS: &[&str] = &[
-    "id",
-    "time",
-    "request_id",
-    "kind",
-    "transport",
-    "tool",
-    "principal",
-    "user_id",
-    "email",
-    "provider",
-    "app_id",
-    "role_id",
-    "client",
-    "method",
-    "service",
-    "resource",
-    "params",
-    "status",
-    "error_code",
-    "rows",
-    "latency_us",
-    "changes",
-    "hash",
-];
+/// CSV columns, in order: the filterable fields, then what only an export shows.
+fn csv_columns() -> impl Iterator<Item = &'static str> {
+    filter::FIELDS.iter().copied().chain(["changes", "hash"])
+}
 
 fn condition(state: &AppState, q: &[(String, String)]) -> Result<Condition, ApiError> {
     match param(q, "filter").filter(|f| !f.trim().is_empty()) {
@@ -140,7 +118,7 @@ fn render(format: Format, rows: &[AuditRecord]) -> String {
                 out.push_str(&e.to_string());
             }
             Format::Csv => {
-                let cells: Vec<String> = CSV_COLUMNS.iter().map(|c| csv_cell(&e[*c])).collect();
+                let cells: Vec<String> = csv_columns().map(|c| csv_cell(&e[c])).collect();
                 out.push_str(&cells.join(","));
             }
         }
@@ -152,7 +130,7 @@ fn render(format: Format, rows: &[AuditRecord]) -> String {
 /// Every matching event, oldest first, a page at a time (memory stays flat).
 fn export(state: web::Data<AppState>, cond: Condition, format: Format) -> HttpResponse {
     let header = match format {
-        Format::Csv => format!("{}\n", CSV_COLUMNS.join(",")),
+        Format::Csv => format!("{}\n", csv_columns().collect::<Vec<_>>().join(",")),
         Format::Ndjson => String::new(),
     };
     let pages = stream::unfold(Some(i64::MIN), move |after| {
