@@ -240,6 +240,11 @@ impl Limiter {
         Ok(l)
     }
 
+    /// Whether any limit is active (when none is, a request need not be looked at).
+    pub async fn any(&self, store: &Store) -> Result<bool, SystemError> {
+        Ok(!self.active(store).await?.is_empty())
+    }
+
     /// Counts a request against every limit that applies at `now` (unix seconds): where it
     /// stands (`None`: no limit applies), or which limits it is over.
     pub async fn check(
