@@ -28,18 +28,14 @@ pub struct Alerts {
 /// The signature of a delivery.
 #[must_use]
 pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
-    use std::fmt::Write;
     let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
         return String::new();
     };
     mac.update(format!("{timestamp}.{body}").as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .fold(String::from("sha256="), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    format!(
+        "sha256={}",
+        crate::system::crypto::hex(&mac.finalize().into_bytes())
+    )
 }
 
 impl Alerts {

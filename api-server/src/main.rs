@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// mimalloc instead of the C library's allocator: the audit writer frees on its own thread
+/// what request threads allocated, which glibc's allocator makes costly (measured in
+/// `bench/README.md`), and its per-thread arenas keep more memory resident.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let cli = rampart_server::cli::Cli::parse();

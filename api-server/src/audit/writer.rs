@@ -11,6 +11,11 @@ use crate::system::audit::{self, AuditRecord};
 /// Events per store transaction, at most.
 const BATCH: usize = 1000;
 
+/// How long the writer gathers events after the first one before storing them: each store
+/// transaction rewrites whole pages of the table and its indexes, so a few large batches cost
+/// far less than many small ones. Events are stored at most this much later.
+const LINGER: Duration = Duration::from_millis(100);
+
 /// Where events also go as JSON lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sink {
@@ -55,6 +60,16 @@ pub(super) async fn run(store: Store, sink: Sink, mut rx: mpsc::Receiver<AuditRe
     };
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Gather more, looking at the queue now and then rather than waking for each event,
+        // and stop early when a full batch is waiting.
+        let until = tokio::time::Instant::now() + LINGER;
+        while tokio::time::Instant::now() < until && rx.len() < BATCH - batch.len() {
+            tokio::time::sleep(LINGER / 10).await;
+        }
+        if batch.len() < BATCH && !rx.is_empty() {
+            let room = BATCH - batch.len();
+            rx.recv_many(&mut batch, room).await;
+        }
         let mut delay = Duration::from_millis(50);
         loop {
             match audit::append(&store, &mut batch).await {

@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sha2::Digest;
-
 use super::session::SessionKind;
 use super::{AuthError, password};
 use crate::state::AppState;
@@ -221,10 +219,7 @@ pub async fn change_password(
 }
 
 fn code_hash(code: &str) -> String {
-    sha2::Sha256::digest(code.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::system::crypto::sha256_hex(code.as_bytes())
 }
 
 /// Starts a reset: e-mails a single-use code to the account, if there is such a local

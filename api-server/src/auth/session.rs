@@ -67,11 +67,7 @@ struct Ring {
 /// A key's id: the start of its secret's SHA-256.
 fn kid_of(secret: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(secret)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::system::crypto::hex(&sha2::Sha256::digest(secret)[..8])
 }
 
 impl Ring {

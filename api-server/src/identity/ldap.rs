@@ -387,7 +387,7 @@ impl LdapProvider {
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case("objectGUID"))
                     .and_then(|(_, v)| v.first())
-                    .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+                    .map(|b| crate::system::crypto::hex(b))
             })
             .unwrap_or_else(|| normalize_dn(&entry.dn));
         let mut claims = Map::new();

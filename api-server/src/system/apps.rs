@@ -54,7 +54,7 @@ pub struct AppFields {
 pub fn generate_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::crypto::hex(&bytes)
 }
 
 /// The stored form of a key.

@@ -1,7 +1,6 @@
 //! SAML assertion ids already used, until they expire (replay defence).
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
-use sha2::Digest;
 
 use super::{Store, SystemError};
 
@@ -20,10 +19,7 @@ pub async fn first_use(
     expires_at: i64,
     now: i64,
 ) -> Result<bool, SystemError> {
-    let key: String = sha2::Sha256::digest(format!("{issuer}\n{id}").as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = super::crypto::sha256_hex(format!("{issuer}\n{id}").as_bytes());
     let mut tx = store.begin().await?;
     tx.execute(
         &Query::delete()

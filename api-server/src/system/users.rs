@@ -379,7 +379,7 @@ pub async fn find_external(
 fn external_email(user: &ExternalUser, salted: bool) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(user.subject.as_bytes());
-    let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let hash = super::crypto::hex(&digest[..6]);
     let (local, domain) = match user.email.as_deref().and_then(|e| e.rsplit_once('@')) {
         Some((l, d)) if !l.is_empty() && !d.is_empty() => (l.to_owned(), d.to_owned()),
         _ => (hash.clone(), "external.invalid".to_owned()),

@@ -18,11 +18,7 @@ use crate::state::AppState;
 const BROWSER_COOKIE: &str = "rampart_signin";
 
 fn digest(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::system::crypto::sha256_hex(text.as_bytes())
 }
 
 fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
