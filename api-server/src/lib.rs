@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod doctor;
 pub mod filter;
 pub mod http;

@@ -159,6 +159,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     http::middleware::request_context,
                 ))
+                .wrap(actix_web::middleware::from_fn(http::cors::cors))
                 .configure(http::routes::configure)
                 .default_service(web::to(|req: actix_web::HttpRequest| async move {
                     ApiError::not_found(format!("No route for {} {}.", req.method(), req.path()))

@@ -42,6 +42,8 @@ pub struct AppState {
     pub auditor: Arc<crate::audit::Auditor>,
     /// Rate limits and their counters.
     pub limiter: crate::limits::Limiter,
+    /// The CORS entries.
+    pub cors: crate::cors::Policy,
     /// Request counts and latencies for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Permission-change alerts (webhook).
@@ -78,13 +80,9 @@ impl AppState {
         sessions: SessionKeys,
         mailer: Option<Mailer>,
     ) -> Self {
-        let mask_salt: String = {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(
-                format!("rampart-mask-salt:{}", master_key.to_base64()).as_bytes(),
-            );
-            digest.iter().map(|b| format!("{b:02x}")).collect()
-        };
+        let mask_salt = crate::system::crypto::sha256_hex(
+            format!("rampart-mask-salt:{}", master_key.to_base64()).as_bytes(),
+        );
         let login_throttle = Throttle::new(throttle::Limits {
             window: Duration::from_secs(config.auth.login_window_seconds),
             per_account: config.auth.login_failures_per_account,
@@ -108,6 +106,7 @@ impl AppState {
         };
         Self {
             limiter: crate::limits::Limiter::new(counters),
+            cors: crate::cors::Policy::default(),
             metrics: crate::metrics::Metrics::default(),
             alerts: crate::alerts::Alerts::start(&config.alerts),
             responses: crate::cache::ResponseCache::default(),
@@ -231,6 +230,7 @@ impl AppState {
         self.external_users.invalidate_all();
         self.providers.invalidate();
         self.limiter.invalidate();
+        self.cors.invalidate();
         self.responses.clear();
     }
 

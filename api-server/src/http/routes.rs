@@ -3,7 +3,9 @@
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::handlers::{audit, config_io, data, docs, limits, mcp, root, saml, system, user, users};
+use super::handlers::{
+    audit, config_io, cors, data, docs, limits, mcp, root, saml, system, user, users,
+};
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -23,6 +25,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v2/system/limit/{id}"),
     ("PUT", "/api/v2/system/limit/{id}"),
     ("DELETE", "/api/v2/system/limit/{id}"),
+    ("GET", "/api/v2/system/cors"),
+    ("POST", "/api/v2/system/cors"),
+    ("GET", "/api/v2/system/cors/{id}"),
+    ("PATCH", "/api/v2/system/cors/{id}"),
+    ("PUT", "/api/v2/system/cors/{id}"),
+    ("DELETE", "/api/v2/system/cors/{id}"),
     ("POST", "/api/v2/system/admin/session"),
     ("GET", "/api/v2/system/admin/session"),
     ("DELETE", "/api/v2/system/admin/session"),
@@ -166,6 +174,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(limits::update))
                         .route(web::put().to(limits::update))
                         .route(web::delete().to(limits::delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/cors")
+                        .route(web::get().to(cors::list))
+                        .route(web::post().to(cors::create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/cors/{id}")
+                        .route(web::get().to(cors::get))
+                        .route(web::patch().to(cors::update))
+                        .route(web::put().to(cors::update))
+                        .route(web::delete().to(cors::delete))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(

@@ -33,7 +33,7 @@ struct Resource(
     &'static [&'static str],
 );
 
-const RESOURCES: [Resource; 5] = [
+const RESOURCES: [Resource; 6] = [
     Resource("admin", "Admin", &["email", "password"], &[]),
     Resource("service", "Service", &["name", "type", "config"], &[]),
     Resource(
@@ -44,6 +44,7 @@ const RESOURCES: [Resource; 5] = [
     ),
     Resource("app", "App", &["name"], &[]),
     Resource("limit", "Limit", &["name", "type", "rate"], &[]),
+    Resource("cors", "Cors", &["path", "origin"], &[]),
 ];
 
 /// The system document's parts.
@@ -73,6 +74,10 @@ pub fn build() -> Parts {
         tag(
             "system: limit",
             "Rate limits: requests per minute, hour, day, 7 or 30 days, of the instance, a user (or each), a role, an app (or each), a service or an endpoint.",
+        ),
+        tag(
+            "system: cors",
+            "CORS: which browser origins may call which paths, with which verbs and headers. Without an entry, browsers keep other sites' pages out.",
         ),
         tag(
             "system: config",
@@ -693,6 +698,43 @@ fn schemas() -> ComponentsBuilder {
         ("created_date", date("When the record was created.")),
         ("last_modified_date", date("When the record last changed.")),
     ]);
+    let cors = object([
+        ("id", id()),
+        (
+            "path",
+            text("The paths it covers: `*`, or a path such as `api/v2/*` where `*` matches anything."),
+        ),
+        ("description", maybe()),
+        (
+            "origin",
+            text("`*`, or origins separated by commas (`https://app.example.com`)."),
+        ),
+        (
+            "header",
+            text("Request headers a page may send, separated by commas (`*`: any)."),
+        ),
+        (
+            "exposed_header",
+            text("Response headers a page may read, separated by commas."),
+        ),
+        (
+            "max_age",
+            described(Type::Integer, "Seconds a browser may keep a preflight's answer (0-86400).").into(),
+        ),
+        (
+            "method",
+            array(prim(Type::String))
+                .description(Some("The verbs allowed: GET, POST, PUT, PATCH, DELETE."))
+                .into(),
+        ),
+        (
+            "supports_credentials",
+            described(Type::Boolean, "Whether pages may send cookies; with origin `*` every site may (`rampart doctor` reports it).").into(),
+        ),
+        ("enabled", boolean()),
+        ("created_date", date("When the record was created.")),
+        ("last_modified_date", date("When the record last changed.")),
+    ]);
     let app = object([
         ("id", id()),
         ("name", s()),
@@ -767,6 +809,7 @@ fn schemas() -> ComponentsBuilder {
         .schema("Role", role)
         .schema("App", app)
         .schema("Limit", limit)
+        .schema("Cors", cors)
         .schema("AppKey", app_key)
         .schema("Id", object([("id", int())]).required("id"))
         .schema(

@@ -9,6 +9,7 @@ pub mod app_roles;
 pub mod apps;
 pub mod audit;
 pub mod changes;
+pub mod cors;
 pub mod crypto;
 pub mod limits;
 pub mod login_states;

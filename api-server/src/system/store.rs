@@ -59,6 +59,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_006_limits.sql"),
         include_str!("migrations/postgres_006_limits.sql"),
     ),
+    (
+        7,
+        include_str!("migrations/sqlite_007_cors.sql"),
+        include_str!("migrations/postgres_007_cors.sql"),
+    ),
+    (
+        8,
+        include_str!("migrations/sqlite_008_system_service.sql"),
+        include_str!("migrations/postgres_008_system_service.sql"),
+    ),
 ];
 
 /// The system store's pool.

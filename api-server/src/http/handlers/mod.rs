@@ -3,6 +3,7 @@
 pub mod audit;
 pub(crate) mod body;
 pub mod config_io;
+pub mod cors;
 pub mod data;
 pub mod docs;
 pub mod limits;
