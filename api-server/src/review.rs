@@ -61,13 +61,16 @@ pub async fn of_role(store: &Store, id: i64, days: u32) -> Result<Value, SystemE
     let role = crate::system::roles::get(store, id).await?;
     let rows = crate::system::roles::access_of(store, id).await?;
     let all_services = crate::system::services::list(store).await?;
+    let system = (crate::system::services::SYSTEM_ID, "system".to_owned());
     let names: HashMap<i64, String> = all_services
         .iter()
         .map(|s| (s.id, s.name.clone()))
+        .chain([system.clone()])
         .collect();
     let ids: HashMap<String, i64> = all_services
         .iter()
         .map(|s| (s.name.clone(), s.id))
+        .chain([(system.1, system.0)])
         .collect();
     let since = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
     let usage = crate::system::audit::usage_of_role(store, id, since.timestamp_micros()).await?;

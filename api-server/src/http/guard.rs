@@ -136,6 +136,47 @@ async fn enforce_limits(
     }
 }
 
+/// A sys-admin, or a principal whose role grants `verb` on `resource` of the system service
+/// through an access row naming it (`service_id` 0; rows for every service do not count).
+pub async fn system_access(
+    state: &AppState,
+    caller: &Caller,
+    resource: &str,
+    verb: crate::rbac::Verb,
+) -> Result<(), ApiError> {
+    let Some(p) = &caller.principal else {
+        return Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "No session. Sign in and send the token as X-DreamFactory-Session-Token or Authorization: Bearer.",
+        ));
+    };
+    if p.is_sys_admin() {
+        return Ok(());
+    }
+    let role = match p.role_id {
+        Some(id) => state.compiled_role(id).await?,
+        None => None,
+    };
+    let granted = role.is_some_and(|r| {
+        r.grants_on_named_service(
+            crate::system::services::SYSTEM_ID,
+            resource,
+            verb,
+            crate::rbac::verbs::REQUESTOR_API,
+        )
+    });
+    if granted {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorKind::Forbidden,
+            format!(
+                "Access Forbidden. {verb} access to '{resource}' of the system API needs a sys-admin or a role granting it on service 'system' (service_id 0)."
+            ),
+        ))
+    }
+}
+
 /// The authenticated caller, if any credentials were sent (invalid ones are refused).
 pub struct Caller {
     pub principal: Option<Principal>,

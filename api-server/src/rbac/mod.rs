@@ -169,14 +169,45 @@ impl CompiledRole {
             .fold(0, |m, r| m | r.verb_mask)
     }
 
+    /// Whether the role grants `verb` on `component` of `service` through rows that name
+    /// that service: rows for every service do not count. How the system API's resources
+    /// are granted, so a role reaching "everything" never reaches the system API by accident.
+    #[must_use]
+    pub fn grants_on_named_service(
+        &self,
+        service: i64,
+        component: &str,
+        verb: Verb,
+        requestor: i64,
+    ) -> bool {
+        self.is_active
+            && self
+                .winning_rows_where(service, component, requestor, |r| {
+                    r.service_id == Some(service)
+                })
+                .iter()
+                .any(|r| r.verb_mask & verb.bit() != 0)
+    }
+
     /// The rows of the winning tier for a component (DreamFactory's precedence).
     fn winning_rows(&self, service: i64, component: &str, requestor: i64) -> Vec<&AccessRow> {
+        self.winning_rows_where(service, component, requestor, |_| true)
+    }
+
+    /// The rows of the winning tier among those `considered`.
+    fn winning_rows_where(
+        &self,
+        service: i64,
+        component: &str,
+        requestor: i64,
+        considered: impl Fn(&AccessRow) -> bool,
+    ) -> Vec<&AccessRow> {
         let mut best: Option<Tier> = None;
         let mut out = Vec::new();
         for row in self
             .rows
             .iter()
-            .filter(|r| r.requestor_mask & requestor != 0)
+            .filter(|r| r.requestor_mask & requestor != 0 && considered(r))
         {
             let Some(t) = component::tier(row.service_id, &row.component, service, component)
             else {
@@ -471,6 +502,23 @@ mod tests {
             })
             .collect();
         CompiledRole::compile(&record, &access)
+    }
+
+    #[test]
+    fn the_system_api_is_granted_only_by_rows_naming_it() {
+        let all = Verb::ALL.iter().fold(0, |m, v| m | v.bit());
+        let api = verbs::REQUESTOR_API;
+        let everything = role(&[(None, "*", all), (Some(1), "*", all)]);
+        assert!(!everything.grants_on_named_service(0, "audit", Verb::Get, api));
+        let auditor = role(&[(Some(0), "audit", Verb::Get.bit())]);
+        assert!(auditor.grants_on_named_service(0, "audit", Verb::Get, api));
+        assert!(!auditor.grants_on_named_service(0, "audit", Verb::Delete, api));
+        assert!(!auditor.grants_on_named_service(0, "role", Verb::Get, api));
+        let wide = role(&[(Some(0), "*", Verb::Get.bit())]);
+        assert!(wide.grants_on_named_service(0, "audit", Verb::Get, api));
+        // An exact row wins over the service-wide one (DreamFactory's tiers).
+        let narrowed = role(&[(Some(0), "*", Verb::Get.bit()), (Some(0), "audit", 0)]);
+        assert!(!narrowed.grants_on_named_service(0, "audit", Verb::Get, api));
     }
 
     fn check(role: &CompiledRole, component: &str, verb: Verb) -> Result<Permit, Denied> {

@@ -124,6 +124,13 @@ pub fn seal_config(
     Value::Object(plain).to_string()
 }
 
+/// The id of the system service: the system API itself, a service only so that a role's
+/// access rows can grant its resources (`audit`). No function here reads or changes it.
+pub const SYSTEM_ID: i64 = 0;
+
+/// The system service's type.
+const SYSTEM_TYPE: &str = "system";
+
 fn select() -> sea_query::SelectStatement {
     Query::select()
         .columns([
@@ -136,6 +143,7 @@ fn select() -> sea_query::SelectStatement {
             Services::Config,
         ])
         .from(Services::Table)
+        .and_where(Expr::col(Services::Type).ne(SYSTEM_TYPE))
         .order_by(Services::Id, Order::Asc)
         .to_owned()
 }
@@ -216,7 +224,8 @@ pub async fn update(tx: &mut Tx, id: i64, f: &ServiceFields) -> Result<(), Syste
     let mut q = Query::update();
     q.table(Services::Table)
         .value(Services::LastModifiedDate, now())
-        .and_where(Expr::col(Services::Id).eq(id));
+        .and_where(Expr::col(Services::Id).eq(id))
+        .and_where(Expr::col(Services::Type).ne(SYSTEM_TYPE));
     if let Some(v) = &f.name {
         q.value(Services::Name, v.to_lowercase());
     }
@@ -241,6 +250,7 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
         &Query::delete()
             .from_table(Services::Table)
             .and_where(Expr::col(Services::Id).eq(id))
+            .and_where(Expr::col(Services::Type).ne(SYSTEM_TYPE))
             .to_owned(),
         "Service",
         id,

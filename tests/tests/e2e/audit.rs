@@ -196,9 +196,9 @@ async fn each_request_sign_in_sign_out_and_change_leaves_one_event() {
         e[0]["changes"]
     );
 
-    // Only sys-admins read the trail.
+    // Only sys-admins (and roles granted `audit` of the system service) read the trail.
     let r = reader.get("/api/v2/system/audit").await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 }
 
 #[tokio::test]
@@ -370,6 +370,99 @@ async fn the_audit_api_refuses_unknown_fields_and_bad_values_clearly() {
         .get_with("/api/v2/system/audit", &[("format", "xml")])
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_role_granted_system_audit_reads_the_trail_and_nothing_else_of_the_system_api() {
+    let shop = Shop::new().await;
+    let admin = &shop.admin;
+    // A role that reaches every verb of every service, and of the shop's own: still no audit.
+    let all = 31;
+    let everything = admin
+        .post(
+            "/api/v2/system/role",
+            json!({"resource": [{"name": "everything", "role_service_access_by_role_id": [
+                {"service_id": null, "component": "*", "verb_mask": all},
+                {"service_id": shop.service_id, "component": "*", "verb_mask": all}]}]}),
+        )
+        .await;
+    assert_eq!(
+        everything.status,
+        StatusCode::CREATED,
+        "{}",
+        everything.text
+    );
+    let (_, key) = admin
+        .create_app(
+            "everything-app",
+            everything.body["resource"][0]["id"].as_i64(),
+        )
+        .await;
+    let r = Client::new(&shop.app)
+        .with_key(&key)
+        .get("/api/v2/system/audit")
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.message().contains("system"), "{}", r.text);
+
+    // Granted GET on `audit` of the system service (service_id 0): the trail, no more.
+    let auditor = shop
+        .client_with_role(
+            json!({"resource": [{"name": "auditor", "role_service_access_by_role_id": [
+            {"service_id": 0, "component": "audit", "verb_mask": 1}]}]}),
+        )
+        .await;
+    let r = auditor
+        .with_request_id("auditor-read")
+        .get_with("/api/v2/system/audit", &[("limit", "5")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(!r.body["resource"].as_array().unwrap().is_empty());
+    for path in [
+        "/api/v2/system/role",
+        "/api/v2/system/app",
+        "/api/v2/system/cors",
+    ] {
+        let r = auditor.get(path).await;
+        assert!(
+            matches!(r.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
+            "{path}: {} {}",
+            r.status,
+            r.text
+        );
+    }
+    // The system service is no database: the service API neither lists nor changes it.
+    let services = admin.get("/api/v2/system/service").await;
+    assert!(
+        services.body["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["name"] != "system"),
+        "{}",
+        services.text
+    );
+    for r in [
+        admin.get("/api/v2/system/service/0").await,
+        admin.delete("/api/v2/system/service/0").await,
+    ] {
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    }
+    // The grant travels with the role in an export, by the service's name.
+    let export = admin.get("/api/v2/system/export").await;
+    let role = export.body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "auditor")
+        .cloned()
+        .unwrap();
+    assert_eq!(role["access"][0]["service"], "system", "{role}");
+    // And the auditor's own read is in the trail, under its role.
+    let e = event_of(admin, "auditor-read").await;
+    assert_eq!(e["service"], "system");
+    assert_eq!(e["resource"], "audit");
+    assert_eq!(e["status"], 200);
 }
 
 #[tokio::test]

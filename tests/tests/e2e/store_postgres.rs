@@ -32,7 +32,7 @@ async fn a_postgres_system_store_serves_the_same_api() {
     );
 
     let mut conn = store.connect().await;
-    let config: String = sqlx::query("SELECT config FROM services")
+    let config: String = sqlx::query("SELECT config FROM services WHERE type <> 'system'")
         .fetch_one(&mut conn)
         .await
         .unwrap()

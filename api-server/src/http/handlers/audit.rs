@@ -1,4 +1,5 @@
-//! `GET /api/v2/system/audit`: the audit trail for sys-admins, with the filter language over
+//! `GET /api/v2/system/audit`: the audit trail for sys-admins (and roles granted `audit` on
+//! the system service), with the filter language over
 //! audit fields, paging, and export of every matching event as NDJSON or CSV (streamed in
 //! pages, oldest first); and a role's access review.
 
@@ -11,7 +12,8 @@ use serde_json::{Value, json};
 use super::body::{flag, param, query};
 use crate::audit::{event_json, filter};
 use crate::http::error::ApiError;
-use crate::http::guard::SysAdmin;
+use crate::http::guard::{Caller, SysAdmin, system_access};
+use crate::rbac::Verb;
 use crate::state::AppState;
 use crate::system::audit::{self, AuditEvents, AuditRecord};
 
@@ -44,12 +46,14 @@ fn number(q: &[(String, String)], name: &str) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
-/// `GET /api/v2/system/audit`
+/// `GET /api/v2/system/audit`: sys-admins, and roles granted GET on `audit` of the system
+/// service.
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
-    _a: SysAdmin,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
+    system_access(&state, &caller, "audit", Verb::Get).await?;
     let q = query(&req);
     let cond = condition(&state, &q)?;
     match param(&q, "format") {

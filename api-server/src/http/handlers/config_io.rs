@@ -29,7 +29,8 @@ const VERSION: i64 = 1;
 pub async fn export(state: web::Data<AppState>, _a: SysAdmin) -> Result<HttpResponse, ApiError> {
     let store = &state.store;
     let services = service_store::list(store).await?;
-    let names: HashMap<i64, String> = services.iter().map(|s| (s.id, s.name.clone())).collect();
+    let mut names: HashMap<i64, String> = services.iter().map(|s| (s.id, s.name.clone())).collect();
+    names.insert(service_store::SYSTEM_ID, "system".into());
     let services: Vec<Value> = services
         .iter()
         .map(|s| {
@@ -181,6 +182,7 @@ pub async fn import(
         .into_iter()
         .map(|s| (s.name, s.id))
         .collect();
+    ids.insert("system".into(), service_store::SYSTEM_ID);
     let (mut created, mut updated) = (Vec::new(), Vec::new());
     for (name, existing, fields) in &services {
         match existing {
