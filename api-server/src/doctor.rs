@@ -2,7 +2,9 @@
 //! login: superuser, `BYPASSRLS`, `CREATEROLE`/`CREATEDB`, membership in the server-file and
 //! server-program roles, ownership of exposed tables without forced row-level security, and
 //! TLS. For Rampart: roles granting every verb on every service, sensitive-looking columns a
-//! non-admin role reads in clear, and a master key file others can read.
+//! non-admin role reads in clear, a master key file others can read, short configured secrets,
+//! the bootstrap admin password left in the configuration, admins whose password is one
+//! attackers try first, and CORS entries that open credentialed requests to every origin.
 //!
 //! Findings carry a stable `check` name; the command exits non-zero when any is critical or
 //! high.
@@ -195,6 +197,9 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
         handle.pool.close().await;
     }
     key_file_findings(&mut out, config);
+    secret_findings(&mut out, config);
+    admin_findings(&mut out, config, store).await;
+    cors_findings(&mut out, store).await;
     out.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.subject.cmp(&b.subject)));
     out
 }
@@ -283,9 +288,150 @@ fn key_file_findings(out: &mut Vec<Finding>, config: &Config) {
     }
 }
 
+/// Configured secrets shorter than this are guessable.
+const SHORTEST_SECRET: usize = 16;
+
+fn secret_findings(out: &mut Vec<Finding>, config: &Config) {
+    use secrecy::ExposeSecret;
+    for (name, secret) in [
+        ("alerts.secret", &config.alerts.secret),
+        ("metrics.token", &config.metrics.token),
+    ] {
+        if let Some(s) = secret
+            && s.expose_secret().chars().count() < SHORTEST_SECRET
+        {
+            out.push(finding(
+                Severity::High,
+                "weak_secret",
+                name,
+                format!(
+                    "is shorter than {SHORTEST_SECRET} characters; use a long random value (e.g. `openssl rand -hex 32`)"
+                ),
+            ));
+        }
+    }
+}
+
+/// Passwords an attacker tries first on an admin account: the most common ones and the
+/// account's own names. Each try costs one argon2 verification, so the list stays short.
+fn guesses(email: &str) -> Vec<String> {
+    let local = email.split('@').next().unwrap_or_default().to_lowercase();
+    let mut out: Vec<String> = [
+        "password",
+        "password1",
+        "password123",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "123456789012",
+        "qwertyuiop",
+        "changeme",
+        "changeme123",
+        "letmein",
+        "welcome",
+        "welcome123",
+        "admin",
+        "admin123",
+        "administrator",
+        "rampart",
+        "rampart123",
+        "dreamfactory",
+        "secret",
+        "iloveyou",
+        "trustno1",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    out.extend([
+        email.to_lowercase(),
+        local.clone(),
+        format!("{local}123"),
+        format!("{local}1234"),
+        format!("{local}!"),
+    ]);
+    out
+}
+
+/// Admins checked for guessable passwords, at most (each costs a few dozen hashes).
+const ADMINS_CHECKED: usize = 50;
+
+async fn admin_findings(out: &mut Vec<Finding>, config: &Config, store: &Store) {
+    let Ok(admins) = crate::system::users::list_admins(store).await else {
+        return;
+    };
+    if config.admin_password.is_some() && !admins.is_empty() {
+        out.push(finding(
+            Severity::Medium,
+            "bootstrap_password_in_config",
+            "admin_password",
+            "the first admin exists, yet its password is still set in the configuration or RAMPART_ADMIN_PASSWORD; remove it there".into(),
+        ));
+    }
+    for admin in admins.iter().filter(|a| a.is_active).take(ADMINS_CHECKED) {
+        let Some(hash) = admin.password_hash.clone() else {
+            continue;
+        };
+        let email = admin.email.clone();
+        let guessed = tokio::task::spawn_blocking(move || {
+            guesses(&email)
+                .iter()
+                .any(|g| crate::auth::password::verify(g, Some(&hash)))
+        })
+        .await
+        .unwrap_or(false);
+        if guessed {
+            out.push(finding(
+                Severity::High,
+                "weak_admin_password",
+                &format!("admin {}", admin.email),
+                "has a password attackers try first (a common one, or the account's own name); set a long unique one".into(),
+            ));
+        }
+    }
+}
+
+async fn cors_findings(out: &mut Vec<Finding>, store: &Store) {
+    let Ok(entries) = crate::system::cors::list(store).await else {
+        return;
+    };
+    for e in entries
+        .iter()
+        .filter(|e| crate::cors::any_origin_with_credentials(e))
+    {
+        out.push(finding(
+            Severity::High,
+            "cors_any_origin_with_credentials",
+            &format!("cors entry {} ({})", e.id, e.path),
+            "admits every origin with credentials: any web site a signed-in admin or user visits can call the API as them; list the origins that need it".into(),
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_configured_secrets_are_high() {
+        let mut config = Config::default();
+        config.alerts.secret = Some("short".into());
+        config.metrics.token = Some("a-long-enough-random-token-4f1c".into());
+        let mut out = Vec::new();
+        secret_findings(&mut out, &config);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].check, "weak_secret");
+        assert_eq!(out[0].subject, "alerts.secret");
+        assert_eq!(out[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn guesses_include_the_account_s_own_name() {
+        let g = guesses("Ops.Lead@example.com");
+        assert!(g.contains(&"ops.lead".to_owned()));
+        assert!(g.contains(&"ops.lead123".to_owned()));
+        assert!(g.contains(&"changeme123".to_owned()));
+    }
 
     #[test]
     fn sensitive_names_are_whole_words_or_known_phrases() {

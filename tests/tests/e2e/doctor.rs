@@ -55,6 +55,57 @@ async fn a_superuser_login_and_an_unmasked_ssn_are_critical() {
 }
 
 #[tokio::test]
+async fn an_admin_password_attackers_try_first_is_reported() {
+    let shop = Shop::new().await;
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/admin",
+            json!({"resource": [{"email": "legacy-ops@example.com", "password": "long-unique-passphrase-71c2"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // The policy refuses such a password through the API; one carried over from an older
+    // system (written straight into the store) is what the doctor is for.
+    let hash = rampart_server::auth::password::hash("changeme123").expect("hash");
+    let url = format!(
+        "sqlite://{}",
+        shop.app.data_dir.path().join("rampart.db").display()
+    );
+    let mut store = sqlx::SqliteConnection::connect(&url).await.expect("store");
+    let changed = sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
+        .bind(&hash)
+        .bind("legacy-ops@example.com")
+        .execute(&mut store)
+        .await
+        .expect("update");
+    assert_eq!(changed.rows_affected(), 1);
+    drop(store);
+
+    let (ok, findings) = doctor(&shop);
+    assert!(!ok);
+    assert!(
+        has(
+            &findings,
+            "high",
+            "weak_admin_password",
+            "legacy-ops@example.com"
+        ),
+        "{findings:#?}"
+    );
+    // The first admin's own password is not one of them.
+    assert!(
+        !has(
+            &findings,
+            "high",
+            "weak_admin_password",
+            rampart_tests::app::ADMIN_EMAIL
+        ),
+        "{findings:#?}"
+    );
+}
+
+#[tokio::test]
 async fn the_documented_least_privilege_setup_is_clean() {
     let shop = Shop::new().await;
     let login = format!(
