@@ -1,0 +1,96 @@
+"""What the audit trail costs: the same build with and without auditing, in alternating rounds.
+
+Starts each binary in turn on the bench database (`run.Rampart`), warms it, and drives GET by
+id with wrk; per round it records throughput and the CPU the server spent per request, split by
+thread (request workers; the main runtime, where the audit writer hashes and batches; SQLite's
+worker, where the events are stored). CPU per request is steadier than throughput on a shared
+machine. Prints a table and the mean change.
+
+Usage: python3 bench/audit_cost.py --with BIN --without BIN [--rounds 6] [--duration 8]
+(`bash bench/audit_cost.sh` builds both binaries first.)
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
+
+LUA = """
+local i = 0
+wrk.headers["X-DreamFactory-Api-Key"] = "%s"
+request = function()
+  i = i %% %d + 1
+  return wrk.format(nil, "/api/v2/db/_table/orders/" .. i)
+end
+"""
+
+
+def cpu_by_thread(pid):
+    """CPU ticks per thread name (summed), of a process."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = open(f"/proc/{pid}/task/{t}/comm").read().strip()
+            fields = open(f"/proc/{pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return out
+
+
+def measure(binary, duration, orders):
+    server = run.Rampart(18401, binary)
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(LUA % (server.full, min(orders, 10000)))
+        base = server.base
+        subprocess.run(["wrk", "-t2", "-c32", "-d3s", "-s", f.name, base], check=True, capture_output=True)
+        before = cpu_by_thread(server.proc.pid)
+        out = run.sh("wrk", "-t2", "-c32", f"-d{duration}s", "-s", f.name, base)
+        after = cpu_by_thread(server.proc.pid)
+        os.unlink(f.name)
+        requests = int([l for l in out.splitlines() if "requests in" in l][0].split()[0])
+        tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+        threads = {k: (after[k] - before.get(k, 0)) * tick_us / requests for k in after}
+        workers = sum(v for k, v in threads.items() if k.startswith("actix-rt"))
+        sqlite = sum(v for k, v in threads.items() if k.startswith("sqlx-sqlite"))
+        main = sum(v for k, v in threads.items() if not k.startswith(("actix", "sqlx-sqlite")))
+        return {"rps": requests / duration, "workers_us": workers, "main_us": main, "sqlite_us": sqlite,
+                "total_us": workers + main + sqlite}
+    finally:
+        server.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--with", dest="audited", required=True)
+    ap.add_argument("--without", dest="unaudited", required=True)
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--scale", type=float, default=0.1)
+    args = ap.parse_args()
+    run.load_dataset(args.scale)
+    orders = int(run.psql("SELECT count(*) FROM orders"))
+    rows = {"with audit": [], "without": []}
+    for r in range(args.rounds):
+        for label, binary in (("with audit", args.audited), ("without", args.unaudited)):
+            m = measure(binary, args.duration, orders)
+            rows[label].append(m)
+            print(f"round {r + 1} {label:11} {m['rps']:8.0f} req/s  CPU/request: workers {m['workers_us']:6.1f} µs"
+                  f"  main {m['main_us']:5.1f} µs  sqlite {m['sqlite_us']:5.1f} µs  total {m['total_us']:6.1f} µs",
+                  file=sys.stderr)
+    mean = {k: {f: sum(m[f] for m in v) / len(v) for f in v[0]} for k, v in rows.items()}
+    a, b = mean["with audit"], mean["without"]
+    summary = {"rounds": args.rounds, "duration_s": args.duration, "mean": mean,
+               "throughput_change_pct": round((a["rps"] / b["rps"] - 1) * 100, 1),
+               "cpu_per_request_change_pct": round((a["total_us"] / b["total_us"] - 1) * 100, 1)}
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
