@@ -107,6 +107,13 @@ pub struct Audit {
     pub fail_closed: bool,
     /// Events older than this many days are purged (0: kept forever).
     pub retention_days: u64,
+    /// Keep the response body (up to 64 KiB, as sent: masked values masked) in the events of
+    /// requests under these roles (names). Off by default.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub capture_roles: Vec<String>,
+    /// … and of requests to these tables, as `service.table` (`service.*`: all of it).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub capture_tables: Vec<String>,
 }
 
 impl Default for Audit {
@@ -116,6 +123,8 @@ impl Default for Audit {
             queue: 10_000,
             fail_closed: false,
             retention_days: 365,
+            capture_roles: Vec::new(),
+            capture_tables: Vec::new(),
         }
     }
 }

@@ -235,7 +235,7 @@ pub fn event_json(r: &AuditRecord) -> Value {
         "role_id": r.role_id, "client": r.client, "method": r.method, "service": r.service,
         "resource": r.resource, "params": parse(&r.params), "status": r.status,
         "error_code": r.error_code, "rows": r.rows_count, "latency_us": r.latency_us,
-        "changes": r.changes.as_deref().map(parse), "hash": r.hash,
+        "changes": r.changes.as_deref().map(parse), "response": r.response, "hash": r.hash,
     })
 }
 

@@ -34,6 +34,21 @@ struct Pending {
     note: Arc<Note>,
     record: AuditRecord,
     started: Instant,
+    /// The response body so far, when it is captured.
+    capture: Option<Vec<u8>>,
+}
+
+/// Captured response bytes per event, at most.
+const CAPTURE_LIMIT: usize = 64 * 1024;
+
+impl Pending {
+    fn keep(&mut self, bytes: &[u8]) {
+        if let Some(buf) = self.capture.as_mut() {
+            // One byte past the limit marks the capture as cut.
+            let room = (CAPTURE_LIMIT + 1).saturating_sub(buf.len());
+            buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+    }
 }
 
 impl Pending {
@@ -54,6 +69,15 @@ impl Pending {
             r.email = data.attempted;
         }
         r.rows_count = data.rows;
+        r.response = self.capture.map(|mut buf| {
+            let cut = buf.len() > CAPTURE_LIMIT;
+            buf.truncate(CAPTURE_LIMIT);
+            let mut text = String::from_utf8_lossy(&buf).into_owned();
+            if cut {
+                text.push_str("…[cut at 64 KiB]");
+            }
+            text
+        });
         let elapsed = self.started.elapsed();
         r.latency_us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
         self.state.metrics.observe(
@@ -93,12 +117,51 @@ impl MessageBody for AuditedBody {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_next(cx);
+        if let (Poll::Ready(Some(Ok(bytes))), Some(p)) = (&polled, this.pending.as_mut()) {
+            p.keep(bytes);
+        }
         if let Poll::Ready(None) = polled
             && let Some(p) = this.pending.take()
         {
             p.send();
         }
         polled
+    }
+}
+
+/// Whether a request's response is kept in its event: its role is in `audit.capture_roles`,
+/// or its table in `audit.capture_tables` (`service.table`, `service.*`).
+async fn captured(state: &AppState, r: &AuditRecord, role_id: Option<i64>) -> bool {
+    let audit = &state.config.audit;
+    if audit.capture_roles.is_empty() && audit.capture_tables.is_empty() {
+        return false;
+    }
+    if let (Some(service), Some(resource)) = (&r.service, &r.resource)
+        && resource.starts_with("_table/")
+    {
+        let one = format!("{service}.{}", crate::metrics::table_of(Some(resource)));
+        let all = format!("{service}.*");
+        if audit
+            .capture_tables
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&one) || t.eq_ignore_ascii_case(&all))
+        {
+            return true;
+        }
+    }
+    match role_id {
+        Some(id) if !audit.capture_roles.is_empty() => state
+            .compiled_role(id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|role| {
+                audit
+                    .capture_roles
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&role.name))
+            }),
+        _ => false,
     }
 }
 
@@ -175,6 +238,7 @@ pub async fn request_context(
             slot,
             note,
             started,
+            capture: None,
             record: AuditRecord {
                 ts: chrono::Utc::now().timestamp_micros(),
                 request_id: id.clone(),
@@ -228,6 +292,10 @@ pub async fn request_context(
             p.record.provider = all.iter().find(|s| s.id == pid).map(|s| s.name.clone());
         }
         p.record.status = i64::from(status);
+        let role_id = p.note.read().who.and_then(|w| w.role_id);
+        if captured(state, &p.record, role_id).await {
+            p.capture = Some(Vec::new());
+        }
         p.record.kind = audit::kind(&method, &path, &query, status).to_owned();
         p.record.error_code = res
             .headers()

@@ -35,6 +35,7 @@ pub enum AuditEvents {
     Changes,
     PrevHash,
     Hash,
+    Response,
 }
 
 #[derive(Iden)]
@@ -46,7 +47,7 @@ enum AuditHead {
 }
 
 /// Every column, in the order rows are read and hashed.
-const COLUMNS: [AuditEvents; 24] = [
+const COLUMNS: [AuditEvents; 25] = [
     AuditEvents::Id,
     AuditEvents::Ts,
     AuditEvents::RequestId,
@@ -71,6 +72,7 @@ const COLUMNS: [AuditEvents; 24] = [
     AuditEvents::Changes,
     AuditEvents::PrevHash,
     AuditEvents::Hash,
+    AuditEvents::Response,
 ];
 
 /// One audit row. `params` and `changes` are JSON text, kept byte for byte as hashed.
@@ -107,6 +109,11 @@ pub struct AuditRecord {
     pub changes: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// The response body, when captured (`audit.capture_roles`, `audit.capture_tables`).
+    /// Absent from the hashed JSON when not captured, so rows from before capture existed
+    /// hash as they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
 }
 
 impl AuditRecord {
@@ -123,7 +130,7 @@ impl AuditRecord {
         super::crypto::hex(&sha2::Sha256::digest(scratch.as_slice()))
     }
 
-    fn values(&self) -> [sea_query::SimpleExpr; 24] {
+    fn values(&self) -> [sea_query::SimpleExpr; 25] {
         [
             self.id.into(),
             self.ts.into(),
@@ -149,6 +156,7 @@ impl AuditRecord {
             self.changes.clone().into(),
             self.prev_hash.clone().into(),
             self.hash.clone().into(),
+            self.response.clone().into(),
         ]
     }
 }
@@ -159,7 +167,7 @@ struct Head {
     hash: String,
 }
 
-/// Rows per INSERT at most (24 parameters each, well under both backends' limits). Smaller
+/// Rows per INSERT at most (25 parameters each, well under both backends' limits). Smaller
 /// INSERTs take a power of two rows, so only eight statement shapes exist and each is parsed
 /// once and then reused from the connection's statement cache.
 const INSERT_CHUNK: usize = 128;

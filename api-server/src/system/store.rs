@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_008_system_service.sql"),
         include_str!("migrations/postgres_008_system_service.sql"),
     ),
+    (
+        9,
+        include_str!("migrations/sqlite_009_audit_responses.sql"),
+        include_str!("migrations/postgres_009_audit_responses.sql"),
+    ),
 ];
 
 /// The system store's pool.

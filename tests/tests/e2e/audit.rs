@@ -466,6 +466,82 @@ async fn a_role_granted_system_audit_reads_the_trail_and_nothing_else_of_the_sys
 }
 
 #[tokio::test]
+async fn responses_are_kept_only_where_configured_and_as_the_client_got_them() {
+    let shop = Shop::with(&Options {
+        env: vec![
+            (
+                "RAMPART_AUDIT__CAPTURE_TABLES".into(),
+                "db.customers".into(),
+            ),
+            ("RAMPART_AUDIT__CAPTURE_ROLES".into(), "partner".into()),
+        ],
+    })
+    .await;
+    let support = shop
+        .client_with_role(
+            json!({"resource": [{"name": "support", "role_service_access_by_role_id": [
+            {"service_id": shop.service_id, "component": "_table/customers/*", "verb_mask": 1,
+             "field_rules": {"ssn": {"mask": "last4"}}},
+            {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1}]}]}),
+        )
+        .await;
+    // A captured table: the event holds exactly what the client got, the ssn masked.
+    let r = support
+        .with_request_id("kept-customers")
+        .get_with(
+            "/api/v2/db/_table/customers",
+            &[("order", "id"), ("limit", "3")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let e = event_of(&shop.admin, "kept-customers").await;
+    let kept = e["response"].as_str().expect("a captured response");
+    assert_eq!(serde_json::from_str::<Value>(kept).unwrap(), r.body);
+    let clear = "123-45-6789";
+    assert!(!kept.contains(clear) && !r.text.contains(clear), "{kept}");
+    // Another table, another role: nothing kept.
+    let r = support
+        .with_request_id("not-kept-orders")
+        .get_with("/api/v2/db/_table/orders", &[("limit", "2")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        event_of(&shop.admin, "not-kept-orders").await["response"],
+        Value::Null
+    );
+    // A captured role: everything it is answered, refusals too.
+    let partner = shop
+        .client_with_role(
+            json!({"resource": [{"name": "partner", "role_service_access_by_role_id": [
+            {"service_id": shop.service_id, "component": "_table/orders/*", "verb_mask": 1}]}]}),
+        )
+        .await;
+    let r = partner
+        .with_request_id("kept-partner")
+        .get_with("/api/v2/db/_table/orders", &[("limit", "2")])
+        .await;
+    let e = event_of(&shop.admin, "kept-partner").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(e["response"].as_str().unwrap()).unwrap(),
+        r.body
+    );
+    let r = partner
+        .with_request_id("kept-refusal")
+        .get("/api/v2/db/_table/customers")
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let e = event_of(&shop.admin, "kept-refusal").await;
+    assert!(e["response"].as_str().unwrap().contains("Forbidden"), "{e}");
+    // Captured rows are part of the chain: editing one is caught like any other edit.
+    let out = shop.app.run(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
 async fn the_access_review_shows_what_was_used_when_and_what_never_was() {
     let shop = Shop::new().await;
     let r = shop
