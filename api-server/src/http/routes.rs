@@ -10,6 +10,8 @@ use super::handlers::{
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
+    ("GET", "/admin"),
+    ("GET", "/admin/{path:.*}"),
     ("GET", "/ready"),
     ("GET", "/metrics"),
     ("GET", "/api/docs/"),
@@ -90,6 +92,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    super::console::configure(cfg);
     cfg.route("/health", web::get().to(root::health))
         .route("/ready", web::get().to(root::ready))
         .route("/metrics", web::get().to(root::metrics))

@@ -12,6 +12,7 @@ mod alerts;
 mod audit;
 mod cache;
 mod config_io;
+mod console;
 mod cors;
 mod defence_in_depth;
 mod doctor;

@@ -9,6 +9,9 @@ use reqwest::{Method, StatusCode};
 /// What an anonymous caller gets on each route.
 const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("GET", "/health", 200),
+    // The console's files are public (it signs in like any client); deep links get index.html.
+    ("GET", "/admin", 200),
+    ("GET", "/admin/{path:.*}", 200),
     ("GET", "/ready", 200),
     ("GET", "/metrics", 200),
     ("GET", "/api/docs/", 200),
@@ -105,7 +108,8 @@ async fn anonymous_callers_get_exactly_the_expected_answers() {
         let concrete = path
             .replace("{id}", "1")
             .replace("{service}", "db")
-            .replace("{resource:.*}", "_table/orders");
+            .replace("{resource:.*}", "_table/orders")
+            .replace("{path:.*}", "roles/7");
         let method = if *method == "*" {
             Method::GET
         } else {

@@ -1,0 +1,124 @@
+// The console as an admin meets it: sign-in (and back to the page asked for), the services
+// list from the real server, sign-out, expired sessions, reloads and unknown routes; each
+// screen checked with axe-core and photographed for review.
+import { expect, test, type Page } from '@playwright/test'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+const EMAIL = process.env.ADMIN_EMAIL ?? ''
+const PASSWORD = process.env.ADMIN_PASSWORD ?? ''
+const SHOTS = process.env.SCREENSHOTS ?? 'test-results/screens'
+
+/** Collects uncaught errors, console errors and 5xx answers of a page. */
+function watch(page: Page): string[] {
+  const problems: string[] = []
+  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`))
+  page.on('console', (m) => {
+    // A refused sign-in or an ended session is a 4xx the console handles; the browser logs it.
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`)
+  })
+  page.on('response', (r) => {
+    if (r.status() >= 500) problems.push(`${r.status()} ${r.url()}`)
+  })
+  return problems
+}
+
+/** axe-core's serious and critical violations on the page as it is. */
+async function violations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE)
+  const found: { id: string; impact: string; help: string }[] = await page.evaluate(async () => {
+    // @ts-expect-error axe is the global the script above defines
+    const r = await axe.run(document, { resultTypes: ['violations'] })
+    return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help }))
+  })
+  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`)
+}
+
+async function screen(page: Page, name: string) {
+  expect(await violations(page), `axe on ${name}`).toEqual([])
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true })
+}
+
+async function signIn(page: Page) {
+  await page.getByLabel('Email').fill(EMAIL)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
+test('an unauthenticated visit signs in and returns to the page asked for', async ({ page }) => {
+  const problems = watch(page)
+  await page.goto('services')
+  await expect(page).toHaveURL(/\/admin\/login\?next=%2Fservices$/)
+  await expect(page.getByRole('heading', { name: 'Sign in to Rampart' })).toBeVisible()
+  await screen(page, 'sign-in')
+  await signIn(page)
+  await expect(page).toHaveURL(/\/admin\/services$/)
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  // The fixture's database service, as the system API lists it.
+  await expect(page.getByRole('row', { name: /^db\b.*pgsql/ })).toBeVisible()
+  await expect(page.getByRole('link', { name: 'Services' })).toHaveAttribute('aria-current', 'page')
+  await screen(page, 'services')
+  // A reload keeps the session and the page.
+  await page.reload()
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  expect(problems).toEqual([])
+})
+
+test("a refused sign-in shows the server's message where the form is", async ({ page }) => {
+  const problems = watch(page)
+  await page.goto('login')
+  await page.getByLabel('Email').fill(EMAIL)
+  await page.getByLabel('Password').fill('not-the-password-at-all')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.getByRole('alert')).toHaveText('Invalid credentials supplied.')
+  await expect(page).toHaveURL(/\/admin\/login$/)
+  expect(problems).toEqual([])
+})
+
+test('an ended session returns to sign-in, then to the page', async ({ page }) => {
+  const problems = watch(page)
+  await page.goto('login')
+  await signIn(page)
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  // The server no longer knows the token (as after an expiry or a revocation).
+  await page.evaluate(() => sessionStorage.setItem('rampart.session', 'expired-or-revoked'))
+  await page.goto('services')
+  await expect(page).toHaveURL(/\/admin\/login\?next=%2Fservices$/)
+  await signIn(page)
+  await expect(page).toHaveURL(/\/admin\/services$/)
+  expect(problems).toEqual([])
+})
+
+test('sign-out ends the session; unknown routes say so; keyboard reaches every control', async ({ page }) => {
+  const problems = watch(page)
+  await page.goto('login')
+  // Keyboard only: the fields and the button in order, submitted with Enter.
+  await page.getByLabel('Email').focus()
+  await page.keyboard.type(EMAIL)
+  await page.keyboard.press('Tab')
+  await expect(page.getByLabel('Password')).toBeFocused()
+  await page.keyboard.type(PASSWORD)
+  await page.keyboard.press('Enter')
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+
+  await page.goto('no-such-page')
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible()
+  await screen(page, 'not-found')
+
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await expect(page).toHaveURL(/\/admin\/login$/)
+  await page.goto('services')
+  await expect(page).toHaveURL(/\/admin\/login\?next=%2Fservices$/)
+  expect(problems).toEqual([])
+})
+
+test('a narrow window keeps every control usable', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 800 })
+  await page.goto('login')
+  await signIn(page)
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeInViewport()
+  await screen(page, 'services-narrow')
+})

@@ -1,0 +1,118 @@
+//! The admin console at `/admin`: the embedded build served with the right types, caching and
+//! Content-Security-Policy, deep links answered with `index.html` and missing assets with 404;
+//! and the console's browser tests (Playwright in Debian's Chromium, `admin-ui/e2e`) run
+//! against a real server whose database service is real.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use rampart_tests::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::fixture::Shop;
+
+fn header<'h>(h: &'h HeaderMap, name: &str) -> &'h str {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary_with_strict_headers() {
+    let shop = Shop::new().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = &shop.app.base;
+
+    let r = http.get(format!("{base}/admin")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(r.headers(), "location"), "/admin/");
+
+    // index.html, for the root and for any route of the app (a reload on a deep link).
+    let mut asset = String::new();
+    for path in ["/admin/", "/admin/roles/7", "/admin/login?next=%2Fservices"] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let h = r.headers().clone();
+        assert!(
+            header(&h, "content-type").starts_with("text/html"),
+            "{path}"
+        );
+        assert_eq!(header(&h, "cache-control"), "no-cache", "{path}");
+        let csp = header(&h, "content-security-policy");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(header(&h, "x-content-type-options"), "nosniff");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("<div id=\"app\">"), "{html}");
+        let at = html.find("/admin/assets/").expect("a script under assets/");
+        asset = html[at..].split('"').next().unwrap_or_default().to_owned();
+    }
+
+    // A hashed asset: immutable, typed, revalidated by ETag.
+    let r = http.get(format!("{base}{asset}")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{asset}");
+    let h = r.headers().clone();
+    assert_eq!(
+        header(&h, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        header(&h, "content-type").starts_with("text/javascript")
+            || header(&h, "content-type").starts_with("text/css"),
+        "{}",
+        header(&h, "content-type")
+    );
+    let etag = header(&h, "etag").to_owned();
+    assert!(etag.starts_with('"'), "{etag}");
+    let r = http
+        .get(format!("{base}{asset}"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+
+    // A missing asset is a 404, never index.html; HEAD works; other verbs do not.
+    for path in ["/admin/assets/index-gone.js", "/admin/missing.png"] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(!r.text().await.unwrap().contains("<div id=\"app\">"));
+    }
+    let r = http.head(format!("{base}/admin/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http.post(format!("{base}/admin/")).send().await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+}
+
+#[tokio::test]
+async fn the_console_works_in_a_real_browser() {
+    let shop = Shop::new().await;
+    let ui = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../admin-ui");
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("npx")
+        .args(["--no-install", "playwright", "test"])
+        .current_dir(&ui)
+        .env("CONSOLE_URL", format!("{}/admin/", shop.app.base))
+        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SCREENSHOTS", &shots)
+        .output()
+        .expect("run Playwright (scripts/setup-test-env.sh installs it)");
+    assert!(
+        out.status.success(),
+        "the console's browser tests failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for screen in ["sign-in", "services", "not-found", "services-narrow"] {
+        assert!(shots.join(format!("{screen}.png")).exists(), "{screen}.png");
+    }
+}
