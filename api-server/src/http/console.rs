@@ -4,10 +4,11 @@
 //! Content-Security-Policy. A missing asset is a 404, never `index.html` (a stale chunk must
 //! not come back as HTML). Without the `console` feature, `/admin` says how to get it.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 /// The policy `index.html` is served with: only this origin's scripts, styles and API.
+#[cfg(feature = "console")]
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
@@ -82,7 +83,7 @@ async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     if name == "index.html" {
         res.insert_header((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            header::HeaderValue::from_static(CSP),
         ))
         .insert_header((header::REFERRER_POLICY, "no-referrer"));
     }
