@@ -27,6 +27,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v2/system/limit/{id}"),
     ("PUT", "/api/v2/system/limit/{id}"),
     ("DELETE", "/api/v2/system/limit/{id}"),
+    ("POST", "/api/v2/system/service/test"),
+    ("GET", "/api/v2/system/service/{id}/schema"),
     ("GET", "/api/v2/system/cors"),
     ("POST", "/api/v2/system/cors"),
     ("GET", "/api/v2/system/cors/{id}"),
@@ -232,6 +234,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::resource("/service")
                         .route(web::get().to(system::service_list))
                         .route(web::post().to(system::service_create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/service/test")
+                        .route(web::post().to(system::service_test))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/service/{id}/schema")
+                        .route(web::get().to(system::service_schema))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(

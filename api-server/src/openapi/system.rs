@@ -258,8 +258,63 @@ pub fn build() -> Parts {
         ),
     );
 
+    let service_test = operation(
+        "system_test_service",
+        "system: service",
+        "Try a connection without storing anything (with `id`, stored secrets stand in for those left out)",
+    )
+    .request_body(Some(body(
+        object::<RefOr<Schema>>([
+            ("id", nullable(Type::Integer).into()),
+            ("type", prim(Type::String).into()),
+            ("config", schema_ref("ServiceConfig")),
+        ]),
+        "The service as it would be saved.",
+        true,
+    )))
+    .response(
+        "200",
+        json_response(
+            "Connected.",
+            object::<RefOr<Schema>>([
+                ("success", prim(Type::Boolean).into()),
+                ("message", prim(Type::String).into()),
+            ]),
+        ),
+    );
+    let service_schema = operation(
+        "system_get_service_schema",
+        "system: service",
+        "Everything the service's login can see: tables and views (fields, keys, relationships) and functions",
+    )
+    .parameter(path("id", "The service's id.", prim(Type::Integer)))
+    .parameter(query(
+        "refresh",
+        "Introspect the database again first.",
+        prim(Type::Boolean),
+    ))
+    .response(
+        "200",
+        json_response(
+            "The schema.",
+            object::<RefOr<Schema>>([
+                ("service", prim(Type::String).into()),
+                ("table", array(any()).into()),
+                ("function", array(any()).into()),
+            ]),
+        ),
+    );
+
     let mut paths = vec![
         ("/api/v2".to_owned(), path_item(get(index))),
+        (
+            "/api/v2/system/service/test".to_owned(),
+            path_item(vec![(HttpMethod::Post, service_test)]),
+        ),
+        (
+            "/api/v2/system/service/{id}/schema".to_owned(),
+            path_item(get(service_schema)),
+        ),
         ("/api/v2/system/export".to_owned(), path_item(get(export))),
         (
             "/api/v2/system/import".to_owned(),

@@ -27,6 +27,8 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("PATCH", "/api/v2/system/limit/{id}", 401),
     ("PUT", "/api/v2/system/limit/{id}", 401),
     ("DELETE", "/api/v2/system/limit/{id}", 401),
+    ("POST", "/api/v2/system/service/test", 401),
+    ("GET", "/api/v2/system/service/{id}/schema", 401),
     ("GET", "/api/v2/system/cors", 401),
     ("POST", "/api/v2/system/cors", 401),
     ("GET", "/api/v2/system/cors/{id}", 401),

@@ -328,3 +328,127 @@ async fn admins_can_be_created_listed_and_must_have_strong_passwords() {
         .await;
     assert_eq!(b.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_connection_can_be_tested_without_storing_anything() {
+    let shop = Shop::new().await;
+    let admin = &shop.admin;
+    let good = shop.db.service_config();
+    let r = admin
+        .post(
+            "/api/v2/system/service/test",
+            json!({"type": "pgsql", "config": good}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["success"], json!(true));
+
+    // A refused connection: the server's clear message, no secret in it, nothing stored.
+    let before = admin.get("/api/v2/system/service").await.body;
+    let r = admin
+        .post(
+            "/api/v2/system/service/test",
+            json!({"type": "pgsql", "config": {"host": "127.0.0.1", "port": 1, "database": "x",
+                "username": "u", "password": "s3cret-pass"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.message().starts_with("Could not connect to the database"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("s3cret-pass"));
+    assert_eq!(admin.get("/api/v2/system/service").await.body, before);
+
+    // Editing: with the service's id, a config without its password uses the stored one.
+    let mut without_secret = good.clone();
+    without_secret.as_object_mut().unwrap().remove("password");
+    let r = admin
+        .post(
+            "/api/v2/system/service/test",
+            json!({"id": shop.service_id, "config": without_secret}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = admin
+        .post("/api/v2/system/service/test", json!({"config": good}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = Client::new(&shop.app)
+        .post(
+            "/api/v2/system/service/test",
+            json!({"type": "pgsql", "config": good}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_service_schema_shows_tables_fields_keys_relationships_and_functions() {
+    let shop = Shop::new().await;
+    let admin = &shop.admin;
+    let r = admin
+        .get(&format!(
+            "/api/v2/system/service/{}/schema",
+            shop.service_id
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["service"], "db");
+    let tables = r.body["table"].as_array().unwrap();
+    let orders = tables
+        .iter()
+        .find(|t| t["name"] == "orders")
+        .expect("orders");
+    assert_eq!(orders["primary_key"], json!(["id"]));
+    let customer_id = orders["field"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "customer_id")
+        .expect("customer_id");
+    assert_eq!(customer_id["is_foreign_key"], json!(true));
+    assert_eq!(customer_id["ref_table"], "customers");
+    assert!(
+        orders["related"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|rel| rel["type"] == "belongs_to" && rel["ref_table"] == "customers"),
+        "{orders}"
+    );
+    // The sys-admin's view hides nothing: the ssn is there, unmasked.
+    let customers = tables.iter().find(|t| t["name"] == "customers").unwrap();
+    assert!(
+        customers["field"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "ssn" && f.get("mask").is_none())
+    );
+    assert!(!r.body["function"].as_array().unwrap().is_empty());
+
+    // A table created since: seen after a refresh.
+    let mut conn = shop.db.connect().await;
+    sqlx::Executor::execute(&mut conn, "CREATE TABLE invoices (id serial PRIMARY KEY)")
+        .await
+        .unwrap();
+    let r = admin
+        .get(&format!(
+            "/api/v2/system/service/{}/schema?refresh=true",
+            shop.service_id
+        ))
+        .await;
+    assert!(
+        r.body["table"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "invoices"),
+        "{}",
+        r.text
+    );
+    let r = admin.get("/api/v2/system/service/9999/schema").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -275,6 +275,75 @@ pub async fn service_create(
     Ok(created(ids))
 }
 
+/// `POST /api/v2/system/service/test`: tries a connection and stores nothing (the console's
+/// "test connection"). With `id`, the service's stored secrets stand in for those left out,
+/// as when it is saved.
+pub async fn service_test(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    _a: SysAdmin,
+) -> Result<HttpResponse, ApiError> {
+    let m = one_record(&body)?;
+    let existing = match int_field(&m, "id")? {
+        Some(id) => Some(service_store::get(&state.store, id).await?),
+        None => None,
+    };
+    let kind = match (str_field(&m, "type")?, &existing) {
+        (Some(kind), _) => kind,
+        (None, Some(e)) => e.kind.clone(),
+        (None, None) => return Err(ApiError::bad_request("Field 'type' can not be NULL.")),
+    };
+    check_service_type(&kind)?;
+    let config = config_field(&m)?
+        .ok_or_else(|| ApiError::bad_request("Field 'config' can not be NULL."))?;
+    tested_config(&state, &kind, config, existing.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "message": "Connected."})))
+}
+
+/// `GET /api/v2/system/service/{id}/schema[?refresh=true]`: everything the service's login
+/// can see — tables and views with their fields, keys and relationships, and functions — for
+/// the console's schema browser and role editor; `refresh` introspects again first.
+pub async fn service_schema(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    _a: SysAdmin,
+) -> Result<HttpResponse, ApiError> {
+    let record = service_store::get(&state.store, *id).await?;
+    let handle = state
+        .services
+        .get(&record, &state.master_key, &state.config.limits)
+        .await?;
+    let model = if flag(&query(&req), "refresh") {
+        handle.refresh().await?
+    } else {
+        handle.schema()
+    };
+    let all = crate::rbac::TableRules::default();
+    let tables: Vec<Value> = model
+        .tables
+        .iter()
+        .map(|t| crate::http::schema_json::table(t, &all, &|_| true))
+        .collect();
+    let functions: Vec<Value> = model
+        .functions
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.api_name,
+                "kind": f.kind,
+                "args": f.args.iter().map(|a| json!({"name": a.name, "type": a.sql_type,
+                    "has_default": a.has_default})).collect::<Vec<_>>(),
+                "returns": f.return_type,
+                "description": f.comment,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "service": record.name, "table": tables, "function": functions,
+    })))
+}
+
 /// `PATCH|PUT /api/v2/system/service/{id}`
 pub async fn service_update(
     state: web::Data<AppState>,
