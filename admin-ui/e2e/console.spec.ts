@@ -58,6 +58,7 @@ test('an unauthenticated visit signs in and returns to the page asked for', asyn
   await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
   // The fixture's database service, as the system API lists it.
   await expect(page.getByRole('row', { name: /^db\b.*pgsql/ })).toBeVisible()
+  await expect(page.getByRole('link', { name: 'db', exact: true })).toBeVisible()
   await expect(page.getByRole('link', { name: 'Services' })).toHaveAttribute('aria-current', 'page')
   await screen(page, 'services')
   // A reload keeps the session and the page.
@@ -121,4 +122,49 @@ test('a narrow window keeps every control usable', async ({ page }) => {
   await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeInViewport()
   await screen(page, 'services-narrow')
+})
+
+test('a service is connected to a real PostgreSQL, browsed, and deleted', async ({ page }) => {
+  const problems = watch(page)
+  const db = JSON.parse(process.env.SERVICE_CONFIG ?? '{}')
+  await page.goto('login')
+  await signIn(page)
+  await page.getByRole('link', { name: 'New service' }).click()
+  await expect(page.getByRole('heading', { name: 'New PostgreSQL service' })).toBeVisible()
+  await page.getByLabel('Name', { exact: true }).fill('shop2')
+  await page.getByLabel('Host').fill(String(db.host))
+  await page.getByLabel('Port').fill('1')
+  await page.getByLabel('Database').fill(String(db.database))
+  await page.getByLabel('Username').fill(String(db.username))
+  await page.getByLabel('Password', { exact: true }).fill(String(db.password ?? ''))
+  await page.getByLabel('TLS (sslmode)').selectOption('disable')
+  // A wrong port: the server's own message, inline; nothing is created.
+  await page.getByRole('button', { name: 'Test connection' }).click()
+  await expect(page.getByRole('alert')).toContainText('Could not connect to the database')
+  await page.getByLabel('Port').fill(String(db.port))
+  await page.getByRole('button', { name: 'Test connection' }).click()
+  await expect(page.getByRole('status')).toHaveText('Connected.')
+  await screen(page, 'service-new')
+  await page.getByRole('button', { name: 'Create service' }).click()
+
+  // The new service's schema.
+  await expect(page.getByRole('heading', { name: 'Schema of shop2' })).toBeVisible()
+  await page.getByLabel('Find a table').fill('ord')
+  await page.getByRole('button', { name: 'orders', exact: true }).click()
+  await expect(page.getByRole('heading', { name: 'orders' })).toBeVisible()
+  await expect(page.getByRole('row', { name: /customer_id .*→ customers\.id/ })).toBeVisible()
+  await screen(page, 'schema')
+
+  // Editing keeps the stored password unless a new one is typed; deleting asks first.
+  await page.getByRole('link', { name: 'Connection' }).click()
+  await expect(page.getByLabel('Password', { exact: true })).toHaveAttribute('placeholder', 'unchanged')
+  await page.getByRole('button', { name: 'Test connection' }).click()
+  await expect(page.getByRole('status')).toHaveText('Connected.')
+  await screen(page, 'service-edit')
+  await page.getByRole('button', { name: 'Delete service' }).click()
+  await expect(page.getByRole('alertdialog', { name: 'Delete service shop2?' })).toBeVisible()
+  await page.getByRole('button', { name: 'Delete shop2' }).click()
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  await expect(page.getByRole('link', { name: 'shop2' })).toHaveCount(0)
+  expect(problems).toEqual([])
 })

@@ -2,26 +2,42 @@
 // page of the current route.
 import { useEffect } from 'preact/hooks'
 import { signOut, toSignIn, token } from './api'
-import { Link, navigate, pathOf, useRoute } from './router'
+import { Link, match, navigate, pathOf, useRoute } from './router'
 import { Login } from './pages/Login'
 import { Services } from './pages/Services'
+import { ServiceForm } from './pages/ServiceForm'
+import { Schema } from './pages/Schema'
 
-const PAGES: { path: string; title: string; page: () => preact.JSX.Element }[] = [
-  { path: '/services', title: 'Services', page: Services },
+type Params = Record<string, string>
+
+/** Every page: its route pattern, the section it belongs to, and its title. */
+const PAGES: { pattern: string; section: string; title: (p: Params) => string; page: (p: Params) => preact.JSX.Element }[] = [
+  { pattern: '/services', section: 'Services', title: () => 'Services', page: () => <Services /> },
+  { pattern: '/services/new', section: 'Services', title: () => 'New service', page: () => <ServiceForm /> },
+  { pattern: '/services/:id', section: 'Services', title: () => 'Service', page: (p) => <ServiceForm id={Number(p.id)} /> },
+  { pattern: '/services/:id/schema', section: 'Services', title: () => 'Schema', page: (p) => <Schema id={Number(p.id)} /> },
 ]
+
+/** The sections in the navigation, each with its first page. */
+const SECTIONS: { name: string; path: string }[] = [{ name: 'Services', path: '/services' }]
 
 export function App() {
   const route = useRoute()
   const path = pathOf(route)
   const signedIn = token() !== null
-
-  const current = PAGES.find((p) => p.path === path)
+  let params: Params = {}
+  const current = PAGES.find((p) => {
+    const m = match(p.pattern, path)
+    if (m) params = m
+    return m !== null
+  })
+  const title = current ? current.title(params) : 'Not found'
 
   useEffect(() => {
     if (!signedIn && path !== '/login') toSignIn()
     else if (signedIn && path === '/') navigate('/services', true)
-    else if (path !== '/login') document.title = `${current?.title ?? 'Not found'} · Rampart console`
-  }, [signedIn, path, current])
+    else if (path !== '/login') document.title = `${title} · Rampart console`
+  }, [signedIn, path, title])
 
   if (path === '/login') return <Login route={route} />
   if (!signedIn || path === '/') return null
@@ -30,9 +46,9 @@ export function App() {
       <header class="bar">
         <span class="brand">Rampart</span>
         <nav aria-label="Console">
-          {PAGES.map((p) => (
-            <Link to={p.path} aria-current={p.path === path ? 'page' : undefined}>
-              {p.title}
+          {SECTIONS.map((s) => (
+            <Link to={s.path} aria-current={current?.section === s.name ? 'page' : undefined}>
+              {s.name}
             </Link>
           ))}
         </nav>
@@ -49,7 +65,8 @@ export function App() {
       </header>
       <main>
         {current ? (
-          <current.page />
+          // A new key per route, so a page's state never leaks into the next one.
+          <div key={path}>{current.page(params)}</div>
         ) : (
           <section>
             <h1>Not found</h1>

@@ -62,3 +62,5 @@ export function Link(props: { to: string; children: preact.ComponentChildren; cl
     </a>
   )
 }
+
+export { match } from './match'

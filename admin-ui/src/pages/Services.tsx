@@ -1,29 +1,19 @@
 // The services list: the databases this server serves, with loading, empty and error states.
-import { useEffect, useState } from 'preact/hooks'
-import { api, ApiError } from '../api'
-
-interface Service {
-  id: number
-  name: string
-  label: string
-  type: string
-  is_active: boolean
-  description: string | null
-}
-
-type Load<T> = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; data: T }
+import { api } from '../api'
+import { useLoad } from '../load'
+import { Link } from '../router'
+import type { Service } from '../services'
 
 export function Services() {
-  const [load, setLoad] = useState<Load<Service[]>>({ state: 'loading' })
-  useEffect(() => {
-    api<{ resource: Service[] }>('GET', '/api/v2/system/service')
-      .then((r) => setLoad({ state: 'ready', data: r.resource }))
-      .catch((e) => setLoad({ state: 'failed', message: e instanceof ApiError ? e.message : String(e) }))
-  }, [])
-
+  const [load] = useLoad(() => api<{ resource: Service[] }>('GET', '/api/v2/system/service').then((r) => r.resource))
   return (
     <section aria-labelledby="services-title">
-      <h1 id="services-title">Services</h1>
+      <div class="heading">
+        <h1 id="services-title">Services</h1>
+        <Link to="/services/new" class="button">
+          New service
+        </Link>
+      </div>
       {load.state === 'loading' && <p aria-live="polite">Loading services…</p>}
       {load.state === 'failed' && (
         <p class="error" role="alert">
@@ -31,7 +21,7 @@ export function Services() {
         </p>
       )}
       {load.state === 'ready' && load.data.length === 0 && (
-        <p class="empty">No database is connected yet.</p>
+        <p class="empty">No database is connected yet. Connect one with “New service”.</p>
       )}
       {load.state === 'ready' && load.data.length > 0 && (
         <table>
@@ -42,17 +32,23 @@ export function Services() {
               <th scope="col">Label</th>
               <th scope="col">Type</th>
               <th scope="col">Active</th>
+              <th scope="col">Schema</th>
             </tr>
           </thead>
           <tbody>
             {load.data.map((s) => (
               <tr key={s.id}>
                 <td>
-                  <code>{s.name}</code>
+                  <Link to={`/services/${s.id}`}>{s.name}</Link>
                 </td>
                 <td>{s.label}</td>
                 <td>{s.type}</td>
                 <td>{s.is_active ? 'Yes' : 'No'}</td>
+                <td>
+                  <Link to={`/services/${s.id}/schema`}>
+                    Browse<span class="sr-only"> the schema of {s.name}</span>
+                  </Link>
+                </td>
               </tr>
             ))}
           </tbody>

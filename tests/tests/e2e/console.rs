@@ -104,6 +104,7 @@ async fn the_console_works_in_a_real_browser() {
         .env("ADMIN_EMAIL", ADMIN_EMAIL)
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("SCREENSHOTS", &shots)
+        .env("SERVICE_CONFIG", shop.db.service_config().to_string())
         .output()
         .expect("run Playwright (scripts/setup-test-env.sh installs it)");
     assert!(
@@ -112,7 +113,15 @@ async fn the_console_works_in_a_real_browser() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    for screen in ["sign-in", "services", "not-found", "services-narrow"] {
+    for screen in [
+        "sign-in",
+        "services",
+        "not-found",
+        "services-narrow",
+        "service-new",
+        "schema",
+        "service-edit",
+    ] {
         assert!(shots.join(format!("{screen}.png")).exists(), "{screen}.png");
     }
 }

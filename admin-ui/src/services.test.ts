@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest'
+import { configOf, connectionOf } from './services'
+
+describe('service config', () => {
+  it('keeps keys the form does not edit and leaves an empty password out', () => {
+    const base = { host: 'db', port: 5432, database: 'shop', username: 'api', max_records: 500 }
+    const c = connectionOf(base)
+    expect(c.password).toBe('')
+    c.host = ' db2 '
+    expect(configOf(base, c)).toEqual({ host: 'db2', port: 5432, database: 'shop', username: 'api', sslmode: 'prefer', max_records: 500 })
+  })
+  it('sends a new password and a numeric port', () => {
+    const c = { ...connectionOf({}), port: '6432', password: 'pw' }
+    expect(configOf({}, c)).toMatchObject({ port: 6432, password: 'pw' })
+  })
+})
