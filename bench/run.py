@@ -119,7 +119,10 @@ class Rampart:
                      {"email": "bench@example.com", "password": "quiet-lantern-meadow"})["session_token"]
         auth = {"Authorization": f"Bearer {token}"}
         http("POST", self.base + "/api/v2/system/service", {"resource": [{"name": "db", "type": "pgsql", "config": {
-            "host": "127.0.0.1", "port": 5432, "database": DB, "username": "postgres", "max_records": 100000}}]}, auth)
+            "host": "127.0.0.1", "port": 5432, "database": DB, "username": "postgres", "max_records": 100000,
+            # Every system talks to PostgreSQL without TLS on loopback (Platformatic's driver
+            # does not negotiate it; pgbench runs with PGSSLMODE=disable).
+            "sslmode": "disable"}}]}, auth)
 
         def app(name, access):
             role = http("POST", self.base + "/api/v2/system/role", {"resource": [
@@ -215,7 +218,7 @@ def pgbench(sql, args, max_id):
         f.write(f"\\set id random(1, {max_id})\n{sql}\n")
     try:
         out = sh("pgbench", *PG, "-n", "-M", "prepared", "-c", str(min(args.connections, 16)), "-j", "2",
-                 "-T", str(args.duration), "-f", f.name, DB)
+                 "-T", str(args.duration), "-f", f.name, DB, env=dict(os.environ, PGSSLMODE="disable"))
     finally:
         os.unlink(f.name)
     tps = float([l for l in out.splitlines() if l.startswith("tps")][0].split("=")[1].split()[0])
