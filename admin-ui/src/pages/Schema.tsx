@@ -3,7 +3,8 @@
 // as you type and shown a page at a time.
 import { useMemo, useState } from 'preact/hooks'
 import { api } from '../api'
-import { messageOf, useLoad } from '../load'
+import { useLoad } from '../load'
+import { LoadStatus } from '../LoadStatus'
 import { Link } from '../router'
 
 interface Field {
@@ -78,12 +79,7 @@ export function Schema(props: { id: number }) {
           Refresh schema
         </button>
       </div>
-      {load.state === 'loading' && <p aria-live="polite">Reading the schema…</p>}
-      {load.state === 'failed' && (
-        <p class="error" role="alert">
-          {messageOf(load.message)}
-        </p>
-      )}
+      <LoadStatus load={load} loading="Reading the schema…" />
       {load.state === 'ready' && (
         <div class="split">
           <div class="list">

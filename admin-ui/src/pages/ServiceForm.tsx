@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api } from '../api'
 import { messageOf, useLoad } from '../load'
+import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
 import { configOf, connectionOf, SSL_MODES, type Connection, type Service } from '../services'
 
@@ -31,13 +32,7 @@ export function ServiceForm(props: { id?: number }) {
     }
   }, [load])
 
-  if (load.state === 'loading') return <p aria-live="polite">Loading the service…</p>
-  if (load.state === 'failed')
-    return (
-      <p class="error" role="alert">
-        {load.message}
-      </p>
-    )
+  if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the service…" />
   const stored = load.data
   const base = stored?.config ?? {}
   const field = (key: keyof Connection) => ({

@@ -1,6 +1,7 @@
 // The services list: the databases this server serves, with loading, empty and error states.
 import { api } from '../api'
 import { useLoad } from '../load'
+import { LoadStatus } from '../LoadStatus'
 import { Link } from '../router'
 import type { Service } from '../services'
 
@@ -14,12 +15,7 @@ export function Services() {
           New service
         </Link>
       </div>
-      {load.state === 'loading' && <p aria-live="polite">Loading services…</p>}
-      {load.state === 'failed' && (
-        <p class="error" role="alert">
-          {load.message}
-        </p>
-      )}
+      <LoadStatus load={load} loading="Loading services…" />
       {load.state === 'ready' && load.data.length === 0 && (
         <p class="empty">No database is connected yet. Connect one with “New service”.</p>
       )}
