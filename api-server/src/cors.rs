@@ -185,7 +185,7 @@ fn is_origin(text: &str) -> bool {
 /// The enabled entries, cached until a system change.
 #[derive(Default)]
 pub struct Policy {
-    rules: RwLock<Option<Arc<Vec<Rule>>>>,
+    rules: RwLock<Option<Arc<Vec<Arc<Rule>>>>>,
 }
 
 impl Policy {
@@ -194,7 +194,7 @@ impl Policy {
         *self.rules.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    async fn rules(&self, store: &Store) -> Result<Arc<Vec<Rule>>, SystemError> {
+    async fn rules(&self, store: &Store) -> Result<Arc<Vec<Arc<Rule>>>, SystemError> {
         if let Some(r) = self
             .rules
             .read()
@@ -203,25 +203,26 @@ impl Policy {
         {
             return Ok(r);
         }
-        let rules: Arc<Vec<Rule>> = Arc::new(
+        let rules: Arc<Vec<Arc<Rule>>> = Arc::new(
             crate::system::cors::list(store)
                 .await?
                 .iter()
                 .filter(|r| r.enabled)
-                .map(Rule::of)
+                .map(|r| Arc::new(Rule::of(r)))
                 .collect(),
         );
         *self.rules.write().unwrap_or_else(PoisonError::into_inner) = Some(rules.clone());
         Ok(rules)
     }
 
-    /// The entry that answers a request from `origin` for `path`, if any.
+    /// The entry that answers a request from `origin` for `path`, if any (shared, not copied:
+    /// every browser request asks).
     pub async fn rule_for(
         &self,
         store: &Store,
         path: &str,
         origin: &str,
-    ) -> Result<Option<Rule>, SystemError> {
+    ) -> Result<Option<Arc<Rule>>, SystemError> {
         Ok(self
             .rules(store)
             .await?
