@@ -77,6 +77,26 @@ impl Principal {
         self.sys_admin
     }
 
+    /// Only a role, and optionally a user whose `{user.*}` lookups apply: what the console's
+    /// "see as this role" preview runs as. Never a sys-admin, never an app.
+    #[must_use]
+    pub fn previewing(role_id: i64, user: Option<Arc<UserRecord>>) -> Self {
+        let claims = user
+            .as_ref()
+            .and_then(|u| match serde_json::from_str(&u.claims) {
+                Ok(Value::Object(m)) if !m.is_empty() => Some(Arc::new(m)),
+                _ => None,
+            });
+        Self {
+            user,
+            app: None,
+            role_id: Some(role_id),
+            claims,
+            no_role_reason: None,
+            sys_admin: false,
+        }
+    }
+
     /// Resolves the role of an identity (DreamFactory's rule).
     #[must_use]
     pub fn from_identity(identity: Identity) -> Self {

@@ -4,7 +4,7 @@ use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use super::handlers::{
-    audit, config_io, cors, data, docs, limits, mcp, root, saml, system, user, users,
+    audit, config_io, cors, data, docs, limits, mcp, preview, root, saml, system, user, users,
 };
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
@@ -63,6 +63,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v2/system/role/{id}"),
     ("DELETE", "/api/v2/system/role/{id}"),
     ("GET", "/api/v2/system/role/{id}/review"),
+    ("GET", "/api/v2/system/role/{id}/preview/{service}/{table}"),
+    ("GET", "/api/v2/system/role/{id}/openapi"),
+    ("POST", "/api/v2/system/filter"),
     ("GET", "/api/v2/system/app"),
     ("POST", "/api/v2/system/app"),
     ("GET", "/api/v2/system/app/{id}"),
@@ -263,6 +266,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/role/{id}/review")
                         .route(web::get().to(audit::review))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/role/{id}/preview/{service}/{table}")
+                        .route(web::get().to(preview::preview))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/role/{id}/openapi")
+                        .route(web::get().to(preview::openapi))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/filter")
+                        .route(web::post().to(preview::check_filter))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(

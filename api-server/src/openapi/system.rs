@@ -33,8 +33,14 @@ struct Resource(
     &'static [&'static str],
 );
 
-const RESOURCES: [Resource; 6] = [
+const RESOURCES: [Resource; 7] = [
     Resource("admin", "Admin", &["email", "password"], &[]),
+    Resource(
+        "user",
+        "User",
+        &["email"],
+        &["user_to_app_to_role_by_user_id", "lookup_by_user_id"],
+    ),
     Resource("service", "Service", &["name", "type", "config"], &[]),
     Resource(
         "role",
@@ -62,6 +68,10 @@ pub fn build() -> Parts {
         ),
         tag("system: session", "Admin login and logout."),
         tag("system: admin", "System administrators."),
+        tag(
+            "system: user",
+            "Users (non-admins): local accounts and those identity providers created, with per-app roles.",
+        ),
         tag(
             "system: service",
             "Database services (PostgreSQL connections).",
@@ -305,6 +315,75 @@ pub fn build() -> Parts {
         ),
     );
 
+    let role_id = || path("id", "The role's id.", prim(Type::Integer));
+    let preview = operation(
+        "system_preview_role",
+        "system: role",
+        "See a table as the role does: the same pipeline as the role's own read (row filter, field rules, lookups), read-only whatever it grants",
+    )
+    .parameter(role_id())
+    .parameter(path("service", "The service's name.", prim(Type::String)))
+    .parameter(path("table", "The table or view.", prim(Type::String)))
+    .parameter(query(
+        "as_user",
+        "A user whose `{user.*}` lookups apply (without it, the role reads as an app key would).",
+        prim(Type::Integer),
+    ))
+    .parameter(query("filter", "As on a table read.", prim(Type::String)))
+    .parameter(query("fields", "As on a table read.", prim(Type::String)))
+    .parameter(query("limit", "As on a table read.", prim(Type::Integer)))
+    .parameter(query("order", "As on a table read.", prim(Type::String)))
+    .response(
+        "200",
+        json_response("The rows as the role gets them.", envelope(any())),
+    );
+    let role_doc = operation(
+        "system_get_role_openapi",
+        "system: role",
+        "The OpenAPI document a caller with this role gets at /api/docs/openapi.json",
+    )
+    .parameter(role_id())
+    .response("200", json_response("An OpenAPI 3.1 document.", any()));
+    let review = operation(
+        "system_review_role",
+        "system: role",
+        "Access review: what the role reaches, who holds it, and which grants went unused",
+    )
+    .parameter(role_id())
+    .parameter(query(
+        "days",
+        "The usage window in days (90 by default).",
+        prim(Type::Integer),
+    ))
+    .response("200", json_response("The review.", any()));
+    let check_filter = operation(
+        "system_check_filter",
+        "system: role",
+        "Check a row filter with the server's parser (and, given a table, against its columns)",
+    )
+    .request_body(Some(body(
+        object::<RefOr<Schema>>([
+            ("filter", prim(Type::String).into()),
+            ("service_id", nullable(Type::Integer).into()),
+            ("table", nullable(Type::String).into()),
+        ]),
+        "The filter text; `service_id` and `table` to check field names.",
+        true,
+    )))
+    .response(
+        "200",
+        json_response(
+            "The verdict: valid with the fields it names, or where and why it is not.",
+            object::<RefOr<Schema>>([
+                ("valid", prim(Type::Boolean).into()),
+                ("fields", array(prim(Type::String)).into()),
+                ("message", prim(Type::String).into()),
+                ("position", prim(Type::Integer).into()),
+                ("hint", nullable(Type::String).into()),
+            ]),
+        ),
+    );
+
     let mut paths = vec![
         ("/api/v2".to_owned(), path_item(get(index))),
         (
@@ -314,6 +393,22 @@ pub fn build() -> Parts {
         (
             "/api/v2/system/service/{id}/schema".to_owned(),
             path_item(get(service_schema)),
+        ),
+        (
+            "/api/v2/system/role/{id}/preview/{service}/{table}".to_owned(),
+            path_item(get(preview)),
+        ),
+        (
+            "/api/v2/system/role/{id}/openapi".to_owned(),
+            path_item(get(role_doc)),
+        ),
+        (
+            "/api/v2/system/role/{id}/review".to_owned(),
+            path_item(get(review)),
+        ),
+        (
+            "/api/v2/system/filter".to_owned(),
+            path_item(vec![(HttpMethod::Post, check_filter)]),
         ),
         ("/api/v2/system/export".to_owned(), path_item(get(export))),
         (
@@ -525,27 +620,42 @@ fn schemas() -> ComponentsBuilder {
             "token_expiry_date",
         ],
     );
-    let admin = object([
+    let person = || {
+        object([
+            ("id", id()),
+            ("name", s()),
+            ("username", maybe()),
+            ("first_name", maybe()),
+            ("last_name", maybe()),
+            ("email", email()),
+            (
+                "password",
+                secret("At least 12 characters. Stored as an Argon2 hash; never returned."),
+            ),
+            ("is_sys_admin", ro(prim(Type::Boolean))),
+            ("is_active", boolean()),
+            ("phone", maybe()),
+            (
+                "last_login_date",
+                ro(nullable(Type::String).format(format("date-time"))),
+            ),
+            ("created_date", date("When the record was created.")),
+            ("last_modified_date", date("When the record last changed.")),
+        ])
+    };
+    let admin = person();
+    let app_role = object([
         ("id", id()),
-        ("name", s()),
-        ("username", maybe()),
-        ("first_name", maybe()),
-        ("last_name", maybe()),
-        ("email", email()),
-        (
-            "password",
-            secret("At least 12 characters. Stored as an Argon2 hash; never returned."),
-        ),
-        ("is_sys_admin", ro(prim(Type::Boolean))),
-        ("is_active", boolean()),
-        ("phone", maybe()),
-        (
-            "last_login_date",
-            ro(nullable(Type::String).format(format("date-time"))),
-        ),
-        ("created_date", date("When the record was created.")),
-        ("last_modified_date", date("When the record last changed.")),
+        ("user_id", prim(Type::Integer).into()),
+        ("app_id", prim(Type::Integer).into()),
+        ("role_id", prim(Type::Integer).into()),
     ]);
+    let user = person()
+        .description(Some(
+            "A user who signs in with a password or through an identity provider. Related: `user_to_app_to_role_by_user_id` (the user's role for each app; an id updates, no id creates, `user_id: null` removes) and `lookup_by_user_id`.",
+        ))
+        .property("user_to_app_to_role_by_user_id", array(schema_ref("AppRole")))
+        .property("lookup_by_user_id", array(schema_ref("Lookup")));
     let sslmode = prim(Type::String).enum_values(Some([
         "disable",
         "allow",
@@ -854,6 +964,8 @@ fn schemas() -> ComponentsBuilder {
         .schema("Login", login)
         .schema("Session", session)
         .schema("Admin", admin)
+        .schema("User", user)
+        .schema("AppRole", app_role)
         .schema("ServiceConfig", config)
         .schema("Service", service)
         .schema("RoleFilter", filter)

@@ -33,16 +33,20 @@ pub struct LookupRecord {
 }
 
 impl LookupRecord {
-    /// The API form: private values are replaced by `**********`.
+    /// The API form: private values are replaced by [`HIDDEN`].
     #[must_use]
     pub fn public(&self) -> Self {
         let mut out = self.clone();
         if out.private {
-            out.value = "**********".into();
+            out.value = HIDDEN.into();
         }
         out
     }
 }
+
+/// What a private lookup's value reads as. Written back unchanged (a client that saves what it
+/// read), it keeps the stored value.
+pub const HIDDEN: &str = "**********";
 
 /// A lookup to write.
 #[derive(Debug, Clone)]
@@ -148,19 +152,18 @@ pub async fn update_in(
     f: &LookupFields,
 ) -> Result<(), SystemError> {
     let (col, owner_id) = owner.column();
-    tx.execute(
-        &Query::update()
-            .table(Lookups::Table)
-            .value(Lookups::Name, f.name.clone())
-            .value(Lookups::Value, f.value.clone())
-            .value(Lookups::Private, f.private)
-            .value(Lookups::Description, f.description.clone())
-            .and_where(Expr::col(Lookups::Id).eq(id))
-            .and_where(Expr::col(col).eq(owner_id))
-            .to_owned(),
-    )
-    .await
-    .map(|_| ())
+    let mut update = Query::update();
+    update
+        .table(Lookups::Table)
+        .value(Lookups::Name, f.name.clone())
+        .value(Lookups::Private, f.private)
+        .value(Lookups::Description, f.description.clone())
+        .and_where(Expr::col(Lookups::Id).eq(id))
+        .and_where(Expr::col(col).eq(owner_id));
+    if f.value != HIDDEN {
+        update.value(Lookups::Value, f.value.clone());
+    }
+    tx.execute(&update).await.map(|_| ())
 }
 
 /// Removes a lookup of a role or user.

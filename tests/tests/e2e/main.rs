@@ -27,6 +27,7 @@ mod metrics;
 mod oidc;
 mod openapi;
 mod pg_tls;
+mod preview;
 mod rbac_matrix;
 mod rbac_matrix_rows;
 mod rbac_rows_fields;

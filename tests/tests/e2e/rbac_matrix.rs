@@ -79,6 +79,13 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("PUT", "/api/v2/system/role/{id}", 401),
     ("DELETE", "/api/v2/system/role/{id}", 401),
     ("GET", "/api/v2/system/role/{id}/review", 401),
+    (
+        "GET",
+        "/api/v2/system/role/{id}/preview/{service}/{table}",
+        401,
+    ),
+    ("GET", "/api/v2/system/role/{id}/openapi", 401),
+    ("POST", "/api/v2/system/filter", 401),
     ("GET", "/api/v2/system/app", 401),
     ("POST", "/api/v2/system/app", 401),
     ("GET", "/api/v2/system/app/{id}", 401),
@@ -110,6 +117,7 @@ async fn anonymous_callers_get_exactly_the_expected_answers() {
         let concrete = path
             .replace("{id}", "1")
             .replace("{service}", "db")
+            .replace("{table}", "customers")
             .replace("{resource:.*}", "_table/orders")
             .replace("{path:.*}", "roles/7");
         let method = if *method == "*" {

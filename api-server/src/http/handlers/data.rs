@@ -146,10 +146,36 @@ pub async fn service_request(
 ) -> Result<HttpResponse, ApiError> {
     let (service_name, tail) = path.into_inner();
     let raw = raw_request(&req, &tail, &body)?;
-    let api = ApiRequest::parse(&raw, &parse_limits(&state))?;
-    let principal = caller.require()?;
+    // A client may also restrict itself (the MCP bridge in read-only mode does): the header
+    // can only take rights away.
+    let self_restricted = req
+        .headers()
+        .get(READ_ONLY_HEADER)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    serve(
+        &state,
+        &req,
+        &service_name,
+        &raw,
+        caller.require()?,
+        self_restricted,
+    )
+    .await
+}
+
+/// The pipeline after authentication: one request to one service, as `principal`. Both the
+/// REST API and the console's "see as this role" preview run through here.
+pub async fn serve(
+    state: &AppState,
+    req: &HttpRequest,
+    service_name: &str,
+    raw: &RawRequest,
+    principal: &Principal,
+    self_restricted: bool,
+) -> Result<HttpResponse, ApiError> {
+    let api = ApiRequest::parse(raw, &parse_limits(state))?;
     let record = state
-        .service_by_name(&service_name)
+        .service_by_name(service_name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Service '{service_name}' not found.")))?;
     let role = match (principal.role_id, &principal.no_role_reason) {
@@ -159,12 +185,6 @@ pub async fn service_request(
     };
     let component = api.resource.component();
     let writes = api.verb != Verb::Get || matches!(api.resource, Resource::Routine(..));
-    // A client may also restrict itself (the MCP bridge in read-only mode does): the header
-    // can only take rights away.
-    let self_restricted = req
-        .headers()
-        .get(READ_ONLY_HEADER)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
     if writes && (self_restricted || principal.app.as_ref().is_some_and(|a| a.read_only)) {
         return Err(ApiError::new(
             ErrorKind::Forbidden,
@@ -203,13 +223,13 @@ pub async fn service_request(
     let session = db_session(&handle, principal, &role);
     let ctx = Ctx {
         session: &session,
-        state: &state,
+        state,
         handle: &handle,
         schema: &schema,
         role: &role,
         view: &view,
         permit: &permit,
-        req: &req,
+        req,
     };
     let answer = match (&api.resource, api.verb) {
         (Resource::Root, Verb::Get) => Ok(ctx.root()),

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use crate::http::error::ApiError;
 use crate::http::guard::Caller;
 use crate::openapi;
+use crate::rbac::CompiledRole;
 use crate::rbac::verbs::REQUESTOR_API;
 use crate::request::RoutineFamily;
 use crate::state::AppState;
@@ -16,11 +17,20 @@ pub async fn combined(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let mut parts = vec![openapi::system_document()];
     let role = match caller.principal.as_ref().and_then(|p| p.role_id) {
         Some(id) => state.compiled_role(id).await?,
         None => None,
     };
+    Ok(HttpResponse::Ok().json(document_for(&state, role.as_deref()).await?))
+}
+
+/// The combined document as `role` sees it: the system API, and each active database service
+/// the role reaches with only the tables, verbs and routines it grants.
+pub async fn document_for(
+    state: &AppState,
+    role: Option<&CompiledRole>,
+) -> Result<utoipa::openapi::OpenApi, ApiError> {
+    let mut parts = vec![openapi::system_document()];
     if let Some(role) = role.filter(|r| r.is_active) {
         for record in service_store::list(&state.store)
             .await?
@@ -75,5 +85,5 @@ pub async fn combined(
             ));
         }
     }
-    Ok(HttpResponse::Ok().json(openapi::combined(parts)))
+    Ok(openapi::combined(parts))
 }

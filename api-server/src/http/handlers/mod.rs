@@ -9,6 +9,7 @@ pub mod docs;
 pub mod limits;
 pub mod mcp;
 mod oidc;
+pub mod preview;
 pub mod root;
 pub mod saml;
 pub mod system;
