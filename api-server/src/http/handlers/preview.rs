@@ -90,15 +90,15 @@ pub async fn check_filter(
             .get(&record, &state.master_key, &state.config.limits)
             .await?;
         let schema = handle.schema();
-        if let Some(t) = schema.table(&table) {
-            if let Some(f) = fields.iter().find(|f| t.column(&f.name).is_none()) {
-                return Ok(HttpResponse::Ok().json(json!({
-                    "valid": false,
-                    "message": format!("Table '{table}' has no column '{}'.", f.name),
-                    "position": f.span.start,
-                    "hint": Value::Null,
-                })));
-            }
+        if let Some(t) = schema.table(&table)
+            && let Some(f) = fields.iter().find(|f| t.column(&f.name).is_none())
+        {
+            return Ok(HttpResponse::Ok().json(json!({
+                "valid": false,
+                "message": format!("Table '{table}' has no column '{}'.", f.name),
+                "position": f.span.start,
+                "hint": Value::Null,
+            })));
         }
     }
     let mut names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
