@@ -1,51 +1,8 @@
 // The console as an admin meets it: sign-in (and back to the page asked for), the services
 // list from the real server, sign-out, expired sessions, reloads and unknown routes; each
 // screen checked with axe-core and photographed for review.
-import { expect, test, type Page } from '@playwright/test'
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-
-const require = createRequire(import.meta.url)
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
-const EMAIL = process.env.ADMIN_EMAIL ?? ''
-const PASSWORD = process.env.ADMIN_PASSWORD ?? ''
-const SHOTS = process.env.SCREENSHOTS ?? 'test-results/screens'
-
-/** Collects uncaught errors, console errors and 5xx answers of a page. */
-function watch(page: Page): string[] {
-  const problems: string[] = []
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`))
-  page.on('console', (m) => {
-    // A refused sign-in or an ended session is a 4xx the console handles; the browser logs it.
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`)
-  })
-  page.on('response', (r) => {
-    if (r.status() >= 500) problems.push(`${r.status()} ${r.url()}`)
-  })
-  return problems
-}
-
-/** axe-core's serious and critical violations on the page as it is. */
-async function violations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE)
-  const found: { id: string; impact: string; help: string }[] = await page.evaluate(async () => {
-    // @ts-expect-error axe is the global the script above defines
-    const r = await axe.run(document, { resultTypes: ['violations'] })
-    return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help }))
-  })
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`)
-}
-
-async function screen(page: Page, name: string) {
-  expect(await violations(page), `axe on ${name}`).toEqual([])
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true })
-}
-
-async function signIn(page: Page) {
-  await page.getByLabel('Email').fill(EMAIL)
-  await page.getByLabel('Password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-}
+import { expect, test } from '@playwright/test'
+import { EMAIL, PASSWORD, screen, signIn, watch } from './helpers'
 
 test('an unauthenticated visit signs in and returns to the page asked for', async ({ page }) => {
   const problems = watch(page)

@@ -7,6 +7,14 @@ import { Login } from './pages/Login'
 import { Services } from './pages/Services'
 import { ServiceForm } from './pages/ServiceForm'
 import { Schema } from './pages/Schema'
+import { Roles } from './pages/Roles'
+import { RoleEditor } from './pages/RoleEditor'
+import { RolePreview } from './pages/RolePreview'
+import { RoleApi } from './pages/RoleApi'
+import { RoleReview } from './pages/RoleReview'
+import { Apps, NewApp } from './pages/Apps'
+import { AppDetail } from './pages/AppDetail'
+import { UserForm, Users } from './pages/Users'
 
 type Params = Record<string, string>
 
@@ -16,10 +24,27 @@ const PAGES: { pattern: string; section: string; title: (p: Params) => string; p
   { pattern: '/services/new', section: 'Services', title: () => 'New service', page: () => <ServiceForm /> },
   { pattern: '/services/:id', section: 'Services', title: () => 'Service', page: (p) => <ServiceForm id={Number(p.id)} /> },
   { pattern: '/services/:id/schema', section: 'Services', title: () => 'Schema', page: (p) => <Schema id={Number(p.id)} /> },
+  { pattern: '/roles', section: 'Roles', title: () => 'Roles', page: () => <Roles /> },
+  { pattern: '/roles/new', section: 'Roles', title: () => 'New role', page: () => <RoleEditor /> },
+  { pattern: '/roles/:id', section: 'Roles', title: () => 'Role', page: (p) => <RoleEditor id={Number(p.id)} /> },
+  { pattern: '/roles/:id/preview', section: 'Roles', title: () => 'See as role', page: (p) => <RolePreview id={Number(p.id)} /> },
+  { pattern: '/roles/:id/api', section: 'Roles', title: () => 'Role API', page: (p) => <RoleApi id={Number(p.id)} /> },
+  { pattern: '/roles/:id/review', section: 'Roles', title: () => 'Access review', page: (p) => <RoleReview id={Number(p.id)} /> },
+  { pattern: '/apps', section: 'Apps', title: () => 'Apps', page: () => <Apps /> },
+  { pattern: '/apps/new', section: 'Apps', title: () => 'New app', page: () => <NewApp /> },
+  { pattern: '/apps/:id', section: 'Apps', title: () => 'App', page: (p) => <AppDetail id={Number(p.id)} /> },
+  { pattern: '/users', section: 'Users', title: () => 'Users', page: () => <Users /> },
+  { pattern: '/users/new', section: 'Users', title: () => 'New user', page: () => <UserForm /> },
+  { pattern: '/users/:id', section: 'Users', title: () => 'User', page: (p) => <UserForm id={Number(p.id)} /> },
 ]
 
 /** The sections in the navigation, each with its first page. */
-const SECTIONS: { name: string; path: string }[] = [{ name: 'Services', path: '/services' }]
+const SECTIONS: { name: string; path: string }[] = [
+  { name: 'Services', path: '/services' },
+  { name: 'Roles', path: '/roles' },
+  { name: 'Apps', path: '/apps' },
+  { name: 'Users', path: '/users' },
+]
 
 export function App() {
   const route = useRoute()

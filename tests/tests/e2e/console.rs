@@ -121,6 +121,17 @@ async fn the_console_works_in_a_real_browser() {
         "service-new",
         "schema",
         "service-edit",
+        "role-new",
+        "role-edit",
+        "role-preview",
+        "role-api",
+        "role-review",
+        "app-key",
+        "app-edit",
+        "apps",
+        "roles",
+        "users",
+        "user-edit",
     ] {
         assert!(shots.join(format!("{screen}.png")).exists(), "{screen}.png");
     }

@@ -1,0 +1,187 @@
+// One app: its settings, its key (shown once after it is created or regenerated, with a copy
+// button), and how to connect an agent with it.
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { api } from '../api'
+import { useLoad } from '../load'
+import { LoadStatus } from '../LoadStatus'
+import { Link, navigate } from '../router'
+import { agentConfigs } from '../agents'
+import { takeKey } from '../keys'
+import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
+import { useRoles, type App } from './Apps'
+
+export function AppDetail(props: { id: number }) {
+  const [load, reload] = useLoad(() => api<App>('GET', `/api/v2/system/app/${props.id}`), [props.id])
+  const roles = useRoles()
+  const [key, setKey] = useState<string | null>(() => takeKey(props.id))
+  const [name, setName] = useState('')
+  const [description, setDescription] = useState('')
+  const [role, setRole] = useState('')
+  const [active, setActive] = useState(true)
+  const [readOnly, setReadOnly] = useState(false)
+  const [confirm, setConfirm] = useState<'regenerate' | 'delete' | null>(null)
+  const { busy, outcome, run } = useRun()
+  useEffect(() => {
+    if (load.state !== 'ready') return
+    setName(load.data.name)
+    setDescription(load.data.description ?? '')
+    setRole(load.data.role_id === null ? '' : String(load.data.role_id))
+    setActive(load.data.is_active)
+    setReadOnly(load.data.read_only)
+  }, [load])
+  if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the app…" />
+  const app = load.data
+
+  const save = (e: Event) => {
+    e.preventDefault()
+    run(async () => {
+      await api('PATCH', `/api/v2/system/app/${app.id}`, {
+        name: name.trim(),
+        description: description.trim() || null,
+        role_id: role ? Number(role) : null,
+        is_active: active,
+        read_only: readOnly,
+      })
+      reload()
+      return 'Saved.'
+    })
+  }
+  return (
+    <section aria-labelledby="app-title">
+      <p>
+        <Link to="/apps">← Apps</Link>
+      </p>
+      <h1 id="app-title">App {app.name}</h1>
+      {key && <KeyPanel appKey={key} />}
+      <form class="grid" onSubmit={save}>
+        <label for="app-name">Name</label>
+        <input id="app-name" required value={name} onInput={(e) => setName(valueOf(e))} />
+        <label for="app-description">Description</label>
+        <input id="app-description" value={description} onInput={(e) => setDescription(valueOf(e))} />
+        <label for="app-role">Default role</label>
+        <select id="app-role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value)}>
+          <option value="">No role (reaches nothing)</option>
+          {roles.state === 'ready' && roles.data.map((r) => <option value={r.id}>{r.name}</option>)}
+        </select>
+        <label class="check">
+          <input type="checkbox" checked={active} onChange={(e) => setActive(checkedOf(e))} /> Active (an inactive app's key is refused)
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(checkedOf(e))} /> Read-only key (no writes, no function calls)
+        </label>
+        <div class="actions">
+          <button type="submit" disabled={busy}>
+            Save
+          </button>
+          <button type="button" class="secondary" disabled={busy} onClick={() => setConfirm('regenerate')}>
+            Regenerate key
+          </button>
+          <button type="button" class="danger" disabled={busy} onClick={() => setConfirm('delete')}>
+            Delete app
+          </button>
+        </div>
+        <OutcomeLine outcome={outcome} />
+      </form>
+      {confirm === 'regenerate' && (
+        <Confirm
+          title={`Regenerate the key of ${app.name}?`}
+          text="The current key stops working at once; every client that uses it needs the new one."
+          action="Regenerate"
+          busy={busy}
+          onCancel={() => setConfirm(null)}
+          onConfirm={() =>
+            run(async () => {
+              const r = await api<{ api_key: string }>('PATCH', `/api/v2/system/app/${app.id}?regenerate=true`)
+              setKey(r.api_key)
+              setConfirm(null)
+            })
+          }
+        />
+      )}
+      {confirm === 'delete' && (
+        <Confirm
+          title={`Delete app ${app.name}?`}
+          text="Its key stops working at once. This cannot be undone."
+          action={`Delete ${app.name}`}
+          busy={busy}
+          onCancel={() => setConfirm(null)}
+          onConfirm={() =>
+            run(async () => {
+              await api('DELETE', `/api/v2/system/app/${app.id}`)
+              navigate('/apps')
+            })
+          }
+        />
+      )}
+      <ConnectAgent appKey={key} readOnly={app.read_only} />
+    </section>
+  )
+}
+
+/** Copies text, answering what to tell the admin. */
+async function copy(text: string, field: HTMLInputElement | HTMLTextAreaElement | null): Promise<string> {
+  try {
+    await navigator.clipboard.writeText(text)
+    return 'Copied.'
+  } catch {
+    field?.select()
+    return 'Selected: press Ctrl+C (⌘C) to copy.'
+  }
+}
+
+function KeyPanel(props: { appKey: string }) {
+  const field = useRef<HTMLInputElement>(null)
+  const [said, setSaid] = useState('')
+  return (
+    <div class="key" role="region" aria-labelledby="key-title">
+      <h2 id="key-title">The app's API key</h2>
+      <p>Copy it now: it is shown only this once, and Rampart keeps only its hash.</p>
+      <label for="api-key">API key</label>
+      <div class="actions">
+        <input id="api-key" ref={field} class="mono wide" readOnly value={props.appKey} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+        <button type="button" onClick={async () => setSaid(await copy(props.appKey, field.current))}>
+          Copy key
+        </button>
+      </div>
+      <p role="status">{said}</p>
+      <p class="muted">
+        Send it as the <code>X-DreamFactory-API-Key</code> header.
+      </p>
+    </div>
+  )
+}
+
+function ConnectAgent(props: { appKey: string | null; readOnly: boolean }) {
+  const configs = agentConfigs(location.origin, props.appKey, props.readOnly)
+  const [which, setWhich] = useState(0)
+  const [said, setSaid] = useState('')
+  const area = useRef<HTMLTextAreaElement>(null)
+  const c = configs[which]
+  return (
+    <section aria-labelledby="agent-title">
+      <h2 id="agent-title">Connect an agent</h2>
+      <p class="muted">
+        An agent reaches exactly what this app's role allows, as MCP tools. Stdio clients run the <code>rampart-mcp</code> bridge
+        (build it with <code>cargo build --release --bin rampart-mcp</code>); HTTP clients talk to <code>/mcp</code> directly.
+        {props.appKey ? '' : ' Put the app\u2019s key where the placeholder is.'}
+      </p>
+      <div class="tabs" role="group" aria-label="MCP client">
+        {configs.map((cfg, i) => (
+          <button type="button" class={i === which ? '' : 'secondary'} aria-pressed={i === which} onClick={() => (setWhich(i), setSaid(''))}>
+            {cfg.client}
+          </button>
+        ))}
+      </div>
+      <label for="agent-config">
+        {c.client}: <code>{c.file}</code>
+      </label>
+      <textarea id="agent-config" ref={area} class="mono wide" rows={c.text.split('\n').length} readOnly value={c.text} />
+      <div class="actions">
+        <button type="button" class="secondary" onClick={async () => setSaid(await copy(c.text, area.current))}>
+          Copy configuration
+        </button>
+        <span role="status">{said}</span>
+      </div>
+    </section>
+  )
+}

@@ -1,0 +1,78 @@
+// The role's API: the OpenAPI document a caller with this role gets (pruned to what it may
+// do), fetched with the admin's session and shown in the Swagger UI the server already serves
+// at /api/docs — loaded on demand, so it costs the console nothing until this page opens.
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { api } from '../api'
+import { useLoad } from '../load'
+import { LoadStatus } from '../LoadStatus'
+import { Link } from '../router'
+import type { Role } from '../roles'
+import { RoleTabs } from './RoleTabs'
+
+type Swagger = (options: { spec: unknown; domNode: HTMLElement; deepLinking: boolean; tryItOutEnabled: boolean }) => unknown
+
+/** Loads Swagger UI's script and stylesheet from /api/docs once. */
+let swagger: Promise<Swagger> | null = null
+function loadSwagger(): Promise<Swagger> {
+  swagger ??= new Promise<Swagger>((resolve, reject) => {
+    const css = document.createElement('link')
+    css.rel = 'stylesheet'
+    css.href = '/api/docs/swagger-ui.css'
+    document.head.appendChild(css)
+    const script = document.createElement('script')
+    script.src = '/api/docs/swagger-ui-bundle.js'
+    script.onload = () => resolve((window as unknown as { SwaggerUIBundle: Swagger }).SwaggerUIBundle)
+    script.onerror = () => {
+      swagger = null
+      reject(new Error('Swagger UI could not be loaded from /api/docs.'))
+    }
+    document.head.appendChild(script)
+  })
+  return swagger
+}
+
+interface Doc {
+  paths: Record<string, Record<string, unknown>>
+}
+
+export function RoleApi(props: { id: number }) {
+  const [load] = useLoad(
+    () =>
+      Promise.all([
+        api<Role>('GET', `/api/v2/system/role/${props.id}`),
+        api<Doc>('GET', `/api/v2/system/role/${props.id}/openapi`),
+      ]),
+    [props.id],
+  )
+  const host = useRef<HTMLDivElement>(null)
+  const [failed, setFailed] = useState<string | null>(null)
+  useEffect(() => {
+    if (load.state !== 'ready' || !host.current) return
+    const node = host.current
+    loadSwagger()
+      .then((ui) => ui({ spec: load.data[1], domNode: node, deepLinking: false, tryItOutEnabled: false }))
+      .catch((e: Error) => setFailed(e.message))
+  }, [load])
+  if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role's API…" />
+  const [role, doc] = load.data
+  const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0)
+  return (
+    <section aria-labelledby="api-title">
+      <p>
+        <Link to="/roles">← Roles</Link>
+      </p>
+      <h1 id="api-title">API of {role.name}</h1>
+      <RoleTabs id={role.id} current="API" />
+      <p class="muted">
+        The OpenAPI document a caller with this role receives: {operations} operations on {Object.keys(doc.paths).length} paths,
+        the system API's sign-in included. Tables, verbs and functions the role may not use are absent.
+      </p>
+      {failed && (
+        <p class="error" role="alert">
+          {failed}
+        </p>
+      )}
+      <div ref={host} class="swagger" />
+    </section>
+  )
+}

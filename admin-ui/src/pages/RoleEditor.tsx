@@ -1,0 +1,451 @@
+// The role editor: access rows (service, component chosen from the introspected schema or a
+// wildcard, verbs, requestor), each with its row filter — checked by the server's own parser
+// as the admin types, the mistake shown at its position — and its field rules chosen from the
+// table's columns; the role's lookups. Everything is saved in one request (one transaction).
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { api } from '../api'
+import { useLoad } from '../load'
+import { LoadStatus } from '../LoadStatus'
+import { Link, navigate } from '../router'
+import type { Service } from '../services'
+import type { ServiceSchema } from './Schema'
+import {
+  blankAccess,
+  charIndex,
+  componentOptions,
+  filterText,
+  MASKS,
+  ruleChoice,
+  ruleOf,
+  tableOf,
+  type Access,
+  type Lookup,
+  type Role,
+} from '../roles'
+import { VERBS, bit } from '../verbs'
+import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
+import { RoleTabs } from './RoleTabs'
+
+/** An access row being edited: a stable key for rendering and its filter as text. */
+type Row = Access & { key: number; text: string }
+type LookupRow = Lookup & { key: number }
+
+let next = 1
+
+/** The database services and, once asked for, each one's schema (shared by all rows). */
+export function useSchemas(): {
+  services: Service[]
+  schemaOf: (id: number | null) => ServiceSchema | null
+} {
+  const [services, setServices] = useState<Service[]>([])
+  const [schemas, setSchemas] = useState<Record<number, ServiceSchema>>({})
+  const asked = useRef(new Set<number>())
+  useEffect(() => {
+    api<{ resource: Service[] }>('GET', '/api/v2/system/service')
+      .then((r) => setServices(r.resource.filter((s) => s.type === 'pgsql')))
+      .catch(() => setServices([]))
+  }, [])
+  const schemaOf = (id: number | null) => {
+    if (id === null) return null
+    if (!asked.current.has(id)) {
+      asked.current.add(id)
+      api<ServiceSchema>('GET', `/api/v2/system/service/${id}/schema`)
+        .then((s) => setSchemas((all) => ({ ...all, [id]: s })))
+        .catch(() => undefined)
+    }
+    return schemas[id] ?? null
+  }
+  return { services, schemaOf }
+}
+
+export function RoleEditor(props: { id?: number }) {
+  const editing = props.id !== undefined
+  const [load] = useLoad<Role | null>(
+    () => (editing ? api<Role>('GET', `/api/v2/system/role/${props.id}?related=*`) : Promise.resolve(null)),
+    [props.id],
+  )
+  const { services, schemaOf } = useSchemas()
+  const [name, setName] = useState('')
+  const [description, setDescription] = useState('')
+  const [active, setActive] = useState(true)
+  const [rows, setRows] = useState<Row[]>([])
+  const [removed, setRemoved] = useState<number[]>([])
+  const [lookups, setLookups] = useState<LookupRow[]>([])
+  const [removedLookups, setRemovedLookups] = useState<number[]>([])
+  const [confirming, setConfirming] = useState(false)
+  const { busy, outcome, setOutcome, run } = useRun()
+
+  useEffect(() => {
+    if (load.state !== 'ready') return
+    const r = load.data
+    setName(r?.name ?? '')
+    setDescription(r?.description ?? '')
+    setActive(r?.is_active ?? true)
+    setRows((r?.role_service_access_by_role_id ?? []).map((a) => ({ ...a, key: next++, text: filterText(a.filters, a.filter_op) })))
+    setLookups((r?.lookup_by_role_id ?? []).map((l) => ({ ...l, key: next++ })))
+    setRemoved([])
+    setRemovedLookups([])
+  }, [load])
+
+  if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role…" />
+  const stored = load.data
+
+  const change = (key: number, patch: Partial<Row>) => setRows((rs) => rs.map((r) => (r.key === key ? { ...r, ...patch } : r)))
+  const changeLookup = (key: number, patch: Partial<LookupRow>) =>
+    setLookups((ls) => ls.map((l) => (l.key === key ? { ...l, ...patch } : l)))
+
+  const save = (e: Event) => {
+    e.preventDefault()
+    run(async () => {
+      const access = [
+        ...rows.map(({ key: _k, text, ...a }) => ({ ...a, filters: text.trim(), filter_op: 'AND' })),
+        ...removed.map((id) => ({ id, role_id: null })),
+      ]
+      const lookupRows = [
+        ...lookups.map(({ key: _k, ...l }) => ({ ...l, name: l.name.trim() })),
+        ...removedLookups.map((id) => ({ id, role_id: null })),
+      ]
+      const record = {
+        name: name.trim(),
+        description: description.trim() || null,
+        is_active: active,
+        role_service_access_by_role_id: access,
+        lookup_by_role_id: lookupRows,
+      }
+      if (stored) {
+        await api('PATCH', `/api/v2/system/role/${stored.id}`, record)
+        // Reload the stored rows (new ones now have ids) without leaving the page.
+        const fresh = await api<Role>('GET', `/api/v2/system/role/${stored.id}?related=*`)
+        setRows(fresh.role_service_access_by_role_id.map((a) => ({ ...a, key: next++, text: filterText(a.filters, a.filter_op) })))
+        setLookups(fresh.lookup_by_role_id.map((l) => ({ ...l, key: next++ })))
+        setRemoved([])
+        setRemovedLookups([])
+        return 'Saved.'
+      }
+      const r = await api<{ resource: { id: number }[] }>('POST', '/api/v2/system/role', { resource: [record] })
+      navigate(`/roles/${r.resource[0].id}`)
+    })
+  }
+
+  return (
+    <section aria-labelledby="role-title">
+      <p>
+        <Link to="/roles">← Roles</Link>
+      </p>
+      <h1 id="role-title">{stored ? `Role ${stored.name}` : 'New role'}</h1>
+      {stored && <RoleTabs id={stored.id} current="Access" />}
+      <form onSubmit={save}>
+        <div class="grid">
+          <label for="role-name">Name</label>
+          <input id="role-name" required value={name} onInput={(e) => setName(valueOf(e))} />
+          <label for="role-description">Description</label>
+          <input id="role-description" value={description} onInput={(e) => setDescription(valueOf(e))} />
+          <label class="check">
+            <input type="checkbox" checked={active} onChange={(e) => setActive(checkedOf(e))} /> Active
+          </label>
+        </div>
+
+        <h2>Access</h2>
+        <p class="muted">Nothing is reached unless a row grants it. A component is a table, a function, or a wildcard.</p>
+        {services.map((s) => (
+          <Components key={s.id} service={s.id} schema={rows.some((r) => r.service_id === s.id) ? schemaOf(s.id) : null} />
+        ))}
+        {rows.length === 0 && <p class="empty">No access rows: this role reaches nothing.</p>}
+        {rows.map((row, i) => (
+          <AccessRow
+            key={row.key}
+            n={i + 1}
+            row={row}
+            services={services}
+            schema={schemaOf(row.service_id)}
+            onChange={(patch) => change(row.key, patch)}
+            onRemove={() => {
+              if (row.id) setRemoved((r) => [...r, row.id!])
+              setRows((rs) => rs.filter((r) => r.key !== row.key))
+            }}
+          />
+        ))}
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => setRows((rs) => [...rs, { ...blankAccess(services[0]?.id ?? null), key: next++, text: '' }])}
+        >
+          Add access row
+        </button>
+
+        <h2>Lookups</h2>
+        <p class="muted">
+          Values a row filter can name, as <code>{'{name}'}</code>. A private lookup is never shown back.
+        </p>
+        {lookups.length > 0 && (
+          <table>
+            <caption class="sr-only">Lookups</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Value</th>
+                <th scope="col">Private</th>
+                <th scope="col">
+                  <span class="sr-only">Remove</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {lookups.map((l, i) => (
+                <tr key={l.key}>
+                  <td>
+                    <input aria-label={`Name of lookup ${i + 1}`} required value={l.name} onInput={(e) => changeLookup(l.key, { name: valueOf(e) })} />
+                  </td>
+                  <td>
+                    <input
+                      aria-label={`Value of lookup ${i + 1}`}
+                      value={l.value}
+                      placeholder={l.private && l.id ? 'unchanged' : ''}
+                      onInput={(e) => changeLookup(l.key, { value: valueOf(e) })}
+                    />
+                  </td>
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Lookup ${i + 1} is private`}
+                      checked={l.private}
+                      onChange={(e) => changeLookup(l.key, { private: checkedOf(e) })}
+                    />
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      class="secondary"
+                      onClick={() => {
+                        if (l.id) setRemovedLookups((r) => [...r, l.id!])
+                        setLookups((ls) => ls.filter((x) => x.key !== l.key))
+                      }}
+                    >
+                      Remove<span class="sr-only"> lookup {i + 1}</span>
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <button type="button" class="secondary" onClick={() => setLookups((ls) => [...ls, { name: '', value: '', private: false, key: next++ }])}>
+          Add lookup
+        </button>
+
+        <div class="actions savebar">
+          <button type="submit" disabled={busy}>
+            {stored ? 'Save role' : 'Create role'}
+          </button>
+          {stored && (
+            <button type="button" class="danger" disabled={busy} onClick={() => setConfirming(true)}>
+              Delete role
+            </button>
+          )}
+        </div>
+        <OutcomeLine outcome={outcome} />
+      </form>
+      {stored && confirming && (
+        <Confirm
+          title={`Delete role ${stored.name}?`}
+          text="Apps and users that hold it lose its access at once. This cannot be undone."
+          action={`Delete ${stored.name}`}
+          busy={busy}
+          onCancel={() => setConfirming(false)}
+          onConfirm={() =>
+            run(async () => {
+              await api('DELETE', `/api/v2/system/role/${stored.id}`)
+              navigate('/roles')
+            }).then(() => setOutcome(null))
+          }
+        />
+      )}
+    </section>
+  )
+}
+
+/** One datalist per service with every component it offers (shared by all its rows). */
+function Components(props: { service: number; schema: ServiceSchema | null }) {
+  const options = useMemo(
+    () =>
+      componentOptions(
+        props.schema?.table.map((t) => t.name) ?? [],
+        props.schema?.function.map((f) => f.name) ?? [],
+      ),
+    [props.schema],
+  )
+  return (
+    <datalist id={`components-${props.service}`}>
+      {options.map((o) => (
+        <option value={o} />
+      ))}
+    </datalist>
+  )
+}
+
+type Check = { valid: true } | { valid: false; message: string; position: number; hint: string | null } | null
+
+/** The server's verdict on a row filter, asked for a moment after the admin stops typing. */
+function useFilterCheck(text: string, serviceId: number | null, table: string | null): Check {
+  const [check, setCheck] = useState<Check>(null)
+  useEffect(() => {
+    if (!text.trim()) {
+      setCheck(null)
+      return
+    }
+    let live = true
+    const timer = setTimeout(() => {
+      api<Check>('POST', '/api/v2/system/filter', { filter: text, service_id: table ? serviceId : undefined, table: table ?? undefined })
+        .then((c) => live && setCheck(c))
+        .catch(() => live && setCheck(null))
+    }, 250)
+    return () => {
+      live = false
+      clearTimeout(timer)
+    }
+  }, [text, serviceId, table])
+  return check
+}
+
+function AccessRow(props: {
+  n: number
+  row: Row
+  services: Service[]
+  schema: ServiceSchema | null
+  onChange: (patch: Partial<Row>) => void
+  onRemove: () => void
+}) {
+  const { n, row, schema, onChange } = props
+  const id = `access-${row.key}`
+  const tableName = tableOf(row.component)
+  const table = tableName ? schema?.table.find((t) => t.name === tableName) ?? null : null
+  const check = useFilterCheck(row.text, row.service_id, tableName)
+  const [open, setOpen] = useState(row.text !== '' || Object.keys(row.field_rules).length > 0)
+  const rules = Object.keys(row.field_rules).length
+  return (
+    <fieldset class="access" aria-label={`Access row ${n}`}>
+      <legend>
+        Access row {n}
+        <span class="muted"> — {row.component || '(no component)'}</span>
+      </legend>
+      <div class="access-line">
+        <label>
+          Service
+          <select value={row.service_id ?? ''} onChange={(e) => onChange({ service_id: Number((e.target as HTMLSelectElement).value) })}>
+            {props.services.map((s) => (
+              <option value={s.id}>{s.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Component
+          <input
+            list={`components-${row.service_id}`}
+            required
+            value={row.component}
+            onInput={(e) => onChange({ component: valueOf(e) })}
+          />
+        </label>
+        <fieldset class="verbs">
+          <legend>Verbs</legend>
+          {VERBS.map((v) => (
+            <label class="inline">
+              <input
+                type="checkbox"
+                checked={(row.verb_mask & bit(v)) !== 0}
+                onChange={(e) => onChange({ verb_mask: checkedOf(e) ? row.verb_mask | bit(v) : row.verb_mask & ~bit(v) })}
+              />
+              {v}
+            </label>
+          ))}
+        </fieldset>
+        <label>
+          Requestor
+          <select value={row.requestor_mask} onChange={(e) => onChange({ requestor_mask: Number((e.target as HTMLSelectElement).value) })}>
+            <option value={1}>API</option>
+            <option value={2}>Script</option>
+            <option value={3}>API and script</option>
+          </select>
+        </label>
+      </div>
+      <div class="actions">
+        <button type="button" class="secondary" aria-expanded={open} aria-controls={`${id}-detail`} onClick={() => setOpen(!open)}>
+          Rows and fields{rules > 0 || row.text ? ` (${[row.text && 'filter', rules && `${rules} field rules`].filter(Boolean).join(', ')})` : ''}
+        </button>
+        <button type="button" class="secondary" onClick={props.onRemove}>
+          Remove<span class="sr-only"> access row {n}</span>
+        </button>
+      </div>
+      <div id={`${id}-detail`} hidden={!open}>
+        <label for={`${id}-filter`}>Row filter</label>
+        <input
+          id={`${id}-filter`}
+          class="wide mono"
+          placeholder="e.g. tenant_id = {tenant}"
+          value={row.text}
+          aria-invalid={check?.valid === false}
+          aria-describedby={`${id}-filter-check`}
+          onInput={(e) => onChange({ text: valueOf(e) })}
+        />
+        <div id={`${id}-filter-check`} aria-live="polite">
+          {check?.valid === false && (
+            <div class="error">
+              <pre class="caret" aria-hidden="true">
+                {row.text}
+                {'\n'}
+                {' '.repeat(charIndex(row.text, check.position))}^
+              </pre>
+              <p>
+                {check.message} (at character {charIndex(row.text, check.position) + 1}){check.hint ? `; ${check.hint}` : ''}
+              </p>
+            </div>
+          )}
+          {check?.valid === true && <p class="ok">The filter is valid.</p>}
+        </div>
+        <h3>Field rules</h3>
+        {!tableName && <p class="muted">Field rules apply to one table: choose a component such as <code>_table/orders/*</code>.</p>}
+        {tableName && !table && <p class="muted">{schema ? `No table ${tableName} in this service.` : 'Loading the columns…'}</p>}
+        {table && (
+          <table class="rules">
+            <caption class="sr-only">Field rules for {table.name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Field</th>
+                <th scope="col">Type</th>
+                <th scope="col">Rule</th>
+              </tr>
+            </thead>
+            <tbody>
+              {table.field.map((f) => (
+                <tr key={f.name}>
+                  <th scope="row">{f.name}</th>
+                  <td>{f.db_type}</td>
+                  <td>
+                    <select
+                      aria-label={`Rule for ${f.name}`}
+                      value={ruleChoice(row.field_rules[f.name])}
+                      onChange={(e) => {
+                        const rule = ruleOf((e.target as HTMLSelectElement).value)
+                        const next = { ...row.field_rules }
+                        if (rule === undefined) delete next[f.name]
+                        else next[f.name] = rule
+                        onChange({ field_rules: next })
+                      }}
+                    >
+                      <option value="">In clear</option>
+                      <option value="read_only">Read-only</option>
+                      {MASKS.map((m) => (
+                        <option value={`mask:${m}`}>Masked ({m})</option>
+                      ))}
+                      <option value="hidden">Hidden</option>
+                    </select>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+    </fieldset>
+  )
+}

@@ -1,0 +1,70 @@
+// Small pieces every page shares: running an action with a busy flag and an inline outcome,
+// the outcome itself, and a confirmation before anything destructive.
+import { useState } from 'preact/hooks'
+import { messageOf } from './load'
+
+export type Outcome = { kind: 'ok' | 'error'; text: string } | null
+
+/** Runs actions one at a time; a failure becomes an inline error with the server's message. */
+export function useRun(): {
+  busy: boolean
+  outcome: Outcome
+  setOutcome: (o: Outcome) => void
+  run: (what: () => Promise<void | string>) => Promise<void>
+} {
+  const [busy, setBusy] = useState(false)
+  const [outcome, setOutcome] = useState<Outcome>(null)
+  const run = async (what: () => Promise<void | string>) => {
+    setBusy(true)
+    setOutcome(null)
+    try {
+      const done = await what()
+      if (typeof done === 'string') setOutcome({ kind: 'ok', text: done })
+    } catch (e) {
+      setOutcome({ kind: 'error', text: messageOf(e) })
+    } finally {
+      setBusy(false)
+    }
+  }
+  return { busy, outcome, setOutcome, run }
+}
+
+/** A success (status) or a failure (alert), announced to screen readers. */
+export function OutcomeLine(props: { outcome: Outcome }) {
+  const o = props.outcome
+  if (!o) return null
+  return (
+    <p class={o.kind === 'ok' ? 'ok' : 'error'} role={o.kind === 'ok' ? 'status' : 'alert'}>
+      {o.text}
+    </p>
+  )
+}
+
+/** A confirmation for a destructive action: what happens, the action, and a way back. */
+export function Confirm(props: {
+  title: string
+  text: string
+  action: string
+  busy?: boolean
+  onConfirm: () => void
+  onCancel: () => void
+}) {
+  const id = props.title.replace(/\W+/g, '-').toLowerCase()
+  return (
+    <div class="confirm" role="alertdialog" aria-labelledby={`${id}-title`} aria-describedby={`${id}-text`}>
+      <h2 id={`${id}-title`}>{props.title}</h2>
+      <p id={`${id}-text`}>{props.text}</p>
+      <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>
+        {props.action}
+      </button>
+      <button type="button" class="secondary" onClick={props.onCancel}>
+        Cancel
+      </button>
+    </div>
+  )
+}
+
+/** The value of an input event's target. */
+export const valueOf = (e: Event) => (e.target as HTMLInputElement).value
+/** The checked state of a checkbox event's target. */
+export const checkedOf = (e: Event) => (e.target as HTMLInputElement).checked
