@@ -119,6 +119,7 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await expect(page.getByRole('row', { name: /support-desk.*tenant-one/ })).toBeVisible()
   await screen(page, 'apps')
   await page.getByRole('link', { name: 'Roles', exact: true }).click()
+  await page.getByLabel('Find a role').fill('tenant')
   await expect(page.getByRole('row', { name: /tenant-one/ })).toBeVisible()
   await screen(page, 'roles')
   expect(problems).toEqual([])

@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::fixture::Shop;
+use rampart_tests::TestDb;
 
 fn header<'h>(h: &'h HeaderMap, name: &str) -> &'h str {
     h.get(name)
@@ -90,9 +91,43 @@ async fn the_console_is_served_from_the_binary_with_strict_headers() {
     assert!(r.status().is_client_error(), "{}", r.status());
 }
 
+/// A second service with 1,000 tables, and 100 roles with an access row on it: the scale at
+/// which the console's role editor and schema browser must stay quick. Answers the database
+/// (dropped with it), the service's id and the id of the last role.
+async fn a_wide_schema_and_many_roles(shop: &Shop) -> (TestDb, i64, i64) {
+    let wide = TestDb::empty().await;
+    let mut conn = wide.connect().await;
+    sqlx::raw_sql(
+        "DO $$ BEGIN FOR i IN 1..1000 LOOP
+            EXECUTE format('CREATE TABLE t%s (id serial PRIMARY KEY, name text NOT NULL, \
+                owner_id int, amount numeric(12,2), created_at timestamptz DEFAULT now())',
+                lpad(i::text, 4, '0'));
+         END LOOP; END $$;",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let service = shop
+        .admin
+        .create_service("wide", wide.service_config())
+        .await;
+    let mut last = 0;
+    for i in 1..=100 {
+        last = shop
+            .admin
+            .create_role(
+                &format!("role-{i:03}"),
+                &[(service, &format!("_table/t{i:04}/*"), 1)],
+            )
+            .await;
+    }
+    (wide, service, last)
+}
+
 #[tokio::test]
 async fn the_console_works_in_a_real_browser() {
     let shop = Shop::new().await;
+    let (_wide, wide_service, wide_role) = a_wide_schema_and_many_roles(&shop).await;
     let ui = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../admin-ui");
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
@@ -105,6 +140,8 @@ async fn the_console_works_in_a_real_browser() {
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("SCREENSHOTS", &shots)
         .env("SERVICE_CONFIG", shop.db.service_config().to_string())
+        .env("WIDE_SERVICE_ID", wide_service.to_string())
+        .env("WIDE_ROLE_ID", wide_role.to_string())
         .output()
         .expect("run Playwright (scripts/setup-test-env.sh installs it)");
     assert!(
@@ -113,6 +150,8 @@ async fn the_console_works_in_a_real_browser() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    let timings = std::fs::read_to_string(shots.join("timings.json")).unwrap_or_default();
+    println!("console timings at 1,000 tables and 100 roles (ms): {timings}");
     for screen in [
         "sign-in",
         "services",
@@ -132,6 +171,8 @@ async fn the_console_works_in_a_real_browser() {
         "roles",
         "users",
         "user-edit",
+        "schema-wide",
+        "role-wide",
     ] {
         assert!(shots.join(format!("{screen}.png")).exists(), "{screen}.png");
     }
