@@ -15,6 +15,8 @@ import { RoleReview } from './pages/RoleReview'
 import { Apps, NewApp } from './pages/Apps'
 import { AppDetail } from './pages/AppDetail'
 import { UserForm, Users } from './pages/Users'
+import { Audit } from './pages/Audit'
+import { Cors, Limits } from './pages/Policies'
 
 type Params = Record<string, string>
 
@@ -36,6 +38,9 @@ const PAGES: { pattern: string; section: string; title: (p: Params) => string; p
   { pattern: '/users', section: 'Users', title: () => 'Users', page: () => <Users /> },
   { pattern: '/users/new', section: 'Users', title: () => 'New user', page: () => <UserForm /> },
   { pattern: '/users/:id', section: 'Users', title: () => 'User', page: (p) => <UserForm id={Number(p.id)} /> },
+  { pattern: '/cors', section: 'CORS', title: () => 'CORS', page: () => <Cors /> },
+  { pattern: '/limits', section: 'Limits', title: () => 'Limits', page: () => <Limits /> },
+  { pattern: '/audit', section: 'Audit log', title: () => 'Audit log', page: () => <Audit /> },
 ]
 
 /** The sections in the navigation, each with its first page. */
@@ -44,6 +49,9 @@ const SECTIONS: { name: string; path: string }[] = [
   { name: 'Roles', path: '/roles' },
   { name: 'Apps', path: '/apps' },
   { name: 'Users', path: '/users' },
+  { name: 'CORS', path: '/cors' },
+  { name: 'Limits', path: '/limits' },
+  { name: 'Audit log', path: '/audit' },
 ]
 
 export function App() {

@@ -68,3 +68,22 @@ export async function signOut(): Promise<void> {
     sessionStorage.removeItem(TOKEN)
   }
 }
+
+/** Downloads what a GET answers (an export) as a file, with the session's credentials. */
+export async function download(path: string, filename: string): Promise<void> {
+  const headers: Record<string, string> = {}
+  const t = token()
+  if (t) headers['X-DreamFactory-Session-Token'] = t
+  const res = await fetch(path, { headers })
+  if (!res.ok) {
+    const json = await res.json().catch(() => null)
+    if (res.status === 401 && t) toSignIn()
+    throw new ApiError(res.status, json?.error?.message ?? `The server answered ${res.status}.`)
+  }
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = filename
+  a.click()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}

@@ -173,6 +173,9 @@ async fn the_console_works_in_a_real_browser() {
         "user-edit",
         "schema-wide",
         "role-wide",
+        "limits",
+        "cors",
+        "audit",
     ] {
         assert!(shots.join(format!("{screen}.png")).exists(), "{screen}.png");
     }
