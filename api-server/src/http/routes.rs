@@ -29,6 +29,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/system/limit/{id}"),
     ("POST", "/api/v2/system/service/test"),
     ("GET", "/api/v2/system/service/{id}/schema"),
+    ("POST", "/api/v2/system/service/{id}/test-login"),
     ("GET", "/api/v2/system/cors"),
     ("POST", "/api/v2/system/cors"),
     ("GET", "/api/v2/system/cors/{id}"),
@@ -242,6 +243,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/service/test")
                         .route(web::post().to(system::service_test))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/service/{id}/test-login")
+                        .route(web::post().to(user::test_login))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(

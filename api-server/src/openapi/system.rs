@@ -315,6 +315,35 @@ pub fn build() -> Parts {
         ),
     );
 
+    let test_login = operation(
+        "system_test_service_login",
+        "system: service",
+        "Try a sign-in through a directory service (ldap, adldap): who the directory says the person is, their groups and the role the mapping gives; creates no user and no session",
+    )
+    .parameter(path("id", "The service's id.", prim(Type::Integer)))
+    .request_body(Some(body(
+        object::<RefOr<Schema>>([
+            ("username", prim(Type::String).into()),
+            ("password", prim(Type::String).into()),
+            ("app_id", nullable(Type::Integer).into()),
+        ]),
+        "The person's directory credentials, and the app whose role mapping applies.",
+        true,
+    )))
+    .response(
+        "200",
+        json_response(
+            "Signed in at the directory; `role` is null (and `message` says why) when no mapping gives one.",
+            object::<RefOr<Schema>>([
+                ("success", prim(Type::Boolean).into()),
+                ("email", nullable(Type::String).into()),
+                ("name", nullable(Type::String).into()),
+                ("groups", array(prim(Type::String)).into()),
+                ("role", any().into()),
+                ("message", prim(Type::String).into()),
+            ]),
+        ),
+    );
     let role_id = || path("id", "The role's id.", prim(Type::Integer));
     let preview = operation(
         "system_preview_role",
@@ -393,6 +422,10 @@ pub fn build() -> Parts {
         (
             "/api/v2/system/service/{id}/schema".to_owned(),
             path_item(get(service_schema)),
+        ),
+        (
+            "/api/v2/system/service/{id}/test-login".to_owned(),
+            path_item(vec![(HttpMethod::Post, test_login)]),
         ),
         (
             "/api/v2/system/role/{id}/preview/{service}/{table}".to_owned(),

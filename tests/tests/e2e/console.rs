@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::fixture::Shop;
-use rampart_tests::TestDb;
+use rampart_tests::{TestDb, ldap};
 
 fn header<'h>(h: &'h HeaderMap, name: &str) -> &'h str {
     h.get(name)
@@ -128,6 +128,12 @@ async fn a_wide_schema_and_many_roles(shop: &Shop) -> (TestDb, i64, i64) {
 async fn the_console_works_in_a_real_browser() {
     let shop = Shop::new().await;
     let (_wide, wide_service, wide_role) = a_wide_schema_and_many_roles(&shop).await;
+    let directory = ldap::Directory::start(ldap::Variant::default());
+    let ldap_config = serde_json::json!({
+        "host": "127.0.0.1", "port": directory.port, "tls": "starttls", "ca_cert": directory.ca_pem(),
+        "base_dn": ldap::BASE_DN, "bind_dn": ldap::SERVICE_DN, "bind_password": ldap::SERVICE_PASSWORD,
+        "user": "alice", "password": ldap::password_of("alice"), "group": "cn=sales,ou=groups,dc=example,dc=org",
+    });
     let ui = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../admin-ui");
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
@@ -142,6 +148,7 @@ async fn the_console_works_in_a_real_browser() {
         .env("SERVICE_CONFIG", shop.db.service_config().to_string())
         .env("WIDE_SERVICE_ID", wide_service.to_string())
         .env("WIDE_ROLE_ID", wide_role.to_string())
+        .env("LDAP_CONFIG", ldap_config.to_string())
         .output()
         .expect("run Playwright (scripts/setup-test-env.sh installs it)");
     assert!(
@@ -176,6 +183,8 @@ async fn the_console_works_in_a_real_browser() {
         "limits",
         "cors",
         "audit",
+        "provider-ldap",
+        "providers",
     ] {
         assert!(shots.join(format!("{screen}.png")).exists(), "{screen}.png");
     }

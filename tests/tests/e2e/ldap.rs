@@ -392,3 +392,81 @@ async fn a_directory_without_tls_is_refused_rather_than_spoken_to_in_clear() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
+
+#[tokio::test]
+async fn an_admin_tests_a_directory_sign_in_without_creating_anyone() {
+    let c = corp(Variant::default(), false).await;
+    let test = format!("/api/v2/system/service/{}/test-login", c.service_id);
+    let r = c
+        .shop
+        .admin
+        .post(
+            &test,
+            json!({"username": "alice", "password": ldap::password_of("alice")}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["role"]["id"], c.sales);
+    assert_eq!(r.body["role"]["name"], "sales");
+    assert_eq!(r.body["role"]["by"], "a group mapping");
+    assert_eq!(r.body["email"], "alice@example.org");
+    assert!(
+        r.body["groups"]
+            .to_string()
+            .to_lowercase()
+            .contains("cn=sales"),
+        "{}",
+        r.text
+    );
+    // Nobody was created: the user list is still empty.
+    let users = c.shop.admin.get("/api/v2/system/user").await;
+    assert_eq!(users.body["resource"], json!([]), "{}", users.text);
+
+    // Someone in no mapped group, without a default role: the reason, as sign-in would give it.
+    let r = c
+        .shop
+        .admin
+        .post(
+            &test,
+            json!({"username": "carol", "password": ldap::password_of("carol")}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["role"], Value::Null);
+    assert!(
+        r.body["message"].as_str().unwrap().starts_with("No role"),
+        "{}",
+        r.text
+    );
+
+    // A wrong password: the sign-in's own refusal, as an answer (the admin's session is fine);
+    // not a sys-admin, no test.
+    let r = c
+        .shop
+        .admin
+        .post(
+            &test,
+            json!({"username": "alice", "password": "wrong-password"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["success"], json!(false));
+    assert_eq!(r.body["message"], json!("Invalid credentials supplied."));
+    let r = Client::new(&c.shop.app)
+        .post(
+            &test,
+            json!({"username": "alice", "password": ldap::password_of("alice")}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    // A database service signs nobody in.
+    let r = c
+        .shop
+        .admin
+        .post(
+            &format!("/api/v2/system/service/{}/test-login", c.shop.service_id),
+            json!({"username": "alice", "password": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}

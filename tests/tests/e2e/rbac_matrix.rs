@@ -29,6 +29,7 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("DELETE", "/api/v2/system/limit/{id}", 401),
     ("POST", "/api/v2/system/service/test", 401),
     ("GET", "/api/v2/system/service/{id}/schema", 401),
+    ("POST", "/api/v2/system/service/{id}/test-login", 401),
     ("GET", "/api/v2/system/cors", 401),
     ("POST", "/api/v2/system/cors", 401),
     ("GET", "/api/v2/system/cors/{id}", 401),

@@ -2,6 +2,8 @@
 //! who am I, refresh, sign out), `profile` (their own non-privileged fields), `password`
 //! (change, or reset by e-mailed code) and `register` (open registration, off by default).
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
@@ -12,7 +14,9 @@ use crate::auth::session::SessionKind;
 use crate::auth::{self, AuthError};
 use crate::http::error::ApiError;
 use crate::http::guard::{Caller, client_address, credentials};
-use crate::identity::ldap::LdapError;
+use crate::identity::ExternalIdentity;
+use crate::identity::ldap::{LdapError, LdapProvider};
+use crate::identity::mapping::RoleSource;
 use crate::state::AppState;
 use crate::system::users::{self, UserChanges, UserRecord};
 
@@ -68,16 +72,15 @@ async fn request_app(
     }
 }
 
-/// Signs a person in through a directory service (`ldap`/`adldap`): their shadow user is
-/// created or refreshed, and the provider's mapping of their groups gives the role; with no
-/// role for this app, no session (a 403 that says why).
-async fn directory_login(
+/// Checks a person's password with a directory service (`ldap`/`adldap`), throttled like
+/// every password sign-in: the provider and what it vouches for.
+async fn directory_identity(
     state: &AppState,
     req: &HttpRequest,
     service: &str,
     username: &str,
     password: &str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(Arc<LdapProvider>, ExternalIdentity), ApiError> {
     let provider = state
         .providers
         .directory(&state.provider_sources(), service)
@@ -87,7 +90,6 @@ async fn directory_login(
                 "Service '{service}' does not sign people in with a password."
             ))
         })?;
-    let app = request_app(state, req).await?;
     let address = client_address(req);
     let account = format!("{}:{}", provider.service_name, username.trim());
     crate::http::guard::note_attempt(req, &account);
@@ -109,6 +111,21 @@ async fn directory_login(
         }
     };
     state.login_throttle.succeed(&account);
+    Ok((provider, identity))
+}
+
+/// Signs a person in through a directory service (`ldap`/`adldap`): their shadow user is
+/// created or refreshed, and the provider's mapping of their groups gives the role; with no
+/// role for this app, no session (a 403 that says why).
+async fn directory_login(
+    state: &AppState,
+    req: &HttpRequest,
+    service: &str,
+    username: &str,
+    password: &str,
+) -> Result<HttpResponse, ApiError> {
+    let app = request_app(state, req).await?;
+    let (provider, identity) = directory_identity(state, req, service, username, password).await?;
     let app_id = app.as_ref().map(|a| a.id);
     external_sign_in(
         state,
@@ -121,6 +138,60 @@ async fn directory_login(
         None,
     )
     .await
+}
+
+/// `POST /api/v2/system/service/{id}/test-login` with `{username, password[, app_id]}`: what
+/// a sign-in through this directory service would give — who the directory says the person
+/// is, their groups, and the role the mapping picks — without creating a user or a session.
+/// A refused password is an answer (`success: false`), not the admin's 401.
+pub async fn test_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+    _a: crate::http::guard::SysAdmin,
+) -> Result<HttpResponse, ApiError> {
+    let record = crate::system::services::get(&state.store, *id).await?;
+    let m = one_record(&body)?;
+    let (login, password) = login_fields(&m)?;
+    let app = super::body::int_field(&m, "app_id")?;
+    // The admin's request is fine when the person's password is not: that is the answer.
+    let (provider, identity) =
+        match directory_identity(&state, &req, &record.name, &login, &password).await {
+            Err(e) if e.kind == crate::http::error::ErrorKind::Unauthorized => {
+                return Ok(HttpResponse::Ok().json(json!({
+                    "success": false, "role": Value::Null, "groups": [], "message": e.message,
+                })));
+            }
+            other => other?,
+        };
+    let role = match provider.mapping.resolve(&identity.groups, app) {
+        None => None,
+        Some((role_id, source)) => {
+            let name = crate::system::roles::get(&state.store, role_id)
+                .await
+                .map(|r| r.name)
+                .unwrap_or_default();
+            let by = match source {
+                RoleSource::Group => "a group mapping",
+                RoleSource::App => "the app mapping",
+                RoleSource::Default => "the default role",
+            };
+            Some(json!({"id": role_id, "name": name, "by": by}))
+        }
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "subject": identity.subject,
+        "email": identity.email,
+        "name": identity.name,
+        "groups": identity.groups,
+        "role": role,
+        "message": match &role {
+            Some(r) => format!("Signed in; the role would be '{}' (by {}).", r["name"].as_str().unwrap_or_default(), r["by"].as_str().unwrap_or_default()),
+            None => auth::no_role(&provider.service_name),
+        },
+    })))
 }
 
 /// How long a browser sign-in may take between leaving for the provider and coming back, in
