@@ -16,6 +16,7 @@ import { Apps, NewApp } from './pages/Apps'
 import { AppDetail } from './pages/AppDetail'
 import { UserForm, Users } from './pages/Users'
 import { Audit } from './pages/Audit'
+import { ProviderForm, Providers } from './pages/Providers'
 import { Cors, Limits } from './pages/Policies'
 
 type Params = Record<string, string>
@@ -38,6 +39,9 @@ const PAGES: { pattern: string; section: string; title: (p: Params) => string; p
   { pattern: '/users', section: 'Users', title: () => 'Users', page: () => <Users /> },
   { pattern: '/users/new', section: 'Users', title: () => 'New user', page: () => <UserForm /> },
   { pattern: '/users/:id', section: 'Users', title: () => 'User', page: (p) => <UserForm id={Number(p.id)} /> },
+  { pattern: '/providers', section: 'Identity', title: () => 'Identity providers', page: () => <Providers /> },
+  { pattern: '/providers/new', section: 'Identity', title: () => 'New identity provider', page: () => <ProviderForm /> },
+  { pattern: '/providers/:id', section: 'Identity', title: () => 'Identity provider', page: (p) => <ProviderForm id={Number(p.id)} /> },
   { pattern: '/cors', section: 'CORS', title: () => 'CORS', page: () => <Cors /> },
   { pattern: '/limits', section: 'Limits', title: () => 'Limits', page: () => <Limits /> },
   { pattern: '/audit', section: 'Audit log', title: () => 'Audit log', page: () => <Audit /> },
@@ -49,6 +53,7 @@ const SECTIONS: { name: string; path: string }[] = [
   { name: 'Roles', path: '/roles' },
   { name: 'Apps', path: '/apps' },
   { name: 'Users', path: '/users' },
+  { name: 'Identity', path: '/providers' },
   { name: 'CORS', path: '/cors' },
   { name: 'Limits', path: '/limits' },
   { name: 'Audit log', path: '/audit' },

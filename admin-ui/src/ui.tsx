@@ -1,6 +1,6 @@
 // Small pieces every page shares: running an action with a busy flag and an inline outcome,
 // the outcome itself, and a confirmation before anything destructive.
-import { useState } from 'preact/hooks'
+import { useMemo, useState } from 'preact/hooks'
 import { messageOf } from './load'
 
 export type Outcome = { kind: 'ok' | 'error'; text: string } | null
@@ -68,3 +68,34 @@ export function Confirm(props: {
 export const valueOf = (e: Event) => (e.target as HTMLInputElement).value
 /** The checked state of a checkbox event's target. */
 export const checkedOf = (e: Event) => (e.target as HTMLInputElement).checked
+
+/**
+ * A long list searched as the admin types and shown a page at a time: the matching items,
+ * how many are shown, and the search box's setter (which starts again at the first page).
+ */
+export function useFinder<T>(items: T[], text: (item: T) => string, page = 50) {
+  const [find, setFind] = useState('')
+  const [shown, setShown] = useState(page)
+  const matching = useMemo(() => {
+    const f = find.trim().toLowerCase()
+    return f ? items.filter((i) => text(i).toLowerCase().includes(f)) : items
+  }, [items, find])
+  return {
+    find,
+    setFind: (f: string) => (setFind(f), setShown(page)),
+    visible: matching.slice(0, shown),
+    more: (
+      <p class="muted" aria-live="polite">
+        {Math.min(shown, matching.length)} of {matching.length} shown.
+        {matching.length > shown && (
+          <>
+            {' '}
+            <button type="button" class="secondary" onClick={() => setShown(shown + page)}>
+              Show more
+            </button>
+          </>
+        )}
+      </p>
+    ),
+  }
+}

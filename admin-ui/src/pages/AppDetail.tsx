@@ -7,27 +7,21 @@ import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
 import { agentConfigs } from '../agents'
 import { takeKey } from '../keys'
-import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
-import { useRoles, type App } from './Apps'
+import { checkedOf, Confirm, OutcomeLine, useRun } from '../ui'
+import { AppFields, appRecord, type App, type AppSettings } from './Apps'
 
 export function AppDetail(props: { id: number }) {
   const [load, reload] = useLoad(() => api<App>('GET', `/api/v2/system/app/${props.id}`), [props.id])
-  const roles = useRoles()
   const [key, setKey] = useState<string | null>(() => takeKey(props.id))
-  const [name, setName] = useState('')
-  const [description, setDescription] = useState('')
-  const [role, setRole] = useState('')
+  const [settings, setSettings] = useState<AppSettings>({ name: '', description: '', role: '', readOnly: false })
   const [active, setActive] = useState(true)
-  const [readOnly, setReadOnly] = useState(false)
   const [confirm, setConfirm] = useState<'regenerate' | 'delete' | null>(null)
   const { busy, outcome, run } = useRun()
   useEffect(() => {
     if (load.state !== 'ready') return
-    setName(load.data.name)
-    setDescription(load.data.description ?? '')
-    setRole(load.data.role_id === null ? '' : String(load.data.role_id))
-    setActive(load.data.is_active)
-    setReadOnly(load.data.read_only)
+    const a = load.data
+    setSettings({ name: a.name, description: a.description ?? '', role: a.role_id === null ? '' : String(a.role_id), readOnly: a.read_only })
+    setActive(a.is_active)
   }, [load])
   if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the app…" />
   const app = load.data
@@ -35,13 +29,7 @@ export function AppDetail(props: { id: number }) {
   const save = (e: Event) => {
     e.preventDefault()
     run(async () => {
-      await api('PATCH', `/api/v2/system/app/${app.id}`, {
-        name: name.trim(),
-        description: description.trim() || null,
-        role_id: role ? Number(role) : null,
-        is_active: active,
-        read_only: readOnly,
-      })
+      await api('PATCH', `/api/v2/system/app/${app.id}`, { ...appRecord(settings), is_active: active })
       reload()
       return 'Saved.'
     })
@@ -54,20 +42,9 @@ export function AppDetail(props: { id: number }) {
       <h1 id="app-title">App {app.name}</h1>
       {key && <KeyPanel appKey={key} />}
       <form class="grid" onSubmit={save}>
-        <label for="app-name">Name</label>
-        <input id="app-name" required value={name} onInput={(e) => setName(valueOf(e))} />
-        <label for="app-description">Description</label>
-        <input id="app-description" value={description} onInput={(e) => setDescription(valueOf(e))} />
-        <label for="app-role">Default role</label>
-        <select id="app-role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value)}>
-          <option value="">No role (reaches nothing)</option>
-          {roles.state === 'ready' && roles.data.map((r) => <option value={r.id}>{r.name}</option>)}
-        </select>
+        <AppFields value={settings} onChange={setSettings} />
         <label class="check">
           <input type="checkbox" checked={active} onChange={(e) => setActive(checkedOf(e))} /> Active (an inactive app's key is refused)
-        </label>
-        <label class="check">
-          <input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(checkedOf(e))} /> Read-only key (no writes, no function calls)
         </label>
         <div class="actions">
           <button type="submit" disabled={busy}>

@@ -68,18 +68,50 @@ export function Apps() {
   )
 }
 
-export function NewApp() {
+/** The settings an app is created and edited with. */
+export interface AppSettings {
+  name: string
+  description: string
+  role: string
+  readOnly: boolean
+}
+
+/** The fields of an app's settings (name, description, default role, read-only). */
+export function AppFields(props: { value: AppSettings; onChange: (v: AppSettings) => void }) {
   const roles = useRoles()
-  const [name, setName] = useState('')
-  const [description, setDescription] = useState('')
-  const [role, setRole] = useState('')
-  const [readOnly, setReadOnly] = useState(false)
+  const v = props.value
+  const set = (patch: Partial<AppSettings>) => props.onChange({ ...v, ...patch })
+  return (
+    <>
+      <label for="app-name">Name</label>
+      <input id="app-name" required value={v.name} onInput={(e) => set({ name: valueOf(e) })} />
+      <label for="app-description">Description</label>
+      <input id="app-description" value={v.description} onInput={(e) => set({ description: valueOf(e) })} />
+      <label for="app-role">Default role</label>
+      <select id="app-role" value={v.role} onChange={(e) => set({ role: (e.target as HTMLSelectElement).value })}>
+        <option value="">No role (reaches nothing)</option>
+        {roles.state === 'ready' && roles.data.map((r) => <option value={r.id}>{r.name}</option>)}
+      </select>
+      <label class="check">
+        <input type="checkbox" checked={v.readOnly} onChange={(e) => set({ readOnly: checkedOf(e) })} /> Read-only key (no writes, no function calls)
+      </label>
+    </>
+  )
+}
+
+/** The API's fields for app settings. */
+export function appRecord(v: AppSettings) {
+  return { name: v.name.trim(), description: v.description.trim() || null, role_id: v.role ? Number(v.role) : null, read_only: v.readOnly }
+}
+
+export function NewApp() {
+  const [settings, setSettings] = useState<AppSettings>({ name: '', description: '', role: '', readOnly: false })
   const { busy, outcome, run } = useRun()
   const create = (e: Event) => {
     e.preventDefault()
     run(async () => {
       const r = await api<{ resource: { id: number; api_key: string }[] }>('POST', '/api/v2/system/app', {
-        resource: [{ name: name.trim(), description: description.trim() || null, role_id: role ? Number(role) : null, read_only: readOnly, is_active: true }],
+        resource: [{ ...appRecord(settings), is_active: true }],
       })
       handOver(r.resource[0].id, r.resource[0].api_key)
       navigate(`/apps/${r.resource[0].id}`)
@@ -92,18 +124,7 @@ export function NewApp() {
       </p>
       <h1 id="new-app-title">New app</h1>
       <form class="grid" onSubmit={create}>
-        <label for="app-name">Name</label>
-        <input id="app-name" required value={name} onInput={(e) => setName(valueOf(e))} />
-        <label for="app-description">Description</label>
-        <input id="app-description" value={description} onInput={(e) => setDescription(valueOf(e))} />
-        <label for="app-role">Default role</label>
-        <select id="app-role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value)}>
-          <option value="">No role (reaches nothing)</option>
-          {roles.state === 'ready' && roles.data.map((r) => <option value={r.id}>{r.name}</option>)}
-        </select>
-        <label class="check">
-          <input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(checkedOf(e))} /> Read-only key (no writes, no function calls)
-        </label>
+        <AppFields value={settings} onChange={setSettings} />
         <div class="actions">
           <button type="submit" disabled={busy}>
             Create app

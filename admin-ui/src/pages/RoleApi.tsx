@@ -5,9 +5,8 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
-import { Link } from '../router'
 import type { Role } from '../roles'
-import { RoleTabs } from './RoleTabs'
+import { RolePage } from './RoleTabs'
 
 type Swagger = (options: { spec: unknown; domNode: HTMLElement; deepLinking: boolean; tryItOutEnabled: boolean }) => unknown
 
@@ -57,12 +56,7 @@ export function RoleApi(props: { id: number }) {
   const [role, doc] = load.data
   const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0)
   return (
-    <section aria-labelledby="api-title">
-      <p>
-        <Link to="/roles">← Roles</Link>
-      </p>
-      <h1 id="api-title">API of {role.name}</h1>
-      <RoleTabs id={role.id} current="API" />
+    <RolePage id={role.id} title={`API of ${role.name}`} current="API">
       <p class="muted">
         The OpenAPI document a caller with this role receives: {operations} operations on {Object.keys(doc.paths).length} paths,
         the system API's sign-in included. Tables, verbs and functions the role may not use are absent.
@@ -73,6 +67,6 @@ export function RoleApi(props: { id: number }) {
         </p>
       )}
       <div ref={host} class="swagger" />
-    </section>
+    </RolePage>
   )
 }

@@ -6,7 +6,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
-import { Link, navigate } from '../router'
+import { navigate } from '../router'
 import type { Service } from '../services'
 import type { ServiceSchema } from './Schema'
 import {
@@ -24,7 +24,7 @@ import {
 } from '../roles'
 import { VERBS, bit } from '../verbs'
 import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
-import { RoleTabs } from './RoleTabs'
+import { RolePage } from './RoleTabs'
 
 /** An access row being edited: a stable key for rendering and its filter as text. */
 type Row = Access & { key: number; text: string }
@@ -128,12 +128,7 @@ export function RoleEditor(props: { id?: number }) {
   }
 
   return (
-    <section aria-labelledby="role-title">
-      <p>
-        <Link to="/roles">← Roles</Link>
-      </p>
-      <h1 id="role-title">{stored ? `Role ${stored.name}` : 'New role'}</h1>
-      {stored && <RoleTabs id={stored.id} current="Access" />}
+    <RolePage id={stored?.id} title={stored ? `Role ${stored.name}` : 'New role'} current="Access">
       <form onSubmit={save}>
         <div class="grid">
           <label for="role-name">Name</label>
@@ -260,7 +255,7 @@ export function RoleEditor(props: { id?: number }) {
           }
         />
       )}
-    </section>
+    </RolePage>
   )
 }
 

@@ -5,10 +5,9 @@ import { useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
-import { Link } from '../router'
 import type { Role } from '../roles'
 import { OutcomeLine, useRun, valueOf } from '../ui'
-import { RoleTabs } from './RoleTabs'
+import { RolePage } from './RoleTabs'
 import { useSchemas } from './RoleEditor'
 
 type Rows = Record<string, unknown>[]
@@ -44,12 +43,7 @@ export function RolePreview(props: { id: number }) {
   }
   const columns = rows ? [...new Set(rows.flatMap((r) => Object.keys(r)))] : []
   return (
-    <section aria-labelledby="preview-title">
-      <p>
-        <Link to="/roles">← Roles</Link>
-      </p>
-      <h1 id="preview-title">See as {role.name}</h1>
-      <RoleTabs id={role.id} current="See as this role" />
+    <RolePage id={role.id} title={`See as ${role.name}`} current="See as this role">
       <p class="muted">
         The server runs this read as the role, through the same checks as the role's own requests: rows it may not see are absent,
         masked fields masked, hidden fields missing.
@@ -113,7 +107,7 @@ export function RolePreview(props: { id: number }) {
           </table>
         </div>
       )}
-    </section>
+    </RolePage>
   )
 }
 

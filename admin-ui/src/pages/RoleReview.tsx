@@ -4,7 +4,7 @@ import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link } from '../router'
-import { RoleTabs } from './RoleTabs'
+import { RolePage } from './RoleTabs'
 
 interface Review {
   role: { id: number; name: string; is_active: boolean }
@@ -28,12 +28,7 @@ export function RoleReview(props: { id: number }) {
   const [days, setDays] = useState(90)
   const [load] = useLoad(() => api<Review>('GET', `/api/v2/system/role/${props.id}/review?days=${days}`), [props.id, days])
   return (
-    <section aria-labelledby="review-title">
-      <p>
-        <Link to="/roles">← Roles</Link>
-      </p>
-      <h1 id="review-title">Access review{load.state === 'ready' ? ` of ${load.data.role.name}` : ''}</h1>
-      <RoleTabs id={props.id} current="Access review" />
+    <RolePage id={props.id} title={`Access review${load.state === 'ready' ? ` of ${load.data.role.name}` : ''}`} current="Access review">
       <label for="review-days">Usage over the last</label>{' '}
       <select id="review-days" value={days} onChange={(e) => setDays(Number((e.target as HTMLSelectElement).value))}>
         {PERIODS.map((d) => (
@@ -95,6 +90,6 @@ export function RoleReview(props: { id: number }) {
           )}
         </>
       )}
-    </section>
+    </RolePage>
   )
 }

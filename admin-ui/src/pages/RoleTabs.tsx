@@ -1,4 +1,5 @@
-// The views of one role: its access (the editor), what it sees, its API, and its review.
+// The views of one role — its access (the editor), what it sees, its API, its review — and
+// the frame every one of them shares: the way back, the title, and the tabs.
 import { Link } from '../router'
 
 const TABS = [
@@ -17,5 +18,19 @@ export function RoleTabs(props: { id: number; current: string }) {
         </Link>
       ))}
     </nav>
+  )
+}
+
+/** A role view: back to the roles, the title, the tabs (when the role exists), the content. */
+export function RolePage(props: { id?: number; title: string; current: string; children: preact.ComponentChildren }) {
+  return (
+    <section aria-labelledby="role-page-title">
+      <p>
+        <Link to="/roles">← Roles</Link>
+      </p>
+      <h1 id="role-page-title">{props.title}</h1>
+      {props.id !== undefined && <RoleTabs id={props.id} current={props.current} />}
+      {props.children}
+    </section>
   )
 }

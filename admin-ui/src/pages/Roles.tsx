@@ -1,25 +1,17 @@
 // The roles list: searchable and paged, so a hundred roles stay quick to scan.
-import { useMemo, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link } from '../router'
 import type { Role } from '../roles'
-import { valueOf } from '../ui'
-
-const PAGE = 50
+import { useFinder, valueOf } from '../ui'
 
 export function Roles() {
   const [load] = useLoad(() =>
     api<{ resource: Role[] }>('GET', '/api/v2/system/role?related=role_service_access_by_role_id').then((r) => r.resource),
   )
-  const [find, setFind] = useState('')
-  const [shown, setShown] = useState(PAGE)
   const roles = load.state === 'ready' ? load.data : []
-  const matching = useMemo(() => {
-    const f = find.trim().toLowerCase()
-    return f ? roles.filter((r) => r.name.toLowerCase().includes(f) || (r.description ?? '').toLowerCase().includes(f)) : roles
-  }, [roles, find])
+  const { find, setFind, visible, more } = useFinder(roles, (r) => `${r.name} ${r.description ?? ''}`)
   return (
     <section aria-labelledby="roles-title">
       <div class="heading">
@@ -34,7 +26,7 @@ export function Roles() {
       {roles.length > 0 && (
         <>
           <label for="role-find">Find a role</label>{' '}
-          <input id="role-find" type="search" value={find} onInput={(e) => (setFind(valueOf(e)), setShown(PAGE))} />
+          <input id="role-find" type="search" value={find} onInput={(e) => setFind(valueOf(e))} />
           <table>
             <caption class="sr-only">Roles</caption>
             <thead>
@@ -46,7 +38,7 @@ export function Roles() {
               </tr>
             </thead>
             <tbody>
-              {matching.slice(0, shown).map((r) => (
+              {visible.map((r) => (
                 <tr key={r.id}>
                   <td>
                     <Link to={`/roles/${r.id}`}>{r.name}</Link>
@@ -58,17 +50,7 @@ export function Roles() {
               ))}
             </tbody>
           </table>
-          <p class="muted" aria-live="polite">
-            {Math.min(shown, matching.length)} of {matching.length} roles shown.
-            {matching.length > shown && (
-              <>
-                {' '}
-                <button type="button" class="secondary" onClick={() => setShown(shown + PAGE)}>
-                  Show more
-                </button>
-              </>
-            )}
-          </p>
+          {more}
         </>
       )}
     </section>

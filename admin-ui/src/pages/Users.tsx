@@ -1,10 +1,10 @@
 // Users: search, create, edit, disable, and their role for each app.
-import { useEffect, useMemo, useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
-import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
+import { checkedOf, Confirm, OutcomeLine, useFinder, useRun, valueOf } from '../ui'
 import { useRoles, type App } from './Apps'
 
 interface AppRole {
@@ -23,17 +23,10 @@ interface User {
   user_to_app_to_role_by_user_id?: AppRole[]
 }
 
-const PAGE = 50
-
 export function Users() {
   const [load] = useLoad(() => api<{ resource: User[] }>('GET', '/api/v2/system/user').then((r) => r.resource))
-  const [find, setFind] = useState('')
-  const [shown, setShown] = useState(PAGE)
   const users = load.state === 'ready' ? load.data : []
-  const matching = useMemo(() => {
-    const f = find.trim().toLowerCase()
-    return f ? users.filter((u) => `${u.name} ${u.email} ${u.username ?? ''}`.toLowerCase().includes(f)) : users
-  }, [users, find])
+  const { find, setFind, visible, more } = useFinder(users, (u) => `${u.name} ${u.email} ${u.username ?? ''}`)
   return (
     <section aria-labelledby="users-title">
       <div class="heading">
@@ -47,7 +40,7 @@ export function Users() {
       {users.length > 0 && (
         <>
           <label for="user-find">Search users</label>{' '}
-          <input id="user-find" type="search" value={find} onInput={(e) => (setFind(valueOf(e)), setShown(PAGE))} />
+          <input id="user-find" type="search" value={find} onInput={(e) => setFind(valueOf(e))} />
           <table>
             <caption class="sr-only">Users</caption>
             <thead>
@@ -59,7 +52,7 @@ export function Users() {
               </tr>
             </thead>
             <tbody>
-              {matching.slice(0, shown).map((u) => (
+              {visible.map((u) => (
                 <tr key={u.id}>
                   <td>
                     <Link to={`/users/${u.id}`}>{u.email}</Link>
@@ -71,17 +64,7 @@ export function Users() {
               ))}
             </tbody>
           </table>
-          <p class="muted" aria-live="polite">
-            {Math.min(shown, matching.length)} of {matching.length} users shown.
-            {matching.length > shown && (
-              <>
-                {' '}
-                <button type="button" class="secondary" onClick={() => setShown(shown + PAGE)}>
-                  Show more
-                </button>
-              </>
-            )}
-          </p>
+          {more}
         </>
       )}
     </section>
