@@ -51,6 +51,16 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await expect(stored.getByLabel('Rule for ssn')).toHaveValue('mask:last4')
   await expect(stored.getByLabel('Row filter')).toHaveValue('tenant_id = {tenant}')
   await screen(page, 'role-edit')
+  await page.setViewportSize({ width: 390, height: 800 })
+  // Nothing wider than the window: every control is reached without scrolling sideways.
+  const wide = await page.evaluate(() =>
+    [...document.querySelectorAll('main *')]
+      .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest('.scroll'))
+      .map((e) => `${e.tagName}.${e.className}`),
+  )
+  expect(wide).toEqual([])
+  await screen(page, 'role-edit-narrow')
+  await page.setViewportSize({ width: 1280, height: 800 })
 
   // See as this role: the server's answer, through the real pipeline.
   await page.getByRole('link', { name: 'See as this role' }).click()

@@ -173,6 +173,7 @@ export function RoleEditor(props: { id?: number }) {
           Values a row filter can name, as <code>{'{name}'}</code>. A private lookup is never shown back.
         </p>
         {lookups.length > 0 && (
+          <div class="scroll">
           <table>
             <caption class="sr-only">Lookups</caption>
             <thead>
@@ -223,6 +224,7 @@ export function RoleEditor(props: { id?: number }) {
               ))}
             </tbody>
           </table>
+          </div>
         )}
         <button type="button" class="secondary" onClick={() => setLookups((ls) => [...ls, { name: '', value: '', private: false, key: next++ }])}>
           Add lookup
@@ -401,6 +403,7 @@ function AccessRow(props: {
         {!tableName && <p class="muted">Field rules apply to one table: choose a component such as <code>_table/orders/*</code>.</p>}
         {tableName && !table && <p class="muted">{schema ? `No table ${tableName} in this service.` : 'Loading the columns…'}</p>}
         {table && (
+          <div class="scroll">
           <table class="rules">
             <caption class="sr-only">Field rules for {table.name}</caption>
             <thead>
@@ -439,6 +442,7 @@ function AccessRow(props: {
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </div>
     </fieldset>

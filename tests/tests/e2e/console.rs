@@ -169,6 +169,7 @@ async fn the_console_works_in_a_real_browser() {
         "service-edit",
         "role-new",
         "role-edit",
+        "role-edit-narrow",
         "role-preview",
         "role-api",
         "role-review",
