@@ -64,7 +64,9 @@ test('a restricted role, previewed, then used through an app key', async ({ page
 
   // See as this role: the server's answer, through the real pipeline.
   await page.getByRole('link', { name: 'See as this role' }).click()
-  await page.getByLabel('Table').fill('customers')
+  // The tables the role names are offered; the first is chosen.
+  await expect(page.getByLabel('Table')).toHaveValue('customers')
+  await expect(page.getByLabel('Table').getByRole('option')).toHaveCount(1)
   await page.getByRole('button', { name: 'Show rows' }).click()
   const rows = page.getByRole('table', { name: /customers as tenant-one/ })
   await expect(rows).toBeVisible()
@@ -80,17 +82,22 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await page.getByRole('link', { name: 'API', exact: true }).click()
   await expect(page.getByText('/api/v2/db/_table/customers', { exact: true }).first()).toBeVisible({ timeout: 15_000 })
   await expect(page.getByText('/api/v2/db/_table/orders', { exact: true })).toHaveCount(0)
+  // The system API only on request.
+  await expect(page.getByText('/api/v2/system/role', { exact: true })).toHaveCount(0)
+  await page.getByRole('checkbox', { name: 'Show the system API too' }).check()
+  await expect(page.getByText('/api/v2/system/role', { exact: true }).first()).toBeVisible()
   await page.screenshot({ path: `${process.env.SCREENSHOTS ?? 'test-results/screens'}/role-api.png`, fullPage: true })
 
   await page.getByRole('link', { name: 'Access review' }).click()
   await expect(page.getByRole('heading', { name: 'Access review of tenant-one' })).toBeVisible()
   await screen(page, 'role-review')
 
-  // An app whose default role is the new one; its key shown once, copied.
-  await page.getByRole('link', { name: 'Apps', exact: true }).click()
-  await page.getByRole('link', { name: 'New app' }).click()
+  // An app whose default role is the new one, straight from the role; its key shown once.
+  await page.getByRole('link', { name: 'Access', exact: true }).click()
+  await page.getByRole('link', { name: 'Create an app key with this role' }).click()
+  await expect(page.getByLabel('Default role')).toHaveValue(/\d+/)
+  await expect(page.getByLabel('Default role').locator('option:checked')).toHaveText('tenant-one')
   await page.getByLabel('Name', { exact: true }).fill('support-desk')
-  await page.getByLabel('Default role').selectOption({ label: 'tenant-one' })
   await page.getByRole('button', { name: 'Create app' }).click()
   await expect(page.getByRole('heading', { name: 'App support-desk' })).toBeVisible()
   const key = await page.getByLabel('API key', { exact: true }).inputValue()
@@ -98,6 +105,8 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await page.getByRole('button', { name: 'Copy key' }).click()
   await expect(page.getByRole('status').filter({ hasText: 'Copied.' })).toBeVisible()
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key)
+  // A first request to try, for the table the role names.
+  await expect(page.getByLabel('Try it')).toHaveValue(new RegExp(`X-DreamFactory-API-Key: ${key}.*/api/v2/db/_table/customers`))
   // Connect an agent: the configurations carry this key and this server.
   await page.getByRole('button', { name: 'VS Code' }).click()
   const config = JSON.parse(await page.getByLabel(/VS Code/).inputValue())

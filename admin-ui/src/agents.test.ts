@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { agentConfigs, KEY_PLACEHOLDER } from './agents'
+import { agentConfigs, KEY_PLACEHOLDER, tryCommand } from './agents'
 import { handOver, takeKey } from './keys'
 
 describe('agent configurations', () => {
@@ -28,5 +28,12 @@ describe('a new key', () => {
     expect(takeKey(8)).toBeNull()
     expect(takeKey(7)).toBe('secret')
     expect(takeKey(7)).toBeNull()
+  })
+})
+
+describe('a first request', () => {
+  it('reads a table the role names, else lists what it reaches', () => {
+    expect(tryCommand('http://h:1', 'k', 'db', 'orders')).toBe('curl -H "X-DreamFactory-API-Key: k" "http://h:1/api/v2/db/_table/orders"')
+    expect(tryCommand('http://h:1', 'k', 'db', null)).toBe('curl -H "X-DreamFactory-API-Key: k" "http://h:1/api/v2/db/_table"')
   })
 })

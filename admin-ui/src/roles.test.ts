@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { charIndex, componentOptions, filterText, ruleChoice, ruleOf, tableOf } from './roles'
+import { blankAccess, charIndex, componentOptions, filterText, ruleChoice, ruleOf, tableOf, tablesReached } from './roles'
 
 describe('role helpers', () => {
   it('round-trips field rules through select choices', () => {
@@ -13,8 +13,16 @@ describe('role helpers', () => {
     expect(tableOf('_table/*')).toBeNull()
     expect(tableOf('*')).toBeNull()
   })
-  it('offers wildcards and each table', () => {
-    expect(componentOptions(['a'], ['f'])).toEqual(['*', '_table/*', '_func/*', '_proc/*', '_schema/*', '_table/a/*', '_func/f'])
+  it('offers wildcards and each table, saying what each covers', () => {
+    const options = componentOptions(['a'], ['f'])
+    expect(options.map((o) => o.value)).toEqual(['*', '_table/*', '_func/*', '_proc/*', '_schema/*', '_table/a/*', '_func/f'])
+    expect(options[1].label).toBe('all tables and views')
+  })
+  it('lists the tables a role names or covers on a service', () => {
+    const row = (service_id: number | null, component: string) => ({ ...blankAccess(service_id), component })
+    expect(tablesReached([row(1, '_table/b/*'), row(2, '_table/c/*')], 1, ['a', 'b', 'c'])).toEqual(['b'])
+    expect(tablesReached([row(1, '_table/*')], 1, ['a', 'b'])).toEqual(['a', 'b'])
+    expect(tablesReached([row(2, '*')], 1, ['a'])).toEqual([])
   })
   it('writes list filters as text', () => {
     const list = [

@@ -47,12 +47,29 @@ export function ruleOf(choice: string): FieldRule | undefined {
   return undefined
 }
 
-/** The components an access row can name for a schema: everything, all tables, each table. */
-export function componentOptions(tables: string[], functions: string[]): string[] {
-  const out = ['*', '_table/*', '_func/*', '_proc/*', '_schema/*']
-  for (const t of tables) out.push(`_table/${t}/*`)
-  for (const f of functions) out.push(`_func/${f}`)
+/** The components an access row can name for a schema, each with what it covers. */
+export function componentOptions(tables: string[], functions: string[]): { value: string; label: string }[] {
+  const out = [
+    { value: '*', label: 'everything in the service' },
+    { value: '_table/*', label: 'all tables and views' },
+    { value: '_func/*', label: 'all functions' },
+    { value: '_proc/*', label: 'all procedures' },
+    { value: '_schema/*', label: 'the schema of every table' },
+  ]
+  for (const t of tables) out.push({ value: `_table/${t}/*`, label: `${t} (its records and single records)` })
+  for (const f of functions) out.push({ value: `_func/${f}`, label: `function ${f}` })
   return out
+}
+
+/**
+ * The tables of a schema that access rows on a service name or cover by a wildcard: what the
+ * preview offers to read (the server still decides what the role gets).
+ */
+export function tablesReached(access: Access[], serviceId: number | null, tables: string[]): string[] {
+  const rows = access.filter((a) => a.service_id === serviceId || a.service_id === null)
+  if (rows.some((a) => a.component === '*' || a.component === '_table/*' || a.component === '_table')) return tables
+  const named = new Set(rows.map((a) => tableOf(a.component)).filter((t): t is string => t !== null))
+  return tables.filter((t) => named.has(t))
 }
 
 /** The one table a component names (`_table/orders/*`, `_table/orders`), else null. */
@@ -95,5 +112,5 @@ export function charIndex(text: string, bytes: number): number {
 
 /** A new, empty access row for a service. */
 export function blankAccess(serviceId: number | null): Access {
-  return { service_id: serviceId, component: '_table/*', verb_mask: 1, requestor_mask: 1, filters: '', filter_op: 'AND', field_rules: {} }
+  return { service_id: serviceId, component: '', verb_mask: 1, requestor_mask: 1, filters: '', filter_op: 'AND', field_rules: {} }
 }

@@ -5,7 +5,9 @@ import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
-import { agentConfigs } from '../agents'
+import { agentConfigs, tryCommand } from '../agents'
+import { tableOf, type Role } from '../roles'
+import type { Service } from '../services'
 import { takeKey } from '../keys'
 import { checkedOf, Confirm, OutcomeLine, useRun } from '../ui'
 import { AppFields, appRecord, type App, type AppSettings } from './Apps'
@@ -40,7 +42,7 @@ export function AppDetail(props: { id: number }) {
         <Link to="/apps">← Apps</Link>
       </p>
       <h1 id="app-title">App {app.name}</h1>
-      {key && <KeyPanel appKey={key} />}
+      {key && <KeyPanel appKey={key} roleId={app.role_id} />}
       <form class="grid" onSubmit={save}>
         <AppFields value={settings} onChange={setSettings} />
         <label class="check">
@@ -106,9 +108,24 @@ async function copy(text: string, field: HTMLInputElement | HTMLTextAreaElement 
   }
 }
 
-function KeyPanel(props: { appKey: string }) {
+/** The service and table of the role's first access row, for a first request to try. */
+async function firstTarget(roleId: number): Promise<{ service: string; table: string | null } | null> {
+  const [role, services] = await Promise.all([
+    api<Role>('GET', `/api/v2/system/role/${roleId}?related=role_service_access_by_role_id`),
+    api<{ resource: Service[] }>('GET', '/api/v2/system/service'),
+  ])
+  for (const a of role.role_service_access_by_role_id) {
+    const service = services.resource.find((s) => s.id === a.service_id && s.type === 'pgsql')
+    if (service) return { service: service.name, table: tableOf(a.component) }
+  }
+  return null
+}
+
+function KeyPanel(props: { appKey: string; roleId: number | null }) {
   const field = useRef<HTMLInputElement>(null)
   const [said, setSaid] = useState('')
+  const [target] = useLoad(() => (props.roleId === null ? Promise.resolve(null) : firstTarget(props.roleId)), [props.roleId])
+  const command = target.state === 'ready' && target.data ? tryCommand(location.origin, props.appKey, target.data.service, target.data.table) : null
   return (
     <div class="key" role="region" aria-labelledby="key-title">
       <h2 id="key-title">The app's API key</h2>
@@ -124,6 +141,12 @@ function KeyPanel(props: { appKey: string }) {
       <p class="muted">
         Send it as the <code>X-DreamFactory-API-Key</code> header.
       </p>
+      {command && (
+        <>
+          <label for="try-it">Try it</label>
+          <input id="try-it" class="mono wide" readOnly value={command} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+        </>
+      )}
     </div>
   )
 }
@@ -139,7 +162,7 @@ function ConnectAgent(props: { appKey: string | null; readOnly: boolean }) {
       <h2 id="agent-title">Connect an agent</h2>
       <p class="muted">
         An agent reaches exactly what this app's role allows, as MCP tools. Stdio clients run the <code>rampart-mcp</code> bridge
-        (build it with <code>cargo build --release --bin rampart-mcp</code>); HTTP clients talk to <code>/mcp</code> directly.
+        (it ships with Rampart); HTTP clients talk to <code>/mcp</code> directly.
         {props.appKey ? '' : ' Put the app\u2019s key where the placeholder is.'}
       </p>
       <div class="tabs" role="group" aria-label="MCP client">

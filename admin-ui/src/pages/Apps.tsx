@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
-import { Link, navigate } from '../router'
+import { currentRoute, Link, navigate, param } from '../router'
 import type { Role } from '../roles'
 import { checkedOf, OutcomeLine, useRun, valueOf } from '../ui'
 import { handOver } from '../keys'
@@ -105,7 +105,8 @@ export function appRecord(v: AppSettings) {
 }
 
 export function NewApp() {
-  const [settings, setSettings] = useState<AppSettings>({ name: '', description: '', role: '', readOnly: false })
+  // Arriving from a role's page, that role is the default.
+  const [settings, setSettings] = useState<AppSettings>({ name: '', description: '', role: param(currentRoute(), 'role') ?? '', readOnly: false })
   const { busy, outcome, run } = useRun()
   const create = (e: Event) => {
     e.preventDefault()

@@ -7,6 +7,7 @@ import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import type { Role } from '../roles'
 import { RolePage } from './RoleTabs'
+import { checkedOf } from '../ui'
 
 type Swagger = (options: { spec: unknown; domNode: HTMLElement; deepLinking: boolean; tryItOutEnabled: boolean }) => unknown
 
@@ -32,6 +33,18 @@ function loadSwagger(): Promise<Swagger> {
 
 interface Doc {
   paths: Record<string, Record<string, unknown>>
+  tags?: { name: string }[]
+}
+
+const SYSTEM = '/api/v2/system'
+
+/** The document without the system API (sign-in and admin endpoints every document lists). */
+function servicesOnly(doc: Doc): Doc {
+  return {
+    ...doc,
+    paths: Object.fromEntries(Object.entries(doc.paths).filter(([p]) => !p.startsWith(SYSTEM))),
+    tags: doc.tags?.filter((t) => !t.name.startsWith('system')),
+  }
 }
 
 export function RoleApi(props: { id: number }) {
@@ -45,22 +58,29 @@ export function RoleApi(props: { id: number }) {
   )
   const host = useRef<HTMLDivElement>(null)
   const [failed, setFailed] = useState<string | null>(null)
+  const [withSystem, setWithSystem] = useState(false)
   useEffect(() => {
     if (load.state !== 'ready' || !host.current) return
     const node = host.current
+    const spec = withSystem ? load.data[1] : servicesOnly(load.data[1])
     loadSwagger()
-      .then((ui) => ui({ spec: load.data[1], domNode: node, deepLinking: false, tryItOutEnabled: false }))
+      .then((ui) => ui({ spec, domNode: node, deepLinking: false, tryItOutEnabled: false }))
       .catch((e: Error) => setFailed(e.message))
-  }, [load])
+  }, [load, withSystem])
   if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role's API…" />
   const [role, doc] = load.data
-  const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0)
+  const count = (d: Doc) => Object.values(d.paths).reduce((n, item) => n + Object.keys(item).length, 0)
+  const own = count(servicesOnly(doc))
   return (
     <RolePage id={role.id} title={`API of ${role.name}`} current="API">
       <p class="muted">
-        The OpenAPI document a caller with this role receives: {operations} operations on {Object.keys(doc.paths).length} paths,
-        the system API's sign-in included. Tables, verbs and functions the role may not use are absent.
+        What a caller with this role may do with the database services: {own} operations. Tables, verbs and functions the role
+        may not use are absent. The full document a caller gets at <code>/api/docs</code> also lists the system API (
+        {count(doc) - own} operations: sign-in for everyone, the rest for admins only).
       </p>
+      <label class="check">
+        <input type="checkbox" checked={withSystem} onChange={(e) => setWithSystem(checkedOf(e))} /> Show the system API too
+      </label>
       {failed && (
         <p class="error" role="alert">
           {failed}

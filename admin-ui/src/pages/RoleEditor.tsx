@@ -6,7 +6,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
-import { navigate } from '../router'
+import { Link, navigate } from '../router'
 import type { Service } from '../services'
 import type { ServiceSchema } from './Schema'
 import {
@@ -141,7 +141,10 @@ export function RoleEditor(props: { id?: number }) {
         </div>
 
         <h2>Access</h2>
-        <p class="muted">Nothing is reached unless a row grants it. A component is a table, a function, or a wildcard.</p>
+        <p class="muted">
+          Nothing is reached unless a row grants it. A component is a table (<code>_table/orders/*</code>: its list and its
+          records), a function, or a wildcard (<code>_table/*</code>: every table).
+        </p>
         {services.map((s) => (
           <Components key={s.id} service={s.id} schema={rows.some((r) => r.service_id === s.id) ? schemaOf(s.id) : null} />
         ))}
@@ -170,7 +173,8 @@ export function RoleEditor(props: { id?: number }) {
 
         <h2>Lookups</h2>
         <p class="muted">
-          Values a row filter can name, as <code>{'{name}'}</code>. A private lookup is never shown back.
+          Named values a row filter can use, written <code>{'{name}'}</code> (e.g. <code>tenant_id = {'{tenant}'}</code>). Mark
+          secrets private: their value is never shown again, and they are kept out of filters.
         </p>
         {lookups.length > 0 && (
           <div class="scroll">
@@ -235,6 +239,11 @@ export function RoleEditor(props: { id?: number }) {
             {stored ? 'Save role' : 'Create role'}
           </button>
           {stored && (
+            <Link to={`/apps/new?role=${stored.id}`} class="button secondary">
+              Create an app key with this role
+            </Link>
+          )}
+          {stored && (
             <button type="button" class="danger" disabled={busy} onClick={() => setConfirming(true)}>
               Delete role
             </button>
@@ -274,7 +283,7 @@ function Components(props: { service: number; schema: ServiceSchema | null }) {
   return (
     <datalist id={`components-${props.service}`}>
       {options.map((o) => (
-        <option value={o} />
+        <option value={o.value} label={o.label} />
       ))}
     </datalist>
   )
@@ -339,6 +348,7 @@ function AccessRow(props: {
           <input
             list={`components-${row.service_id}`}
             required
+            placeholder="a table, e.g. _table/orders/*"
             value={row.component}
             onInput={(e) => onChange({ component: valueOf(e) })}
           />
@@ -356,12 +366,12 @@ function AccessRow(props: {
             </label>
           ))}
         </fieldset>
-        <label>
+        <label title="API: REST calls and MCP tools. Script: server-side scripts.">
           Requestor
           <select value={row.requestor_mask} onChange={(e) => onChange({ requestor_mask: Number((e.target as HTMLSelectElement).value) })}>
-            <option value={1}>API</option>
-            <option value={2}>Script</option>
-            <option value={3}>API and script</option>
+            <option value={1}>API (REST and MCP)</option>
+            <option value={2}>Scripts</option>
+            <option value={3}>API and scripts</option>
           </select>
         </label>
       </div>
@@ -373,7 +383,7 @@ function AccessRow(props: {
           Remove<span class="sr-only"> access row {n}</span>
         </button>
       </div>
-      <div id={`${id}-detail`} hidden={!open}>
+      <div id={`${id}-detail`} class="detail" hidden={!open}>
         <label for={`${id}-filter`}>Row filter</label>
         <input
           id={`${id}-filter`}

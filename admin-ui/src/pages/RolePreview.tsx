@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
-import type { Role } from '../roles'
+import { tablesReached, type Role } from '../roles'
 import { OutcomeLine, useRun, valueOf } from '../ui'
 import { RolePage } from './RoleTabs'
 import { useSchemas } from './RoleEditor'
@@ -21,12 +21,15 @@ export function RolePreview(props: { id: number }) {
   const [asUser, setAsUser] = useState('')
   const [filter, setFilter] = useState('')
   const [rows, setRows] = useState<Rows | null>(null)
+  const [read, setRead] = useState('')
   const { busy, outcome, run } = useRun()
   if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role…" />
   const role = load.data
   const serviceId = service ?? role.role_service_access_by_role_id.find((a) => a.service_id)?.service_id ?? services[0]?.id ?? null
   const svc = services.find((s) => s.id === serviceId)
   const schema = schemaOf(serviceId)
+  const reached = tablesReached(role.role_service_access_by_role_id, serviceId, schema?.table.map((t) => t.name) ?? [])
+  const chosen = reached.includes(table) ? table : reached[0] ?? ''
   const show = (e: Event) => {
     e.preventDefault()
     setRows(null)
@@ -36,9 +39,10 @@ export function RolePreview(props: { id: number }) {
       if (filter.trim()) q.set('filter', filter.trim())
       const r = await api<{ resource: Rows }>(
         'GET',
-        `/api/v2/system/role/${role.id}/preview/${encodeURIComponent(svc!.name)}/${encodeURIComponent(table)}?${q}`,
+        `/api/v2/system/role/${role.id}/preview/${encodeURIComponent(svc!.name)}/${encodeURIComponent(chosen)}?${q}`,
       )
       setRows(r.resource)
+      setRead(chosen)
     })
   }
   const columns = rows ? [...new Set(rows.flatMap((r) => Object.keys(r)))] : []
@@ -56,12 +60,12 @@ export function RolePreview(props: { id: number }) {
           ))}
         </select>
         <label for="preview-table">Table</label>
-        <input id="preview-table" list="preview-tables" required value={table} onInput={(e) => setTable(valueOf(e))} />
-        <datalist id="preview-tables">
-          {(schema?.table ?? []).map((t) => (
-            <option value={t.name} />
+        <select id="preview-table" required value={chosen} onChange={(e) => setTable((e.target as HTMLSelectElement).value)}>
+          {reached.length === 0 && <option value="">{schema ? 'This role reaches no table of this service' : 'Loading the tables…'}</option>}
+          {reached.map((t) => (
+            <option value={t}>{t}</option>
           ))}
-        </datalist>
+        </select>
         <label for="preview-user">As user</label>
         <select id="preview-user" aria-describedby="preview-user-help" value={asUser} onChange={(e) => setAsUser((e.target as HTMLSelectElement).value)}>
           <option value="">Nobody (an app key)</option>
@@ -74,19 +78,19 @@ export function RolePreview(props: { id: number }) {
         <label for="preview-filter">Filter</label>
         <input id="preview-filter" class="mono" placeholder="optional, as a client would send it" value={filter} onInput={(e) => setFilter(valueOf(e))} />
         <div class="actions">
-          <button type="submit" disabled={busy || !svc || !table}>
+          <button type="submit" disabled={busy || !svc || !chosen}>
             Show rows
           </button>
         </div>
         <OutcomeLine outcome={outcome} />
       </form>
       {busy && <p aria-live="polite">Reading as {role.name}…</p>}
-      {rows && rows.length === 0 && <p class="empty">This role sees no rows of {table}.</p>}
+      {rows && rows.length === 0 && <p class="empty">This role sees no rows of {read}.</p>}
       {rows && rows.length > 0 && (
         <div class="scroll">
           <table>
             <caption>
-              {table} as {role.name} ({rows.length} rows{rows.length === 50 ? ', the first 50' : ''})
+              {read} as {role.name} ({rows.length} rows{rows.length === 50 ? ', the first 50' : ''})
             </caption>
             <thead>
               <tr>
