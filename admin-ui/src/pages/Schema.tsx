@@ -36,7 +36,8 @@ export interface SchemaTable {
 interface SchemaFunction {
   name: string
   kind: string
-  args: { name: string; type: string }[]
+  /** in, out, in_out, variadic, or table (a column of RETURNS TABLE). */
+  args: { name: string; type: string; mode: string }[]
   returns: string
 }
 export interface ServiceSchema {
@@ -128,7 +129,7 @@ export function Schema(props: { id: number }) {
                 {load.data.function.map((f) => (
                   <li key={f.name}>
                     <code>
-                      {f.name}({f.args.map((a) => `${a.name} ${a.type}`.trim()).join(', ')}) → {f.returns}
+                      {f.name}({f.args.filter((a) => a.mode !== 'out' && a.mode !== 'table').map((a) => `${a.name} ${a.type}`.trim()).join(', ')}) → {f.returns}
                     </code>{' '}
                     <span class="tag">{f.kind}</span>
                   </li>

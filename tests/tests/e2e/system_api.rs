@@ -427,7 +427,23 @@ async fn a_service_schema_shows_tables_fields_keys_relationships_and_functions()
             .iter()
             .any(|f| f["name"] == "ssn" && f.get("mask").is_none())
     );
-    assert!(!r.body["function"].as_array().unwrap().is_empty());
+    // Each argument says whether it is an input or a column of the result.
+    let orders_over = r.body["function"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "orders_over")
+        .expect("orders_over");
+    let modes: Vec<&str> = orders_over["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["mode"].as_str().unwrap())
+        .collect();
+    assert!(
+        modes.contains(&"in") && modes.contains(&"table"),
+        "{orders_over}"
+    );
 
     // A table created since: seen after a refresh.
     let mut conn = shop.db.connect().await;

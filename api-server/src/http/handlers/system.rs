@@ -333,7 +333,7 @@ pub async fn service_schema(
                 "name": f.api_name,
                 "kind": f.kind,
                 "args": f.args.iter().map(|a| json!({"name": a.name, "type": a.sql_type,
-                    "has_default": a.has_default})).collect::<Vec<_>>(),
+                    "mode": a.mode, "has_default": a.has_default})).collect::<Vec<_>>(),
                 "returns": f.return_type,
                 "description": f.comment,
             })
