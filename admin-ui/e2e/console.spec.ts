@@ -125,3 +125,31 @@ test('a service is connected to a real PostgreSQL, browsed, and deleted', async 
   await expect(page.getByRole('link', { name: 'shop2' })).toHaveCount(0)
   expect(problems).toEqual([])
 })
+
+test('every console page loads on its own (a reload or a shared link) and passes axe', async ({ page }) => {
+  const problems = watch(page)
+  await page.goto('login')
+  await signIn(page)
+  await expect(page.getByRole('heading', { name: 'Services' })).toBeVisible()
+  const pages: [string, string][] = [
+    ['services/new', 'New PostgreSQL service'],
+    ['roles', 'Roles'],
+    ['roles/new', 'New role'],
+    ['apps', 'Apps and API keys'],
+    ['apps/new', 'New app'],
+    ['users', 'Users'],
+    ['users/new', 'New user'],
+    ['providers', 'Identity providers'],
+    ['providers/new', 'New identity provider'],
+    ['cors', 'CORS'],
+    ['limits', 'Limits'],
+    ['audit', 'Audit log'],
+  ]
+  for (const [route, heading] of pages) {
+    await page.goto(route)
+    await expect(page.getByRole('heading', { name: heading, exact: true })).toBeVisible()
+    await expect(page).toHaveTitle(new RegExp(`· Rampart console$`))
+    await screen(page, `page-${route.replace('/', '-')}`)
+  }
+  expect(problems).toEqual([])
+})
