@@ -141,6 +141,7 @@ test('every console page loads on its own (a reload or a shared link) and passes
     ['users/new', 'New user'],
     ['providers', 'Identity providers'],
     ['providers/new', 'New identity provider'],
+    ['lookups', 'Lookups'],
     ['cors', 'CORS'],
     ['limits', 'Limits'],
     ['audit', 'Audit log'],

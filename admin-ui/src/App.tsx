@@ -17,7 +17,7 @@ import { AppDetail } from './pages/AppDetail'
 import { UserForm, Users } from './pages/Users'
 import { Audit } from './pages/Audit'
 import { ProviderForm, Providers } from './pages/Providers'
-import { Cors, Limits } from './pages/Policies'
+import { Cors, Limits, Lookups } from './pages/Policies'
 
 type Params = Record<string, string>
 
@@ -42,6 +42,7 @@ const PAGES: { pattern: string; section: string; title: (p: Params) => string; p
   { pattern: '/providers', section: 'Identity', title: () => 'Identity providers', page: () => <Providers /> },
   { pattern: '/providers/new', section: 'Identity', title: () => 'New identity provider', page: () => <ProviderForm /> },
   { pattern: '/providers/:id', section: 'Identity', title: () => 'Identity provider', page: (p) => <ProviderForm id={Number(p.id)} /> },
+  { pattern: '/lookups', section: 'Lookups', title: () => 'Lookups', page: () => <Lookups /> },
   { pattern: '/cors', section: 'CORS', title: () => 'CORS', page: () => <Cors /> },
   { pattern: '/limits', section: 'Limits', title: () => 'Limits', page: () => <Limits /> },
   { pattern: '/audit', section: 'Audit log', title: () => 'Audit log', page: () => <Audit /> },
@@ -54,6 +55,7 @@ const SECTIONS: { name: string; path: string }[] = [
   { name: 'Apps', path: '/apps' },
   { name: 'Users', path: '/users' },
   { name: 'Identity', path: '/providers' },
+  { name: 'Lookups', path: '/lookups' },
   { name: 'CORS', path: '/cors' },
   { name: 'Limits', path: '/limits' },
   { name: 'Audit log', path: '/audit' },

@@ -96,3 +96,30 @@ export function Limits() {
   }
   return <Records spec={spec} />
 }
+
+const LOOKUPS: RecordsSpec = {
+  title: 'Lookups',
+  noun: 'lookup',
+  path: '/api/v2/system/lookup',
+  about:
+    'Named values every role’s row filters can use as {name} (e.g. tenant_id = {tenant}). A role’s or a user’s own lookup of the same name wins. A private value is never shown again and never reaches a filter.',
+  empty: 'No global lookup. Roles and users can still have their own.',
+  columns: [
+    { label: 'Name', value: (r) => `{${r.name}}` },
+    { label: 'Value', value: (r) => String(r.value) },
+    { label: 'Private', value: (r) => (r.private ? 'Yes' : 'No') },
+    { label: 'Description', value: (r) => String(r.description ?? '') },
+  ],
+  fields: [
+    { key: 'name', label: 'Name', kind: 'text', required: true, help: 'Letters, digits, _ and . — used as {name}' },
+    { key: 'value', label: 'Value', kind: 'text', help: 'A private value reads as ********** — leave it so to keep it' },
+    { key: 'description', label: 'Description', kind: 'text' },
+    { key: 'private', label: 'Private (a secret: never shown, never in filters)', kind: 'checkbox' },
+  ],
+  blank: { name: '', value: '', description: null, private: false },
+  name: (r) => `lookup ${r.name}`,
+}
+
+export function Lookups() {
+  return <Records spec={LOOKUPS} />
+}

@@ -4,7 +4,8 @@ use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use super::handlers::{
-    audit, config_io, cors, data, docs, limits, mcp, preview, root, saml, system, user, users,
+    audit, config_io, cors, data, docs, limits, lookups, mcp, preview, root, saml, system, user,
+    users,
 };
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
@@ -30,6 +31,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v2/system/service/test"),
     ("GET", "/api/v2/system/service/{id}/schema"),
     ("POST", "/api/v2/system/service/{id}/test-login"),
+    ("GET", "/api/v2/system/lookup"),
+    ("POST", "/api/v2/system/lookup"),
+    ("GET", "/api/v2/system/lookup/{id}"),
+    ("PATCH", "/api/v2/system/lookup/{id}"),
+    ("PUT", "/api/v2/system/lookup/{id}"),
+    ("DELETE", "/api/v2/system/lookup/{id}"),
     ("GET", "/api/v2/system/cors"),
     ("POST", "/api/v2/system/cors"),
     ("GET", "/api/v2/system/cors/{id}"),
@@ -183,6 +190,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(limits::update))
                         .route(web::put().to(limits::update))
                         .route(web::delete().to(limits::delete))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/lookup")
+                        .route(web::get().to(lookups::list))
+                        .route(web::post().to(lookups::create))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/lookup/{id}")
+                        .route(web::get().to(lookups::get))
+                        .route(web::patch().to(lookups::update))
+                        .route(web::put().to(lookups::update))
+                        .route(web::delete().to(lookups::delete))
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(

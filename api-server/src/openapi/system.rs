@@ -33,7 +33,7 @@ struct Resource(
     &'static [&'static str],
 );
 
-const RESOURCES: [Resource; 7] = [
+const RESOURCES: [Resource; 8] = [
     Resource("admin", "Admin", &["email", "password"], &[]),
     Resource(
         "user",
@@ -51,6 +51,7 @@ const RESOURCES: [Resource; 7] = [
     Resource("app", "App", &["name"], &[]),
     Resource("limit", "Limit", &["name", "type", "rate"], &[]),
     Resource("cors", "Cors", &["path", "origin"], &[]),
+    Resource("lookup", "Lookup", &["name"], &[]),
 ];
 
 /// The system document's parts.
@@ -84,6 +85,10 @@ pub fn build() -> Parts {
         tag(
             "system: limit",
             "Rate limits: requests per minute, hour, day, 7 or 30 days, of the instance, a user (or each), a role, an app (or each), a service or an endpoint.",
+        ),
+        tag(
+            "system: lookup",
+            "Global lookups: values every role's row filters can name as `{name}` (a role's or user's own override them). Private values are never returned.",
         ),
         tag(
             "system: cors",

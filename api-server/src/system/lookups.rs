@@ -1,7 +1,7 @@
 //! Lookups: named values (`{tenant}`) layered global → app → role → user, used by row filters.
 //! Private lookups are never shown in API output.
 
-use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use sea_query::{Condition, Expr, ExprTrait, Iden, Order, Query};
 use serde::Serialize;
 
 use super::{Store, SystemError, Tx};
@@ -74,84 +74,87 @@ fn select() -> sea_query::SelectStatement {
         .to_owned()
 }
 
-/// What a lookup is attached to.
+/// What a lookup is attached to: a role, a user, or nothing (a global lookup).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
+    Global,
     Role(i64),
     User(i64),
 }
 
 impl Owner {
-    fn column(self) -> (Lookups, i64) {
+    /// The owner's column and id; none for a global lookup.
+    fn column(self) -> Option<(Lookups, i64)> {
         match self {
-            Self::Role(id) => (Lookups::RoleId, id),
-            Self::User(id) => (Lookups::UserId, id),
+            Self::Global => None,
+            Self::Role(id) => Some((Lookups::RoleId, id)),
+            Self::User(id) => Some((Lookups::UserId, id)),
+        }
+    }
+
+    /// The rows of this owner: its own, or (global) those attached to nothing.
+    fn condition(self) -> Condition {
+        match self.column() {
+            Some((col, id)) => Condition::all().add(Expr::col(col).eq(id)),
+            None => Condition::all()
+                .add(Expr::col(Lookups::AppId).is_null())
+                .add(Expr::col(Lookups::RoleId).is_null())
+                .add(Expr::col(Lookups::UserId).is_null()),
         }
     }
 }
 
-/// The lookups attached to a role or user.
+/// The lookups of an owner.
 pub async fn of(store: &Store, owner: Owner) -> Result<Vec<LookupRecord>, SystemError> {
-    let (col, id) = owner.column();
     store
-        .all(&select().and_where(Expr::col(col).eq(id)).to_owned())
+        .all(&select().cond_where(owner.condition()).to_owned())
         .await
 }
 
 /// The lookups of one owner, inside a transaction.
 pub async fn of_tx(tx: &mut Tx, owner: Owner) -> Result<Vec<LookupRecord>, SystemError> {
-    let (col, id) = owner.column();
-    tx.all(&select().and_where(Expr::col(col).eq(id)).to_owned())
+    tx.all(&select().cond_where(owner.condition()).to_owned())
         .await
 }
 
 /// Global lookups (attached to no app, role or user).
 pub async fn global(store: &Store) -> Result<Vec<LookupRecord>, SystemError> {
-    store
-        .all(
-            &select()
-                .and_where(Expr::col(Lookups::AppId).is_null())
-                .and_where(Expr::col(Lookups::RoleId).is_null())
-                .and_where(Expr::col(Lookups::UserId).is_null())
-                .to_owned(),
-        )
+    of(store, Owner::Global).await
+}
+
+/// Adds a lookup to an owner.
+pub async fn add(tx: &mut Tx, owner: Owner, f: &LookupFields) -> Result<i64, SystemError> {
+    let mut insert = Query::insert();
+    insert.into_table(Lookups::Table);
+    let fields = [
+        f.name.clone().into(),
+        f.value.clone().into(),
+        f.private.into(),
+        f.description.clone().into(),
+    ];
+    let columns = [
+        Lookups::Name,
+        Lookups::Value,
+        Lookups::Private,
+        Lookups::Description,
+    ];
+    match owner.column() {
+        Some((col, id)) => insert
+            .columns(columns.into_iter().chain([col]))
+            .values_panic(fields.into_iter().chain([id.into()])),
+        None => insert.columns(columns).values_panic(fields),
+    };
+    tx.insert(&insert.returning_col(Lookups::Id).to_owned())
         .await
 }
 
-/// Adds a lookup to a role or user.
-pub async fn add(tx: &mut Tx, owner: Owner, f: &LookupFields) -> Result<i64, SystemError> {
-    let (col, id) = owner.column();
-    tx.insert(
-        &Query::insert()
-            .into_table(Lookups::Table)
-            .columns([
-                Lookups::Name,
-                Lookups::Value,
-                Lookups::Private,
-                Lookups::Description,
-                col,
-            ])
-            .values_panic([
-                f.name.clone().into(),
-                f.value.clone().into(),
-                f.private.into(),
-                f.description.clone().into(),
-                id.into(),
-            ])
-            .returning_col(Lookups::Id)
-            .to_owned(),
-    )
-    .await
-}
-
-/// Changes a lookup of a role or user.
+/// Changes a lookup of an owner; another owner's lookup is not found.
 pub async fn update_in(
     tx: &mut Tx,
     owner: Owner,
     id: i64,
     f: &LookupFields,
 ) -> Result<(), SystemError> {
-    let (col, owner_id) = owner.column();
     let mut update = Query::update();
     update
         .table(Lookups::Table)
@@ -159,23 +162,39 @@ pub async fn update_in(
         .value(Lookups::Private, f.private)
         .value(Lookups::Description, f.description.clone())
         .and_where(Expr::col(Lookups::Id).eq(id))
-        .and_where(Expr::col(col).eq(owner_id));
+        .cond_where(owner.condition());
     if f.value != HIDDEN {
         update.value(Lookups::Value, f.value.clone());
     }
-    tx.execute(&update).await.map(|_| ())
+    tx.execute_one(&update, "Lookup", id).await
 }
 
-/// Removes a lookup of a role or user.
+/// Removes a lookup of an owner; another owner's lookup is not found.
 pub async fn delete_in(tx: &mut Tx, owner: Owner, id: i64) -> Result<(), SystemError> {
-    let (col, owner_id) = owner.column();
-    tx.execute(
+    tx.execute_one(
         &Query::delete()
             .from_table(Lookups::Table)
             .and_where(Expr::col(Lookups::Id).eq(id))
-            .and_where(Expr::col(col).eq(owner_id))
+            .cond_where(owner.condition())
             .to_owned(),
+        "Lookup",
+        id,
     )
     .await
-    .map(|_| ())
+}
+
+/// One lookup of an owner.
+pub async fn get_in(store: &Store, owner: Owner, id: i64) -> Result<LookupRecord, SystemError> {
+    store
+        .one(
+            &select()
+                .and_where(Expr::col(Lookups::Id).eq(id))
+                .cond_where(owner.condition())
+                .to_owned(),
+        )
+        .await?
+        .ok_or(SystemError::NotFound {
+            entity: "Lookup",
+            id: id.to_string(),
+        })
 }

@@ -182,6 +182,7 @@ async fn the_console_works_in_a_real_browser() {
         "schema-wide",
         "role-wide",
         "limits",
+        "lookups",
         "cors",
         "audit",
         "provider-ldap",

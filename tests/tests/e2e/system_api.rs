@@ -468,3 +468,96 @@ async fn a_service_schema_shows_tables_fields_keys_relationships_and_functions()
     let r = admin.get("/api/v2/system/service/9999/schema").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn global_lookups_feed_every_roles_filters_until_a_role_overrides_them() {
+    let shop = Shop::new().await;
+    let admin = &shop.admin;
+    let r = admin
+        .post(
+            "/api/v2/system/lookup",
+            json!({"resource": [{"name": "tenant", "value": "2"},
+                                {"name": "vault", "value": "s3cret-value", "private": true}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let tenant = r.body["resource"][0]["id"].as_i64().unwrap();
+    let vault = r.body["resource"][1]["id"].as_i64().unwrap();
+    let list = admin.get("/api/v2/system/lookup").await;
+    assert_eq!(list.body["resource"].as_array().unwrap().len(), 2);
+    assert!(!list.text.contains("s3cret-value"), "{}", list.text);
+    assert_eq!(
+        admin
+            .get(&format!("/api/v2/system/lookup/{vault}"))
+            .await
+            .body["value"],
+        json!("**********")
+    );
+
+    // A role without its own `tenant` reads tenant 2; with its own, its own.
+    let filtered = |name: &str| {
+        json!({"resource": [{"name": name, "is_active": true,
+            "role_service_access_by_role_id": [{"service_id": shop.service_id,
+                "component": "_table/customers/*", "verb_mask": 1, "filters": "tenant_id = {tenant}"}]}]})
+    };
+    let plain = shop.client_with_role(filtered("plain")).await;
+    let rows = plain.get("/api/v2/db/_table/customers").await;
+    assert_eq!(
+        rows.body["resource"][0]["name"],
+        json!("Alan Turing"),
+        "{}",
+        rows.text
+    );
+    let mut own = filtered("own");
+    own["resource"][0]["lookup_by_role_id"] = json!([{"name": "tenant", "value": "1"}]);
+    let own = shop.client_with_role(own).await;
+    let rows = own.get("/api/v2/db/_table/customers").await;
+    assert_eq!(
+        rows.body["resource"].as_array().unwrap().len(),
+        2,
+        "{}",
+        rows.text
+    );
+
+    // A change holds at once; a deleted one is gone; another owner's id is not found here.
+    let r = admin
+        .patch(
+            &format!("/api/v2/system/lookup/{tenant}"),
+            json!({"name": "tenant", "value": "1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let rows = plain.get("/api/v2/db/_table/customers").await;
+    assert_eq!(
+        rows.body["resource"].as_array().unwrap().len(),
+        2,
+        "{}",
+        rows.text
+    );
+    let r = admin
+        .delete(&format!("/api/v2/system/lookup/{tenant}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let rows = plain.get("/api/v2/db/_table/customers").await;
+    assert_eq!(rows.status, StatusCode::BAD_REQUEST, "{}", rows.text);
+    let role_lookup = admin
+        .get("/api/v2/system/role?related=lookup_by_role_id")
+        .await;
+    let role_lookup_id = role_lookup.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|r| r["lookup_by_role_id"][0]["id"].as_i64())
+        .unwrap();
+    let r = admin
+        .delete(&format!("/api/v2/system/lookup/{role_lookup_id}"))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = admin
+        .post(
+            "/api/v2/system/lookup",
+            json!({"resource": [{"value": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}

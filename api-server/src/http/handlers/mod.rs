@@ -7,6 +7,7 @@ pub mod cors;
 pub mod data;
 pub mod docs;
 pub mod limits;
+pub mod lookups;
 pub mod mcp;
 mod oidc;
 pub mod preview;

@@ -185,6 +185,16 @@ pub(crate) async fn snapshot(store: &Store, resource: &str, id: i64) -> Option<V
             Ok(r) => return role_json(store, &r, &all).await.ok(),
             Err(e) => Err(e),
         },
+        "lookup" => {
+            return crate::system::lookups::get_in(
+                store,
+                crate::system::lookups::Owner::Global,
+                id,
+            )
+            .await
+            .ok()
+            .map(|l| super::lookups::lookup_json(&l));
+        }
         "user" | "admin" => {
             let user = if resource == "user" {
                 crate::system::users::get_user(store, id).await
