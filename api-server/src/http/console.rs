@@ -23,7 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .finish()
         }),
     )
-    .route("/admin/{path:.*}", read().to(serve));
+    .service(
+        // Compressed when the browser asks: the bundle is a quarter of its size in gzip.
+        web::resource("/admin/{path:.*}")
+            .wrap(actix_web::middleware::Compress::default())
+            .route(read().to(serve)),
+    );
 }
 
 #[cfg(feature = "console")]

@@ -1,5 +1,6 @@
 //! The single route table: every route the server answers is listed here.
 
+use actix_web::middleware::Compress;
 use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
@@ -109,7 +110,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(root::health))
         .route("/ready", web::get().to(root::ready))
         .route("/metrics", web::get().to(root::metrics))
-        .route("/api/docs/openapi.json", web::get().to(docs::combined))
+        .service(
+            web::resource("/api/docs/openapi.json")
+                .wrap(Compress::default())
+                .route(web::get().to(docs::combined)),
+        )
         .service(
             SwaggerUi::new("/api/docs/{_:.*}")
                 .config(SwaggerConfig::new(["/api/docs/openapi.json"])),
@@ -272,7 +277,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(web::to(system::not_allowed)),
                 )
                 .service(
+                    // Large for large schemas (about 2 KB a table): compressed when asked.
                     web::resource("/service/{id}/schema")
+                        .wrap(Compress::default())
                         .route(web::get().to(system::service_schema))
                         .default_service(web::to(system::not_allowed)),
                 )
@@ -302,6 +309,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     web::resource("/role/{id}/openapi")
+                        .wrap(Compress::default())
                         .route(web::get().to(preview::openapi))
                         .default_service(web::to(system::not_allowed)),
                 )

@@ -71,6 +71,18 @@ async fn the_console_is_served_from_the_binary_with_strict_headers() {
     );
     let etag = header(&h, "etag").to_owned();
     assert!(etag.starts_with('"'), "{etag}");
+    // Compressed for a browser that asks, and only then.
+    let r = http
+        .get(format!("{base}{asset}"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(r.headers(), "content-encoding"), "gzip");
+    let zipped = r.bytes().await.unwrap().len();
+    let plain = http.get(format!("{base}{asset}")).send().await.unwrap();
+    assert_eq!(header(plain.headers(), "content-encoding"), "");
+    assert!(zipped * 2 < plain.bytes().await.unwrap().len());
     let r = http
         .get(format!("{base}{asset}"))
         .header("If-None-Match", &etag)
