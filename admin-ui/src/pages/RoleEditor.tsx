@@ -19,16 +19,15 @@ import {
   ruleOf,
   tableOf,
   type Access,
-  type Lookup,
   type Role,
 } from '../roles'
 import { VERBS, bit } from '../verbs'
 import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
 import { RolePage } from './RoleTabs'
+import { LookupsEditor, useLookups } from './LookupsEditor'
 
 /** An access row being edited: a stable key for rendering and its filter as text. */
 type Row = Access & { key: number; text: string }
-type LookupRow = Lookup & { key: number }
 
 let next = 1
 
@@ -70,8 +69,7 @@ export function RoleEditor(props: { id?: number }) {
   const [active, setActive] = useState(true)
   const [rows, setRows] = useState<Row[]>([])
   const [removed, setRemoved] = useState<number[]>([])
-  const [lookups, setLookups] = useState<LookupRow[]>([])
-  const [removedLookups, setRemovedLookups] = useState<number[]>([])
+  const lookups = useLookups('role_id')
   const [confirming, setConfirming] = useState(false)
   const { busy, outcome, setOutcome, run } = useRun()
 
@@ -82,17 +80,14 @@ export function RoleEditor(props: { id?: number }) {
     setDescription(r?.description ?? '')
     setActive(r?.is_active ?? true)
     setRows((r?.role_service_access_by_role_id ?? []).map((a) => ({ ...a, key: next++, text: filterText(a.filters, a.filter_op) })))
-    setLookups((r?.lookup_by_role_id ?? []).map((l) => ({ ...l, key: next++ })))
+    lookups.reset(r?.lookup_by_role_id ?? [])
     setRemoved([])
-    setRemovedLookups([])
   }, [load])
 
   if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role…" />
   const stored = load.data
 
   const change = (key: number, patch: Partial<Row>) => setRows((rs) => rs.map((r) => (r.key === key ? { ...r, ...patch } : r)))
-  const changeLookup = (key: number, patch: Partial<LookupRow>) =>
-    setLookups((ls) => ls.map((l) => (l.key === key ? { ...l, ...patch } : l)))
 
   const save = (e: Event) => {
     e.preventDefault()
@@ -101,25 +96,20 @@ export function RoleEditor(props: { id?: number }) {
         ...rows.map(({ key: _k, text, ...a }) => ({ ...a, filters: text.trim(), filter_op: 'AND' })),
         ...removed.map((id) => ({ id, role_id: null })),
       ]
-      const lookupRows = [
-        ...lookups.map(({ key: _k, ...l }) => ({ ...l, name: l.name.trim() })),
-        ...removedLookups.map((id) => ({ id, role_id: null })),
-      ]
       const record = {
         name: name.trim(),
         description: description.trim() || null,
         is_active: active,
         role_service_access_by_role_id: access,
-        lookup_by_role_id: lookupRows,
+        lookup_by_role_id: lookups.changes(),
       }
       if (stored) {
         await api('PATCH', `/api/v2/system/role/${stored.id}`, record)
         // Reload the stored rows (new ones now have ids) without leaving the page.
         const fresh = await api<Role>('GET', `/api/v2/system/role/${stored.id}?related=*`)
         setRows(fresh.role_service_access_by_role_id.map((a) => ({ ...a, key: next++, text: filterText(a.filters, a.filter_op) })))
-        setLookups(fresh.lookup_by_role_id.map((l) => ({ ...l, key: next++ })))
+        lookups.reset(fresh.lookup_by_role_id)
         setRemoved([])
-        setRemovedLookups([])
         return 'Saved.'
       }
       const r = await api<{ resource: { id: number }[] }>('POST', '/api/v2/system/role', { resource: [record] })
@@ -171,68 +161,7 @@ export function RoleEditor(props: { id?: number }) {
           Add access row
         </button>
 
-        <h2>Lookups</h2>
-        <p class="muted">
-          Named values a row filter can use, written <code>{'{name}'}</code> (e.g. <code>tenant_id = {'{tenant}'}</code>). Mark
-          secrets private: their value is never shown again, and they are kept out of filters.
-        </p>
-        {lookups.length > 0 && (
-          <div class="scroll">
-          <table>
-            <caption class="sr-only">Lookups</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Value</th>
-                <th scope="col">Private</th>
-                <th scope="col">
-                  <span class="sr-only">Remove</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {lookups.map((l, i) => (
-                <tr key={l.key}>
-                  <td>
-                    <input aria-label={`Name of lookup ${i + 1}`} required value={l.name} onInput={(e) => changeLookup(l.key, { name: valueOf(e) })} />
-                  </td>
-                  <td>
-                    <input
-                      aria-label={`Value of lookup ${i + 1}`}
-                      value={l.value}
-                      placeholder={l.private && l.id ? 'unchanged' : ''}
-                      onInput={(e) => changeLookup(l.key, { value: valueOf(e) })}
-                    />
-                  </td>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Lookup ${i + 1} is private`}
-                      checked={l.private}
-                      onChange={(e) => changeLookup(l.key, { private: checkedOf(e) })}
-                    />
-                  </td>
-                  <td>
-                    <button
-                      type="button"
-                      class="secondary"
-                      onClick={() => {
-                        if (l.id) setRemovedLookups((r) => [...r, l.id!])
-                        setLookups((ls) => ls.filter((x) => x.key !== l.key))
-                      }}
-                    >
-                      Remove<span class="sr-only"> lookup {i + 1}</span>
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          </div>
-        )}
-        <button type="button" class="secondary" onClick={() => setLookups((ls) => [...ls, { name: '', value: '', private: false, key: next++ }])}>
-          Add lookup
-        </button>
+        <LookupsEditor lookups={lookups} />
 
         <div class="actions savebar">
           <button type="submit" disabled={busy}>

@@ -6,6 +6,8 @@ import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
 import { checkedOf, Confirm, OutcomeLine, useFinder, useRun, valueOf } from '../ui'
 import { useRoles, type App } from './Apps'
+import { LookupsEditor, useLookups } from './LookupsEditor'
+import type { Lookup } from '../roles'
 
 interface AppRole {
   id?: number
@@ -21,6 +23,7 @@ interface User {
   last_login_date: string | null
   provider_service_id: number | null
   user_to_app_to_role_by_user_id?: AppRole[]
+  lookup_by_user_id?: Lookup[]
 }
 
 export function Users() {
@@ -74,7 +77,7 @@ export function Users() {
 export function UserForm(props: { id?: number }) {
   const editing = props.id !== undefined
   const [load] = useLoad<User | null>(
-    () => (editing ? api<User>('GET', `/api/v2/system/user/${props.id}?related=user_to_app_to_role_by_user_id`) : Promise.resolve(null)),
+    () => (editing ? api<User>('GET', `/api/v2/system/user/${props.id}?related=user_to_app_to_role_by_user_id,lookup_by_user_id`) : Promise.resolve(null)),
     [props.id],
   )
   const [apps] = useLoad(() => api<{ resource: App[] }>('GET', '/api/v2/system/app').then((r) => r.resource))
@@ -86,9 +89,11 @@ export function UserForm(props: { id?: number }) {
   const [appRoles, setAppRoles] = useState<AppRole[]>([])
   const [removed, setRemoved] = useState<number[]>([])
   const [confirming, setConfirming] = useState(false)
+  const lookups = useLookups('user_id')
   const { busy, outcome, run } = useRun()
   useEffect(() => {
     if (load.state !== 'ready' || !load.data) return
+    lookups.reset(load.data.lookup_by_user_id ?? [])
     setEmail(load.data.email)
     setName(load.data.name)
     setActive(load.data.is_active)
@@ -107,6 +112,7 @@ export function UserForm(props: { id?: number }) {
         name: name.trim(),
         is_active: active,
         user_to_app_to_role_by_user_id: [...appRoles, ...removed.map((id) => ({ id, user_id: null }))],
+        lookup_by_user_id: lookups.changes(),
       }
       if (password) record.password = password
       if (stored) {
@@ -179,6 +185,9 @@ export function UserForm(props: { id?: number }) {
             Add a role for an app
           </button>
         </fieldset>
+        <div class="check">
+          <LookupsEditor lookups={lookups} />
+        </div>
         <div class="actions">
           <button type="submit" disabled={busy}>
             {stored ? 'Save user' : 'Create user'}
