@@ -5,8 +5,8 @@ use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use super::handlers::{
-    audit, config_io, cors, data, docs, limits, lookups, mcp, preview, root, saml, system, user,
-    users,
+    audit, config_io, cors, data, docs, limits, lookups, mcp, preview, resource, root, saml,
+    system, user, users,
 };
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
@@ -183,48 +183,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(audit::list))
                         .default_service(web::to(system::not_allowed)),
                 )
-                .service(
-                    web::resource("/limit")
-                        .route(web::get().to(limits::list))
-                        .route(web::post().to(limits::create))
-                        .default_service(web::to(system::not_allowed)),
-                )
-                .service(
-                    web::resource("/limit/{id}")
-                        .route(web::get().to(limits::get))
-                        .route(web::patch().to(limits::update))
-                        .route(web::put().to(limits::update))
-                        .route(web::delete().to(limits::delete))
-                        .default_service(web::to(system::not_allowed)),
-                )
-                .service(
-                    web::resource("/lookup")
-                        .route(web::get().to(lookups::list))
-                        .route(web::post().to(lookups::create))
-                        .default_service(web::to(system::not_allowed)),
-                )
-                .service(
-                    web::resource("/lookup/{id}")
-                        .route(web::get().to(lookups::get))
-                        .route(web::patch().to(lookups::update))
-                        .route(web::put().to(lookups::update))
-                        .route(web::delete().to(lookups::delete))
-                        .default_service(web::to(system::not_allowed)),
-                )
-                .service(
-                    web::resource("/cors")
-                        .route(web::get().to(cors::list))
-                        .route(web::post().to(cors::create))
-                        .default_service(web::to(system::not_allowed)),
-                )
-                .service(
-                    web::resource("/cors/{id}")
-                        .route(web::get().to(cors::get))
-                        .route(web::patch().to(cors::update))
-                        .route(web::put().to(cors::update))
-                        .route(web::delete().to(cors::delete))
-                        .default_service(web::to(system::not_allowed)),
-                )
+                .configure(|c| resource::register::<limits::Limit>(c, "limit"))
+                .configure(|c| resource::register::<lookups::GlobalLookup>(c, "lookup"))
+                .configure(|c| resource::register::<cors::Cors>(c, "cors"))
                 .service(
                     web::resource("/admin/session")
                         .route(web::post().to(users::admin_login))

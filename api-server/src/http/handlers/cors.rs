@@ -2,17 +2,13 @@
 //! `method` as a list of verbs, or one comma-separated string). A change holds on the next
 //! request of every node.
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::body::{
-    bool_field, created, int_field, list_response, one_record, opt_str_field, query, records,
-    select_fields, str_field,
-};
+use super::body::{bool_field, int_field, opt_str_field, str_field};
+use super::resource::Resource;
 use crate::http::error::ApiError;
-use crate::http::guard::SysAdmin;
-use crate::state::AppState;
-use crate::system::cors::{self as store, CorsFields, CorsRecord};
+use crate::system::cors::{self as cors_store, CorsFields, CorsRecord};
+use crate::system::{Store, SystemError, Tx};
 
 /// An entry as the API shows it.
 pub(crate) fn cors_json(c: &CorsRecord) -> Value {
@@ -101,82 +97,42 @@ fn fields(base: Option<&CorsRecord>, m: &Map<String, Value>) -> Result<CorsField
     Ok(f)
 }
 
-/// `GET /api/v2/system/cors`
-pub async fn list(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    list_response(
-        store::list(&state.store)
-            .await?
-            .iter()
-            .map(cors_json)
-            .collect(),
-        &query(&req),
-    )
-}
+/// CORS entries as a simple resource.
+pub struct Cors;
 
-/// `GET /api/v2/system/cors/{id}`
-pub async fn get(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    req: HttpRequest,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(select_fields(
-        cors_json(&store::get(&state.store, *id).await?),
-        &query(&req),
-    )))
-}
+impl Resource for Cors {
+    type Record = CorsRecord;
+    type Fields = CorsFields;
+    const DUPLICATE: &'static str = "A CORS entry like this one already exists.";
 
-/// `POST /api/v2/system/cors`
-pub async fn create(
-    state: web::Data<AppState>,
-    body: web::Bytes,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let prepared = records(&body)?
-        .iter()
-        .map(|m| fields(None, m))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut tx = state.store.begin().await?;
-    let mut ids = Vec::new();
-    for f in &prepared {
-        ids.push(json!({"id": store::create(&mut tx, f).await?}));
+    fn json(record: &CorsRecord) -> Value {
+        cors_json(record)
     }
-    tx.commit().await?;
-    state.changed().await;
-    Ok(created(ids))
-}
 
-/// `PATCH|PUT /api/v2/system/cors/{id}`
-pub async fn update(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    let existing = store::get(&state.store, id).await?;
-    let f = fields(Some(&existing), &one_record(&body)?)?;
-    let mut tx = state.store.begin().await?;
-    store::update(&mut tx, id, &f).await?;
-    tx.commit().await?;
-    state.changed().await;
-    Ok(HttpResponse::Ok().json(json!({"id": id})))
-}
+    fn fields(
+        existing: Option<&CorsRecord>,
+        m: &Map<String, Value>,
+    ) -> Result<CorsFields, ApiError> {
+        fields(existing, m)
+    }
 
-/// `DELETE /api/v2/system/cors/{id}`
-pub async fn delete(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    let mut tx = state.store.begin().await?;
-    store::delete(&mut tx, id).await?;
-    tx.commit().await?;
-    state.changed().await;
-    Ok(HttpResponse::Ok().json(json!({"id": id})))
+    async fn list(store: &Store) -> Result<Vec<CorsRecord>, SystemError> {
+        cors_store::list(store).await
+    }
+
+    async fn get(store: &Store, id: i64) -> Result<CorsRecord, SystemError> {
+        cors_store::get(store, id).await
+    }
+
+    async fn create(tx: &mut Tx, f: &CorsFields) -> Result<i64, SystemError> {
+        cors_store::create(tx, f).await
+    }
+
+    async fn update(tx: &mut Tx, id: i64, f: &CorsFields) -> Result<(), SystemError> {
+        cors_store::update(tx, id, f).await
+    }
+
+    async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
+        cors_store::delete(tx, id).await
+    }
 }

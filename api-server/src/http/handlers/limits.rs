@@ -1,19 +1,14 @@
 //! `/api/v2/system/limit`: rate limits (DreamFactory's fields; `period` as its name, e.g.
 //! `"minute"`, or its number). A change holds on the next request of every node.
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::body::{
-    bool_field, created, list_response, one_record, opt_int_field, opt_str_field, query, records,
-    select_fields, str_field,
-};
+use super::body::{bool_field, opt_int_field, opt_str_field, str_field};
+use super::resource::Resource;
 use crate::http::error::ApiError;
-use crate::http::guard::SysAdmin;
 use crate::limits;
-use crate::state::AppState;
-use crate::system::SystemError;
-use crate::system::limits::{self as store, LimitFields, LimitRecord};
+use crate::system::limits::{self as limit_store, LimitFields, LimitRecord};
+use crate::system::{Store, SystemError, Tx};
 
 /// A limit as the API shows it.
 pub(crate) fn limit_json(l: &LimitRecord) -> Value {
@@ -94,95 +89,44 @@ fn checked(base: Option<&LimitRecord>, f: &LimitFields) -> Result<(), ApiError> 
     limits::validate(&l).map_err(ApiError::bad_request)
 }
 
-fn duplicate(e: SystemError) -> ApiError {
-    match e {
-        SystemError::Duplicate(_) => {
-            ApiError::bad_request("A limit with this name already exists.")
-        }
-        other => other.into(),
+/// Rate limits as a simple resource.
+pub struct Limit;
+
+impl Resource for Limit {
+    type Record = LimitRecord;
+    type Fields = LimitFields;
+    const DUPLICATE: &'static str = "A limit with this name already exists.";
+
+    fn json(record: &LimitRecord) -> Value {
+        limit_json(record)
     }
-}
 
-/// `GET /api/v2/system/limit`
-pub async fn list(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    list_response(
-        store::list(&state.store)
-            .await?
-            .iter()
-            .map(limit_json)
-            .collect(),
-        &query(&req),
-    )
-}
-
-/// `GET /api/v2/system/limit/{id}`
-pub async fn get(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    req: HttpRequest,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(select_fields(
-        limit_json(&store::get(&state.store, *id).await?),
-        &query(&req),
-    )))
-}
-
-/// `POST /api/v2/system/limit`
-pub async fn create(
-    state: web::Data<AppState>,
-    body: web::Bytes,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let list = records(&body)?;
-    let mut prepared = Vec::new();
-    for m in &list {
+    fn fields(
+        existing: Option<&LimitRecord>,
+        m: &Map<String, Value>,
+    ) -> Result<LimitFields, ApiError> {
         let f = fields(m)?;
-        checked(None, &f)?;
-        prepared.push(f);
+        checked(existing, &f)?;
+        Ok(f)
     }
-    let mut tx = state.store.begin().await?;
-    let mut ids = Vec::new();
-    for f in &prepared {
-        ids.push(json!({"id": store::create(&mut tx, f).await.map_err(duplicate)?}));
+
+    async fn list(store: &Store) -> Result<Vec<LimitRecord>, SystemError> {
+        limit_store::list(store).await
     }
-    tx.commit().await?;
-    state.changed().await;
-    Ok(created(ids))
-}
 
-/// `PATCH|PUT /api/v2/system/limit/{id}`
-pub async fn update(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    let existing = store::get(&state.store, id).await?;
-    let f = fields(&one_record(&body)?)?;
-    checked(Some(&existing), &f)?;
-    let mut tx = state.store.begin().await?;
-    store::update(&mut tx, id, &f).await.map_err(duplicate)?;
-    tx.commit().await?;
-    state.changed().await;
-    Ok(HttpResponse::Ok().json(json!({"id": id})))
-}
+    async fn get(store: &Store, id: i64) -> Result<LimitRecord, SystemError> {
+        limit_store::get(store, id).await
+    }
 
-/// `DELETE /api/v2/system/limit/{id}`
-pub async fn delete(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    _a: SysAdmin,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    let mut tx = state.store.begin().await?;
-    store::delete(&mut tx, id).await?;
-    tx.commit().await?;
-    state.changed().await;
-    Ok(HttpResponse::Ok().json(json!({"id": id})))
+    async fn create(tx: &mut Tx, f: &LimitFields) -> Result<i64, SystemError> {
+        limit_store::create(tx, f).await
+    }
+
+    async fn update(tx: &mut Tx, id: i64, f: &LimitFields) -> Result<(), SystemError> {
+        limit_store::update(tx, id, f).await
+    }
+
+    async fn delete(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
+        limit_store::delete(tx, id).await
+    }
 }

@@ -11,6 +11,7 @@ pub mod lookups;
 pub mod mcp;
 mod oidc;
 pub mod preview;
+pub mod resource;
 pub mod root;
 pub mod saml;
 pub mod system;
