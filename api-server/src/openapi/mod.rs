@@ -30,18 +30,19 @@ pub struct ServiceDoc<'a> {
 }
 
 /// The OpenAPI document of one database service, for the given visible tables (with their
-/// verb masks) and routines.
+/// verb masks), the tables whose schema (`_schema/{table}`) the role may read, and routines.
 #[must_use]
 pub fn service_document(
     service: &ServiceDoc<'_>,
     _schema: &SchemaModel,
     tables: &[(&Table, i64)],
+    schema_readable: &[&str],
     procs: &[&Function],
     funcs: &[&Function],
 ) -> OpenApi {
     // The visible tables carry everything the document needs; `_schema` stays in the
     // signature for callers that may later pass a role-pruned model.
-    let parts = tables::build(service, tables, procs, funcs);
+    let parts = tables::build(service, tables, schema_readable, procs, funcs);
     let description = service.description.map_or_else(
         || {
             format!(

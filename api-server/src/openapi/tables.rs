@@ -31,6 +31,7 @@ const WRITE: [&str; 5] = ["ids", "filter", "fields", "continue", "rollback"];
 pub fn build(
     service: &ServiceDoc<'_>,
     tables: &[(&Table, i64)],
+    schema_readable: &[&str],
     procs: &[&Function],
     funcs: &[&Function],
 ) -> Parts {
@@ -83,6 +84,7 @@ pub fn build(
         b.table_paths(&TableDoc {
             table: t,
             mask,
+            schema_readable: schema_readable.contains(&t.api_name.as_str()),
             schemas: &schemas,
             visible: &visible,
         });
@@ -121,6 +123,8 @@ struct Schemas {
 struct TableDoc<'a> {
     table: &'a Table,
     mask: i64,
+    /// Whether `_schema/{table}` is granted (a grant of its own, not the table's).
+    schema_readable: bool,
     schemas: &'a Schemas,
     visible: &'a Visible<'a>,
 }
@@ -352,7 +356,7 @@ impl Builder<'_> {
         if !t.primary_key.is_empty() {
             self.record_paths(d, &tag, &base, related);
         }
-        if d.allows(Verb::Get) {
+        if d.schema_readable {
             let op = self.op(
                 &format!("get_schema_{name}"),
                 &tag,

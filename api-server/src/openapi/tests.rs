@@ -280,8 +280,12 @@ fn doc(schema: &SchemaModel, grants: &[(&str, i64)]) -> Value {
         .iter()
         .filter(|f| f.kind == FunctionKind::Function)
         .collect();
-    serde_json::to_value(service_document(&DB, schema, &tables, &procs, &funcs))
-        .expect("the document serialises")
+    // As for a role whose rows grant `_schema/*` too.
+    let readable: Vec<&str> = tables.iter().map(|(t, _)| t.api_name.as_str()).collect();
+    serde_json::to_value(service_document(
+        &DB, schema, &tables, &readable, &procs, &funcs,
+    ))
+    .expect("the document serialises")
 }
 
 fn full(schema: &SchemaModel) -> Value {
@@ -344,6 +348,22 @@ fn a_full_mask_role_gets_every_verb_the_table_supports() {
     );
     assert_eq!(methods(&d, "/api/v2/db/_schema/orders"), ["get"]);
     assert_eq!(methods(&d, "/api/v2/db/_table"), ["get"]);
+    // A table's schema is a grant of its own: without it, no `_schema/{table}`.
+    let orders = schema.table("orders").expect("orders");
+    let without = serde_json::to_value(service_document(
+        &DB,
+        &schema,
+        &[(orders, 31)],
+        &[],
+        &[],
+        &[],
+    ))
+    .expect("serialises");
+    assert!(methods(&without, "/api/v2/db/_schema/orders").is_empty());
+    assert_eq!(
+        methods(&without, "/api/v2/db/_table/orders/{id}"),
+        ["delete", "get", "patch", "put"]
+    );
     assert_eq!(methods(&d, "/api/v2/db/_spec"), ["get"]);
     assert_eq!(
         methods(&d, "/api/v2/db/_table/order_totals"),
@@ -648,8 +668,8 @@ fn combined_keeps_every_path_schema_parameter_and_security_scheme() {
     };
     let d = serde_json::to_value(combined(vec![
         system_document(),
-        service_document(&DB, &schema, &tables, &[], &[]),
-        service_document(&other, &schema, &tables[..1], &[], &[]),
+        service_document(&DB, &schema, &tables, &[], &[], &[]),
+        service_document(&other, &schema, &tables[..1], &[], &[], &[]),
     ]))
     .expect("serialises");
     assert_eq!(d["info"]["title"], "Rampart");
@@ -709,8 +729,8 @@ fn operation_ids_stay_unique_across_services_in_the_combined_document() {
     let first = [(schema.table("x_get_y").expect("table"), 31)];
     let second = [(schema.table("y").expect("table"), 31)];
     let d = serde_json::to_value(combined(vec![
-        service_document(&a, &schema, &first, &[], &[]),
-        service_document(&b, &schema, &second, &[], &[]),
+        service_document(&a, &schema, &first, &[], &[], &[]),
+        service_document(&b, &schema, &second, &[], &[], &[]),
     ]))
     .expect("serialises");
     let mut seen = HashSet::new();
@@ -773,7 +793,7 @@ fn documents_pass_openapi_spec_validator() {
     let tables: Vec<(&Table, i64)> = schema.tables.iter().map(|t| (t, 31)).collect();
     let all = combined(vec![
         system_document(),
-        service_document(&DB, &schema, &tables, &[], &[]),
+        service_document(&DB, &schema, &tables, &[], &[], &[]),
     ]);
     validate("combined", &serde_json::to_value(all).expect("serialises"));
 }

@@ -333,6 +333,23 @@ impl CompiledRole {
             .collect()
     }
 
+    /// The tables among `tables` whose schema (`_schema/{table}`, a grant of its own) the role
+    /// may read.
+    #[must_use]
+    pub fn schema_readable<'t>(
+        &self,
+        service: i64,
+        tables: impl IntoIterator<Item = &'t str>,
+        requestor: i64,
+    ) -> Vec<&'t str> {
+        tables
+            .into_iter()
+            .filter(|t| {
+                self.mask_for(service, &format!("_schema/{t}"), requestor) & Verb::Get.bit() != 0
+            })
+            .collect()
+    }
+
     /// Whether the role may call a function or procedure (`_func/name`, `_proc/name`).
     #[must_use]
     pub fn routine_mask(&self, service: i64, family: &str, name: &str, requestor: i64) -> i64 {

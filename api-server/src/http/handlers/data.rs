@@ -528,6 +528,11 @@ impl Ctx<'_> {
             .role
             .table_views(self.handle.id, self.schema, REQUESTOR_API);
         let tables: Vec<(&Table, i64)> = views.iter().map(|(t, m)| (t, *m)).collect();
+        let schema_readable = self.role.schema_readable(
+            self.handle.id,
+            views.iter().map(|(t, _)| t.api_name.as_str()),
+            REQUESTOR_API,
+        );
         let procs = self.routines(RoutineFamily::Proc);
         let funcs = self.routines(RoutineFamily::Func);
         let doc = openapi::service_document(
@@ -538,6 +543,7 @@ impl Ctx<'_> {
             },
             self.schema,
             &tables,
+            &schema_readable,
             &procs,
             &funcs,
         );

@@ -55,6 +55,11 @@ pub async fn document_for(
             let views = role.table_views(record.id, &schema, REQUESTOR_API);
             let tables: Vec<(&rampart_schema::Table, i64)> =
                 views.iter().map(|(t, m)| (t, *m)).collect();
+            let schema_readable = role.schema_readable(
+                record.id,
+                views.iter().map(|(t, _)| t.api_name.as_str()),
+                REQUESTOR_API,
+            );
             let routines = |family: RoutineFamily, kind: rampart_schema::FunctionKind| {
                 schema
                     .functions
@@ -80,6 +85,7 @@ pub async fn document_for(
                 },
                 &schema,
                 &tables,
+                &schema_readable,
                 &procs,
                 &funcs,
             ));
