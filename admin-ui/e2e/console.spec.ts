@@ -17,6 +17,11 @@ test('an unauthenticated visit signs in and returns to the page asked for', asyn
   await expect(page.getByRole('row', { name: /^db\b.*pgsql/ })).toBeVisible()
   await expect(page.getByRole('link', { name: 'db', exact: true })).toBeVisible()
   await expect(page.getByRole('link', { name: 'Services' })).toHaveAttribute('aria-current', 'page')
+  // The way to a first key, ticked off from what the server holds (a database and roles, no app yet).
+  const start = page.getByRole('complementary', { name: /Get started/ })
+  await expect(start.getByText('Connect a PostgreSQL database (done)')).toBeVisible()
+  await expect(start.getByRole('link', { name: 'Define a role' })).toHaveCount(0)
+  await expect(start.getByRole('link', { name: 'Create an app key with that role' })).toBeVisible()
   await screen(page, 'services')
   // A reload keeps the session and the page.
   await page.reload()

@@ -24,7 +24,7 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await row.getByLabel('Component').fill('_table/customers/*')
   await expect(row.getByRole('checkbox', { name: 'GET' })).toBeChecked()
   await expect(row.getByRole('checkbox', { name: 'DELETE' })).not.toBeChecked()
-  await row.getByRole('button', { name: /Rows and fields/ }).click()
+  await row.getByRole('button', { name: /Row filter and field rules/ }).click()
 
   // The server's parser judges the filter as it is typed, and points at the mistake.
   const filter = row.getByLabel('Row filter')
@@ -45,6 +45,7 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await screen(page, 'role-new')
   await page.getByRole('button', { name: 'Create role' }).click()
   await expect(page.getByRole('heading', { name: 'Role tenant-one' })).toBeVisible()
+  await expect(page.getByRole('status').filter({ hasText: 'Role tenant-one created.' })).toBeVisible()
   // Stored as entered: a reload shows the same rules.
   await page.reload()
   const stored = page.getByRole('group', { name: 'Access row 1' })

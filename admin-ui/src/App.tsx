@@ -1,7 +1,8 @@
 // The console's shell: sign-in for visitors without a session, otherwise the navigation and the
 // page of the current route.
-import { useEffect } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { signOut, toSignIn, token } from './api'
+import { takeFlash } from './flash'
 import { Link, match, navigate, pathOf, useRoute } from './router'
 import { Login } from './pages/Login'
 import { Services } from './pages/Services'
@@ -106,7 +107,10 @@ export function App() {
       <main>
         {current ? (
           // A new key per route, so a page's state never leaks into the next one.
-          <div key={path}>{current.page(params)}</div>
+          <div key={path}>
+            <Flash />
+            {current.page(params)}
+          </div>
         ) : (
           <section>
             <h1>Not found</h1>
@@ -118,4 +122,14 @@ export function App() {
       </main>
     </div>
   )
+}
+
+/** What the previous page finished ("Role created."), announced once on arrival. */
+function Flash() {
+  const [text] = useState(takeFlash)
+  return text ? (
+    <p class="ok flash" role="status">
+      {text}
+    </p>
+  ) : null
 }

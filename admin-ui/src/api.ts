@@ -23,8 +23,9 @@ export class ApiError extends Error {
 export function toSignIn(): void {
   sessionStorage.removeItem(TOKEN)
   const here = currentRoute()
-  const next = here.startsWith('/login') ? '' : `?next=${encodeURIComponent(here)}`
-  navigate(`/login${next}`, true)
+  // Several requests of a page may fail at once: the first one's redirect (and its `next`) stands.
+  if (here.startsWith('/login')) return
+  navigate(`/login?next=${encodeURIComponent(here)}`, true)
 }
 
 /** Calls the API; answers the parsed JSON body or throws ApiError with the server's message. */

@@ -123,6 +123,7 @@ async function firstTarget(roleId: number): Promise<{ service: string; table: st
 
 function KeyPanel(props: { appKey: string; roleId: number | null }) {
   const field = useRef<HTMLInputElement>(null)
+  const tryIt = useRef<HTMLTextAreaElement>(null)
   const [said, setSaid] = useState('')
   const [target] = useLoad(() => (props.roleId === null ? Promise.resolve(null) : firstTarget(props.roleId)), [props.roleId])
   const command = target.state === 'ready' && target.data ? tryCommand(location.origin, props.appKey, target.data.service, target.data.table) : null
@@ -139,12 +140,18 @@ function KeyPanel(props: { appKey: string; roleId: number | null }) {
       </div>
       <p role="status">{said}</p>
       <p class="muted">
-        Send it as the <code>X-DreamFactory-API-Key</code> header.
+        Send it as the <code>X-DreamFactory-API-Key</code> header (Rampart speaks DreamFactory's API, so its clients work as
+        they are).
       </p>
       {command && (
         <>
           <label for="try-it">Try it</label>
-          <input id="try-it" class="mono wide" readOnly value={command} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+          <div class="actions">
+            <textarea id="try-it" ref={tryIt} class="mono grow" rows={2} readOnly value={command} />
+            <button type="button" class="secondary" onClick={async () => setSaid(await copy(command, tryIt.current))}>
+              Copy command
+            </button>
+          </div>
         </>
       )}
     </div>

@@ -24,6 +24,7 @@ import {
 import { VERBS, bit } from '../verbs'
 import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
 import { RolePage } from './RoleTabs'
+import { flash } from '../flash'
 import { LookupsEditor, useLookups } from './LookupsEditor'
 
 /** An access row being edited: a stable key for rendering and its filter as text. */
@@ -113,6 +114,7 @@ export function RoleEditor(props: { id?: number }) {
         return 'Saved.'
       }
       const r = await api<{ resource: { id: number }[] }>('POST', '/api/v2/system/role', { resource: [record] })
+      flash(`Role ${record.name} created. Check it with “See as this role”, then create an app key with it.`)
       navigate(`/roles/${r.resource[0].id}`)
     })
   }
@@ -306,7 +308,7 @@ function AccessRow(props: {
       </div>
       <div class="actions">
         <button type="button" class="secondary" aria-expanded={open} aria-controls={`${id}-detail`} onClick={() => setOpen(!open)}>
-          Rows and fields{rules > 0 || row.text ? ` (${[row.text && 'filter', rules && `${rules} field rules`].filter(Boolean).join(', ')})` : ''}
+          Row filter and field rules (hide, mask){rules > 0 || row.text ? ` (${[row.text && 'filter', rules && `${rules} field rules`].filter(Boolean).join(', ')})` : ''}
         </button>
         <button type="button" class="secondary" onClick={props.onRemove}>
           Remove<span class="sr-only"> access row {n}</span>
@@ -317,12 +319,17 @@ function AccessRow(props: {
         <input
           id={`${id}-filter`}
           class="wide mono"
-          placeholder="e.g. tenant_id = {tenant}"
+          placeholder="e.g. tenant_id = 1, or tenant_id = {tenant}"
           value={row.text}
           aria-invalid={check?.valid === false}
-          aria-describedby={`${id}-filter-check`}
+          aria-describedby={`${id}-filter-help ${id}-filter-check`}
           onInput={(e) => onChange({ text: valueOf(e) })}
         />
+        <small id={`${id}-filter-help`} class="muted">
+          Only rows that match are read or written. The API's filter language: <code>field = value</code>, <code>and</code>/
+          <code>or</code>, <code>in (…)</code>, <code>like</code>, <code>is null</code>; a value can be a lookup such as{' '}
+          <code>{'{user.id}'}</code>. Checked by the server as you type.
+        </small>
         <div id={`${id}-filter-check`} aria-live="polite">
           {check?.valid === false && (
             <div class="error">

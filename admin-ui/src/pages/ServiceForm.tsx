@@ -5,6 +5,7 @@ import { api } from '../api'
 import { messageOf, useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
+import { flash } from '../flash'
 import { configOf, connectionOf, SSL_MODES, type Connection, type Service } from '../services'
 
 type Outcome = { kind: 'ok' | 'error'; text: string } | null
@@ -71,6 +72,7 @@ export function ServiceForm(props: { id?: number }) {
         const r = await api<{ resource: { id: number }[] }>('POST', '/api/v2/system/service', {
           resource: [{ ...record, type: 'pgsql' }],
         })
+        flash(`Service ${record.name} connected. Next: define a role that reaches its tables.`)
         navigate(`/services/${r.resource[0].id}/schema`)
       }
     })
@@ -92,7 +94,8 @@ export function ServiceForm(props: { id?: number }) {
         <input id="svc-name" required pattern="[a-z][a-z0-9_\-]*" aria-describedby="svc-name-help" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
         <small id="svc-name-help">Lower case; it becomes the URL: /api/v2/name/_table/…</small>
         <label for="svc-label">Label</label>
-        <input id="svc-label" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />
+        <input id="svc-label" aria-describedby="svc-label-help" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />
+        <small id="svc-label-help">A display name for the console and the API docs (the name is used when empty).</small>
         <label for="svc-host">Host</label>
         <input id="svc-host" required {...field('host')} />
         <label for="svc-port">Port</label>

@@ -4,6 +4,7 @@ import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link } from '../router'
 import type { Service } from '../services'
+import { GetStarted } from './GetStarted'
 
 export function Services() {
   const [load] = useLoad(() => api<{ resource: Service[] }>('GET', '/api/v2/system/service').then((r) => r.resource))
@@ -15,6 +16,7 @@ export function Services() {
           New service
         </Link>
       </div>
+      <GetStarted />
       <LoadStatus load={load} loading="Loading services…" />
       {load.state === 'ready' && load.data.length === 0 && (
         <p class="empty">No database is connected yet. Connect one with “New service”.</p>
