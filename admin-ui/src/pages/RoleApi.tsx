@@ -9,7 +9,13 @@ import type { Role } from '../roles'
 import { RolePage } from './RoleTabs'
 import { checkedOf } from '../ui'
 
-type Swagger = (options: { spec: unknown; domNode: HTMLElement; deepLinking: boolean; tryItOutEnabled: boolean }) => unknown
+type Swagger = (options: {
+  spec: unknown
+  domNode: HTMLElement
+  deepLinking: boolean
+  tryItOutEnabled: boolean
+  defaultModelsExpandDepth: number
+}) => unknown
 
 /** Loads Swagger UI's script and stylesheet from /api/docs once. */
 let swagger: Promise<Swagger> | null = null
@@ -64,7 +70,8 @@ export function RoleApi(props: { id: number }) {
     const node = host.current
     const spec = withSystem ? load.data[1] : servicesOnly(load.data[1])
     loadSwagger()
-      .then((ui) => ui({ spec, domNode: node, deepLinking: false, tryItOutEnabled: false }))
+      // Without the system API, its data models are left out too (-1 hides the models list).
+      .then((ui) => ui({ spec, domNode: node, deepLinking: false, tryItOutEnabled: false, defaultModelsExpandDepth: withSystem ? 1 : -1 }))
       .catch((e: Error) => setFailed(e.message))
   }, [load, withSystem])
   if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role's API…" />

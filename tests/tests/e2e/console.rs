@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::fixture::Shop;
-use rampart_tests::{TestDb, ldap};
+use rampart_tests::{TestDb, ldap, oidc};
 
 fn header<'h>(h: &'h HeaderMap, name: &str) -> &'h str {
     h.get(name)
@@ -141,6 +141,16 @@ async fn the_console_works_in_a_real_browser() {
     let shop = Shop::new().await;
     let (_wide, wide_service, wide_role) = a_wide_schema_and_many_roles(&shop).await;
     let directory = ldap::Directory::start(ldap::Variant::default());
+    let sso_callback = format!(
+        "{}/api/v2/user/session?service=corp_sso&oauth_callback=true",
+        shop.app.base
+    );
+    let provider = oidc::Provider::start(std::slice::from_ref(&sso_callback), "RS256");
+    let oidc_config = serde_json::json!({
+        "discovery_url": provider.issuer, "client_id": oidc::CLIENT_ID,
+        "client_secret": oidc::CLIENT_SECRET, "redirect_url": sso_callback,
+        "user": "alice", "password": oidc::password_of("alice"), "group": "sales",
+    });
     let ldap_config = serde_json::json!({
         "host": "127.0.0.1", "port": directory.port, "tls": "starttls", "ca_cert": directory.ca_pem(),
         "base_dn": ldap::BASE_DN, "bind_dn": ldap::SERVICE_DN, "bind_password": ldap::SERVICE_PASSWORD,
@@ -161,6 +171,7 @@ async fn the_console_works_in_a_real_browser() {
         .env("WIDE_SERVICE_ID", wide_service.to_string())
         .env("WIDE_ROLE_ID", wide_role.to_string())
         .env("LDAP_CONFIG", ldap_config.to_string())
+        .env("OIDC_CONFIG", oidc_config.to_string())
         .output()
         .expect("run Playwright (scripts/setup-test-env.sh installs it)");
     assert!(
@@ -198,6 +209,7 @@ async fn the_console_works_in_a_real_browser() {
         "cors",
         "audit",
         "provider-ldap",
+        "provider-oidc",
         "providers",
     ] {
         assert!(shots.join(format!("{screen}.png")).exists(), "{screen}.png");
