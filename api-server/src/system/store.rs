@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_009_audit_responses.sql"),
         include_str!("migrations/postgres_009_audit_responses.sql"),
     ),
+    (
+        10,
+        include_str!("migrations/sqlite_010_audit_rowid.sql"),
+        include_str!("migrations/postgres_010_audit_rowid.sql"),
+    ),
 ];
 
 /// The system store's pool.
