@@ -189,6 +189,8 @@ async fn a_filter_is_checked_by_the_servers_parser_with_its_position() {
     )
     .await;
     assert_eq!(known.body["valid"], json!(true));
+    let r = check(json!({"filter": "a = 1", "service_id": 999, "table": "customers"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 
     let app = shop.client_with("reader", &[("*", 1)]).await;
     let r = app

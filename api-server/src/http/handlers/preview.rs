@@ -85,6 +85,12 @@ pub async fn check_filter(
     if let (Some(service_id), Some(table)) = (int_field(&m, "service_id")?, str_field(&m, "table")?)
     {
         let record = service_store::get(&state.store, service_id).await?;
+        if !record.is_database() {
+            return Err(ApiError::bad_request(format!(
+                "Service '{}' is not a database: it has no tables.",
+                record.name
+            )));
+        }
         let handle = state
             .services
             .get(&record, &state.master_key, &state.config.limits)
