@@ -1,7 +1,9 @@
 // Small pieces every page shares: running an action with a busy flag and an inline outcome,
 // the outcome itself, and a confirmation before anything destructive.
 import { useMemo, useState } from 'preact/hooks'
+import { api } from './api'
 import { messageOf } from './load'
+import { navigate } from './router'
 
 export type Outcome = { kind: 'ok' | 'error'; text: string } | null
 
@@ -98,4 +100,46 @@ export function useFinder<T>(items: T[], text: (item: T) => string, page = 50) {
       </p>
     ),
   }
+}
+
+/**
+ * "Delete …" for a stored record: asks first (what happens, the action, a way back), then
+ * deletes it with the server and goes back to its list. Failures show in the page's outcome.
+ */
+export function DeleteRecord(props: {
+  /** "role", "user", …: the button says "Delete role". */
+  noun: string
+  /** The record's name, in the question and on the confirming button. */
+  name: string
+  /** What deleting does. */
+  text: string
+  /** The record's system API path, deleted on confirmation. */
+  path: string
+  /** The console route to go to afterwards. */
+  back: string
+  busy: boolean
+  run: (what: () => Promise<void>) => Promise<void>
+}) {
+  const [confirming, setConfirming] = useState(false)
+  if (!confirming)
+    return (
+      <button type="button" class="danger" disabled={props.busy} onClick={() => setConfirming(true)}>
+        Delete {props.noun}
+      </button>
+    )
+  return (
+    <Confirm
+      title={`Delete ${props.noun} ${props.name}?`}
+      text={props.text}
+      action={`Delete ${props.name}`}
+      busy={props.busy}
+      onCancel={() => setConfirming(false)}
+      onConfirm={() =>
+        props.run(async () => {
+          await api('DELETE', props.path)
+          navigate(props.back)
+        })
+      }
+    />
+  )
 }

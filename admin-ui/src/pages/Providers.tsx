@@ -9,7 +9,7 @@ import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
 import type { Service } from '../services'
 import { formValue, PROVIDER_TYPES, providerConfig, SETTINGS, signInUrl, type Mapping, type Setting } from '../providers'
-import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
+import { checkedOf, DeleteRecord, OutcomeLine, useRun, valueOf } from '../ui'
 import { useRoles } from './Apps'
 
 const TYPES: string[] = PROVIDER_TYPES.map((p) => p.type)
@@ -72,7 +72,6 @@ export function ProviderForm(props: { id?: number }) {
   const [form, setForm] = useState<Record<string, string | boolean>>({})
   const [mappings, setMappings] = useState<Mapping[]>([])
   const [defaultRole, setDefaultRole] = useState<number | null>(null)
-  const [confirming, setConfirming] = useState(false)
   const { busy, outcome, run } = useRun()
   useEffect(() => {
     if (load.state !== 'ready' || !load.data) return
@@ -209,28 +208,19 @@ export function ProviderForm(props: { id?: number }) {
             {stored ? 'Save' : 'Create identity provider'}
           </button>
           {stored && (
-            <button type="button" class="danger" disabled={busy} onClick={() => setConfirming(true)}>
-              Delete identity provider
-            </button>
+            <DeleteRecord
+              noun="identity provider"
+              name={stored.name}
+              text="Nobody can sign in through it any more; its users keep their records."
+              path={`/api/v2/system/service/${stored.id}`}
+              back="/providers"
+              busy={busy}
+              run={run}
+            />
           )}
         </div>
         <OutcomeLine outcome={outcome} />
       </form>
-      {stored && confirming && (
-        <Confirm
-          title={`Delete identity provider ${stored.name}?`}
-          text="Nobody can sign in through it any more; its users keep their records."
-          action={`Delete ${stored.name}`}
-          busy={busy}
-          onCancel={() => setConfirming(false)}
-          onConfirm={() =>
-            run(async () => {
-              await api('DELETE', `/api/v2/system/service/${stored.id}`)
-              navigate('/providers')
-            })
-          }
-        />
-      )}
       {stored && <TestSignIn service={stored} />}
     </section>
   )

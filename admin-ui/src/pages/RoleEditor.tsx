@@ -22,7 +22,7 @@ import {
   type Role,
 } from '../roles'
 import { VERBS, bit } from '../verbs'
-import { checkedOf, Confirm, OutcomeLine, useRun, valueOf } from '../ui'
+import { checkedOf, DeleteRecord, OutcomeLine, useRun, valueOf } from '../ui'
 import { RolePage } from './RoleTabs'
 import { flash } from '../flash'
 import { LookupsEditor, useLookups } from './LookupsEditor'
@@ -71,8 +71,7 @@ export function RoleEditor(props: { id?: number }) {
   const [rows, setRows] = useState<Row[]>([])
   const [removed, setRemoved] = useState<number[]>([])
   const lookups = useLookups('role_id')
-  const [confirming, setConfirming] = useState(false)
-  const { busy, outcome, setOutcome, run } = useRun()
+  const { busy, outcome, run } = useRun()
 
   useEffect(() => {
     if (load.state !== 'ready') return
@@ -175,28 +174,19 @@ export function RoleEditor(props: { id?: number }) {
             </Link>
           )}
           {stored && (
-            <button type="button" class="danger" disabled={busy} onClick={() => setConfirming(true)}>
-              Delete role
-            </button>
+            <DeleteRecord
+              noun="role"
+              name={stored.name}
+              text="Apps and users that hold it lose its access at once. This cannot be undone."
+              path={`/api/v2/system/role/${stored.id}`}
+              back="/roles"
+              busy={busy}
+              run={run}
+            />
           )}
         </div>
         <OutcomeLine outcome={outcome} />
       </form>
-      {stored && confirming && (
-        <Confirm
-          title={`Delete role ${stored.name}?`}
-          text="Apps and users that hold it lose its access at once. This cannot be undone."
-          action={`Delete ${stored.name}`}
-          busy={busy}
-          onCancel={() => setConfirming(false)}
-          onConfirm={() =>
-            run(async () => {
-              await api('DELETE', `/api/v2/system/role/${stored.id}`)
-              navigate('/roles')
-            }).then(() => setOutcome(null))
-          }
-        />
-      )}
     </RolePage>
   )
 }

@@ -5,6 +5,7 @@ import { api } from '../api'
 import { messageOf, useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
+import { DeleteRecord } from '../ui'
 import { flash } from '../flash'
 import { configOf, connectionOf, SSL_MODES, type Connection, type Service } from '../services'
 
@@ -22,7 +23,6 @@ export function ServiceForm(props: { id?: number }) {
   const [conn, setConn] = useState<Connection>(connectionOf({}))
   const [outcome, setOutcome] = useState<Outcome>(null)
   const [busy, setBusy] = useState(false)
-  const [confirming, setConfirming] = useState(false)
 
   useEffect(() => {
     if (load.state === 'ready' && load.data) {
@@ -77,11 +77,6 @@ export function ServiceForm(props: { id?: number }) {
       }
     })
   }
-  const remove = () =>
-    run(async () => {
-      await api('DELETE', `/api/v2/system/service/${stored!.id}`)
-      navigate('/services')
-    })
 
   return (
     <section aria-labelledby="service-title">
@@ -130,10 +125,16 @@ export function ServiceForm(props: { id?: number }) {
           <button type="submit" disabled={busy}>
             {stored ? 'Save' : 'Create service'}
           </button>
-          {stored && !confirming && (
-            <button type="button" class="danger" disabled={busy} onClick={() => setConfirming(true)}>
-              Delete service
-            </button>
+          {stored && (
+            <DeleteRecord
+              noun="service"
+              name={stored.name}
+              text="Its API stops at once, and every role's access rows for it are removed. This cannot be undone."
+              path={`/api/v2/system/service/${stored.id}`}
+              back="/services"
+              busy={busy}
+              run={run}
+            />
           )}
         </div>
         {outcome && (
@@ -142,18 +143,6 @@ export function ServiceForm(props: { id?: number }) {
           </p>
         )}
       </form>
-      {stored && confirming && (
-        <div class="confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-text">
-          <h2 id="confirm-title">Delete service {stored.name}?</h2>
-          <p id="confirm-text">Its API stops at once, and every role's access rows for it are removed. This cannot be undone.</p>
-          <button type="button" class="danger" disabled={busy} onClick={remove}>
-            Delete {stored.name}
-          </button>
-          <button type="button" class="secondary" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </div>
-      )}
     </section>
   )
 }

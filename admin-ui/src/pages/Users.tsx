@@ -4,7 +4,7 @@ import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
-import { checkedOf, Confirm, OutcomeLine, useFinder, useRun, valueOf } from '../ui'
+import { checkedOf, DeleteRecord, OutcomeLine, useFinder, useRun, valueOf } from '../ui'
 import { useRoles, type App } from './Apps'
 import { LookupsEditor, useLookups } from './LookupsEditor'
 import type { Lookup } from '../roles'
@@ -88,7 +88,6 @@ export function UserForm(props: { id?: number }) {
   const [active, setActive] = useState(true)
   const [appRoles, setAppRoles] = useState<AppRole[]>([])
   const [removed, setRemoved] = useState<number[]>([])
-  const [confirming, setConfirming] = useState(false)
   const lookups = useLookups('user_id')
   const { busy, outcome, run } = useRun()
   useEffect(() => {
@@ -193,28 +192,19 @@ export function UserForm(props: { id?: number }) {
             {stored ? 'Save user' : 'Create user'}
           </button>
           {stored && (
-            <button type="button" class="danger" disabled={busy} onClick={() => setConfirming(true)}>
-              Delete user
-            </button>
+            <DeleteRecord
+              noun="user"
+              name={stored.email}
+              text="Their sessions end at once. To keep their history but stop sign-in, clear “Active” instead."
+              path={`/api/v2/system/user/${stored.id}`}
+              back="/users"
+              busy={busy}
+              run={run}
+            />
           )}
         </div>
         <OutcomeLine outcome={outcome} />
       </form>
-      {stored && confirming && (
-        <Confirm
-          title={`Delete user ${stored.email}?`}
-          text="Their sessions end at once. To keep their history but stop sign-in, clear “Active” instead."
-          action={`Delete ${stored.email}`}
-          busy={busy}
-          onCancel={() => setConfirming(false)}
-          onConfirm={() =>
-            run(async () => {
-              await api('DELETE', `/api/v2/system/user/${stored.id}`)
-              navigate('/users')
-            })
-          }
-        />
-      )}
     </section>
   )
 }
