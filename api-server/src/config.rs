@@ -50,6 +50,60 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Permission-change alerts.
     pub alerts: Alerts,
+    /// The URL clients reach this server at (`https://rampart.example.com`), without a trailing
+    /// slash: the OAuth issuer, and `{public_url}/mcp` the MCP resource tokens are bound to.
+    /// Default: the address the server listens on (`http://127.0.0.1:8080`).
+    pub public_url: Option<String>,
+    /// The OAuth 2.1 authorization server for `/mcp` (remote agents sign in as a user).
+    pub oauth: OAuth,
+}
+
+/// The authorization server built into `rampart serve` (MCP authorization).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuth {
+    /// Serve `/oauth/*` and the discovery documents, and accept access tokens at `/mcp`.
+    pub enabled: bool,
+    /// Lifetime of access tokens, in seconds (short: revocation is checked on every call too).
+    pub access_token_seconds: u64,
+    /// Lifetime of refresh tokens, in days (each use rotates it).
+    pub refresh_token_days: u64,
+    /// Lifetime of an authorization code, in seconds.
+    pub code_seconds: u64,
+    /// Accept Rampart's own REST session tokens (and external issuers' JWTs) at `/mcp`, as
+    /// before MCP authorization existed. Off: such tokens were not minted for the MCP resource.
+    pub mcp_accepts_session_tokens: bool,
+    /// Accept API keys at `/mcp` (an app's key alone, no user).
+    pub mcp_accepts_api_keys: bool,
+    /// The app that clients identified by a Client ID Metadata Document (an HTTPS `client_id`)
+    /// act through; unset refuses such clients.
+    pub metadata_document_app: Option<String>,
+    /// The largest Client ID Metadata Document fetched, in bytes.
+    pub metadata_document_max_bytes: usize,
+    /// How long fetching a Client ID Metadata Document may take, in milliseconds.
+    pub metadata_document_timeout_ms: u64,
+    /// How long a fetched Client ID Metadata Document is reused, in seconds.
+    pub metadata_document_cache_seconds: u64,
+    /// Allow `http://` metadata document URLs on loopback hosts (development and tests only).
+    pub metadata_document_allow_loopback_http: bool,
+}
+
+impl Default for OAuth {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            access_token_seconds: 300,
+            refresh_token_days: 30,
+            code_seconds: 60,
+            mcp_accepts_session_tokens: false,
+            mcp_accepts_api_keys: true,
+            metadata_document_app: None,
+            metadata_document_max_bytes: 5 * 1024,
+            metadata_document_timeout_ms: 3000,
+            metadata_document_cache_seconds: 300,
+            metadata_document_allow_loopback_http: false,
+        }
+    }
 }
 
 /// Where permission-change alerts go.
@@ -305,6 +359,8 @@ impl Default for Config {
             rate_limit: RateLimit::default(),
             metrics: MetricsConfig::default(),
             alerts: Alerts::default(),
+            public_url: None,
+            oauth: OAuth::default(),
         }
     }
 }
@@ -357,6 +413,8 @@ const KEYS: &[&str] = &[
     "rate_limit",
     "metrics",
     "alerts",
+    "public_url",
+    "oauth",
 ];
 
 /// Environment variable that names the config file.
@@ -441,6 +499,30 @@ impl Config {
         }
         if self.jwt_ttl_minutes == 0 {
             return Err(invalid("jwt_ttl_minutes", "must be at least 1"));
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && !url.ends_with('/')
+            });
+            if parsed.is_none() {
+                return Err(invalid(
+                    "public_url",
+                    "expected an http(s) URL without a trailing slash, query or fragment, e.g. https://rampart.example.com",
+                ));
+            }
+        }
+        if self.oauth.access_token_seconds == 0
+            || self.oauth.code_seconds == 0
+            || self.oauth.refresh_token_days == 0
+        {
+            return Err(invalid(
+                "oauth.access_token_seconds",
+                "token, code and refresh lifetimes must be at least 1",
+            ));
         }
         if !(8..=crate::auth::password::MAX_LENGTH).contains(&self.auth.min_password_length) {
             return Err(invalid(

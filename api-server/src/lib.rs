@@ -16,6 +16,7 @@ pub mod identity;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod oauth;
 pub mod openapi;
 pub mod query;
 pub mod rbac;

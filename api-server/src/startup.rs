@@ -101,7 +101,7 @@ pub struct Application {
 
 impl Application {
     /// Prepares everything and binds the listener.
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartupError> {
         let store = open_store(&config).await?;
         let master_key = master_key(&config)?;
         let seed = config
@@ -141,6 +141,9 @@ impl Application {
         let mcp = web::Data::new(
             http::handlers::mcp::endpoint(&config, &loopback).map_err(StartupError::Mcp)?,
         );
+        if config.public_url.is_none() {
+            config.public_url = Some(loopback.clone());
+        }
         let mailer =
             Mailer::from_config(&config.smtp).map_err(|e| StartupError::Mail(e.to_string()))?;
         let state = web::Data::new(AppState::new(config, store, master_key, sessions, mailer));

@@ -50,6 +50,8 @@ pub struct AppState {
     pub alerts: crate::alerts::Alerts,
     /// Answers of services that opt in to caching.
     pub responses: crate::cache::ResponseCache,
+    /// The MCP authorization server's caches and bridge secret.
+    pub oauth: crate::oauth::Runtime,
     /// The system version this node's caches follow (see `changed`, `watch_changes`).
     seen_version: std::sync::atomic::AtomicI64,
     apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
@@ -105,6 +107,7 @@ impl AppState {
             None => crate::limits::Counters::memory(),
         };
         Self {
+            oauth: crate::oauth::Runtime::new(&config.oauth),
             limiter: crate::limits::Limiter::new(counters),
             cors: crate::cors::Policy::default(),
             metrics: crate::metrics::Metrics::default(),
@@ -158,6 +161,29 @@ impl AppState {
                 .time_to_live(Duration::from_secs(5))
                 .build(),
         }
+    }
+
+    /// The URL clients reach this server at (`public_url`, else the address it listens on).
+    #[must_use]
+    pub fn public_url(&self) -> &str {
+        self.config
+            .public_url
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:8080")
+    }
+
+    /// The OAuth issuer: `{public_url}/oauth`. It has a path so that it reads the same to every
+    /// client (a bare origin gains a trailing slash in some URL libraries, and RFC 9207's `iss`
+    /// is compared as a string); its metadata is at `/.well-known/oauth-authorization-server/oauth`.
+    #[must_use]
+    pub fn oauth_issuer(&self) -> String {
+        format!("{}/oauth", self.public_url())
+    }
+
+    /// The canonical URL of the MCP resource: the audience of its access tokens.
+    #[must_use]
+    pub fn mcp_resource(&self) -> String {
+        format!("{}/mcp", self.public_url())
     }
 
     /// After a change to the system data: forgets this instance's caches and moves the
@@ -228,6 +254,7 @@ impl AppState {
         self.services_by_name.invalidate_all();
         self.all_services.invalidate_all();
         self.external_users.invalidate_all();
+        self.oauth.invalidate();
         self.providers.invalidate();
         self.limiter.invalidate();
         self.cors.invalidate();

@@ -195,6 +195,9 @@ pub struct Credential {
     pub read_only: bool,
     /// The MCP tool the request is made for (`X-Rampart-Tool`, recorded by the audit trail).
     pub tool: Option<String>,
+    /// The server's own MCP endpoint vouching for the request (`X-Rampart-Bridge`): it
+    /// forwards an OAuth access token the REST API accepts from it only.
+    pub bridge: Option<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -203,6 +206,7 @@ impl std::fmt::Debug for Credential {
             .field("api_key", &self.api_key.as_ref().map(|_| "…"))
             .field("bearer", &self.bearer.as_ref().map(|_| "…"))
             .field("read_only", &self.read_only)
+            .field("bridge", &self.bridge.as_ref().map(|_| "…"))
             .finish()
     }
 }
@@ -263,6 +267,9 @@ impl Rest for HttpRest {
             }
             if let Some(tool) = &credential.tool {
                 req = req.header("X-Rampart-Tool", tool);
+            }
+            if let Some(proof) = &credential.bridge {
+                req = req.header("X-Rampart-Bridge", proof);
             }
             if let Some(body) = op.body() {
                 req = req.json(&body);

@@ -25,12 +25,19 @@ def dump(model):
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-async def session(read, write, calls):
+async def session(read, write, calls, progress=None):
+    """Runs the calls; `progress`, when given, is filled as the session goes (tools, then each
+    result), so what happened before a failure that ends the session is still reported."""
+    progress = {} if progress is None else progress
     async with ClientSession(read, write) as s:
         init = await s.initialize()
         tools = await s.list_tools()
-        results = []
+        progress["tools"] = [dump(t) for t in tools.tools]
+        results = progress.setdefault("results", [])
         for call in calls:
+            if "sleep" in call:
+                await anyio.sleep(call["sleep"])
+                continue
             if "wait_for" in call:
                 for _ in range(600):
                     if os.path.exists(call["wait_for"]):
@@ -71,4 +78,5 @@ async def main():
     json.dump(out, sys.stdout)
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -72,6 +72,27 @@ pub fn http(base: &str, headers: &Value, calls: &Value) -> Session {
     run(cmd, calls)
 }
 
+/// Runs `calls` against `/mcp` at `url` as a remote agent that knows only that URL: the
+/// Python SDK's OAuth client discovers, authorizes (the person's sign-in and consent done by
+/// form posts; `env` names the client, redirect URI, login and password, see
+/// `tests/mcp/oauth_drive.py`), exchanges and refreshes tokens.
+#[must_use]
+pub fn oauth(url: &str, env: &[(&str, &str)], calls: &Value) -> Session {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp/oauth_drive.py");
+    let mut cmd = Command::new(python());
+    cmd.arg(script)
+        .arg(url)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(cmd, calls)
+}
+
 fn client(mode: &str, target: &str) -> Command {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp/drive.py");
     let mut cmd = Command::new(python());

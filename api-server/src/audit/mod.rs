@@ -88,6 +88,8 @@ pub struct NoteData {
     pub who: Option<Who>,
     /// The account a failed sign-in named (no principal exists for it).
     pub attempted: Option<String>,
+    /// The event's kind, when the handler knows better than the route (OAuth steps).
+    pub kind: Option<&'static str>,
     pub rows: Option<i64>,
 }
 
@@ -239,10 +241,14 @@ pub fn event_json(r: &AuditRecord) -> Value {
     })
 }
 
-/// `/api/v2/{service}/{resource…}` → (service, resource).
+/// `/api/v2/{service}/{resource…}` → (service, resource); other paths (`/oauth/token`,
+/// `/mcp`) → (first segment, the rest).
 #[must_use]
 pub fn target(path: &str) -> (Option<String>, Option<String>) {
-    let rest = path.strip_prefix("/api/v2/").unwrap_or_default();
+    let rest = path
+        .strip_prefix("/api/v2/")
+        .or_else(|| (!path.starts_with("/api/")).then(|| path.trim_start_matches('/')))
+        .unwrap_or_default();
     let (service, resource) = rest.split_once('/').unwrap_or((rest, ""));
     let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     (some(service), some(resource.trim_end_matches('/')))

@@ -25,6 +25,8 @@ use session::SessionKind;
 pub struct Credentials {
     pub api_key: Option<String>,
     pub session_token: Option<String>,
+    /// `X-Rampart-Bridge`: this node's MCP endpoint vouching for a request it makes.
+    pub bridge: Option<String>,
 }
 
 /// A verified credential.
@@ -52,6 +54,18 @@ pub enum Identity {
         provider: String,
         claims: Arc<Map<String, Value>>,
     },
+    /// An OAuth access token for the MCP resource, presented by this server's own MCP
+    /// endpoint: the user, through the client's app, under the role consented to.
+    Grant {
+        user: Arc<UserRecord>,
+        app: Arc<AppRecord>,
+        role_id: i64,
+        /// The token or grant lacks `mcp:write`.
+        read_only: bool,
+        /// The token and grant carry `mcp:read`.
+        reads: bool,
+        grant_id: i64,
+    },
 }
 
 /// Who is calling, and under which role.
@@ -67,6 +81,10 @@ pub struct Principal {
     pub no_role_reason: Option<String>,
     /// A signed-in sys-admin who governs the system API (not one restricted to per-app roles).
     sys_admin: bool,
+    /// Writes are refused whatever the role (an access token without `mcp:write`).
+    pub read_only: bool,
+    /// The OAuth grant the caller acts under, if any.
+    pub grant_id: Option<i64>,
 }
 
 impl Principal {
@@ -81,12 +99,7 @@ impl Principal {
     /// "see as this role" preview runs as. Never a sys-admin, never an app.
     #[must_use]
     pub fn previewing(role_id: i64, user: Option<Arc<UserRecord>>) -> Self {
-        let claims = user
-            .as_ref()
-            .and_then(|u| match serde_json::from_str(&u.claims) {
-                Ok(Value::Object(m)) if !m.is_empty() => Some(Arc::new(m)),
-                _ => None,
-            });
+        let claims = user.as_deref().and_then(user_claims);
         Self {
             user,
             app: None,
@@ -94,6 +107,8 @@ impl Principal {
             claims,
             no_role_reason: None,
             sys_admin: false,
+            read_only: false,
+            grant_id: None,
         }
     }
 
@@ -108,6 +123,8 @@ impl Principal {
                 claims: None,
                 no_role_reason: None,
                 sys_admin: false,
+                read_only: false,
+                grant_id: None,
             },
             Identity::External {
                 user,
@@ -122,6 +139,8 @@ impl Principal {
                 app,
                 claims: Some(claims),
                 sys_admin: false,
+                read_only: false,
+                grant_id: None,
             },
             Identity::Session {
                 user,
@@ -129,21 +148,42 @@ impl Principal {
                 role_id,
                 no_role_reason,
                 sys_admin,
-            } => {
-                let claims = match serde_json::from_str(&user.claims) {
-                    Ok(Value::Object(m)) if !m.is_empty() => Some(Arc::new(m)),
-                    _ => None,
-                };
-                Self {
-                    sys_admin,
-                    user: Some(user),
-                    app,
-                    role_id,
-                    claims,
-                    no_role_reason,
-                }
-            }
+            } => Self {
+                sys_admin,
+                claims: user_claims(&user),
+                user: Some(user),
+                app,
+                role_id,
+                no_role_reason,
+                read_only: false,
+                grant_id: None,
+            },
+            Identity::Grant {
+                user,
+                app,
+                role_id,
+                read_only,
+                grant_id,
+                ..
+            } => Self {
+                sys_admin: false,
+                claims: user_claims(&user),
+                user: Some(user),
+                app: Some(app),
+                role_id: Some(role_id),
+                no_role_reason: None,
+                read_only,
+                grant_id: Some(grant_id),
+            },
         }
+    }
+}
+
+/// A user's stored provider attributes (`{user.claims.*}`), when there are any.
+fn user_claims(user: &UserRecord) -> Option<Arc<Map<String, Value>>> {
+    match serde_json::from_str(&user.claims) {
+        Ok(Value::Object(m)) if !m.is_empty() => Some(Arc::new(m)),
+        _ => None,
     }
 }
 
@@ -191,6 +231,10 @@ pub enum AuthError {
     Disabled,
     #[error("The identity provider's signing keys cannot be fetched right now. Try again later.")]
     ProviderUnavailable,
+    #[error(
+        "This token was issued for the MCP endpoint (/mcp) and is accepted there only. Use an API key or a session token here."
+    )]
+    WrongAudience,
     #[error("internal authentication error: {0}")]
     Internal(&'static str),
     #[error(transparent)]
@@ -215,6 +259,16 @@ pub async fn authenticate(
         return Err(AuthError::InactiveApp);
     }
     match &creds.session_token {
+        Some(token) if crate::oauth::tokens::is_access_token(token) => {
+            let vouched = creds
+                .bridge
+                .as_deref()
+                .is_some_and(|b| state.oauth.is_bridge(b));
+            if !vouched || !state.config.oauth.enabled {
+                return Err(AuthError::WrongAudience);
+            }
+            crate::oauth::grant_identity(state, token).await.map(Some)
+        }
         Some(token) => {
             if let Some(identity) = external(state, token, app.as_ref()).await? {
                 return Ok(Some(identity));

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::AuthError;
@@ -87,7 +88,7 @@ impl Ring {
         kid
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+    fn sign<C: Serialize>(&self, claims: &C, typ: &str) -> Result<String, AuthError> {
         let kid = self
             .current
             .as_ref()
@@ -98,14 +99,26 @@ impl Ring {
             .ok_or(AuthError::Internal("no session signing key"))?;
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid.clone());
+        header.typ = Some(typ.to_owned());
         jsonwebtoken::encode(&header, claims, &key.encoding)
             .map_err(|_| AuthError::Internal("token signing failed"))
     }
 
-    /// `Ok(None)`: the token names a key this ring does not hold.
-    fn verify(&self, token: &str, issuer: &str, now: i64) -> Result<Option<Claims>, AuthError> {
+    /// `Ok(None)`: the token names a key this ring does not hold. `kind` is what the token
+    /// must be: its `typ` header, issuer and audience (a session token is no access token).
+    fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        kind: &TokenKind<'_>,
+        now: i64,
+    ) -> Result<Option<C>, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
-        if header.alg != Algorithm::HS256 {
+        if header.alg != Algorithm::HS256
+            || !header
+                .typ
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(kind.typ))
+        {
             return Err(AuthError::InvalidToken);
         }
         let kid = header.kid.ok_or(AuthError::InvalidToken)?;
@@ -116,12 +129,12 @@ impl Ring {
             return Err(AuthError::InvalidToken);
         }
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[kind.issuer]);
+        validation.set_audience(&[kind.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
         validation.validate_nbf = true;
         validation.leeway = 5;
-        match jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation) {
+        match jsonwebtoken::decode::<C>(token, &key.decoding, &validation) {
             Ok(data) => Ok(Some(data.claims)),
             Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
                 Err(AuthError::ExpiredToken)
@@ -130,6 +143,16 @@ impl Ring {
         }
     }
 }
+
+/// What a token must be to verify: its `typ` header, issuer and audience.
+pub struct TokenKind<'a> {
+    pub typ: &'a str,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+}
+
+/// The `typ` of session tokens.
+const SESSION_TYP: &str = "JWT";
 
 /// Issues and verifies session tokens with the store's keys.
 pub struct SessionKeys {
@@ -265,13 +288,36 @@ impl SessionKeys {
             exp: now + self.ttl_seconds,
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        Ok((self.ring().sign(&claims)?, claims.exp))
+        Ok((self.ring().sign(&claims, SESSION_TYP)?, claims.exp))
     }
 
-    /// Verifies a token: signature, algorithm, key, issuer, audience, time window.
+    /// Verifies a session token: signature, algorithm, key, issuer, audience, time window.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let kind = TokenKind {
+            typ: SESSION_TYP,
+            issuer: &self.issuer,
+            audience: AUDIENCE,
+        };
+        self.verify_as(token, &kind).await
+    }
+
+    /// Signs other claims (an OAuth access token) with the key in use now.
+    pub async fn sign<C: Serialize>(&self, claims: &C, typ: &str) -> Result<String, AuthError> {
+        self.reload().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read the session signing keys");
+            AuthError::Internal("session signing keys unavailable")
+        })?;
+        self.ring().sign(claims, typ)
+    }
+
+    /// Verifies a token of `kind` signed by [`Self::sign`].
+    pub async fn verify_as<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        kind: &TokenKind<'_>,
+    ) -> Result<C, AuthError> {
         let now = chrono::Utc::now().timestamp();
-        if let Some(claims) = self.ring().verify(token, &self.issuer, now)? {
+        if let Some(claims) = self.ring().verify(token, kind, now)? {
             return Ok(claims);
         }
         // A key this instance has not seen yet (rotated elsewhere), or a forged kid: re-read
@@ -292,7 +338,7 @@ impl SessionKeys {
                 tracing::error!(error = %e, "cannot read the session signing keys");
                 AuthError::Internal("session signing keys unavailable")
             })?;
-            if let Some(claims) = self.ring().verify(token, &self.issuer, now)? {
+            if let Some(claims) = self.ring().verify(token, kind, now)? {
                 return Ok(claims);
             }
         }
@@ -326,6 +372,36 @@ mod tests {
         }
     }
 
+    fn kind(issuer: &str) -> TokenKind<'_> {
+        TokenKind {
+            typ: SESSION_TYP,
+            issuer,
+            audience: AUDIENCE,
+        }
+    }
+
+    #[test]
+    fn a_token_of_another_kind_does_not_verify() {
+        let r = ring();
+        let access = r.sign(&claims(now(), now() + 600), "at+jwt").unwrap();
+        assert!(matches!(
+            r.verify::<Claims>(&access, &kind("rampart"), now()),
+            Err(AuthError::InvalidToken)
+        ));
+        let session = r.sign(&claims(now(), now() + 600), SESSION_TYP).unwrap();
+        let as_access = TokenKind {
+            typ: "at+jwt",
+            issuer: "rampart",
+            audience: AUDIENCE,
+        };
+        assert!(r.verify::<Claims>(&session, &as_access, now()).is_err());
+        assert!(
+            r.verify::<Claims>(&access, &as_access, now())
+                .unwrap()
+                .is_some()
+        );
+    }
+
     fn now() -> i64 {
         chrono::Utc::now().timestamp()
     }
@@ -333,8 +409,11 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_with_its_claims() {
         let r = ring();
-        let token = r.sign(&claims(now(), now() + 600)).unwrap();
-        let c = r.verify(&token, "rampart", now()).unwrap().unwrap();
+        let token = r.sign(&claims(now(), now() + 600), SESSION_TYP).unwrap();
+        let c = r
+            .verify::<Claims>(&token, &kind("rampart"), now())
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (c.sub.as_str(), c.kind, c.sep),
             ("7", SessionKind::Admin, 3)
@@ -344,29 +423,38 @@ mod tests {
     #[test]
     fn another_issuer_or_an_unknown_key_is_refused() {
         let r = ring();
-        let token = r.sign(&claims(now(), now() + 600)).unwrap();
+        let token = r.sign(&claims(now(), now() + 600), SESSION_TYP).unwrap();
         assert!(matches!(
-            r.verify(&token, "elsewhere", now()),
+            r.verify::<Claims>(&token, &kind("elsewhere"), now()),
             Err(AuthError::InvalidToken)
         ));
         let mut other = Ring::default();
         other.insert(b"another-secret-another-secret-xx", None);
-        let foreign = other.sign(&claims(now(), now() + 600)).unwrap();
-        assert!(matches!(r.verify(&foreign, "rampart", now()), Ok(None)));
+        let foreign = other
+            .sign(&claims(now(), now() + 600), SESSION_TYP)
+            .unwrap();
+        assert!(matches!(
+            r.verify::<Claims>(&foreign, &kind("rampart"), now()),
+            Ok(None)
+        ));
     }
 
     #[test]
     fn a_retired_key_verifies_until_its_tokens_would_have_expired() {
         let mut r = ring();
-        let token = r.sign(&claims(now(), now() + 600)).unwrap();
+        let token = r.sign(&claims(now(), now() + 600), SESSION_TYP).unwrap();
         r.insert(SECRET, Some(now() + 600));
         r.insert(b"the-next-key-the-next-key-the-ne", None);
-        assert!(r.verify(&token, "rampart", now()).unwrap().is_some());
+        assert!(
+            r.verify::<Claims>(&token, &kind("rampart"), now())
+                .unwrap()
+                .is_some()
+        );
         assert!(matches!(
-            r.verify(&token, "rampart", now() + 601),
+            r.verify::<Claims>(&token, &kind("rampart"), now() + 601),
             Err(AuthError::InvalidToken)
         ));
-        let next = r.sign(&claims(now(), now() + 600)).unwrap();
+        let next = r.sign(&claims(now(), now() + 600), SESSION_TYP).unwrap();
         assert_ne!(
             jsonwebtoken::decode_header(&next).unwrap().kid,
             jsonwebtoken::decode_header(&token).unwrap().kid
@@ -391,7 +479,11 @@ mod tests {
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap();
-        assert!(ring().verify(&token, "rampart", now()).is_err());
+        assert!(
+            ring()
+                .verify::<Claims>(&token, &kind("rampart"), now())
+                .is_err()
+        );
     }
 
     #[test]
@@ -405,7 +497,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            ring().verify(&token, "rampart", now()),
+            ring().verify::<Claims>(&token, &kind("rampart"), now()),
             Err(AuthError::InvalidToken)
         ));
     }
@@ -413,9 +505,11 @@ mod tests {
     #[test]
     fn an_expired_token_is_reported_as_expired() {
         let r = ring();
-        let token = r.sign(&claims(now() - 7200, now() - 3600)).unwrap();
+        let token = r
+            .sign(&claims(now() - 7200, now() - 3600), SESSION_TYP)
+            .unwrap();
         assert!(matches!(
-            r.verify(&token, "rampart", now()),
+            r.verify::<Claims>(&token, &kind("rampart"), now()),
             Err(AuthError::ExpiredToken)
         ));
     }
@@ -423,7 +517,7 @@ mod tests {
     #[test]
     fn garbage_is_an_invalid_token() {
         assert!(matches!(
-            ring().verify("not.a.jwt", "rampart", now()),
+            ring().verify::<Claims>("not.a.jwt", &kind("rampart"), now()),
             Err(AuthError::InvalidToken)
         ));
     }

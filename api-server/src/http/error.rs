@@ -155,6 +155,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidApiKey
             | AuthError::InvalidToken
             | AuthError::ExpiredToken
+            | AuthError::WrongAudience
             | AuthError::BadLogin => Self::new(ErrorKind::Unauthorized, e.to_string()),
             AuthError::InactiveApp | AuthError::Disabled => {
                 Self::new(ErrorKind::Forbidden, e.to_string())

@@ -43,6 +43,7 @@ pub fn credentials(req: &HttpRequest) -> Credentials {
         session_token: bearer
             .or_else(|| header("x-dreamfactory-session-token"))
             .or_else(|| param("session_token")),
+        bridge: header("x-rampart-bridge"),
     }
 }
 

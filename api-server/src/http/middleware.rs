@@ -209,7 +209,11 @@ pub async fn request_context(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().as_str().to_owned();
     let path = req.path().to_owned();
-    let audited = state.as_ref().filter(|_| path.starts_with("/api/"));
+    // Every API request; every step of MCP authorization; and, of `/mcp` itself, the
+    // refusals (its accepted calls are audited as the REST requests its tools make).
+    let audited = state
+        .as_ref()
+        .filter(|_| path.starts_with("/api/") || path.starts_with("/oauth/") || path == "/mcp");
 
     let mut pending = None;
     let mut before = None;
@@ -296,7 +300,12 @@ pub async fn request_context(
         if captured(state, &p.record, role_id).await {
             p.capture = Some(Vec::new());
         }
-        p.record.kind = audit::kind(&method, &path, &query, status).to_owned();
+        p.record.kind = p
+            .note
+            .read()
+            .kind
+            .unwrap_or_else(|| audit::kind(&method, &path, &query, status))
+            .to_owned();
         p.record.error_code = res
             .headers()
             .get("x-rampart-error")
@@ -332,6 +341,9 @@ pub async fn request_context(
             }
             p.record.changes = Some(json!({"before": before, "after": after}).to_string());
         }
+    }
+    if path == "/mcp" && status < 400 {
+        pending = None;
     }
     Ok(res.map_body(|_, b| AuditedBody {
         inner: BoxBody::new(b),

@@ -5,8 +5,8 @@ use actix_web::web;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use super::handlers::{
-    audit, config_io, cors, data, docs, limits, lookups, mcp, preview, resource, root, saml,
-    system, user, users,
+    audit, config_io, cors, data, docs, grants, limits, lookups, mcp, oauth, preview, resource,
+    root, saml, system, user, users,
 };
 
 /// Every (method, path) pair, as data, for the authorization matrix test and the docs.
@@ -94,6 +94,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v2/user/password"),
     ("PATCH", "/api/v2/user/password"),
     ("POST", "/api/v2/user/register"),
+    ("GET", "/api/v2/system/oauth_client"),
+    ("POST", "/api/v2/system/oauth_client"),
+    ("GET", "/api/v2/system/oauth_client/{id}"),
+    ("PATCH", "/api/v2/system/oauth_client/{id}"),
+    ("PUT", "/api/v2/system/oauth_client/{id}"),
+    ("DELETE", "/api/v2/system/oauth_client/{id}"),
+    ("GET", "/api/v2/system/oauth_grant"),
+    ("DELETE", "/api/v2/system/oauth_grant/{id}"),
+    ("GET", "/api/v2/user/oauth_grant"),
+    ("DELETE", "/api/v2/user/oauth_grant/{id}"),
+    ("GET", "/.well-known/oauth-protected-resource"),
+    ("GET", "/.well-known/oauth-protected-resource/mcp"),
+    ("GET", "/.well-known/oauth-authorization-server"),
+    ("GET", "/.well-known/oauth-authorization-server/oauth"),
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/.well-known/openid-configuration/oauth"),
+    ("GET", "/oauth/.well-known/openid-configuration"),
+    ("GET", "/oauth/authorize"),
+    ("POST", "/oauth/authorize/sign-in"),
+    ("POST", "/oauth/authorize/consent"),
+    ("POST", "/oauth/token"),
+    ("POST", "/oauth/revoke"),
     ("POST", "/mcp"),
     ("GET", "/mcp"),
     ("DELETE", "/mcp"),
@@ -128,6 +150,69 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             }),
         )
         .route("/api/v2", web::get().to(root::index))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            web::get().to(oauth::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            web::get().to(oauth::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(oauth::authorization_server),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/oauth",
+            web::get().to(oauth::authorization_server),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(oauth::authorization_server),
+        )
+        .route(
+            "/.well-known/openid-configuration/oauth",
+            web::get().to(oauth::authorization_server),
+        )
+        .route(
+            "/oauth/.well-known/openid-configuration",
+            web::get().to(oauth::authorization_server),
+        )
+        .service(
+            web::resource("/oauth/authorize")
+                .route(web::get().to(oauth::authorize))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/oauth/authorize/sign-in")
+                .route(web::post().to(oauth::sign_in))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/oauth/authorize/consent")
+                .route(web::post().to(oauth::consent))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/oauth/token")
+                .route(web::post().to(oauth::token))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/oauth/revoke")
+                .route(web::post().to(oauth::revoke))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/api/v2/user/oauth_grant")
+                .route(web::get().to(grants::own_list))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/api/v2/user/oauth_grant/{id}")
+                .route(web::delete().to(grants::own_revoke))
+                .default_service(web::to(system::not_allowed)),
+        )
         .service(
             web::resource("/mcp")
                 .route(web::post().to(mcp::handle))
@@ -186,6 +271,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(|c| resource::register::<limits::Limit>(c, "limit"))
                 .configure(|c| resource::register::<lookups::GlobalLookup>(c, "lookup"))
                 .configure(|c| resource::register::<cors::Cors>(c, "cors"))
+                .configure(|c| resource::register::<grants::OAuthClient>(c, "oauth_client"))
+                .service(
+                    web::resource("/oauth_grant")
+                        .route(web::get().to(grants::admin_list))
+                        .default_service(web::to(system::not_allowed)),
+                )
+                .service(
+                    web::resource("/oauth_grant/{id}")
+                        .route(web::delete().to(grants::admin_revoke))
+                        .default_service(web::to(system::not_allowed)),
+                )
                 .service(
                     web::resource("/admin/session")
                         .route(web::post().to(users::admin_login))

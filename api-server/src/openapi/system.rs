@@ -33,7 +33,7 @@ struct Resource(
     &'static [&'static str],
 );
 
-const RESOURCES: [Resource; 8] = [
+const RESOURCES: [Resource; 9] = [
     Resource("admin", "Admin", &["email", "password"], &[]),
     Resource(
         "user",
@@ -52,6 +52,12 @@ const RESOURCES: [Resource; 8] = [
     Resource("limit", "Limit", &["name", "type", "rate"], &[]),
     Resource("cors", "Cors", &["path", "origin"], &[]),
     Resource("lookup", "Lookup", &["name"], &[]),
+    Resource(
+        "oauth_client",
+        "OAuthClient",
+        &["name", "app_id", "redirect_uris"],
+        &[],
+    ),
 ];
 
 /// The system document's parts.
@@ -93,6 +99,14 @@ pub fn build() -> Parts {
         tag(
             "system: cors",
             "CORS: which browser origins may call which paths, with which verbs and headers. Without an entry, browsers keep other sites' pages out.",
+        ),
+        tag(
+            "system: oauth_client",
+            "MCP authorization: clients registered by an admin (public clients with PKCE; no secret). Each lives in an app whose role rules apply; a user signs in and consents, and the client then acts as that user under their role for the app.",
+        ),
+        tag(
+            "system: oauth_grant",
+            "MCP authorization: what each user allowed each client (role, scopes, when last used). Revoking a grant holds on the next MCP call.",
         ),
         tag(
             "system: config",
@@ -418,8 +432,38 @@ pub fn build() -> Parts {
         ),
     );
 
+    let grants = operation(
+        "system_list_oauth_grants",
+        "system: oauth_grant",
+        "The grants users gave MCP clients, newest first",
+    )
+    .parameter(query(
+        "include_revoked",
+        "Also the grants that ended (with when and why).",
+        prim(Type::Boolean),
+    ))
+    .response(
+        "200",
+        json_response("The grants.", envelope(schema_ref("OAuthGrant"))),
+    );
+    let revoke_grant = operation(
+        "system_revoke_oauth_grant",
+        "system: oauth_grant",
+        "Revoke a grant: its tokens stop working at the next call",
+    )
+    .parameter(path("id", "The grant's id.", prim(Type::Integer)))
+    .response("200", json_response("The grant revoked.", schema_ref("Id")));
+
     let mut paths = vec![
         ("/api/v2".to_owned(), path_item(get(index))),
+        (
+            "/api/v2/system/oauth_grant".to_owned(),
+            path_item(get(grants)),
+        ),
+        (
+            "/api/v2/system/oauth_grant/{id}".to_owned(),
+            path_item(vec![(HttpMethod::Delete, revoke_grant)]),
+        ),
         (
             "/api/v2/system/service/test".to_owned(),
             path_item(vec![(HttpMethod::Post, service_test)]),
@@ -974,6 +1018,57 @@ fn schemas() -> ComponentsBuilder {
     ])
     .required("id");
 
+    let oauth_client = object([
+        ("id", id()),
+        (
+            "client_id",
+            text("The OAuth client_id (generated when not given; never a URL)."),
+        ),
+        ("name", text("Shown on the consent page.")),
+        (
+            "app_id",
+            described(Type::Integer, "The app the client acts through: a user's role for this app (else its default role) governs what it reaches.").into(),
+        ),
+        (
+            "redirect_uris",
+            array(prim(Type::String))
+                .description(Some("Exact redirect URIs: https, or http on a loopback address (any port is accepted for those, RFC 8252)."))
+                .into(),
+        ),
+        ("is_active", boolean()),
+        ("created_date", date("When the record was created.")),
+    ]);
+    let oauth_grant = object([
+        ("id", id()),
+        ("user_id", int()),
+        ("client_id", s()),
+        ("client_name", s()),
+        ("app_id", int()),
+        (
+            "role_id",
+            described(
+                Type::Integer,
+                "The role consented to; a change of the user's role ends the grant.",
+            )
+            .into(),
+        ),
+        (
+            "scopes",
+            array(prim(Type::String))
+                .description(Some(
+                    "`mcp:read`, and `mcp:write` unless the user chose read-only.",
+                ))
+                .into(),
+        ),
+        ("resource", text("The MCP resource its tokens are for.")),
+        ("created_date", date("When the user consented.")),
+        (
+            "last_used_date",
+            date("When a token of the grant was last used (to the minute)."),
+        ),
+        ("revoked_date", date("When it ended, if it did.")),
+        ("revoked_reason", maybe()),
+    ]);
     let platform = object([("version", s()), ("license", s()), ("product", s())]);
     let providers = || -> RefOr<Schema> { array(any()).into() };
     let auth = object([
@@ -1015,6 +1110,8 @@ fn schemas() -> ComponentsBuilder {
         .schema("App", app)
         .schema("Limit", limit)
         .schema("Cors", cors)
+        .schema("OAuthClient", oauth_client)
+        .schema("OAuthGrant", oauth_grant)
         .schema("AppKey", app_key)
         .schema("Id", object([("id", int())]).required("id"))
         .schema(

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod limits;
 pub mod login_states;
 pub mod lookups;
+pub mod oauth;
 pub mod resets;
 pub mod roles;
 pub mod saml_assertions;

@@ -79,6 +79,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_010_audit_rowid.sql"),
         include_str!("migrations/postgres_010_audit_rowid.sql"),
     ),
+    (
+        11,
+        include_str!("migrations/sqlite_011_oauth.sql"),
+        include_str!("migrations/postgres_011_oauth.sql"),
+    ),
 ];
 
 /// The system store's pool.
@@ -191,10 +196,12 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a transaction.
+    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`,
+    /// waiting up to the busy timeout): a deferred transaction that reads, then writes after
+    /// another connection committed, fails at once with "database is locked" instead.
     pub async fn begin(&self) -> Result<Tx, SystemError> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

@@ -23,6 +23,7 @@ mod ldap;
 mod limits;
 mod mcp;
 mod mcp_conformance;
+mod mcp_oauth;
 mod metrics;
 mod oidc;
 mod openapi;

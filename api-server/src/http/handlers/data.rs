@@ -185,6 +185,12 @@ pub async fn serve(
     };
     let component = api.resource.component();
     let writes = api.verb != Verb::Get || matches!(api.resource, Resource::Routine(..));
+    if writes && principal.read_only {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "This token was granted read access only (scope mcp:read): it may not write or call functions.",
+        ));
+    }
     if writes && (self_restricted || principal.app.as_ref().is_some_and(|a| a.read_only)) {
         return Err(ApiError::new(
             ErrorKind::Forbidden,

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use rampart_mcp::http::McpService;
 use rampart_mcp::{Caller, Credential};
 
-use crate::auth::{self, AuthError, Principal};
+use crate::auth::{self, AuthError, Identity, Principal};
 use crate::http::error::{ApiError, ErrorKind};
 use crate::http::guard::credentials;
 use crate::state::AppState;
@@ -34,36 +34,77 @@ pub async fn handle(
     };
     // MCP clients send credentials in headers only; a token in a URL ends up in logs.
     let in_query = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .any(|(k, _)| k == "api_key" || k == "session_token");
+        .any(|(k, _)| k == "api_key" || k == "session_token" || k == "access_token");
     if in_query {
         return Err(ApiError::bad_request(
             "Send the credential in a header (Authorization: Bearer, or X-DreamFactory-API-Key), not in the URL.",
         ));
     }
     let creds = credentials(&req);
-    let unauthorized = |e: AuthError| {
-        let mut r = ApiError::new(ErrorKind::Unauthorized, e.to_string()).error_response();
-        r.headers_mut().insert(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"rampart\""),
-        );
-        r
-    };
-    let identity = match auth::authenticate(&state, &creds).await {
-        Ok(Some(identity)) => identity,
-        Ok(None) => return Ok(unauthorized(AuthError::NoCredentials)),
-        Err(e @ (AuthError::Internal(_) | AuthError::System(_))) => return Err(e.into()),
-        Err(e) => return Ok(unauthorized(e)),
-    };
-    let principal = Principal::from_identity(identity);
-    let caller = Caller {
-        credential: Credential {
+    let challenge = Challenge::new(&state);
+    let oauth = &state.config.oauth;
+    let access_token = creds
+        .session_token
+        .clone()
+        .filter(|t| oauth.enabled && crate::oauth::tokens::is_access_token(t));
+    let (principal, credential) = if let Some(token) = access_token {
+        let identity = match crate::oauth::grant_identity(&state, &token).await {
+            Ok(identity) => identity,
+            Err(e @ (AuthError::Internal(_) | AuthError::System(_))) => return Err(e.into()),
+            Err(e) => return Ok(challenge.invalid_token(&req, &e.to_string())),
+        };
+        let reads = matches!(identity, Identity::Grant { reads: true, .. });
+        let principal = Principal::from_identity(identity);
+        if !reads {
+            return Ok(challenge.insufficient_scope(&req, crate::oauth::READ));
+        }
+        if principal.read_only && calls_write_tool(&body) {
+            return Ok(challenge.insufficient_scope(
+                &req,
+                &format!("{} {}", crate::oauth::READ, crate::oauth::WRITE),
+            ));
+        }
+        let credential = Credential {
+            api_key: None,
+            bearer: Some(token),
+            read_only: principal.read_only,
+            tool: None,
+            bridge: Some(state.oauth.bridge_secret().to_owned()),
+        };
+        (principal, credential)
+    } else {
+        if creds.session_token.is_some() && oauth.enabled && !oauth.mcp_accepts_session_tokens {
+            return Ok(challenge.invalid_token(
+                &req,
+                "This endpoint takes access tokens issued for it through OAuth; session tokens are not accepted here.",
+            ));
+        }
+        if creds.session_token.is_none() && creds.api_key.is_some() && !oauth.mcp_accepts_api_keys {
+            return Ok(challenge.invalid_token(
+                &req,
+                "This endpoint takes access tokens issued for it through OAuth; API keys are not accepted here.",
+            ));
+        }
+        let identity = match auth::authenticate(&state, &creds).await {
+            Ok(Some(identity)) => identity,
+            Ok(None) => return Ok(challenge.missing(&req)),
+            Err(e @ (AuthError::Internal(_) | AuthError::System(_))) => return Err(e.into()),
+            Err(e) => return Ok(challenge.invalid_token(&req, &e.to_string())),
+        };
+        let principal = Principal::from_identity(identity);
+        let credential = Credential {
             api_key: creds.api_key,
             bearer: creds.session_token,
             read_only: false,
             tool: None,
-        },
-        read_only: principal.app.as_ref().is_some_and(|a| a.read_only),
+            bridge: None,
+        };
+        (principal, credential)
+    };
+    crate::http::guard::note_who(&req, &principal);
+    let caller = Caller {
+        credential,
+        read_only: principal.read_only || principal.app.as_ref().is_some_and(|a| a.read_only),
         services: Some(reachable_databases(&state, &principal).await?),
     };
     let mut request = http::Request::builder()
@@ -95,6 +136,108 @@ pub async fn handle(
         .into_data_stream()
         .map(|chunk| chunk.map_err(|never| match never {}));
     Ok(out.streaming::<_, std::convert::Infallible>(stream))
+}
+
+/// The `WWW-Authenticate` answers of the protected resource (RFC 6750, RFC 9728): where to
+/// find the authorization server, and why a token was refused.
+struct Challenge {
+    metadata: String,
+    scopes: String,
+    oauth: bool,
+}
+
+impl Challenge {
+    fn new(state: &AppState) -> Self {
+        Self {
+            metadata: format!(
+                "{}/.well-known/oauth-protected-resource/mcp",
+                state.public_url()
+            ),
+            scopes: crate::oauth::SCOPES.join(" "),
+            oauth: state.config.oauth.enabled,
+        }
+    }
+
+    fn respond(
+        &self,
+        req: &HttpRequest,
+        kind: ErrorKind,
+        message: &str,
+        header: String,
+    ) -> HttpResponse {
+        if let Some(note) = req.extensions().get::<std::sync::Arc<crate::audit::Note>>() {
+            note.update(|n| n.kind = Some("mcp_refused"));
+        }
+        let mut r = ApiError::new(kind, message).error_response();
+        if let Ok(v) = HeaderValue::from_str(&header) {
+            r.headers_mut()
+                .insert(actix_web::http::header::WWW_AUTHENTICATE, v);
+        }
+        r
+    }
+
+    /// No credential at all.
+    fn missing(&self, req: &HttpRequest) -> HttpResponse {
+        let header = if self.oauth {
+            format!(
+                "Bearer resource_metadata=\"{}\", scope=\"{}\"",
+                self.metadata, self.scopes
+            )
+        } else {
+            "Bearer realm=\"rampart\"".to_owned()
+        };
+        self.respond(
+            req,
+            ErrorKind::Unauthorized,
+            &AuthError::NoCredentials.to_string(),
+            header,
+        )
+    }
+
+    /// A credential that is not (or no longer) valid here.
+    fn invalid_token(&self, req: &HttpRequest, why: &str) -> HttpResponse {
+        let header = if self.oauth {
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{}\"",
+                why.replace(['"', '\\'], "'"),
+                self.metadata
+            )
+        } else {
+            "Bearer realm=\"rampart\", error=\"invalid_token\"".to_owned()
+        };
+        self.respond(req, ErrorKind::Unauthorized, why, header)
+    }
+
+    /// A valid token without the scope this call needs (step-up).
+    fn insufficient_scope(&self, req: &HttpRequest, needed: &str) -> HttpResponse {
+        let header = format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{needed}\", resource_metadata=\"{}\"",
+            self.metadata
+        );
+        self.respond(
+            req,
+            ErrorKind::Forbidden,
+            &format!("This call needs the scope {needed}; authorize again with it."),
+            header,
+        )
+    }
+}
+
+/// Whether a JSON-RPC body (one message or a batch) calls a tool that writes.
+fn calls_write_tool(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let one = |m: &serde_json::Value| {
+        m["method"] == "tools/call"
+            && m["params"]["name"]
+                .as_str()
+                .is_some_and(|n| rampart_mcp::tools::WRITE_TOOLS.contains(&n))
+    };
+    match &v {
+        serde_json::Value::Array(items) => items.iter().any(one),
+        other => one(other),
+    }
 }
 
 /// The database services the caller's role reaches (what `GET /api/v2` lists), so a tool

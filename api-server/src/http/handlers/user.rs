@@ -74,7 +74,7 @@ async fn request_app(
 
 /// Checks a person's password with a directory service (`ldap`/`adldap`), throttled like
 /// every password sign-in: the provider and what it vouches for.
-async fn directory_identity(
+pub(super) async fn directory_identity(
     state: &AppState,
     req: &HttpRequest,
     service: &str,
