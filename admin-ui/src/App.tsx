@@ -126,10 +126,16 @@ export function App() {
 
 /** What the previous page finished ("Role created."), announced once on arrival. */
 function Flash() {
-  const [text] = useState(takeFlash)
-  return text ? (
+  const [notice] = useState(takeFlash)
+  return notice ? (
     <p class="ok flash" role="status">
-      {text}
+      {notice.text}
+      {notice.next && (
+        <>
+          {' '}
+          <Link to={notice.next.to}>{notice.next.label}</Link>
+        </>
+      )}
     </p>
   ) : null
 }

@@ -642,6 +642,29 @@ mod tests {
     }
 
     #[test]
+    fn a_public_url_must_be_a_bare_http_base() {
+        for bad in [
+            "rampart.example.com",
+            "https://rampart.example.com/",
+            "https://rampart.example.com?x=1",
+            "ftp://rampart.example.com",
+        ] {
+            let env = [("RAMPART_PUBLIC_URL".to_owned(), bad.to_owned())];
+            assert!(Config::from_sources("", &env).is_err(), "{bad}");
+        }
+        let env = [(
+            "RAMPART_PUBLIC_URL".to_owned(),
+            "https://rampart.example.com/base".to_owned(),
+        )];
+        let c = Config::from_sources("", &env).unwrap();
+        assert_eq!(
+            c.public_url.as_deref(),
+            Some("https://rampart.example.com/base")
+        );
+        assert!(c.oauth.enabled && !c.oauth.mcp_accepts_session_tokens);
+    }
+
+    #[test]
     fn the_example_config_parses() {
         let text = include_str!("../../rampart.example.toml");
         Config::from_sources(text, &[]).unwrap();

@@ -147,7 +147,7 @@ function KeyPanel(props: { appKey: string; roleId: number | null }) {
         <>
           <label for="try-it">Try it</label>
           <div class="actions">
-            <textarea id="try-it" ref={tryIt} class="mono grow" rows={2} readOnly value={command} />
+            <textarea id="try-it" ref={tryIt} class="mono grow" rows={4} readOnly value={command} />
             <button type="button" class="secondary" onClick={async () => setSaid(await copy(command, tryIt.current))}>
               Copy command
             </button>

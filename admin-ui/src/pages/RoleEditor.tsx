@@ -113,8 +113,12 @@ export function RoleEditor(props: { id?: number }) {
         return 'Saved.'
       }
       const r = await api<{ resource: { id: number }[] }>('POST', '/api/v2/system/role', { resource: [record] })
-      flash(`Role ${record.name} created. Check it with “See as this role”, then create an app key with it.`)
-      navigate(`/roles/${r.resource[0].id}`)
+      const id = r.resource[0].id
+      flash(`Role ${record.name} created. Check it with “See as this role”, then`, {
+        to: `/apps/new?role=${id}`,
+        label: 'create an app key with it',
+      })
+      navigate(`/roles/${id}`)
     })
   }
 
@@ -298,7 +302,7 @@ function AccessRow(props: {
       </div>
       <div class="actions">
         <button type="button" class="secondary" aria-expanded={open} aria-controls={`${id}-detail`} onClick={() => setOpen(!open)}>
-          Row filter and field rules (hide, mask){rules > 0 || row.text ? ` (${[row.text && 'filter', rules && `${rules} field rules`].filter(Boolean).join(', ')})` : ''}
+          Row filter and field rules (hide, mask){rules > 0 || row.text ? ` (${[row.text && 'filter', rules && `${rules} field rule${rules === 1 ? '' : 's'}`].filter(Boolean).join(', ')})` : ''}
         </button>
         <button type="button" class="secondary" onClick={props.onRemove}>
           Remove<span class="sr-only"> access row {n}</span>
@@ -316,7 +320,8 @@ function AccessRow(props: {
           onInput={(e) => onChange({ text: valueOf(e) })}
         />
         <small id={`${id}-filter-help`} class="muted">
-          Only rows that match are read or written. The API's filter language: <code>field = value</code>, <code>and</code>/
+          Only rows that match are read or written. The API's filter language: <code>field = value</code> (also{' '}
+          <code>!=</code>, <code>&lt;</code>, <code>&lt;=</code>, <code>&gt;</code>, <code>&gt;=</code>), <code>and</code>/
           <code>or</code>, <code>in (…)</code>, <code>like</code>, <code>is null</code>; a value can be a lookup such as{' '}
           <code>{'{user.id}'}</code>. Checked by the server as you type.
         </small>

@@ -72,7 +72,7 @@ export function ServiceForm(props: { id?: number }) {
         const r = await api<{ resource: { id: number }[] }>('POST', '/api/v2/system/service', {
           resource: [{ ...record, type: 'pgsql' }],
         })
-        flash(`Service ${record.name} connected. Next: define a role that reaches its tables.`)
+        flash(`Service ${record.name} connected.`, { to: '/roles/new', label: 'Next: define a role that reaches its tables' })
         navigate(`/services/${r.resource[0].id}/schema`)
       }
     })

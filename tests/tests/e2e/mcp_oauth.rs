@@ -913,3 +913,142 @@ async fn a_token_for_another_audience_is_refused() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Serves Client ID Metadata Documents on a loopback port: `/good`, `/big` (over the size
+/// limit), `/slow` (answers after 3 s), `/elsewhere` (other redirect URIs) and `/liar` (names
+/// another client_id).
+async fn metadata_documents() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let me = base.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let me = me.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                let url = format!("{me}{path}");
+                let doc = |redirects: Value, id: &str| {
+                    json!({"client_id": id, "client_name": "Metadata agent",
+                        "redirect_uris": redirects, "token_endpoint_auth_method": "none"})
+                    .to_string()
+                };
+                let body = match path.as_str() {
+                    "/good" | "/slow" => doc(json!([REDIRECT]), &url),
+                    "/big" => doc(json!([REDIRECT, "x".repeat(8000)]), &url),
+                    "/elsewhere" => doc(json!(["https://elsewhere.example.com/cb"]), &url),
+                    "/liar" => doc(json!([REDIRECT]), "https://someone-else.example.com/doc"),
+                    _ => String::new(),
+                };
+                if path == "/slow" {
+                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                }
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn clients_named_by_metadata_documents_are_fetched_within_limits() {
+    let s = Setup::with(&[
+        ("RAMPART_OAUTH__METADATA_DOCUMENT_APP", "agents"),
+        (
+            "RAMPART_OAUTH__METADATA_DOCUMENT_ALLOW_LOOPBACK_HTTP",
+            "true",
+        ),
+        ("RAMPART_OAUTH__METADATA_DOCUMENT_TIMEOUT_MS", "1000"),
+    ])
+    .await;
+    let docs = metadata_documents().await;
+    let resource = s.resource();
+    let (verifier, challenge) = pkce();
+    let request = |client: &str| -> Vec<(String, String)> {
+        params(&s, &challenge, &resource)
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k.to_owned(),
+                    if k == "client_id" {
+                        client.to_owned()
+                    } else {
+                        v.to_owned()
+                    },
+                )
+            })
+            .collect()
+    };
+    let mut browser = Browser::new(&s);
+    for (path, why) in [
+        ("/big", "larger than 5120 bytes"),
+        ("/slow", "did not answer in time"),
+        ("/elsewhere", "is not one registered"),
+        ("/liar", "names another client_id"),
+    ] {
+        let p = request(&format!("{docs}{path}"));
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = browser.authorize(&p).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(r.headers().get("location").is_none());
+        let text = r.text().await.unwrap();
+        assert!(text.contains(why), "{path}: {text}");
+    }
+
+    // A good document: the client is who it says, and its grant names its URL.
+    let client = format!("{docs}/good");
+    let p = request(&client);
+    let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (done, consent) = browser
+        .sign_in_and_decide(&p, "alice@example.com", &[("decision", "allow")])
+        .await;
+    assert!(consent.contains("Metadata agent"), "{consent}");
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let code = answer(done.headers()["location"].to_str().unwrap())["code"].clone();
+    let (status, t) = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        mcp_call(&s, Some(at), &list_tools()).await.0,
+        StatusCode::OK
+    );
+    let grants = s.shop.admin.get("/api/v2/system/oauth_grant").await;
+    assert_eq!(grants.body["resource"][0]["client_id"], json!(client));
+}
+
+#[tokio::test]
+async fn without_a_metadata_document_app_url_clients_are_refused() {
+    let s = Setup::new().await;
+    let resource = s.resource();
+    let (_, challenge) = pkce();
+    let mut p = params(&s, &challenge, &resource);
+    p[1] = ("client_id", "https://agent.example.com/client.json");
+    let r = Browser::new(&s).authorize(&p).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("accepts only registered clients"),
+    );
+}
