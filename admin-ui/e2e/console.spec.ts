@@ -146,6 +146,7 @@ test('every console page loads on its own (a reload or a shared link) and passes
     ['users/new', 'New user'],
     ['providers', 'Identity providers'],
     ['providers/new', 'New identity provider'],
+    ['agents', 'MCP authorization'],
     ['lookups', 'Lookups'],
     ['cors', 'CORS'],
     ['limits', 'Limits'],

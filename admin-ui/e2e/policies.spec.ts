@@ -49,6 +49,25 @@ test('limits and CORS entries are created, edited and deleted', async ({ page })
   expect(problems).toEqual([])
 })
 
+test('MCP clients are registered with the server’s checks, and grants listed', async ({ page }) => {
+  const problems = watch(page)
+  await page.goto('login')
+  await signIn(page)
+  await page.getByRole('link', { name: 'MCP', exact: true }).click()
+  await expect(page.getByRole('heading', { name: 'Grants' })).toBeVisible()
+  await expect(page.getByText('No grant in force.')).toBeVisible()
+  await page.getByRole('button', { name: 'New client' }).click()
+  const form = page.getByRole('form', { name: 'New client' })
+  await form.getByLabel('Name', { exact: true }).fill('Desk agent')
+  await form.getByLabel('App').selectOption('')
+  await form.getByLabel('Redirect URIs').fill('http://evil.example.com/callback')
+  await form.getByRole('button', { name: 'Create client' }).click()
+  // The server's own refusal, inline: plain http is for loopback addresses only.
+  await expect(form.getByRole('alert')).toContainText('https')
+  await screen(page, 'mcp-clients')
+  expect(problems).toEqual([])
+})
+
 test('global lookups are kept, the private ones unseen', async ({ page }) => {
   const problems = watch(page)
   await page.goto('login')

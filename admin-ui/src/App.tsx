@@ -19,6 +19,7 @@ import { UserForm, Users } from './pages/Users'
 import { Audit } from './pages/Audit'
 import { ProviderForm, Providers } from './pages/Providers'
 import { Cors, Limits, Lookups } from './pages/Policies'
+import { Agents } from './pages/Agents'
 
 type Params = Record<string, string>
 
@@ -43,6 +44,7 @@ const PAGES: { pattern: string; section: string; title: (p: Params) => string; p
   { pattern: '/providers', section: 'Identity', title: () => 'Identity providers', page: () => <Providers /> },
   { pattern: '/providers/new', section: 'Identity', title: () => 'New identity provider', page: () => <ProviderForm /> },
   { pattern: '/providers/:id', section: 'Identity', title: () => 'Identity provider', page: (p) => <ProviderForm id={Number(p.id)} /> },
+  { pattern: '/agents', section: 'MCP', title: () => 'MCP authorization', page: () => <Agents /> },
   { pattern: '/lookups', section: 'Lookups', title: () => 'Lookups', page: () => <Lookups /> },
   { pattern: '/cors', section: 'CORS', title: () => 'CORS', page: () => <Cors /> },
   { pattern: '/limits', section: 'Limits', title: () => 'Limits', page: () => <Limits /> },
@@ -56,6 +58,7 @@ const SECTIONS: { name: string; path: string }[] = [
   { name: 'Apps', path: '/apps' },
   { name: 'Users', path: '/users' },
   { name: 'Identity', path: '/providers' },
+  { name: 'MCP', path: '/agents' },
   { name: 'Lookups', path: '/lookups' },
   { name: 'CORS', path: '/cors' },
   { name: 'Limits', path: '/limits' },

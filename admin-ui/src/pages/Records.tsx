@@ -30,6 +30,10 @@ export interface RecordsSpec {
   blank: Record<string, Value>
   /** What a record's name is, in confirmations. */
   name: (r: Rec) => string
+  /** Records made elsewhere: listed and removed, never created or edited here. */
+  fixed?: boolean
+  /** How removing reads ("Revoke"), what it does, and the notice after; default: delete. */
+  removal?: { action: string; text: string; done: string }
 }
 
 /** The value to send for a field's text. */
@@ -47,8 +51,11 @@ function shown(f: FieldSpec, v: Value | undefined): Value {
   return v === null || v === undefined ? '' : String(v)
 }
 
-export function Records(props: { spec: RecordsSpec }) {
+export function Records(props: { spec: RecordsSpec; level?: 1 | 2 }) {
   const { spec } = props
+  const Heading = props.level === 2 ? 'h2' : 'h1'
+  const headingId = `records-${spec.path.split('/').pop()}`
+  const removal = spec.removal ?? { action: 'Delete', text: 'It stops applying at once.', done: 'Deleted.' }
   const [load, reload] = useLoad(() => api<{ resource: Rec[] }>('GET', spec.path).then((r) => r.resource), [spec.path])
   const [editing, setEditing] = useState<Rec | 'new' | null>(null)
   const [form, setForm] = useState<Record<string, Value>>({})
@@ -73,12 +80,14 @@ export function Records(props: { spec: RecordsSpec }) {
   }
   const id = (f: FieldSpec) => `rec-${f.key}`
   return (
-    <section aria-labelledby="records-title">
+    <section aria-labelledby={headingId}>
       <div class="heading">
-        <h1 id="records-title">{spec.title}</h1>
-        <button type="button" onClick={() => open('new')}>
-          New {spec.noun}
-        </button>
+        <Heading id={headingId}>{spec.title}</Heading>
+        {!spec.fixed && (
+          <button type="button" onClick={() => open('new')}>
+            New {spec.noun}
+          </button>
+        )}
       </div>
       <p class="muted">{spec.about}</p>
       <OutcomeLine outcome={editing ? null : outcome} />
@@ -125,9 +134,9 @@ export function Records(props: { spec: RecordsSpec }) {
       )}
       {deleting && (
         <Confirm
-          title={`Delete ${spec.name(deleting)}?`}
-          text="It stops applying at once."
-          action="Delete"
+          title={`${removal.action} ${spec.name(deleting)}?`}
+          text={removal.text}
+          action={removal.action}
           busy={busy}
           onCancel={() => setDeleting(null)}
           onConfirm={() =>
@@ -135,7 +144,7 @@ export function Records(props: { spec: RecordsSpec }) {
               await api('DELETE', `${spec.path}/${deleting.id}`)
               setDeleting(null)
               reload()
-              return 'Deleted.'
+              return removal.done
             })
           }
         />
@@ -162,11 +171,14 @@ export function Records(props: { spec: RecordsSpec }) {
                   <td>{c.value(r)}</td>
                 ))}
                 <td class="actions">
-                  <button type="button" class="secondary" onClick={() => open(r)}>
-                    Edit<span class="sr-only"> {spec.name(r)}</span>
-                  </button>
+                  {!spec.fixed && (
+                    <button type="button" class="secondary" onClick={() => open(r)}>
+                      Edit<span class="sr-only"> {spec.name(r)}</span>
+                    </button>
+                  )}
                   <button type="button" class="secondary" onClick={() => setDeleting(r)}>
-                    Delete<span class="sr-only"> {spec.name(r)}</span>
+                    {removal.action}
+                    <span class="sr-only"> {spec.name(r)}</span>
                   </button>
                 </td>
               </tr>

@@ -113,6 +113,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/oauth/.well-known/openid-configuration"),
     ("GET", "/oauth/authorize"),
     ("POST", "/oauth/authorize/sign-in"),
+    ("GET", "/oauth/authorize/external"),
+    ("GET", "/oauth/authorize/resume"),
     ("POST", "/oauth/authorize/consent"),
     ("POST", "/oauth/token"),
     ("POST", "/oauth/revoke"),
@@ -186,6 +188,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/oauth/authorize/sign-in")
                 .route(web::post().to(oauth::sign_in))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/oauth/authorize/external")
+                .route(web::get().to(oauth::external))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/oauth/authorize/resume")
+                .route(web::get().to(oauth::resume))
                 .default_service(web::to(system::not_allowed)),
         )
         .service(

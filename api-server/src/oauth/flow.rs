@@ -32,6 +32,10 @@ pub struct Pending {
     pub authorization: Authorization,
     pub user_id: Option<i64>,
     pub role_id: Option<i64>,
+    /// Set when the person leaves to sign in at an identity provider: the way back must carry
+    /// it, so nobody can bring another person's sign-in back to this request.
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 /// What a code stands for.
@@ -58,6 +62,7 @@ pub async fn begin(state: &AppState, authorization: Authorization) -> Result<Str
             authorization,
             user_id: None,
             role_id: None,
+            nonce: None,
         },
     )
     .await?;
@@ -81,6 +86,18 @@ pub async fn pending(state: &AppState, handle: &str) -> Result<Option<Pending>, 
     Ok(store::get_request(&state.store, handle, now())
         .await?
         .and_then(|p| serde_json::from_str(&p).ok()))
+}
+
+/// Starts a sign-in at an identity provider for the request: the nonce its way back carries.
+pub async fn leave(
+    state: &AppState,
+    handle: &str,
+    mut pending: Pending,
+) -> Result<String, SystemError> {
+    let nonce = random_token();
+    pending.nonce = Some(nonce.clone());
+    save(state, handle, &pending).await?;
+    Ok(nonce)
 }
 
 /// Records who signed in for the request, and the role they would act under.

@@ -51,6 +51,8 @@ pub struct SignIn<'a> {
     pub redirect_host: &'a str,
     pub handle: &'a str,
     pub methods: &'a [Method],
+    /// Providers signed in with elsewhere (OpenID Connect, SAML): `value` is the service.
+    pub external: &'a [Method],
     pub error: Option<&'a str>,
     pub login: &'a str,
 }
@@ -104,6 +106,20 @@ impl SignIn<'_> {
 <button type=\"submit\">Sign in</button></form>",
             escape(self.login)
         );
+        if !self.external.is_empty() {
+            b.push_str("<p>Or sign in with:</p><ul>");
+            for m in self.external {
+                let service: String =
+                    url::form_urlencoded::byte_serialize(m.value.as_bytes()).collect();
+                let _ = write!(
+                    b,
+                    "<li><a href=\"/oauth/authorize/external?service={}\">{}</a></li>",
+                    escape(&service),
+                    escape(&m.label)
+                );
+            }
+            b.push_str("</ul>");
+        }
         page("Sign in", &b)
     }
 }
@@ -234,6 +250,10 @@ mod tests {
             redirect_host: "a\"b",
             handle: "h'1",
             methods: &[],
+            external: &[Method {
+                value: "a\"b".into(),
+                label: "<i>".into(),
+            }],
             error: Some("<b>"),
             login: "\"><img src=x>",
         }

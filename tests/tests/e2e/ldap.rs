@@ -470,3 +470,104 @@ async fn an_admin_tests_a_directory_sign_in_without_creating_anyone() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 }
+
+#[tokio::test]
+async fn an_mcp_client_is_authorized_by_a_person_who_signs_in_with_the_directory() {
+    let c = corp(Variant::default(), true).await;
+    let (app_id, _) = c.shop.admin.create_app("agents", None).await;
+    let client = c
+        .shop
+        .admin
+        .post(
+            "/api/v2/system/oauth_client",
+            json!({"resource": [{"client_id": "desk-agent", "name": "Desk agent", "app_id": app_id,
+                "redirect_uris": ["http://127.0.0.1/callback"]}]}),
+        )
+        .await;
+    assert_eq!(client.status, StatusCode::CREATED, "{}", client.text);
+    let base = c.shop.app.base.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = reqwest::Url::parse_with_params(
+        &format!("{base}/oauth/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", "desk-agent"),
+            ("redirect_uri", "http://127.0.0.1:50123/callback"),
+            ("state", "s1"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+            ("resource", &format!("{base}/mcp")),
+        ],
+    )
+    .unwrap();
+    let page = http.get(authorize).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<option value=\"corp_ldap\">"), "{page}");
+    let marker = "name=\"request\" value=\"";
+    let hidden = |html: &str| {
+        let at = html.find(marker).unwrap() + marker.len();
+        html[at..at + html[at..].find('"').unwrap()].to_owned()
+    };
+    let request = hidden(&page);
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        http.post(format!("{base}{path}"))
+            .header("Cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let wrong = post(
+        "/oauth/authorize/sign-in",
+        vec![
+            ("request", request.clone()),
+            ("method", "corp_ldap".into()),
+            ("login", "alice".into()),
+            ("password", "not-her-password".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let consent = post(
+        "/oauth/authorize/sign-in",
+        vec![
+            ("request", request),
+            ("method", "corp_ldap".into()),
+            ("login", "alice".into()),
+            ("password", ldap::password_of("alice")),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(consent.status(), StatusCode::OK);
+    let consent = consent.text().await.unwrap();
+    assert!(
+        consent.contains("alice+corp_ldap@example.org")
+            && consent.contains("<strong>sales</strong>"),
+        "{consent}"
+    );
+    let done = post(
+        "/oauth/authorize/consent",
+        vec![("request", hidden(&consent)), ("decision", "allow".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("http://127.0.0.1:50123/callback?code="),
+        "{location}"
+    );
+}

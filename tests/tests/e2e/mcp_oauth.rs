@@ -422,15 +422,34 @@ async fn a_read_only_grant_lists_no_write_tool_and_is_refused_a_write() {
     // By plain HTTP, the write is a 403 that asks for the write scope (step-up).
     let t = tokens(&s, &[("decision", "allow"), ("read_only", "on")]).await;
     let at = t["access_token"].as_str().unwrap();
-    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": {"name": "insert_rows", "arguments": {"table": "orders", "rows": [{"customer_id": 1, "total": 9}]}}});
-    let (status, challenge, _) = mcp_call(&s, Some(at), &call).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(
-        challenge.contains("error=\"insufficient_scope\"")
-            && challenge.contains("scope=\"mcp:read mcp:write\""),
-        "{challenge}"
-    );
+    for (tool, arguments) in [
+        (
+            "insert_rows",
+            json!({"table": "orders", "rows": [{"customer_id": 1, "total": 9}]}),
+        ),
+        (
+            "update_rows",
+            json!({"table": "orders", "filter": "id = 1", "set": {"total": 9}}),
+        ),
+        (
+            "delete_rows",
+            json!({"table": "orders", "filter": "id = 1"}),
+        ),
+        (
+            "call_function",
+            json!({"function": "order_total", "args": {}}),
+        ),
+    ] {
+        let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}});
+        let (status, challenge, _) = mcp_call(&s, Some(at), &call).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{tool}");
+        assert!(
+            challenge.contains("error=\"insufficient_scope\"")
+                && challenge.contains("scope=\"mcp:read mcp:write\""),
+            "{tool}: {challenge}"
+        );
+    }
     let mut conn = s.shop.db.connect().await;
     let orders: i64 = sqlx::query("SELECT count(*) FROM orders WHERE total = 9")
         .fetch_one(&mut conn)
@@ -438,6 +457,12 @@ async fn a_read_only_grant_lists_no_write_tool_and_is_refused_a_write() {
         .unwrap()
         .get(0);
     assert_eq!(orders, 0);
+    let total: i64 = sqlx::query("SELECT count(*) FROM orders WHERE id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(total, 1, "nothing was deleted");
 }
 
 #[tokio::test]
@@ -851,7 +876,7 @@ async fn mcp_refuses_other_tokens_and_ends_grants_on_revocation_and_disable() {
 }
 
 #[tokio::test]
-async fn a_role_change_ends_the_grant_and_another_audience_is_refused() {
+async fn a_change_of_the_users_role_ends_the_grant() {
     let s = Setup::new().await;
     let t = tokens(&s, &[("decision", "allow")]).await;
     let at = t["access_token"].as_str().unwrap().to_owned();

@@ -459,3 +459,122 @@ async fn an_unverified_email_never_joins_another_account() {
         "nor stored in clear"
     );
 }
+
+#[tokio::test]
+async fn an_mcp_client_is_authorized_by_a_person_who_signs_in_at_the_provider() {
+    use base64::Engine;
+    use sha2::Digest;
+    let c = corp("RS256").await;
+    let (app_id, _) = c.shop.admin.create_app("agents", None).await;
+    let client = c
+        .shop
+        .admin
+        .post(
+            "/api/v2/system/oauth_client",
+            json!({"resource": [{"client_id": "desk-agent", "name": "Desk agent", "app_id": app_id,
+                "redirect_uris": ["http://127.0.0.1/callback"]}]}),
+        )
+        .await;
+    assert_eq!(client.status, StatusCode::CREATED, "{}", client.text);
+    let base = c.shop.app.base.clone();
+    let verifier = format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let resource = format!("{base}/mcp");
+    let authorize = format!(
+        "{base}/oauth/authorize?response_type=code&client_id=desk-agent&redirect_uri={}&state=s9&code_challenge={challenge}&code_challenge_method=S256&resource={}",
+        url_encode("http://127.0.0.1/callback"),
+        url_encode(&resource)
+    );
+    let mut browser = Browser::new();
+    let page = browser.get(&authorize).await.text().await.unwrap();
+    assert!(
+        page.contains("/oauth/authorize/external?service=corp_oidc"),
+        "{page}"
+    );
+    // To the provider through Rampart's own sign-in start, and back to the consent page.
+    let leave = browser
+        .get(&format!(
+            "{base}/oauth/authorize/external?service=corp_oidc"
+        ))
+        .await;
+    assert_eq!(leave.status(), StatusCode::FOUND);
+    let start = format!("{base}{}", leave.headers()["location"].to_str().unwrap());
+    let to_op = browser.get(&start).await;
+    assert_eq!(
+        to_op.status(),
+        StatusCode::FOUND,
+        "{}",
+        to_op.text().await.unwrap_or_default()
+    );
+    let at_op = to_op.headers()["location"].to_str().unwrap().to_owned();
+    let Outcome::Left(callback) = browser
+        .walk(&at_op, "alice", &oidc::password_of("alice"), true)
+        .await
+    else {
+        panic!("the provider did not send the browser back");
+    };
+    let back = browser.get(&callback).await;
+    assert_eq!(back.status(), StatusCode::FOUND);
+    let resume = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        resume.starts_with(&format!("{base}/oauth/authorize/resume?")),
+        "{resume}"
+    );
+    let consent = browser.get(&resume).await;
+    assert_eq!(consent.status(), StatusCode::OK);
+    let consent = consent.text().await.unwrap();
+    assert!(consent.contains("Desk agent"), "{consent}");
+    // The session that carried alice back is over.
+    let carrier = resume.split("session_token=").nth(1).unwrap();
+    let over = rampart_tests::Client::new(&c.shop.app)
+        .with_token(carrier)
+        .get("/api/v2/user/session")
+        .await;
+    assert_eq!(over.status, StatusCode::UNAUTHORIZED, "{}", over.text);
+    let marker = "name=\"request\" value=\"";
+    let at = consent.find(marker).unwrap() + marker.len();
+    let request = &consent[at..at + consent[at..].find('"').unwrap()];
+    let done = browser
+        .send(
+            reqwest::Method::POST,
+            &format!("{base}/oauth/authorize/consent"),
+            Some(&[("request", request), ("decision", "allow")][..]),
+            &[],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let location = reqwest::Url::parse(done.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let t: Value = reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            ("client_id", "desk-agent"),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = t["access_token"].as_str().unwrap_or_else(|| panic!("{t}"));
+    let listed = reqwest::Client::new()
+        .post(&resource)
+        .bearer_auth(token)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+}

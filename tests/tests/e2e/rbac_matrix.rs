@@ -74,6 +74,8 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("GET", "/oauth/.well-known/openid-configuration", 200),
     ("GET", "/oauth/authorize", 400),
     ("POST", "/oauth/authorize/sign-in", 400),
+    ("GET", "/oauth/authorize/external", 400),
+    ("GET", "/oauth/authorize/resume", 400),
     ("POST", "/oauth/authorize/consent", 400),
     ("POST", "/oauth/token", 400),
     ("POST", "/oauth/revoke", 400),

@@ -393,3 +393,98 @@ async fn a_saml_service_needs_the_idp_signing_certificate() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.text.contains("idp_x509cert"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn an_mcp_client_is_authorized_by_a_person_who_signs_in_at_the_idp() {
+    let c = corp(false).await;
+    let (app_id, _) = c.shop.admin.create_app("agents", None).await;
+    let client = c
+        .shop
+        .admin
+        .post(
+            "/api/v2/system/oauth_client",
+            json!({"resource": [{"client_id": "desk-agent", "name": "Desk agent", "app_id": app_id,
+                "redirect_uris": ["http://127.0.0.1/callback"]}]}),
+        )
+        .await;
+    assert_eq!(client.status, StatusCode::CREATED, "{}", client.text);
+    let base = c.shop.app.base.clone();
+    let authorize = reqwest::Url::parse_with_params(
+        &format!("{base}/oauth/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", "desk-agent"),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            ("state", "s1"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+            ("resource", &format!("{base}/mcp")),
+        ],
+    )
+    .unwrap();
+    let page = http().get(authorize).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = page.text().await.unwrap();
+    assert!(page.contains("service=corp_saml"), "{page}");
+    let leave = http()
+        .get(format!("{base}/oauth/authorize/external?service=corp_saml"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(leave.status(), StatusCode::FOUND);
+    let resume_url = format!("{base}/oauth/authorize/resume");
+    let leave = leave.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        leave.starts_with("/api/v2/corp_saml/sso?redirect="),
+        "{leave}"
+    );
+    let way_back = reqwest::Url::parse(&format!("{base}{leave}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        way_back.starts_with(&format!("{resume_url}?nonce=")),
+        "{way_back}"
+    );
+    let (relay, id) = c.start(Some(&way_back)).await;
+    let response = c
+        .idp
+        .respond(&c.acs(), SP, Some(&id), &alice(), "normal", false);
+    let back = c.post(&response, Some(&relay)).await;
+    assert_eq!(back.status(), StatusCode::FOUND);
+    let resume = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(resume.starts_with(&way_back), "{resume}");
+    // Someone else's sign-in brought back without this request's nonce is refused.
+    let token = resume.split("session_token=").nth(1).unwrap();
+    let forged = http()
+        .get(format!("{resume_url}?session_token={token}"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let consent = http()
+        .get(&resume)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status(), StatusCode::OK);
+    assert!(consent.text().await.unwrap().contains("Desk agent"));
+    // Without the browser's cookie the same answer is refused.
+    let stranger = http().get(&resume).send().await.unwrap();
+    assert_eq!(stranger.status(), StatusCode::BAD_REQUEST);
+}

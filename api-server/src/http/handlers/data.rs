@@ -133,6 +133,20 @@ impl View for RoleView<'_> {
     }
 }
 
+/// Why a caller may not write or call functions whatever its role, if it may not: a grant
+/// without `mcp:write`, a read-only app key, or a request that made itself read-only.
+fn read_only_reason(principal: &Principal, self_restricted: bool) -> Option<&'static str> {
+    if principal.read_only {
+        return Some(
+            "This token was granted read access only (scope mcp:read): it may not write or call functions.",
+        );
+    }
+    if self_restricted || principal.app.as_ref().is_some_and(|a| a.read_only) {
+        return Some("This app's API key is read-only: it may not write or call functions.");
+    }
+    None
+}
+
 /// A request header by which a client makes its own request read-only.
 pub const READ_ONLY_HEADER: &str = "x-rampart-read-only";
 
@@ -185,17 +199,8 @@ pub async fn serve(
     };
     let component = api.resource.component();
     let writes = api.verb != Verb::Get || matches!(api.resource, Resource::Routine(..));
-    if writes && principal.read_only {
-        return Err(ApiError::new(
-            ErrorKind::Forbidden,
-            "This token was granted read access only (scope mcp:read): it may not write or call functions.",
-        ));
-    }
-    if writes && (self_restricted || principal.app.as_ref().is_some_and(|a| a.read_only)) {
-        return Err(ApiError::new(
-            ErrorKind::Forbidden,
-            "This app's API key is read-only: it may not write or call functions.",
-        ));
+    if writes && let Some(why) = read_only_reason(principal, self_restricted) {
+        return Err(ApiError::new(ErrorKind::Forbidden, why));
     }
     let permit = rbac::authorize(
         role.as_deref(),
@@ -790,5 +795,19 @@ impl Ctx<'_> {
             schema,
             params.as_list,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_only_grant_or_request_may_not_write_whatever_the_role() {
+        let mut p = Principal::previewing(1, None);
+        assert_eq!(read_only_reason(&p, false), None);
+        assert!(read_only_reason(&p, true).is_some_and(|w| w.contains("read-only")));
+        p.read_only = true;
+        assert!(read_only_reason(&p, false).is_some_and(|w| w.contains("mcp:read")));
     }
 }

@@ -68,7 +68,8 @@ fn client_fields(
             is_active: true,
         },
     };
-    if let Some(v) = str_field(m, "client_id")? {
+    // Empty keeps the stored id (or, for a new client, the generated one).
+    if let Some(v) = str_field(m, "client_id")?.filter(|v| !v.trim().is_empty()) {
         let v = v.trim().to_owned();
         if v.is_empty()
             || v.len() > 200

@@ -175,24 +175,159 @@ pub async fn authorize(
     Ok(res)
 }
 
-async fn sign_in_methods(state: &AppState) -> Result<Vec<Method>, ApiError> {
-    let mut methods = vec![Method {
+/// The ways to sign in: with a password (a Rampart account, or each LDAP/AD directory), and
+/// through each OpenID Connect or SAML provider (links that leave for the provider).
+async fn sign_in_methods(state: &AppState) -> Result<(Vec<Method>, Vec<Method>), ApiError> {
+    let mut passwords = vec![Method {
         value: LOCAL.into(),
         label: "Rampart account".into(),
     }];
-    for s in state.services_list().await?.iter() {
-        if s.is_active && matches!(s.kind.as_str(), "ldap" | "adldap") {
-            methods.push(Method {
-                value: s.name.clone(),
-                label: if s.label.trim().is_empty() {
-                    s.name.clone()
-                } else {
-                    s.label.clone()
-                },
-            });
+    let mut external = Vec::new();
+    for s in state.services_list().await?.iter().filter(|s| s.is_active) {
+        let method = Method {
+            value: s.name.clone(),
+            label: if s.label.trim().is_empty() {
+                s.name.clone()
+            } else {
+                s.label.clone()
+            },
+        };
+        match s.kind.as_str() {
+            "ldap" | "adldap" => passwords.push(method),
+            "oidc" | "saml" => external.push(method),
+            _ => {}
         }
     }
-    Ok(methods)
+    Ok((passwords, external))
+}
+
+/// Where an OpenID Connect or SAML sign-in started here comes back to (with the request's
+/// nonce, and a Rampart session token that only carries the person to the consent page and is
+/// then ended).
+#[must_use]
+pub fn resume_url(state: &AppState) -> String {
+    format!("{}/oauth/authorize/resume", state.public_url())
+}
+
+/// Whether a post-sign-in redirect is this server's way back to an authorization request
+/// (its query may differ: it carries the nonce).
+#[must_use]
+pub fn is_resume(state: &AppState, redirect: &str) -> bool {
+    let (Ok(r), Ok(ours)) = (
+        url::Url::parse(redirect),
+        url::Url::parse(&resume_url(state)),
+    ) else {
+        return false;
+    };
+    r.origin() == ours.origin()
+        && r.path() == ours.path()
+        && r.username().is_empty()
+        && r.password().is_none()
+        && r.fragment().is_none()
+}
+
+/// `GET /oauth/authorize/external?service=…`: leaves for an OpenID Connect or SAML provider,
+/// to come back to `/oauth/authorize/resume` signed in.
+pub async fn external(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if !state.config.oauth.enabled {
+        return Err(disabled());
+    }
+    let handle = req.cookie(COOKIE).map(|c| c.value().to_owned());
+    let pending = match &handle {
+        Some(h) => flow::pending(&state, h).await?,
+        None => None,
+    };
+    let (Some(handle), Some(pending)) = (handle, pending) else {
+        return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
+    };
+    let service = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let found = state
+        .services_list()
+        .await?
+        .iter()
+        .find(|s| s.is_active && s.name == service)
+        .map(|s| s.kind.clone());
+    if !matches!(found.as_deref(), Some("oidc" | "saml")) {
+        return Ok(refusal_page(
+            &req,
+            StatusCode::BAD_REQUEST,
+            "There is no such sign-in provider.",
+        ));
+    }
+    let nonce = flow::leave(&state, &handle, pending).await?;
+    let back = format!("{}?nonce={nonce}", resume_url(&state));
+    let back: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+    let name: String = url::form_urlencoded::byte_serialize(service.as_bytes()).collect();
+    let target = match found.as_deref() {
+        Some("oidc") => format!("/api/v2/user/session?service={name}&redirect={back}"),
+        Some("saml") => format!("/api/v2/{name}/sso?redirect={back}"),
+        _ => {
+            return Ok(refusal_page(
+                &req,
+                StatusCode::BAD_REQUEST,
+                "There is no such sign-in provider.",
+            ));
+        }
+    };
+    Ok(HttpResponse::Found()
+        .insert_header(("Location", target))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+/// `GET /oauth/authorize/resume?session_token=…`: back from a provider, signed in; the
+/// session that carried the person here is ended, and the consent page shown.
+pub async fn resume(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if !state.config.oauth.enabled {
+        return Err(disabled());
+    }
+    let handle = req.cookie(COOKIE).map(|c| c.value().to_owned());
+    let pending = match &handle {
+        Some(h) => flow::pending(&state, h).await?,
+        None => None,
+    };
+    let (Some(handle), Some(pending)) = (handle, pending) else {
+        return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
+    };
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let token = param("session_token");
+    let nonce_matches = pending
+        .nonce
+        .as_deref()
+        .is_some_and(|n| accounts::constant_time_eq(n.as_bytes(), param("nonce").as_bytes()));
+    if !nonce_matches {
+        return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
+    }
+    let (user, claims) = match crate::auth::session_user(&state, &token).await {
+        Ok(found) => found,
+        Err(e @ (crate::auth::AuthError::Internal(_) | crate::auth::AuthError::System(_))) => {
+            return Err(e.into());
+        }
+        Err(e) => {
+            note_kind(&req, "login_failed");
+            return Ok(refusal_page(&req, StatusCode::UNAUTHORIZED, &e.to_string()));
+        }
+    };
+    state.revoke(&claims.jti, claims.exp).await?;
+    consent_page(&state, &req, &handle, pending, &user).await
 }
 
 fn host_of(url: &str) -> String {
@@ -210,7 +345,7 @@ async fn sign_in_page(
     login: &str,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
-    let methods = sign_in_methods(state).await?;
+    let (methods, external) = sign_in_methods(state).await?;
     Ok(html(
         status,
         SignIn {
@@ -218,6 +353,7 @@ async fn sign_in_page(
             redirect_host: &host_of(&a.redirect_uri),
             handle,
             methods: &methods,
+            external: &external,
             error,
             login,
         }
@@ -303,9 +439,22 @@ pub async fn sign_in(
             .await;
         }
     };
+    consent_page(&state, &req, &handle, pending, &user).await
+}
+
+/// After a sign-in: the role the person has for the client's app (none: refused, saying
+/// why), recorded with the request in flight, and the consent page.
+async fn consent_page(
+    state: &AppState,
+    req: &HttpRequest,
+    handle: &str,
+    pending: Pending,
+    user: &crate::system::users::UserRecord,
+) -> Result<HttpResponse, ApiError> {
+    let a = pending.authorization.clone();
     let app = crate::system::apps::get(&state.store, a.app_id).await?;
-    let (role_id, reason, _) = crate::auth::session_role_of(&state, &user, Some(&app)).await?;
-    note_user(&req, &user, Some(app.id), role_id);
+    let (role_id, reason, _) = crate::auth::session_role_of(state, user, Some(&app)).await?;
+    note_user(req, user, Some(app.id), role_id);
     let role = match role_id {
         Some(id) => state.compiled_role(id).await?.filter(|r| r.is_active),
         None => None,
@@ -317,18 +466,18 @@ pub async fn sign_in(
                 app.name, a.client_name
             )
         });
-        return Ok(refusal_page(&req, StatusCode::FORBIDDEN, &why));
+        return Ok(refusal_page(req, StatusCode::FORBIDDEN, &why));
     };
-    note_kind(&req, "login");
-    flow::signed_in(&state, &handle, pending, user.id, role.id).await?;
-    let reach = reach_of(&state, role.id).await?;
+    note_kind(req, "login");
+    flow::signed_in(state, handle, pending, user.id, role.id).await?;
+    let reach = reach_of(state, role.id).await?;
     Ok(html(
         StatusCode::OK,
         Consent {
             client_name: &a.client_name,
             client_id: &a.client_id,
             redirect_host: &host_of(&a.redirect_uri),
-            handle: &handle,
+            handle,
             user: &user.email,
             app: &app.name,
             role: &role.name,

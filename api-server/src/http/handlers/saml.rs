@@ -72,6 +72,7 @@ pub async fn sso(
         .filter(|v| !v.is_empty());
     if let Some(r) = &redirect
         && !provider.settings.redirect_allowed(r)
+        && !super::oauth::is_resume(&state, r)
     {
         return Err(ApiError::bad_request(
             "This redirect is not allowed for this service (see its 'allowed_redirects').",
