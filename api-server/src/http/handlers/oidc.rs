@@ -59,7 +59,7 @@ pub async fn begin(
     let redirect = param(q, "redirect").map(str::to_owned);
     if let Some(r) = &redirect
         && !provider.settings.redirect_allowed(r)
-        && !super::oauth::is_resume(&state, r)
+        && !super::oauth::is_resume(state, r)
     {
         return Err(ApiError::bad_request(
             "This redirect is not allowed for this service (see its 'allowed_redirects').",
