@@ -1077,3 +1077,80 @@ async fn without_a_metadata_document_app_url_clients_are_refused() {
             .contains("accepts only registered clients"),
     );
 }
+
+#[tokio::test]
+async fn rmcps_oauth_client_connects_knowing_only_the_url() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::auth::{AuthClient, AuthorizationRequest, OAuthState};
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let s = Setup::new().await;
+    let mut state = OAuthState::new(s.resource(), None).await.unwrap();
+    state
+        .start_authorization(
+            AuthorizationRequest::new(REDIRECT)
+                .with_preregistered_client(s.client_id.clone())
+                .with_scopes(["mcp:read", "mcp:write"]),
+        )
+        .await
+        .unwrap();
+    let url = state.get_authorization_url().await.unwrap();
+    // The person's part: the authorization URL rmcp made, signed in and allowed by form posts.
+    let mut browser = Browser::new(&s);
+    let page = browser.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "{url}");
+    browser.cookie = page
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+    let page = page.text().await.unwrap();
+    let consent = browser
+        .post(
+            "/oauth/authorize/sign-in",
+            &[
+                ("request", &hidden(&page, "request")),
+                ("login", "alice@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let done = browser
+        .post(
+            "/oauth/authorize/consent",
+            &[
+                ("request", &hidden(&consent, "request")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    state.handle_callback_url(&location).await.unwrap();
+    let OAuthState::Authorized(manager) = state else {
+        panic!("rmcp did not finish the authorization");
+    };
+    // Its refresh rotates the refresh token, and the new access token works.
+    let first = manager.get_access_token().await.unwrap();
+    manager.refresh_token().await.unwrap();
+    assert_ne!(manager.get_access_token().await.unwrap(), first);
+    let transport = StreamableHttpClientTransport::with_client(
+        AuthClient::new(reqwest_013::Client::default(), manager),
+        StreamableHttpClientTransportConfig::with_uri(s.resource()),
+    );
+    let client = ().serve(transport).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "query_rows"));
+    let whoami = client
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await
+        .unwrap();
+    assert_eq!(
+        whoami.structured_content.unwrap()["role"],
+        json!("tenant-one")
+    );
+    client.cancel().await.unwrap();
+}
