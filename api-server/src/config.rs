@@ -86,6 +86,11 @@ pub struct OAuth {
     pub metadata_document_cache_seconds: u64,
     /// Allow `http://` metadata document URLs on loopback hosts (development and tests only).
     pub metadata_document_allow_loopback_http: bool,
+    /// Dynamic Client Registration (RFC 7591) at `/oauth/register`: off unless this names the
+    /// app that clients registering themselves act through.
+    pub dynamic_registration_app: Option<String>,
+    /// Clients one address may register per hour.
+    pub dynamic_registrations_per_hour: usize,
 }
 
 impl Default for OAuth {
@@ -102,6 +107,8 @@ impl Default for OAuth {
             metadata_document_timeout_ms: 3000,
             metadata_document_cache_seconds: 300,
             metadata_document_allow_loopback_http: false,
+            dynamic_registration_app: None,
+            dynamic_registrations_per_hour: 10,
         }
     }
 }

@@ -5,7 +5,8 @@ and tool calls.
 
 Usage: oauth_drive.py URL   (the MCP endpoint)
 Environment:
-  OAUTH_CLIENT_ID     a client registered at /api/v2/system/oauth_client
+  OAUTH_CLIENT_ID     a client registered at /api/v2/system/oauth_client (absent: the client
+                      registers itself, when the server offers Dynamic Client Registration)
   OAUTH_REDIRECT_URI  its redirect URI (nothing listens there: the answer is read from the
                       consent's redirect)
   OAUTH_LOGIN, OAUTH_PASSWORD, OAUTH_METHOD (default "local")
@@ -106,20 +107,24 @@ async def main():
     calls = json.load(sys.stdin)
     redirect = os.environ["OAUTH_REDIRECT_URI"]
     scope = os.environ.get("OAUTH_SCOPE", "mcp:read mcp:write")
+    client_id = os.environ.get("OAUTH_CLIENT_ID")
     storage = Memory(
         OAuthClientInformationFull(
-            client_id=os.environ["OAUTH_CLIENT_ID"],
+            client_id=client_id,
             redirect_uris=[redirect],
             token_endpoint_auth_method="none",
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             scope=scope,
         )
+        if client_id
+        else None
     )
     person = Person()
     auth = OAuthClientProvider(
         server_url=url,
         client_metadata=OAuthClientMetadata(
+            client_name="Python agent",
             redirect_uris=[redirect],
             token_endpoint_auth_method="none",
             grant_types=["authorization_code", "refresh_token"],

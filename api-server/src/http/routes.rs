@@ -118,6 +118,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/oauth/authorize/consent"),
     ("POST", "/oauth/token"),
     ("POST", "/oauth/revoke"),
+    ("POST", "/oauth/register"),
     ("POST", "/mcp"),
     ("GET", "/mcp"),
     ("DELETE", "/mcp"),
@@ -208,6 +209,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/oauth/token")
                 .route(web::post().to(oauth::token))
+                .default_service(web::to(system::not_allowed)),
+        )
+        .service(
+            web::resource("/oauth/register")
+                .route(web::post().to(oauth::register))
                 .default_service(web::to(system::not_allowed)),
         )
         .service(

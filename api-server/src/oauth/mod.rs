@@ -56,6 +56,8 @@ pub struct Runtime {
     touched: Cache<i64, ()>,
     /// Client ID Metadata Documents fetched.
     pub documents: Cache<String, Arc<clients::Document>>,
+    /// Dynamic registrations per address (each one counts, as a failure counts at sign-in).
+    pub registrations: crate::auth::throttle::Throttle,
 }
 
 impl Runtime {
@@ -85,6 +87,11 @@ impl Runtime {
                     config.metadata_document_cache_seconds.max(1),
                 ))
                 .build(),
+            registrations: crate::auth::throttle::Throttle::new(crate::auth::throttle::Limits {
+                window: Duration::from_secs(3600),
+                per_account: config.dynamic_registrations_per_hour.max(1),
+                per_address: config.dynamic_registrations_per_hour.max(1),
+            }),
         }
     }
 

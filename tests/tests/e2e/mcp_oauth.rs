@@ -1154,3 +1154,82 @@ async fn rmcps_oauth_client_connects_knowing_only_the_url() {
     );
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn dynamic_client_registration_is_off_unless_an_app_is_named_for_it() {
+    let off = Setup::new().await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth/register", off.base()))
+        .json(&json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let s = Setup::with(&[
+        ("RAMPART_OAUTH__DYNAMIC_REGISTRATION_APP", "agents"),
+        ("RAMPART_OAUTH__DYNAMIC_REGISTRATIONS_PER_HOUR", "3"),
+    ])
+    .await;
+    // The Python SDK, given no client id, registers itself and goes on as Alice.
+    let env = [
+        ("OAUTH_REDIRECT_URI", REDIRECT),
+        ("OAUTH_LOGIN", "alice@example.com"),
+        ("OAUTH_PASSWORD", PASSWORD),
+    ];
+    let session = mcp::oauth(&s.resource(), &env, &json!([{"tool": "whoami"}]));
+    assert!(session.raw.get("failure").is_none(), "{}", session.raw);
+    assert_eq!(
+        session.results[0]["structuredContent"]["role"],
+        json!("tenant-one")
+    );
+    let clients = s.shop.admin.get("/api/v2/system/oauth_client").await;
+    assert!(
+        clients.body["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "Python agent" && c["app_id"] == json!(s.app_id)),
+        "{}",
+        clients.text
+    );
+    // Confidential clients and unsafe redirect URIs are refused; then the address's hourly
+    // allowance (3 here) runs out.
+    let register = |body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/oauth/register", s.base()))
+            .json(&body)
+            .send()
+    };
+    let secret = register(
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(secret.status(), StatusCode::BAD_REQUEST);
+    let evil = register(json!({"redirect_uris": ["http://evil.example.com/cb"]}))
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        evil.json::<Value>().await.unwrap()["error"],
+        json!("invalid_redirect_uri")
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(
+            register(json!({"client_name": "x", "redirect_uris": [REDIRECT]}))
+                .await
+                .unwrap()
+                .status(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}

@@ -79,6 +79,7 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("POST", "/oauth/authorize/consent", 400),
     ("POST", "/oauth/token", 400),
     ("POST", "/oauth/revoke", 400),
+    ("POST", "/oauth/register", 404),
     ("POST", "/mcp", 401),
     ("GET", "/mcp", 401),
     ("DELETE", "/mcp", 401),

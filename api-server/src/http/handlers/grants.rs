@@ -48,7 +48,7 @@ fn redirect_uri(s: &str) -> Result<String, ApiError> {
     ))
 }
 
-fn client_fields(
+pub(super) fn client_fields(
     existing: Option<&ClientRecord>,
     m: &Map<String, Value>,
 ) -> Result<ClientFields, ApiError> {

@@ -67,7 +67,7 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         return Err(disabled());
     }
     let base = state.public_url();
-    Ok(HttpResponse::Ok().json(json!({
+    let mut doc = json!({
         "issuer": state.oauth_issuer(),
         "authorization_endpoint": format!("{base}/oauth/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
@@ -81,7 +81,113 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         "scopes_supported": SCOPES,
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": state.config.oauth.metadata_document_app.is_some(),
-    })))
+    });
+    if state.config.oauth.dynamic_registration_app.is_some() {
+        doc["registration_endpoint"] = json!(format!("{base}/oauth/register"));
+    }
+    Ok(HttpResponse::Ok().json(doc))
+}
+
+/// `POST /oauth/register` (RFC 7591), when `[oauth] dynamic_registration_app` turns it on: a
+/// public client (PKCE, no secret) with https or loopback redirect URIs, in that app. Each
+/// address may register a few clients an hour.
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let refuse = |error: &str, description: String| {
+        HttpResponse::BadRequest()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(json!({"error": error, "error_description": description}))
+    };
+    let Some(app_name) = state
+        .config
+        .oauth
+        .dynamic_registration_app
+        .as_ref()
+        .filter(|_| state.config.oauth.enabled)
+    else {
+        return Err(ApiError::not_found(
+            "Dynamic Client Registration is off on this server; ask an administrator to register the client.",
+        ));
+    };
+    note_kind(&req, "oauth_register");
+    let address = client_address(&req);
+    let now = std::time::Instant::now();
+    if let Err(wait) = state.oauth.registrations.check(&address, &address, now) {
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", wait.to_string()))
+            .json(json!({"error": "too_many_requests",
+                "error_description": "Too many clients registered from this address; try again later."})));
+    }
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&body)
+    else {
+        return Ok(refuse(
+            "invalid_client_metadata",
+            "The body must be a JSON object of client metadata.".into(),
+        ));
+    };
+    if let Some(method) = m.get("token_endpoint_auth_method").and_then(|v| v.as_str())
+        && method != "none"
+    {
+        return Ok(refuse(
+            "invalid_client_metadata",
+            format!(
+                "token_endpoint_auth_method '{method}' is not supported: clients are public and use PKCE (none)."
+            ),
+        ));
+    }
+    let Some(app) = crate::system::apps::list(&state.store)
+        .await?
+        .into_iter()
+        .find(|a| &a.name == app_name && a.is_active)
+    else {
+        tracing::error!(app = %app_name, "oauth.dynamic_registration_app names no active app");
+        return Err(ApiError::new(
+            crate::http::error::ErrorKind::Unavailable,
+            "This server cannot register clients right now.",
+        ));
+    };
+    let name = m
+        .get("client_name")
+        .and_then(|v| v.as_str())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("Unnamed client");
+    let mut fields = serde_json::Map::new();
+    fields.insert(
+        "name".into(),
+        json!(name.chars().take(100).collect::<String>()),
+    );
+    fields.insert("app_id".into(), json!(app.id));
+    fields.insert(
+        "redirect_uris".into(),
+        m.get("redirect_uris")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null),
+    );
+    let f = match super::grants::client_fields(None, &fields) {
+        Ok(f) => f,
+        Err(e) => return Ok(refuse("invalid_redirect_uri", e.message)),
+    };
+    let issued = chrono::Utc::now().timestamp();
+    let mut tx = state.store.begin().await?;
+    crate::system::oauth::add_client(&mut tx, &f, issued).await?;
+    tx.commit().await?;
+    state.oauth.registrations.fail(&address, &address, now);
+    state.changed().await;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "client_id": f.client_id,
+            "client_id_issued_at": issued,
+            "client_name": f.name,
+            "redirect_uris": f.redirect_uris,
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        })))
 }
 
 /// An HTML page, framed by nobody, running no script; forms may post here and, after a
