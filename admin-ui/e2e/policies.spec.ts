@@ -78,6 +78,8 @@ test('global lookups are kept, the private ones unseen', async ({ page }) => {
   await form.getByLabel('Name', { exact: true }).fill('region')
   await form.getByLabel('Value').fill('eu-west')
   await form.getByRole('button', { name: 'Create lookup' }).click()
+  // Saved (the form closes) before the next one is started.
+  await expect(page.getByRole('row', { name: /\{region\} eu-west No/ })).toBeVisible()
   await page.getByRole('button', { name: 'New lookup' }).click()
   await form.getByLabel('Name', { exact: true }).fill('partner_token')
   await form.getByLabel('Value').fill('tok-very-secret')

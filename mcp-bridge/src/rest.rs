@@ -224,9 +224,12 @@ impl HttpRest {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(format!("RAMPART_URL '{base}' must be an http(s) URL"));
         }
+        // Never through a proxy: the caller's credential (and the server's own vouching for
+        // its MCP endpoint) goes to the REST API only.
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self { base, http })

@@ -59,6 +59,12 @@ pub fn claims(sub: &str, extra: Value) -> Value {
 /// A token signed by fixture key `kid` (`e1` signs ES256, the others RS256).
 #[must_use]
 pub fn sign(kid: &str, claims: &Value) -> String {
+    sign_typed(kid, "JWT", claims)
+}
+
+/// The same, with this `typ` header (`at+jwt` for RFC 9068 access tokens).
+#[must_use]
+pub fn sign_typed(kid: &str, typ: &str, claims: &Value) -> String {
     // RSA keys are PKCS#1 DER, the EC key PKCS#8 DER.
     let der = std::fs::read(fixture(&format!("{kid}.der"))).expect("fixture key");
     let (alg, key) = if kid.starts_with('e') {
@@ -68,6 +74,7 @@ pub fn sign(kid: &str, claims: &Value) -> String {
     };
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
     jsonwebtoken::encode(&header, claims, &key).expect("sign")
 }
 

@@ -259,7 +259,7 @@ pub async fn authenticate(
         return Err(AuthError::InactiveApp);
     }
     match &creds.session_token {
-        Some(token) if crate::oauth::tokens::is_access_token(token) => {
+        Some(token) if crate::oauth::tokens::is_access_token(state, token) => {
             let vouched = creds
                 .bridge
                 .as_deref()

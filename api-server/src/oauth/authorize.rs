@@ -60,7 +60,14 @@ pub struct Client {
     /// The app the client acts through (its role rules apply).
     pub app_id: i64,
     pub redirect_uris: Vec<String>,
+    /// Refusals may be sent to its redirect URI: only for clients an admin registered. A
+    /// client that described or registered itself could otherwise use this server as an open
+    /// redirector to any URI it lists (RFC 9700 §4.11.2); its refusals are pages.
+    pub trusted: bool,
 }
+
+/// The prefix of the ids of clients that registered themselves (Dynamic Client Registration).
+pub const SELF_REGISTERED: &str = "dyn-";
 
 /// A checked request, waiting for the user's sign-in and consent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -113,6 +120,26 @@ pub fn redirect_matches(registered: &[String], given: &str) -> bool {
             && given.username().is_empty()
             && given.password().is_none()
     })
+}
+
+/// Whether a client may register `uri` as a redirect URI: https, http on a loopback address
+/// (native apps, RFC 8252), or a native app's private-use scheme (`com.example.app:/cb`);
+/// absolute and without fragment. Why not, otherwise.
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let u = url::Url::parse(uri).map_err(|_| "is not an absolute URL".to_owned())?;
+    if u.fragment().is_some() {
+        return Err("must not have a fragment".into());
+    }
+    if u.scheme() == "https" || is_loopback(&u) {
+        return Ok(());
+    }
+    if u.scheme() == "http" {
+        return Err("must use https (http only on 127.0.0.1, [::1] or localhost)".into());
+    }
+    if u.scheme().contains('.') {
+        return Ok(());
+    }
+    Err("must use https, loopback http, or an app's private-use scheme".into())
 }
 
 /// An `http` URL on a loopback address.
@@ -205,11 +232,17 @@ pub fn check(
             client.name
         )));
     }
-    let refuse = |error: &'static str, description: String| Refusal::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        error,
-        description,
-        state: p.state.clone(),
+    let refuse = |error: &'static str, description: String| {
+        if client.trusted {
+            Refusal::Redirect {
+                redirect_uri: redirect_uri.clone(),
+                error,
+                description,
+                state: p.state.clone(),
+            }
+        } else {
+            Refusal::Page(description)
+        }
     };
     if let Some(name) = duplicated.first() {
         return Err(refuse(
@@ -324,6 +357,7 @@ mod tests {
                 "https://agent.example.com/callback".into(),
                 "http://127.0.0.1/callback".into(),
             ],
+            trusted: true,
         }
     }
 
@@ -372,6 +406,19 @@ mod tests {
             check(&p, &[], Some(&client()), RESOURCE),
             Err(Refusal::Page(_))
         ));
+    }
+
+    #[test]
+    fn a_client_that_registered_itself_is_never_redirected_to_with_an_error() {
+        let mut c = client();
+        c.trusted = false;
+        let mut p = params();
+        p.response_type = None;
+        assert!(matches!(
+            check(&p, &[], Some(&c), RESOURCE),
+            Err(Refusal::Page(_))
+        ));
+        assert!(check(&params(), &[], Some(&c), RESOURCE).is_ok());
     }
 
     #[test]

@@ -55,28 +55,31 @@ fn now() -> i64 {
 /// Keeps a checked request under a new handle; returns the handle.
 pub async fn begin(state: &AppState, authorization: Authorization) -> Result<String, SystemError> {
     let handle = random_token();
-    save(
-        state,
+    let pending = Pending {
+        authorization,
+        user_id: None,
+        role_id: None,
+        nonce: None,
+    };
+    let t = now();
+    store::put_request(
+        &state.store,
         &handle,
-        &Pending {
-            authorization,
-            user_id: None,
-            role_id: None,
-            nonce: None,
-        },
+        &serde_json::to_string(&pending).unwrap_or_default(),
+        t + REQUEST_SECONDS,
+        t,
     )
     .await?;
     Ok(handle)
 }
 
-async fn save(state: &AppState, handle: &str, pending: &Pending) -> Result<(), SystemError> {
-    let t = now();
-    store::put_request(
+/// Updates a request still in flight; `false` when it ended meanwhile (never brought back).
+async fn save(state: &AppState, handle: &str, pending: &Pending) -> Result<bool, SystemError> {
+    store::update_request(
         &state.store,
         handle,
         &serde_json::to_string(pending).unwrap_or_default(),
-        t + REQUEST_SECONDS,
-        t,
+        now(),
     )
     .await
 }
@@ -96,7 +99,9 @@ pub async fn leave(
 ) -> Result<String, SystemError> {
     let nonce = random_token();
     pending.nonce = Some(nonce.clone());
-    save(state, handle, &pending).await?;
+    if !save(state, handle, &pending).await? {
+        return Err(SystemError::Invalid("the request ended".into()));
+    }
     Ok(nonce)
 }
 
@@ -110,7 +115,9 @@ pub async fn signed_in(
 ) -> Result<Pending, SystemError> {
     pending.user_id = Some(user_id);
     pending.role_id = Some(role_id);
-    save(state, handle, &pending).await?;
+    if !save(state, handle, &pending).await? {
+        return Err(SystemError::Invalid("the request ended".into()));
+    }
     Ok(pending)
 }
 
@@ -256,15 +263,6 @@ fn field<'a>(form: &'a Form, name: &str) -> Result<&'a str, TokenError> {
         .ok_or_else(|| TokenError::new("invalid_request", format!("{name} is required.")))
 }
 
-/// Revokes a grant in a transaction of its own and tells every node.
-async fn revoke(state: &AppState, id: i64, reason: &str) -> Result<(), SystemError> {
-    let mut tx = state.store.begin().await?;
-    store::revoke_grant(&mut tx, id, None, reason, now()).await?;
-    tx.commit().await?;
-    state.changed().await;
-    Ok(())
-}
-
 /// A new refresh token for a grant, in `tx`.
 async fn new_refresh(state: &AppState, tx: &mut Tx, grant_id: i64) -> Result<String, SystemError> {
     let token = random_token();
@@ -298,7 +296,7 @@ pub async fn exchange(state: &AppState, form: &Form) -> Result<TokenResponse, To
         }
         CodeState::Used { grant_id } => {
             drop(tx);
-            revoke(state, grant_id, "its authorization code was used twice").await?;
+            super::end_grant(state, grant_id, "its authorization code was used twice").await?;
             return Err(TokenError::new(
                 "invalid_grant",
                 "The authorization code was already used; the access it gave is revoked.",
@@ -426,7 +424,7 @@ pub async fn refresh(state: &AppState, form: &Form) -> Result<TokenResponse, Tok
         }
         RefreshState::Reused { grant_id } => {
             drop(tx);
-            revoke(state, grant_id, "a refresh token was used twice").await?;
+            super::end_grant(state, grant_id, "a refresh token was used twice").await?;
             return Err(TokenError::new(
                 "invalid_grant",
                 "The refresh token was already used; the grant is revoked.",
@@ -481,7 +479,7 @@ pub async fn revoke_token(
     token: &str,
     client_id: &str,
 ) -> Result<Option<i64>, SystemError> {
-    let grant_id = if tokens::is_access_token(token) {
+    let grant_id = if tokens::is_access_token(state, token) {
         tokens::verify(state, token).await.ok().map(|c| c.gid)
     } else {
         let mut tx = state.store.begin().await?;
@@ -494,6 +492,6 @@ pub async fn revoke_token(
     if !grant.is_some_and(|g| g.client_id == client_id && g.revoked_at.is_none()) {
         return Ok(None);
     }
-    revoke(state, id, "revoked by the client").await?;
+    super::end_grant(state, id, "revoked by the client").await?;
     Ok(Some(id))
 }

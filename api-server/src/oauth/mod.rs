@@ -42,6 +42,8 @@ pub const SCOPES: &[&str] = &[READ, WRITE];
 /// How often a grant's `last_used_at` is written, at most.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 const CACHE_TTL: Duration = Duration::from_secs(60);
+/// Authorization requests one address may start in ten minutes (the life of one).
+const AUTHORIZATIONS_PER_TEN_MINUTES: usize = 200;
 
 /// The authorization server's state on one node: caches emptied with every system change,
 /// and the secret by which this node's MCP endpoint vouches for the requests it makes.
@@ -56,8 +58,12 @@ pub struct Runtime {
     touched: Cache<i64, ()>,
     /// Client ID Metadata Documents fetched.
     pub documents: Cache<String, Arc<clients::Document>>,
+    /// Why a metadata document was refused, for a minute.
+    pub refused_documents: Cache<String, String>,
     /// Dynamic registrations per address (each one counts, as a failure counts at sign-in).
     pub registrations: crate::auth::throttle::Throttle,
+    /// Authorization requests started per address (each is a stored row until it expires).
+    pub authorizations: crate::auth::throttle::Throttle,
 }
 
 impl Runtime {
@@ -87,10 +93,19 @@ impl Runtime {
                     config.metadata_document_cache_seconds.max(1),
                 ))
                 .build(),
+            refused_documents: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
             registrations: crate::auth::throttle::Throttle::new(crate::auth::throttle::Limits {
                 window: Duration::from_secs(3600),
                 per_account: config.dynamic_registrations_per_hour.max(1),
                 per_address: config.dynamic_registrations_per_hour.max(1),
+            }),
+            authorizations: crate::auth::throttle::Throttle::new(crate::auth::throttle::Limits {
+                window: Duration::from_secs(600),
+                per_account: AUTHORIZATIONS_PER_TEN_MINUTES,
+                per_address: AUTHORIZATIONS_PER_TEN_MINUTES,
             }),
         }
     }
@@ -113,6 +128,7 @@ impl Runtime {
         self.apps.invalidate_all();
         self.clients.invalidate_all();
         self.documents.invalidate_all();
+        self.refused_documents.invalidate_all();
     }
 
     async fn grant(
@@ -162,12 +178,16 @@ impl Runtime {
     }
 }
 
-/// Why a grant is no longer in force, when its use finds out (it is revoked then).
-async fn end_grant(state: &AppState, id: i64, reason: &str) -> Result<(), SystemError> {
+/// Revokes a grant with the reason, in a transaction of its own, and tells every node. A grant
+/// already revoked changes nothing (a replayed code or token flushes no cache).
+pub(crate) async fn end_grant(state: &AppState, id: i64, reason: &str) -> Result<(), SystemError> {
     let mut tx = state.store.begin().await?;
-    store::revoke_grant(&mut tx, id, None, reason, chrono::Utc::now().timestamp()).await?;
+    let revoked =
+        store::revoke_grant(&mut tx, id, None, reason, chrono::Utc::now().timestamp()).await?;
     tx.commit().await?;
-    state.changed().await;
+    if revoked {
+        state.changed().await;
+    }
     Ok(())
 }
 
@@ -199,12 +219,26 @@ pub async fn grant_in_force(
     else {
         return Err(AuthError::InactiveApp);
     };
-    if !clients::is_document_url(&grant.client_id) {
+    let client_allowed = if clients::is_document_url(&grant.client_id) {
+        // Metadata-document clients act through the configured app, while it is configured.
+        state
+            .config
+            .oauth
+            .metadata_document_app
+            .as_ref()
+            .is_some_and(|name| *name == app.name)
+    } else {
         let client = state.oauth.client(&state.store, &grant.client_id).await?;
-        if !client.is_some_and(|c| c.is_active && c.app_id == grant.app_id) {
-            end_grant(state, grant.id, "the client was removed or deactivated").await?;
-            return Err(AuthError::InvalidToken);
-        }
+        client.is_some_and(|c| c.is_active && c.app_id == grant.app_id)
+    };
+    if !client_allowed {
+        end_grant(
+            state,
+            grant.id,
+            "the client was removed, deactivated or moved",
+        )
+        .await?;
+        return Err(AuthError::InvalidToken);
     }
     let (role, _, _) = crate::auth::session_role_of(state, &user, Some(&app)).await?;
     let role_active = match role {

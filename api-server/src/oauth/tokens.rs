@@ -43,14 +43,16 @@ impl AccessClaims {
     }
 }
 
-/// Whether a bearer token presents itself as an access token (its `typ` header). Only a
-/// hint for routing: verification checks it again with the signature.
+/// Whether a bearer token presents itself as one of this server's access tokens: its `typ`
+/// header and its issuer (an external issuer's RFC 9068 token is the `jwt` services' to
+/// verify). Only a hint for routing: verification checks both again with the signature.
 #[must_use]
-pub fn is_access_token(token: &str) -> bool {
-    jsonwebtoken::decode_header(token)
+pub fn is_access_token(state: &AppState, token: &str) -> bool {
+    let typed = jsonwebtoken::decode_header(token)
         .ok()
         .and_then(|h| h.typ)
-        .is_some_and(|t| t.eq_ignore_ascii_case(TYP))
+        .is_some_and(|t| t.eq_ignore_ascii_case(TYP));
+    typed && crate::identity::jwt::claimed_issuer(token).is_some_and(|i| i == state.oauth_issuer())
 }
 
 /// A new access token for `grant` with `scopes` (a subset of the grant's); returns it with

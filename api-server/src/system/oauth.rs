@@ -218,7 +218,7 @@ struct Payload {
     expires_at: i64,
 }
 
-/// Keeps an authorization request in flight under its handle (and forgets expired ones).
+/// Keeps a new authorization request in flight under its handle (and forgets expired ones).
 pub async fn put_request(
     store: &Store,
     handle: &str,
@@ -247,15 +247,33 @@ pub async fn put_request(
                 payload.into(),
                 expires_at.into(),
             ])
-            .on_conflict(
-                sea_query::OnConflict::column(OauthRequests::HandleHash)
-                    .update_column(OauthRequests::Payload)
-                    .to_owned(),
-            )
             .to_owned(),
     )
     .await?;
     tx.commit().await
+}
+
+/// Changes a request still in flight (never one that ended or expired); `false` when there
+/// is none.
+pub async fn update_request(
+    store: &Store,
+    handle: &str,
+    payload: &str,
+    now: i64,
+) -> Result<bool, SystemError> {
+    let mut tx = store.begin().await?;
+    let changed = tx
+        .execute(
+            &Query::update()
+                .table(OauthRequests::Table)
+                .value(OauthRequests::Payload, payload)
+                .and_where(Expr::col(OauthRequests::HandleHash).eq(sha256_hex(handle.as_bytes())))
+                .and_where(Expr::col(OauthRequests::ExpiresAt).gte(now))
+                .to_owned(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(changed == 1)
 }
 
 /// The request in flight under `handle`, unless it expired.
@@ -572,6 +590,14 @@ pub async fn put_refresh(
     grant_id: i64,
     expires_at: i64,
 ) -> Result<(), SystemError> {
+    // Tokens past their expiry can only ever be refused: forget them.
+    tx.execute(
+        &Query::delete()
+            .from_table(OauthRefreshTokens::Table)
+            .and_where(Expr::col(OauthRefreshTokens::ExpiresAt).lt(chrono::Utc::now().timestamp()))
+            .to_owned(),
+    )
+    .await?;
     tx.execute(
         &Query::insert()
             .into_table(OauthRefreshTokens::Table)

@@ -84,6 +84,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_011_oauth.sql"),
         include_str!("migrations/postgres_011_oauth.sql"),
     ),
+    (
+        12,
+        include_str!("migrations/sqlite_012_oauth_expiry.sql"),
+        include_str!("migrations/postgres_012_oauth_expiry.sql"),
+    ),
 ];
 
 /// The system store's pool.

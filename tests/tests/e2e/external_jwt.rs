@@ -88,6 +88,19 @@ async fn groups_choose_the_role_and_claims_feed_its_row_filter() {
     let list = alice.get("/api/v2/db/_table/customers?order=id").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     assert_eq!(ids(&list.body), vec![1, 3]);
+    // An RFC 9068 access token of the issuer (`typ: at+jwt`) is the issuer's, not one of
+    // Rampart's own MCP access tokens.
+    let typed = anon.with_bearer(&rampart_tests::idp::sign_typed(
+        "k1",
+        "at+jwt",
+        &claims(
+            "u-1001",
+            json!({"email": "alice@example.org", "groups": ["sales"], "tenant_id": 1}),
+        ),
+    ));
+    let again = typed.get("/api/v2/db/_table/customers?order=id").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(ids(&again.body), vec![1, 3]);
     assert_eq!(list.body["resource"][0]["ssn"], json!("****6789"));
     assert_eq!(
         alice.get("/api/v2/db/_table/customers/2").await.status,

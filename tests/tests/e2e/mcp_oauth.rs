@@ -969,6 +969,7 @@ async fn metadata_documents() -> String {
                     "/big" => doc(json!([REDIRECT, "x".repeat(8000)]), &url),
                     "/elsewhere" => doc(json!(["https://elsewhere.example.com/cb"]), &url),
                     "/liar" => doc(json!([REDIRECT]), "https://someone-else.example.com/doc"),
+                    "/unsafe" => doc(json!([REDIRECT, "x; frame-ancestors https://evil"]), &url),
                     _ => String::new(),
                 };
                 if path == "/slow" {
@@ -1020,6 +1021,10 @@ async fn clients_named_by_metadata_documents_are_fetched_within_limits() {
         ("/slow", "did not answer in time"),
         ("/elsewhere", "is not one registered"),
         ("/liar", "names another client_id"),
+        (
+            "/unsafe",
+            "lists a redirect URI this server does not accept",
+        ),
     ] {
         let p = request(&format!("{docs}{path}"));
         let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -1030,8 +1035,30 @@ async fn clients_named_by_metadata_documents_are_fetched_within_limits() {
         assert!(text.contains(why), "{path}: {text}");
     }
 
+    // Addresses of this server's own network are never fetched from, whatever the URL says.
+    for inside in [
+        "https://10.0.0.1/client.json",
+        "https://169.254.169.254/latest/meta-data",
+    ] {
+        let p = request(inside);
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = browser.authorize(&p).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{inside}");
+        assert!(
+            r.text().await.unwrap().contains("cannot be fetched"),
+            "{inside}"
+        );
+    }
+
     // A good document: the client is who it says, and its grant names its URL.
     let client = format!("{docs}/good");
+    // Its refusals are shown, never sent to its redirect URI (no open redirector).
+    let mut p = request(&client);
+    p.retain(|(k, _)| k != "code_challenge_method");
+    let p2: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = browser.authorize(&p2).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
     let p = request(&client);
     let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (done, consent) = browser

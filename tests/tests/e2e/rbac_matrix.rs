@@ -75,7 +75,7 @@ const ANONYMOUS: &[(&str, &str, u16)] = &[
     ("GET", "/oauth/authorize", 400),
     ("POST", "/oauth/authorize/sign-in", 400),
     ("GET", "/oauth/authorize/external", 400),
-    ("GET", "/oauth/authorize/resume", 400),
+    ("GET", "/oauth/authorize/resume", 401),
     ("POST", "/oauth/authorize/consent", 400),
     ("POST", "/oauth/token", 400),
     ("POST", "/oauth/revoke", 400),

@@ -10,7 +10,7 @@ use super::body::{bool_field, flag, int_field, list_response, query, str_field};
 use super::resource::Resource;
 use crate::http::error::{ApiError, ErrorKind};
 use crate::http::guard::{Caller, SysAdmin};
-use crate::oauth::authorize::is_loopback;
+use crate::oauth::authorize::{SELF_REGISTERED, check_redirect_uri};
 use crate::oauth::flow::random_token;
 use crate::state::AppState;
 use crate::system::oauth::{self as store, ClientFields, ClientRecord, GrantRecord};
@@ -23,29 +23,11 @@ fn time(t: Option<i64>) -> Value {
         })
 }
 
-/// A redirect URI a client may register: https, or http on a loopback address (native apps,
-/// RFC 8252), absolute, without fragment.
+/// A redirect URI a client may register (see `authorize::check_redirect_uri`).
 fn redirect_uri(s: &str) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::bad_request(format!("Redirect URI '{s}' {why}."));
-    let u = url::Url::parse(s).map_err(|_| bad("is not an absolute URL"))?;
-    if u.fragment().is_some() {
-        return Err(bad("must not have a fragment"));
-    }
-    if u.scheme() == "https" || is_loopback(&u) {
-        return Ok(s.to_owned());
-    }
-    if u.scheme() == "http" {
-        return Err(bad(
-            "must use https (http only on 127.0.0.1, [::1] or localhost)",
-        ));
-    }
-    // Private-use schemes of native apps (`com.example.app:/callback`) carry a dot.
-    if u.scheme().contains('.') {
-        return Ok(s.to_owned());
-    }
-    Err(bad(
-        "must use https, loopback http, or an app's private-use scheme",
-    ))
+    check_redirect_uri(s)
+        .map(|()| s.to_owned())
+        .map_err(|why| ApiError::bad_request(format!("Redirect URI '{s}' {why}.")))
 }
 
 pub(super) fn client_fields(
@@ -74,10 +56,11 @@ pub(super) fn client_fields(
         if v.is_empty()
             || v.len() > 200
             || v.contains("://")
+            || v.starts_with(SELF_REGISTERED)
             || !v.chars().all(|c| c.is_ascii_graphic())
         {
             return Err(ApiError::bad_request(
-                "Field 'client_id' must be 1 to 200 printable characters and not a URL (URLs name metadata documents).",
+                "Field 'client_id' must be 1 to 200 printable characters, not a URL (URLs name metadata documents) and not start with 'dyn-' (clients that registered themselves).",
             ));
         }
         f.client_id = v;

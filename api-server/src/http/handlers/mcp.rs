@@ -46,7 +46,7 @@ pub async fn handle(
     let access_token = creds
         .session_token
         .clone()
-        .filter(|t| oauth.enabled && crate::oauth::tokens::is_access_token(t));
+        .filter(|t| oauth.enabled && crate::oauth::tokens::is_access_token(&state, t));
     let (principal, credential) = if let Some(token) = access_token {
         let identity = match crate::oauth::grant_identity(&state, &token).await {
             Ok(identity) => identity,

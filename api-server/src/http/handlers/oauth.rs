@@ -167,10 +167,15 @@ pub async fn register(
             .cloned()
             .unwrap_or(serde_json::Value::Null),
     );
-    let f = match super::grants::client_fields(None, &fields) {
+    let mut f = match super::grants::client_fields(None, &fields) {
         Ok(f) => f,
         Err(e) => return Ok(refuse("invalid_redirect_uri", e.message)),
     };
+    f.client_id = format!(
+        "{}{}",
+        crate::oauth::authorize::SELF_REGISTERED,
+        flow::random_token()
+    );
     let issued = chrono::Utc::now().timestamp();
     let mut tx = state.store.begin().await?;
     crate::system::oauth::add_client(&mut tx, &f, issued).await?;
@@ -218,7 +223,11 @@ fn refusal_page(req: &HttpRequest, status: StatusCode, message: &str) -> HttpRes
 
 /// `scheme://host[:port]` of a URL.
 fn origin_of(url: &str) -> String {
-    url::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.origin().ascii_serialization())
+    url::Url::parse(url)
+        .ok()
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map_or_else(|| "'none'".to_owned(), |o| o.ascii_serialization())
 }
 
 /// `GET /oauth/authorize`: checks the request, then asks the person to sign in.
@@ -267,6 +276,19 @@ pub async fn authorize(
             }
         };
     note_kind(&req, "oauth_authorize");
+    // Each request in flight is a stored row: an address may start only so many at a time.
+    let address = client_address(&req);
+    let now = std::time::Instant::now();
+    if let Err(wait) = state.oauth.authorizations.check(&address, &address, now) {
+        return Ok(html(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::refusal(&format!(
+                "Too many sign-in requests from this address; try again in {wait} seconds."
+            )),
+            None,
+        ));
+    }
+    state.oauth.authorizations.fail(&address, &address, now);
     let handle = flow::begin(&state, authorization.clone()).await?;
     let cookie = Cookie::build(COOKIE, handle.clone())
         .path("/oauth/authorize")
@@ -396,14 +418,6 @@ pub async fn resume(
     if !state.config.oauth.enabled {
         return Err(disabled());
     }
-    let handle = req.cookie(COOKIE).map(|c| c.value().to_owned());
-    let pending = match &handle {
-        Some(h) => flow::pending(&state, h).await?,
-        None => None,
-    };
-    let (Some(handle), Some(pending)) = (handle, pending) else {
-        return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
-    };
     let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
@@ -414,15 +428,8 @@ pub async fn resume(
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let token = param("session_token");
-    let nonce_matches = pending
-        .nonce
-        .as_deref()
-        .is_some_and(|n| accounts::constant_time_eq(n.as_bytes(), param("nonce").as_bytes()));
-    if !nonce_matches {
-        return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
-    }
-    let (user, claims) = match crate::auth::session_user(&state, &token).await {
+    // The session only carried the person here: it ends now, whatever happens next.
+    let (user, claims) = match crate::auth::session_user(&state, &param("session_token")).await {
         Ok(found) => found,
         Err(e @ (crate::auth::AuthError::Internal(_) | crate::auth::AuthError::System(_))) => {
             return Err(e.into());
@@ -433,6 +440,21 @@ pub async fn resume(
         }
     };
     state.revoke(&claims.jti, claims.exp).await?;
+    let handle = req.cookie(COOKIE).map(|c| c.value().to_owned());
+    let pending = match &handle {
+        Some(h) => flow::pending(&state, h).await?,
+        None => None,
+    };
+    let (Some(handle), Some(pending)) = (handle, pending) else {
+        return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
+    };
+    let nonce_matches = pending
+        .nonce
+        .as_deref()
+        .is_some_and(|n| accounts::constant_time_eq(n.as_bytes(), param("nonce").as_bytes()));
+    if !nonce_matches {
+        return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
+    }
     consent_page(&state, &req, &handle, pending, &user).await
 }
 
