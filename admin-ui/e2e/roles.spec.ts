@@ -37,7 +37,7 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await expect(row.getByText('The filter is valid.')).toBeVisible()
 
   // Field rules, chosen from the table's columns.
-  await row.getByLabel('Rule for ssn').selectOption({ label: 'Masked (last4)' })
+  await row.getByLabel('Rule for ssn').selectOption({ label: 'Masked (last4): ****6789' })
   await row.getByLabel('Rule for email').selectOption({ label: 'Hidden' })
   await page.getByRole('button', { name: 'Add lookup' }).click()
   await page.getByLabel('Name of lookup 1').fill('tenant')

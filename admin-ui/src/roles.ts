@@ -33,6 +33,15 @@ export interface Role {
 
 export const MASKS = ['full', 'last4', 'email', 'hash', 'null'] as const
 
+/** What each mask makes of a value, as the role editor shows it. */
+export const MASK_EXAMPLES: Record<(typeof MASKS)[number], string> = {
+  full: '****',
+  last4: '****6789',
+  email: 'a***@example.com',
+  hash: 'a salted hash',
+  null: 'null',
+}
+
 /** A field rule as one choice of a select: '' (in clear), hidden, read_only or mask:<kind>. */
 export function ruleChoice(rule: FieldRule | undefined): string {
   if (rule === undefined) return ''

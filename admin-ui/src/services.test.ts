@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { configOf, connectionOf } from './services'
+import { configOf, connectionOf, serviceNameOf } from './services'
 
 describe('service config', () => {
   it('keeps keys the form does not edit and leaves an empty password out', () => {
@@ -12,5 +12,13 @@ describe('service config', () => {
   it('sends a new password and a numeric port', () => {
     const c = { ...connectionOf({}), port: '6432', password: 'pw' }
     expect(configOf({}, c)).toMatchObject({ port: 6432, password: 'pw' })
+  })
+})
+
+describe('service names from databases', () => {
+  it('are valid service names', () => {
+    expect(serviceNameOf('trial_shop')).toBe('trial_shop')
+    expect(serviceNameOf('Sales DB 2024')).toBe('sales_db_2024')
+    expect(serviceNameOf('2024-data')).toBe('data')
   })
 })

@@ -45,3 +45,12 @@ export function configOf(base: Record<string, unknown>, c: Connection): Record<s
   if (c.password !== '') out.password = c.password
   return out
 }
+
+/** A service name made from a database name (until the admin names it): lower case, a
+ *  letter first, then letters, digits, _ and -. */
+export function serviceNameOf(database: string): string {
+  return database
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .replace(/^[^a-z]+/, '')
+}

@@ -6,7 +6,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
-import { Link, navigate } from '../router'
+import { navigate } from '../router'
 import type { Service } from '../services'
 import type { ServiceSchema } from './Schema'
 import {
@@ -14,6 +14,7 @@ import {
   charIndex,
   componentOptions,
   filterText,
+  MASK_EXAMPLES,
   MASKS,
   ruleChoice,
   ruleOf,
@@ -172,11 +173,6 @@ export function RoleEditor(props: { id?: number }) {
           <button type="submit" disabled={busy}>
             {stored ? 'Save role' : 'Create role'}
           </button>
-          {stored && (
-            <Link to={`/apps/new?role=${stored.id}`} class="button secondary">
-              Create an app key with this role
-            </Link>
-          )}
           {stored && (
             <DeleteRecord
               noun="role"
@@ -374,7 +370,9 @@ function AccessRow(props: {
                       <option value="">In clear</option>
                       <option value="read_only">Read-only</option>
                       {MASKS.map((m) => (
-                        <option value={`mask:${m}`}>Masked ({m})</option>
+                        <option value={`mask:${m}`}>
+                          Masked ({m}): {MASK_EXAMPLES[m]}
+                        </option>
                       ))}
                       <option value="hidden">Hidden</option>
                     </select>

@@ -28,7 +28,14 @@ export function RolePage(props: { id?: number; title: string; current: string; c
       <p>
         <Link to="/roles">← Roles</Link>
       </p>
-      <h1 id="role-page-title">{props.title}</h1>
+      <div class="heading">
+        <h1 id="role-page-title">{props.title}</h1>
+        {props.id !== undefined && (
+          <Link to={`/apps/new?role=${props.id}`} class="button secondary">
+            Create an app key with this role
+          </Link>
+        )}
+      </div>
       {props.id !== undefined && <RoleTabs id={props.id} current={props.current} />}
       {props.children}
     </section>

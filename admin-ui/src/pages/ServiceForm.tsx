@@ -7,7 +7,7 @@ import { LoadStatus } from '../LoadStatus'
 import { Link, navigate } from '../router'
 import { DeleteRecord } from '../ui'
 import { flash } from '../flash'
-import { configOf, connectionOf, SSL_MODES, type Connection, type Service } from '../services'
+import { configOf, connectionOf, serviceNameOf, SSL_MODES, type Connection, type Service } from '../services'
 
 type Outcome = { kind: 'ok' | 'error'; text: string } | null
 
@@ -18,6 +18,8 @@ export function ServiceForm(props: { id?: number }) {
     [props.id],
   )
   const [name, setName] = useState('')
+  // A new service is named after its database until the admin names it.
+  const [named, setNamed] = useState(false)
   const [label, setLabel] = useState('')
   const [active, setActive] = useState(true)
   const [conn, setConn] = useState<Connection>(connectionOf({}))
@@ -38,7 +40,11 @@ export function ServiceForm(props: { id?: number }) {
   const base = stored?.config ?? {}
   const field = (key: keyof Connection) => ({
     value: conn[key],
-    onInput: (e: Event) => setConn({ ...conn, [key]: (e.target as HTMLInputElement).value }),
+    onInput: (e: Event) => {
+      const value = (e.target as HTMLInputElement).value
+      setConn({ ...conn, [key]: value })
+      if (key === 'database' && !stored && !named) setName(serviceNameOf(value))
+    },
   })
 
   const run = async (what: () => Promise<void>) => {
@@ -86,7 +92,7 @@ export function ServiceForm(props: { id?: number }) {
       <h1 id="service-title">{stored ? `Service ${stored.name}` : 'New PostgreSQL service'}</h1>
       <form class="grid" onSubmit={save}>
         <label for="svc-name">Name</label>
-        <input id="svc-name" required pattern="[a-z][a-z0-9_\-]*" aria-describedby="svc-name-help" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <input id="svc-name" required placeholder="named after the database until you name it" pattern="[a-z][a-z0-9_\-]*" aria-describedby="svc-name-help" value={name} onInput={(e) => { setNamed(true); setName((e.target as HTMLInputElement).value) }} />
         <small id="svc-name-help">Lower case; it becomes the URL: /api/v2/name/_table/…</small>
         <label for="svc-label">Label</label>
         <input id="svc-label" aria-describedby="svc-label-help" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />

@@ -637,22 +637,26 @@ pub enum RefreshState {
     Taken { grant_id: i64 },
 }
 
+/// The stored row of a refresh token.
+async fn refresh_row(tx: &mut Tx, hash: &str) -> Result<Option<RefreshRow>, SystemError> {
+    tx.one(
+        &Query::select()
+            .columns([
+                OauthRefreshTokens::GrantId,
+                OauthRefreshTokens::ExpiresAt,
+                OauthRefreshTokens::UsedAt,
+            ])
+            .from(OauthRefreshTokens::Table)
+            .and_where(Expr::col(OauthRefreshTokens::TokenHash).eq(hash))
+            .to_owned(),
+    )
+    .await
+}
+
 /// Uses a refresh token once.
 pub async fn take_refresh(tx: &mut Tx, token: &str, now: i64) -> Result<RefreshState, SystemError> {
     let hash = sha256_hex(token.as_bytes());
-    let row: Option<RefreshRow> = tx
-        .one(
-            &Query::select()
-                .columns([
-                    OauthRefreshTokens::GrantId,
-                    OauthRefreshTokens::ExpiresAt,
-                    OauthRefreshTokens::UsedAt,
-                ])
-                .from(OauthRefreshTokens::Table)
-                .and_where(Expr::col(OauthRefreshTokens::TokenHash).eq(hash.clone()))
-                .to_owned(),
-        )
-        .await?;
+    let row = refresh_row(tx, &hash).await?;
     let Some(row) = row else {
         return Ok(RefreshState::Unknown);
     };
@@ -687,20 +691,7 @@ pub async fn take_refresh(tx: &mut Tx, token: &str, now: i64) -> Result<RefreshS
 
 /// The grant a refresh token belongs to, if it is one in the store (used or not).
 pub async fn refresh_grant(tx: &mut Tx, token: &str) -> Result<Option<i64>, SystemError> {
-    let row: Option<RefreshRow> = tx
-        .one(
-            &Query::select()
-                .columns([
-                    OauthRefreshTokens::GrantId,
-                    OauthRefreshTokens::ExpiresAt,
-                    OauthRefreshTokens::UsedAt,
-                ])
-                .from(OauthRefreshTokens::Table)
-                .and_where(
-                    Expr::col(OauthRefreshTokens::TokenHash).eq(sha256_hex(token.as_bytes())),
-                )
-                .to_owned(),
-        )
-        .await?;
-    Ok(row.map(|r| r.grant_id))
+    Ok(refresh_row(tx, &sha256_hex(token.as_bytes()))
+        .await?
+        .map(|r| r.grant_id))
 }
