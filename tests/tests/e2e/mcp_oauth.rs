@@ -872,6 +872,10 @@ async fn mcp_refuses_other_tokens_and_ends_grants_on_revocation_and_disable() {
             "{kind} missing: {text}"
         );
     }
+    assert!(
+        text.matches("\"kind\":\"oauth_revoke\"").count() >= 2,
+        "the user's own revocation and the client's are both oauth_revoke events: {text}"
+    );
     assert!(!text.contains(&at), "tokens never reach the audit trail");
 }
 

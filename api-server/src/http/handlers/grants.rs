@@ -169,12 +169,16 @@ async fn list_for(
     list_response(grants.iter().map(grant_json).collect(), &q)
 }
 
+/// Revokes a grant (of `user_id` only, when given); the audit event is an `oauth_revoke`, like
+/// a client's own revocation.
 async fn revoke_for(
     state: &AppState,
+    req: &HttpRequest,
     id: i64,
     user_id: Option<i64>,
     reason: &str,
 ) -> Result<HttpResponse, ApiError> {
+    super::oauth::note_kind(req, "oauth_revoke");
     let mut tx = state.store.begin().await?;
     let revoked =
         store::revoke_grant(&mut tx, id, user_id, reason, chrono::Utc::now().timestamp()).await?;
@@ -200,10 +204,11 @@ pub async fn admin_list(
 /// `DELETE /api/v2/system/oauth_grant/{id}`
 pub async fn admin_revoke(
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<i64>,
     _a: SysAdmin,
 ) -> Result<HttpResponse, ApiError> {
-    revoke_for(&state, *id, None, "revoked by an administrator").await
+    revoke_for(&state, &req, *id, None, "revoked by an administrator").await
 }
 
 /// The signed-in person (a session, not an API key alone).
@@ -235,9 +240,10 @@ pub async fn own_list(
 /// person's is not found).
 pub async fn own_revoke(
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<i64>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let user = person(&caller)?;
-    revoke_for(&state, *id, Some(user), "revoked by the user").await
+    revoke_for(&state, &req, *id, Some(user), "revoked by the user").await
 }

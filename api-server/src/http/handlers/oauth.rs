@@ -36,7 +36,7 @@ fn parse_form(body: &[u8]) -> Form {
 }
 
 /// Names the audit event of this request.
-fn note_kind(req: &HttpRequest, kind: &'static str) {
+pub(super) fn note_kind(req: &HttpRequest, kind: &'static str) {
     if let Some(note) = req.extensions().get::<Arc<Note>>() {
         note.update(|n| n.kind = Some(kind));
     }
