@@ -212,6 +212,29 @@ impl Client {
                 .to_owned(),
         )
     }
+
+    /// Registers an MCP client (`client_id`) in an app, with one redirect URI.
+    pub async fn create_oauth_client(
+        &self,
+        client_id: &str,
+        name: &str,
+        app_id: i64,
+        redirect: &str,
+    ) {
+        let r = self
+            .post(
+                "/api/v2/system/oauth_client",
+                json!({"resource": [{"client_id": client_id, "name": name, "app_id": app_id,
+                    "redirect_uris": [redirect]}]}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create oauth client: {}",
+            r.text
+        );
+    }
 }
 
 fn url_encode(pairs: &[(&str, &str)]) -> String {

@@ -475,16 +475,15 @@ async fn an_admin_tests_a_directory_sign_in_without_creating_anyone() {
 async fn an_mcp_client_is_authorized_by_a_person_who_signs_in_with_the_directory() {
     let c = corp(Variant::default(), true).await;
     let (app_id, _) = c.shop.admin.create_app("agents", None).await;
-    let client = c
-        .shop
+    c.shop
         .admin
-        .post(
-            "/api/v2/system/oauth_client",
-            json!({"resource": [{"client_id": "desk-agent", "name": "Desk agent", "app_id": app_id,
-                "redirect_uris": ["http://127.0.0.1/callback"]}]}),
+        .create_oauth_client(
+            "desk-agent",
+            "Desk agent",
+            app_id,
+            "http://127.0.0.1/callback",
         )
         .await;
-    assert_eq!(client.status, StatusCode::CREATED, "{}", client.text);
     let base = c.shop.app.base.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

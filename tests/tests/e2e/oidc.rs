@@ -466,16 +466,15 @@ async fn an_mcp_client_is_authorized_by_a_person_who_signs_in_at_the_provider() 
     use sha2::Digest;
     let c = corp("RS256").await;
     let (app_id, _) = c.shop.admin.create_app("agents", None).await;
-    let client = c
-        .shop
+    c.shop
         .admin
-        .post(
-            "/api/v2/system/oauth_client",
-            json!({"resource": [{"client_id": "desk-agent", "name": "Desk agent", "app_id": app_id,
-                "redirect_uris": ["http://127.0.0.1/callback"]}]}),
+        .create_oauth_client(
+            "desk-agent",
+            "Desk agent",
+            app_id,
+            "http://127.0.0.1/callback",
         )
         .await;
-    assert_eq!(client.status, StatusCode::CREATED, "{}", client.text);
     let base = c.shop.app.base.clone();
     let verifier = format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -398,16 +398,15 @@ async fn a_saml_service_needs_the_idp_signing_certificate() {
 async fn an_mcp_client_is_authorized_by_a_person_who_signs_in_at_the_idp() {
     let c = corp(false).await;
     let (app_id, _) = c.shop.admin.create_app("agents", None).await;
-    let client = c
-        .shop
+    c.shop
         .admin
-        .post(
-            "/api/v2/system/oauth_client",
-            json!({"resource": [{"client_id": "desk-agent", "name": "Desk agent", "app_id": app_id,
-                "redirect_uris": ["http://127.0.0.1/callback"]}]}),
+        .create_oauth_client(
+            "desk-agent",
+            "Desk agent",
+            app_id,
+            "http://127.0.0.1/callback",
         )
         .await;
-    assert_eq!(client.status, StatusCode::CREATED, "{}", client.text);
     let base = c.shop.app.base.clone();
     let authorize = reqwest::Url::parse_with_params(
         &format!("{base}/oauth/authorize"),

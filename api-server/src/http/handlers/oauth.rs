@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
+use super::body::{param, query};
 use crate::audit::Note;
 use crate::auth::accounts;
 use crate::http::error::ApiError;
@@ -371,10 +372,8 @@ pub async fn external(
     let (Some(handle), Some(pending)) = (handle, pending) else {
         return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
     };
-    let service = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "service")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let q = query(&req);
+    let service = param(&q, "service").unwrap_or_default().to_owned();
     let found = state
         .services_list()
         .await?
@@ -418,18 +417,10 @@ pub async fn resume(
     if !state.config.oauth.enabled {
         return Err(disabled());
     }
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let q = query(&req);
+    let arg = |name: &str| param(&q, name).unwrap_or_default();
     // The session only carried the person here: it ends now, whatever happens next.
-    let (user, claims) = match crate::auth::session_user(&state, &param("session_token")).await {
+    let (user, claims) = match crate::auth::session_user(&state, arg("session_token")).await {
         Ok(found) => found,
         Err(e @ (crate::auth::AuthError::Internal(_) | crate::auth::AuthError::System(_))) => {
             return Err(e.into());
@@ -451,7 +442,7 @@ pub async fn resume(
     let nonce_matches = pending
         .nonce
         .as_deref()
-        .is_some_and(|n| accounts::constant_time_eq(n.as_bytes(), param("nonce").as_bytes()));
+        .is_some_and(|n| accounts::constant_time_eq(n.as_bytes(), arg("nonce").as_bytes()));
     if !nonce_matches {
         return Ok(refusal_page(&req, StatusCode::BAD_REQUEST, EXPIRED));
     }
