@@ -138,7 +138,19 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
                 continue;
             }
         };
-        match crate::statement::login_facts(&handle.pool).await {
+        let mut conn = match handle.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(finding(
+                    Severity::High,
+                    "service_unreachable",
+                    &subject,
+                    format!("cannot be checked: {e}"),
+                ));
+                continue;
+            }
+        };
+        match crate::statement::login_facts(conn.conn()).await {
             Ok(f) => {
                 let opts = handle.pool.connect_options();
                 let mode = format!("{:?}", opts.get_ssl_mode()).to_ascii_lowercase();
@@ -157,7 +169,7 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
             .iter()
             .map(|t| (t.schema.clone(), t.name.clone()))
             .collect();
-        if let Ok(owned) = crate::statement::owned_unforced(&handle.pool, &tables).await
+        if let Ok(owned) = crate::statement::owned_unforced(conn.conn(), &tables).await
             && !owned.is_empty()
         {
             let shown: Vec<&str> = owned.iter().take(5).map(String::as_str).collect();
@@ -194,7 +206,8 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
                 }
             }
         }
-        handle.pool.close().await;
+        conn.release(true).await;
+        handle.pool.close();
     }
     key_file_findings(&mut out, config);
     secret_findings(&mut out, config);

@@ -129,7 +129,7 @@ pub struct LoginFacts {
 
 /// The login's attributes and dangerous memberships, and whether this connection uses TLS.
 /// Static SQL: nothing in it comes from input.
-pub async fn login_facts(pool: &sqlx::PgPool) -> Result<LoginFacts, sqlx::Error> {
+pub async fn login_facts(conn: &mut sqlx::PgConnection) -> Result<LoginFacts, sqlx::Error> {
     sqlx::query_as(
         "SELECT r.rolname::text AS login, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls, \
          r.rolcreaterole AS create_role, r.rolcreatedb AS create_db, \
@@ -139,14 +139,14 @@ pub async fn login_facts(pool: &sqlx::PgPool) -> Result<LoginFacts, sqlx::Error>
          COALESCE((SELECT s.ssl FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()), false) AS ssl \
          FROM pg_roles r WHERE r.rolname = current_user",
     )
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
 }
 
 /// Of these tables (schema, name), those the login owns without `FORCE ROW LEVEL SECURITY`
 /// (an owner bypasses the table's policies): `schema.name` each.
 pub async fn owned_unforced(
-    pool: &sqlx::PgPool,
+    conn: &mut sqlx::PgConnection,
     tables: &[(String, String)],
 ) -> Result<Vec<String>, sqlx::Error> {
     let (schemas, names): (Vec<&str>, Vec<&str>) =
@@ -160,7 +160,7 @@ pub async fn owned_unforced(
     )
     .bind(schemas)
     .bind(names)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
 }
 

@@ -127,7 +127,7 @@ async fn time_runs(
     let mut timings = Vec::with_capacity(RUNS);
     for run in 1..=RUNS {
         let started = Instant::now();
-        let model = introspect(pool, options).await?;
+        let model = introspect(&mut *pool.acquire().await?, options).await?;
         let elapsed = started.elapsed();
         timings.push(elapsed);
         let relations: usize = model.tables.iter().map(|t| t.relations.len()).sum();

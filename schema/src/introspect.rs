@@ -25,8 +25,8 @@ mod types;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use sqlx::PgPool;
 use sqlx::postgres::types::Oid;
+use sqlx::{Connection, PgConnection};
 
 use self::catalog::{
     ColumnRow, CommentRow, ForeignKeyRow, FunctionRow, RelationRow, SchemaRow, TypeNameRow,
@@ -83,7 +83,8 @@ fn describe_sqlx(error: &sqlx::Error) -> String {
     }
 }
 
-/// Reads the model of the exposed schemas, as the pool's login sees them.
+/// Reads the model of the exposed schemas, as the connection's login sees them (in one
+/// read-only, repeatable-read transaction).
 ///
 /// # Errors
 ///
@@ -91,11 +92,11 @@ fn describe_sqlx(error: &sqlx::Error) -> String {
 /// [`IntrospectError::SchemaNotFound`] when `options.schema` names a schema that does not
 /// exist or the login may not use.
 pub async fn introspect(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     options: &IntrospectOptions,
 ) -> Result<SchemaModel, IntrospectError> {
     let started = Instant::now();
-    let mut tx = pool
+    let mut tx = conn
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
     sqlx::query(catalog::SETTINGS_SQL).execute(&mut *tx).await?;

@@ -80,7 +80,7 @@ impl TestDb {
 
     async fn model(&self, schema: Option<&str>) -> SchemaModel {
         introspect(
-            &self.pool,
+            &mut self.pool.acquire().await.expect("a connection"),
             &IntrospectOptions {
                 schema: schema.map(str::to_owned),
             },
@@ -599,7 +599,7 @@ async fn a_selected_schema_is_exposed_alone_with_unqualified_names() {
 async fn an_unknown_schema_is_an_error() {
     let db = TestDb::new().await;
     let error = introspect(
-        &db.pool,
+        &mut db.pool.acquire().await.expect("a connection"),
         &IntrospectOptions {
             schema: Some("nowhere".to_owned()),
         },
@@ -611,7 +611,7 @@ async fn an_unknown_schema_is_an_error() {
         "{error}"
     );
     let system = introspect(
-        &db.pool,
+        &mut db.pool.acquire().await.expect("a connection"),
         &IntrospectOptions {
             schema: Some("pg_catalog".to_owned()),
         },
@@ -744,9 +744,12 @@ async fn only_what_the_login_may_use_is_exposed() {
         )
         .await;
 
-    let model = introspect(&reader, &IntrospectOptions::default())
-        .await
-        .expect("introspect");
+    let model = introspect(
+        &mut reader.acquire().await.expect("a connection"),
+        &IntrospectOptions::default(),
+    )
+    .await
+    .expect("introspect");
     reader.close().await;
 
     // No privilege on sales either: its table and function are absent.
@@ -787,7 +790,7 @@ async fn a_schema_the_login_may_not_use_is_reported_as_not_found() {
         .login_with("GRANT SELECT ON sales.regions TO {role};")
         .await;
     let error = introspect(
-        &reader,
+        &mut reader.acquire().await.expect("a connection"),
         &IntrospectOptions {
             schema: Some("sales".to_owned()),
         },

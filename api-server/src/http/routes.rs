@@ -1,7 +1,7 @@
 //! The single route table: every route the server answers is listed here.
 
 use actix_web::middleware::Compress;
-use actix_web::web;
+use actix_web::{guard, web};
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use super::handlers::{
@@ -131,6 +131,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(data_routes());
     super::console::configure(cfg);
     cfg.route("/health", web::get().to(root::health))
         .route("/ready", web::get().to(root::ready))
@@ -424,24 +425,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v2/{service}/sso", web::get().to(saml::sso))
         .route("/api/v2/{service}/acs", web::post().to(saml::acs))
-        .route("/api/v2/{service}/metadata", web::get().to(saml::metadata))
-        .route(
-            "/api/v2/{service}",
-            web::route().to(
-                |state, req, path: web::Path<String>, body, caller| async move {
-                    data::service_request(
-                        state,
-                        req,
-                        web::Path::from((path.into_inner(), String::new())),
-                        body,
-                        caller,
-                    )
-                    .await
-                },
-            ),
+        .route("/api/v2/{service}/metadata", web::get().to(saml::metadata));
+}
+
+/// `/api/v2/{service}` and `/api/v2/{service}/{resource:.*}`: every database request. A
+/// static prefix and a guard pick these out before anything else is tried, so the hot path
+/// pays for one pattern match instead of walking every route with a variable segment.
+fn data_routes() -> actix_web::Scope {
+    web::scope("/api/v2")
+        .guard(guard::fn_guard(|ctx| is_data_path(ctx.head().uri.path())))
+        .service(
+            web::resource("/{service}/{resource:.*}").route(web::route().to(data::service_request)),
         )
-        .route(
-            "/api/v2/{service}/{resource:.*}",
-            web::route().to(data::service_request),
-        );
+        .service(web::resource("/{service}").route(web::route().to(
+            |state, req, path: web::Path<String>, body, caller| async move {
+                data::service_request(
+                    state,
+                    req,
+                    web::Path::from((path.into_inner(), String::new())),
+                    body,
+                    caller,
+                )
+                .await
+            },
+        )))
+}
+
+/// Whether a path is a database service's: under `/api/v2/`, not the system or user API, and
+/// not a SAML service's own endpoint.
+fn is_data_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v2/") else {
+        return false;
+    };
+    let (service, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    !service.is_empty()
+        && !matches!(service, "system" | "user")
+        && !matches!(tail, "sso" | "acs" | "metadata")
 }

@@ -1,8 +1,7 @@
 //! Runs planned statements on a service's pool and assembles the records' JSON from the
 //! per-key JSON texts PostgreSQL produced. The only stage that touches a service database.
 
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres, Row};
+use sqlx::{PgConnection, Row};
 
 use std::collections::HashMap;
 
@@ -11,6 +10,8 @@ use super::plan::{Bound, Output, ReadPlan, encode_cursor};
 use super::routine::{CallPlan, Returns};
 use super::sql;
 use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan, WriteValue};
+use crate::services::ConnPool;
+use crate::services::pool::Pooled;
 use crate::statement::Statement;
 
 /// The records of a read, each a JSON object's text, in order.
@@ -98,34 +99,21 @@ pub struct DbSession {
 /// was cancelled — it is closed instead of returned: PostgreSQL sees the closed socket
 /// (`statement::watch_client`) and stops the statement, where a returned connection would first
 /// wait for the statement to run to its end.
-struct Held {
-    conn: PoolConnection<Postgres>,
-    released: bool,
-}
+struct Held(Pooled);
 
 impl Held {
-    async fn acquire(pool: &PgPool) -> Result<Self, ExecError> {
-        Ok(Self {
-            conn: pool.acquire().await?,
-            released: false,
-        })
+    async fn acquire(pool: &ConnPool) -> Result<Self, ExecError> {
+        Ok(Self(pool.acquire().await.map_err(sqlx::Error::from)?))
     }
 
     fn conn(&mut self) -> &mut PgConnection {
-        &mut self.conn
+        self.0.conn()
     }
 
-    /// Returns the connection to the pool.
-    fn release(mut self) {
-        self.released = true;
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if !self.released {
-            self.conn.close_on_drop();
-        }
+    /// Returns the connection to the pool; `clean` when everything it began ended well (after
+    /// an error the pool checks it first).
+    async fn release(self, clean: bool) {
+        self.0.release(clean).await;
     }
 }
 
@@ -151,7 +139,7 @@ macro_rules! with_session {
             }
         }
         .await;
-        held.release();
+        held.release(out.is_ok()).await;
         out?
     }};
 }
@@ -180,7 +168,7 @@ fn record_json(row: &sqlx::postgres::PgRow, output: &[Output]) -> Result<String,
 
 /// Runs a read.
 pub async fn read(
-    pool: &PgPool,
+    pool: &ConnPool,
     session: &DbSession,
     plan: &ReadPlan,
 ) -> Result<ReadResult, ExecError> {
@@ -228,7 +216,7 @@ pub enum Streamed {
 /// export never sits in memory whole. A bounded channel carries them: a slow client slows the
 /// query down instead of filling memory, and a client gone stops it.
 pub fn read_streamed(
-    pool: &PgPool,
+    pool: &ConnPool,
     session: &DbSession,
     plan: &ReadPlan,
 ) -> tokio::sync::mpsc::Receiver<Result<Streamed, ExecError>> {
@@ -270,7 +258,7 @@ pub fn read_streamed(
             }
             drop(rows);
             conn.commit().await?;
-            held.release();
+            held.release(true).await;
             let next_cursor = has_more
                 .then(|| last_keys.as_deref().map(encode_cursor))
                 .flatten();
@@ -290,7 +278,11 @@ pub fn read_streamed(
 }
 
 /// Counts the rows a read's condition matches.
-pub async fn count(pool: &PgPool, session: &DbSession, plan: &ReadPlan) -> Result<i64, ExecError> {
+pub async fn count(
+    pool: &ConnPool,
+    session: &DbSession,
+    plan: &ReadPlan,
+) -> Result<i64, ExecError> {
     let stmt = sql::count(&plan.table, plan.condition.as_ref());
     let row = with_session!(pool, session, |conn| Statement::postgres(&stmt)
         .pg()
@@ -323,7 +315,7 @@ pub struct WriteOutcome {
 /// Runs a write in one transaction, each operation in a savepoint: a failed operation leaves
 /// nothing of itself; the batch mode decides whether the others stay.
 pub async fn write(
-    pool: &PgPool,
+    pool: &ConnPool,
     session: &DbSession,
     plan: &WritePlan,
     refused: Vec<RecordError>,
@@ -337,7 +329,7 @@ pub async fn write(
         // PostgreSQL makes a single statement atomic: no transaction, one round trip.
         let mut held = Held::acquire(pool).await?;
         let outcome = run_op(held.conn(), plan, &plan.ops[0]).await;
-        held.release();
+        held.release(outcome.is_ok()).await;
         let committed = outcome.is_ok() || plan.mode != BatchMode::Rollback;
         return Ok(WriteOutcome {
             results: vec![outcome],
@@ -346,7 +338,7 @@ pub async fn write(
     }
     let mut held = Held::acquire(pool).await?;
     let out = write_in_transaction(held.conn(), session, plan, refused).await;
-    held.release();
+    held.release(out.is_ok()).await;
     out
 }
 
@@ -588,7 +580,7 @@ pub enum CallResult {
 /// Runs a call in a transaction whose `search_path` is the routine's schema only (with
 /// `pg_temp` last), so its unqualified name and what it references resolve there.
 pub async fn call(
-    pool: &PgPool,
+    pool: &ConnPool,
     session: &DbSession,
     plan: &CallPlan,
 ) -> Result<CallResult, ExecError> {
@@ -610,7 +602,7 @@ pub async fn call(
         Ok::<_, sqlx::Error>(rows)
     }
     .await;
-    held.release();
+    held.release(rows.is_ok()).await;
     let rows = rows?;
     let text = |row: &sqlx::postgres::PgRow| -> Result<String, ExecError> {
         Ok(row

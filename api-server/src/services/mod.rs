@@ -10,8 +10,12 @@ use std::time::Duration;
 
 use rampart_schema::{IntrospectOptions, SchemaModel, introspect};
 use serde_json::{Map, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
-use sqlx::{Connection, PgPool};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+pub mod pool;
+
+pub use pool::ConnPool;
 
 use crate::config::Limits;
 use crate::system::crypto::MasterKey;
@@ -29,7 +33,7 @@ pub struct ServiceHandle {
     pub label: String,
     pub description: Option<String>,
     pub kind: String,
-    pub pool: PgPool,
+    pub pool: ConnPool,
     /// The service's `max_records` (clamped to the configured ceiling).
     pub max_records: u64,
     /// `db_role_map`: Rampart role name → database role the role's statements run as.
@@ -56,16 +60,26 @@ impl ServiceHandle {
 
     /// Re-reads the schema.
     pub async fn refresh(&self) -> Result<Arc<SchemaModel>, ServiceError> {
-        let model = Arc::new(
-            introspect(&self.pool, &self.options)
-                .await
-                .map_err(|e| ServiceError::Introspect(e.to_string()))?,
-        );
+        let model = Arc::new(introspect_with(&self.pool, &self.options).await?);
         if let Ok(mut slot) = self.schema.write() {
             *slot = Arc::clone(&model);
         }
         Ok(model)
     }
+}
+
+/// Introspects on a connection of the pool.
+async fn introspect_with(
+    pool: &ConnPool,
+    options: &IntrospectOptions,
+) -> Result<SchemaModel, ServiceError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| ServiceError::Connect(describe(&e.into())))?;
+    let model = introspect(conn.conn(), options).await;
+    conn.release(model.is_ok()).await;
+    model.map_err(|e| ServiceError::Introspect(e.to_string()))
 }
 
 /// Why a service could not be used.
@@ -231,21 +245,18 @@ impl Registry {
             .decrypted_config(key)
             .map_err(|e| ServiceError::Config(e.to_string()))?;
         let opts = connect_options(&config, limits)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(pool_size(&config, limits))
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(|conn, _| {
-                Box::pin(crate::statement::watch_client(conn, CLIENT_CHECK_MS))
-            })
-            .connect_with(opts)
-            .await
-            .map_err(|e| ServiceError::Connect(describe(&e)))?;
+        let pool = ConnPool::connect(
+            opts,
+            pool_size(&config, limits),
+            Duration::from_secs(5),
+            Some(|conn| Box::pin(crate::statement::watch_client(conn, CLIENT_CHECK_MS))),
+        )
+        .await
+        .map_err(|e| ServiceError::Connect(describe(&e.into())))?;
         let options = IntrospectOptions {
             schema: text(&config, "schema"),
         };
-        let model = introspect(&pool, &options)
-            .await
-            .map_err(|e| ServiceError::Introspect(e.to_string()))?;
+        let model = introspect_with(&pool, &options).await?;
         let max_records = config
             .get("max_records")
             .and_then(|v| {
@@ -305,7 +316,7 @@ impl Registry {
                     h.name.clone(),
                     h.pool.size(),
                     h.pool.num_idle(),
-                    h.pool.options().get_max_connections(),
+                    h.pool.max_connections(),
                 )
             })
             .collect();
@@ -319,7 +330,7 @@ impl Registry {
             live.remove(&id);
         }
         if let Some(h) = self.handles.lock().await.remove(&id) {
-            h.pool.close().await;
+            h.pool.close();
         }
     }
 }

@@ -28,6 +28,7 @@ mod metrics;
 mod oidc;
 mod openapi;
 mod pg_tls;
+mod pool;
 mod preview;
 mod rbac_matrix;
 mod rbac_matrix_rows;

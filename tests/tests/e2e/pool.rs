@@ -1,0 +1,182 @@
+//! The database services' connection pool (`services::pool`) against a real PostgreSQL: it
+//! lends a connection handed back cleanly without checking it, and still never lends one
+//! that is dirty, dead or abandoned.
+
+use std::time::Duration;
+
+use rampart_server::services::ConnPool;
+use rampart_server::services::pool::{CHECK_AFTER_IDLE, PoolError};
+use rampart_tests::TestDb;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, Row};
+
+async fn pool(db: &TestDb, max: u32, timeout: Duration) -> ConnPool {
+    let options: PgConnectOptions = db.url().parse().expect("url");
+    ConnPool::connect(options, max, timeout, None)
+        .await
+        .expect("the pool connects")
+}
+
+async fn backend_pid(conn: &mut PgConnection) -> i32 {
+    sqlx::query("SELECT pg_backend_pid()")
+        .fetch_one(conn)
+        .await
+        .expect("pid")
+        .get(0)
+}
+
+/// The state of a backend as PostgreSQL reports it (`idle`, `idle in transaction`, …), or
+/// `None` once it is gone.
+async fn backend_state(admin: &mut PgConnection, pid: i32) -> Option<String> {
+    sqlx::query("SELECT state FROM pg_stat_activity WHERE pid = $1")
+        .bind(pid)
+        .fetch_optional(admin)
+        .await
+        .expect("pg_stat_activity")
+        .map(|r| r.get(0))
+}
+
+#[tokio::test]
+async fn a_connection_handed_back_cleanly_is_lent_again() {
+    let db = TestDb::empty().await;
+    let pool = pool(&db, 4, Duration::from_secs(5)).await;
+    assert_eq!(
+        (pool.size(), pool.num_idle()),
+        (1, 1),
+        "connect proves the options once"
+    );
+    let mut a = pool.acquire().await.unwrap();
+    let first = backend_pid(a.conn()).await;
+    a.release(true).await;
+    let mut b = pool.acquire().await.unwrap();
+    assert_eq!(
+        backend_pid(b.conn()).await,
+        first,
+        "the same backend serves again"
+    );
+    // A second lent at once is a new connection.
+    let mut c = pool.acquire().await.unwrap();
+    assert_ne!(backend_pid(c.conn()).await, first);
+    assert_eq!((pool.size(), pool.num_idle()), (2, 0));
+    b.release(true).await;
+    c.release(true).await;
+    assert_eq!((pool.size(), pool.num_idle()), (2, 2));
+    pool.close();
+    assert_eq!(pool.size(), 0);
+}
+
+#[tokio::test]
+async fn a_transaction_abandoned_on_an_error_is_rolled_back_before_the_connection_rests() {
+    let db = TestDb::empty().await;
+    let mut admin = db.connect().await;
+    sqlx::query("CREATE TABLE t (n int)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pool = pool(&db, 1, Duration::from_secs(5)).await;
+    let mut lent = pool.acquire().await.unwrap();
+    let pid = backend_pid(lent.conn()).await;
+    {
+        let mut tx = lent.conn().begin().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        // Dropped without commit or rollback, as `?` does on an error.
+    }
+    lent.release(false).await;
+    assert_eq!(
+        backend_state(&mut admin, pid).await.as_deref(),
+        Some("idle"),
+        "the queued ROLLBACK was sent when the connection came back, not at its next use"
+    );
+    let count: i64 = sqlx::query("SELECT count(*) FROM t")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0, "nothing of the abandoned transaction stayed");
+    let mut again = pool.acquire().await.unwrap();
+    assert_eq!(
+        backend_pid(again.conn()).await,
+        pid,
+        "a sound connection is kept"
+    );
+    again.release(true).await;
+}
+
+#[tokio::test]
+async fn a_connection_never_handed_back_is_closed() {
+    let db = TestDb::empty().await;
+    let mut admin = db.connect().await;
+    let pool = pool(&db, 2, Duration::from_secs(5)).await;
+    let mut lent = pool.acquire().await.unwrap();
+    let pid = backend_pid(lent.conn()).await;
+    drop(lent);
+    assert_eq!(pool.size(), 0, "the pool no longer counts it");
+    // PostgreSQL notices the closed socket on its own schedule: wait for it, bounded.
+    let mut gone = false;
+    for _ in 0..100 {
+        if backend_state(&mut admin, pid).await.is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the backend of the dropped connection ended");
+    let mut next = pool.acquire().await.unwrap();
+    assert_ne!(
+        backend_pid(next.conn()).await,
+        pid,
+        "a new connection replaced it"
+    );
+    next.release(true).await;
+}
+
+#[tokio::test]
+async fn a_connection_that_died_while_resting_is_replaced() {
+    let db = TestDb::empty().await;
+    let mut admin = db.connect().await;
+    let pool = pool(&db, 1, Duration::from_secs(5)).await;
+    let mut lent = pool.acquire().await.unwrap();
+    let pid = backend_pid(lent.conn()).await;
+    lent.release(true).await;
+    let terminated: bool = sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap()
+        .get(0);
+    assert!(terminated);
+    // Rested long enough to be checked before it is lent again.
+    tokio::time::sleep(CHECK_AFTER_IDLE + Duration::from_millis(200)).await;
+    let mut next = pool.acquire().await.expect("a live connection");
+    let new_pid = backend_pid(next.conn()).await;
+    assert_ne!(new_pid, pid);
+    next.release(true).await;
+    assert_eq!(pool.size(), 1, "the dead one is no longer counted");
+}
+
+#[tokio::test]
+async fn a_busy_pool_makes_callers_wait_then_gives_up_and_a_closed_pool_refuses() {
+    let db = TestDb::empty().await;
+    let pool = pool(&db, 1, Duration::from_millis(300)).await;
+    let held = pool.acquire().await.unwrap();
+    assert!(matches!(
+        pool.acquire().await.err(),
+        Some(PoolError::TimedOut(_))
+    ));
+    // A caller waiting when the connection comes back gets it.
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.acquire().await.map(drop).is_ok() })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    held.release(true).await;
+    assert!(waiter.await.unwrap(), "the waiter was served");
+    pool.close();
+    assert!(matches!(
+        pool.acquire().await.err(),
+        Some(PoolError::Closed)
+    ));
+}
