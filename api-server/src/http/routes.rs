@@ -429,26 +429,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `/api/v2/{service}` and `/api/v2/{service}/{resource:.*}`: every database request. A
-/// static prefix and a guard pick these out before anything else is tried, so the hot path
-/// pays for one pattern match instead of walking every route with a variable segment.
+/// static prefix and a guard pick these out before anything else is tried, and the handler
+/// splits the path itself: the hot path runs no route's regular expression.
 fn data_routes() -> actix_web::Scope {
     web::scope("/api/v2")
         .guard(guard::fn_guard(|ctx| is_data_path(ctx.head().uri.path())))
-        .service(
-            web::resource("/{service}/{resource:.*}").route(web::route().to(data::service_request)),
-        )
-        .service(web::resource("/{service}").route(web::route().to(
-            |state, req, path: web::Path<String>, body, caller| async move {
-                data::service_request(
-                    state,
-                    req,
-                    web::Path::from((path.into_inner(), String::new())),
-                    body,
-                    caller,
-                )
-                .await
-            },
-        )))
+        .default_service(web::to(data::service_request))
 }
 
 /// Whether a path is a database service's: under `/api/v2/`, not the system or user API, and

@@ -24,6 +24,45 @@ pub struct RawRequest {
     pub body: Option<serde_json::Value>,
 }
 
+/// `(service, resource path)` of a request path under `/api/v2/`, each percent-decoded
+/// (invalid UTF-8 replaced): `/api/v2/db/_table/a%20b/1` → `("db", "_table/a b/1")`. `None`
+/// outside `/api/v2/` or without a service name.
+#[must_use]
+pub fn service_path(path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix("/api/v2/")?;
+    let (service, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    (!service.is_empty()).then(|| (percent_decode(service), percent_decode(tail)))
+}
+
+/// Decodes every `%XX` of a path part; a `%` not followed by two hex digits stays as it is,
+/// and `+` is a plus (paths are not forms).
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or_default());
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Which resource of a database service a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
@@ -211,6 +250,28 @@ fn split_inline_args(segment: &str) -> Option<(String, Option<Vec<String>>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_paths_are_split_and_decoded() {
+        let split = |p: &str| service_path(p);
+        assert_eq!(split("/api/v2/db"), Some(("db".into(), String::new())));
+        assert_eq!(split("/api/v2/db/"), Some(("db".into(), String::new())));
+        assert_eq!(
+            split("/api/v2/db/_table/orders/1"),
+            Some(("db".into(), "_table/orders/1".into()))
+        );
+        assert_eq!(
+            split("/api/v2/my%20db/_table/a%20b/x%2Fy+z%zz%4"),
+            Some(("my db".into(), "_table/a b/x/y+z%zz%4".into()))
+        );
+        assert_eq!(
+            split("/api/v2/db/_table/caf%C3%A9/%FF"),
+            Some(("db".into(), "_table/café/\u{fffd}".into()))
+        );
+        assert_eq!(split("/api/v2/"), None);
+        assert_eq!(split("/api/v2//x"), None);
+        assert_eq!(split("/api/v1/db"), None);
+    }
 
     fn limits() -> ParseLimits {
         ParseLimits {

@@ -154,11 +154,11 @@ pub const READ_ONLY_HEADER: &str = "x-rampart-read-only";
 pub async fn service_request(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
     body: web::Bytes,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let (service_name, tail) = path.into_inner();
+    let (service_name, tail) = crate::request::service_path(req.path())
+        .ok_or_else(|| ApiError::not_found("Resource not found."))?;
     let raw = raw_request(&req, &tail, &body)?;
     // A client may also restrict itself (the MCP bridge in read-only mode does): the header
     // can only take rights away.
