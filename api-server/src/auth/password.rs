@@ -1,8 +1,11 @@
-//! Passwords: the policy a new one must meet, and hashing with argon2id at the
-//! OWASP-recommended parameters (m=19 MiB, t=2, p=1). Verification of an unknown account
-//! still spends one hash, so timing does not reveal which e-mails exist.
+//! Passwords: the policy a new one must meet, and hashing with argon2id at one of the
+//! parameter sets OWASP's Password Storage Cheat Sheet recommends as equally strong
+//! (m=7 MiB, t=5, p=1): the one with the least memory, since every sign-in in flight holds
+//! its hash's memory and the allocator keeps what it was given. Hashes made with other
+//! parameters still verify (they carry their own). Verification of an unknown account still
+//! spends one hash, so timing does not reveal which e-mails exist.
 
-use argon2::Argon2;
+use argon2::{Algorithm, Argon2, Params, Version};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
@@ -59,9 +62,21 @@ pub fn check_policy(password: &str, min_length: usize, personal: &[&str]) -> Res
     Ok(())
 }
 
+/// Memory (KiB), passes and lanes of new hashes.
+pub const PARAMS: (u32, u32, u32) = (7 * 1024, 5, 1);
+
+fn hasher() -> Argon2<'static> {
+    let (m, t, p) = PARAMS;
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(m, t, p, None).unwrap_or_default(),
+    )
+}
+
 /// Hashes a password into its PHC string.
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
-    Ok(Argon2::default()
+    Ok(hasher()
         .hash_password(password.as_bytes())?
         .to_string())
 }
@@ -79,7 +94,7 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
     let Ok(parsed) = PasswordHash::new(candidate) else {
         return false;
     };
-    let ok = Argon2::default()
+    let ok = hasher()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok();
     ok && real
@@ -92,9 +107,21 @@ mod tests {
     #[test]
     fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
         let h = hash("correct horse battery staple").unwrap();
-        assert!(h.starts_with("$argon2id$"));
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
         assert!(verify("correct horse battery staple", Some(&h)));
         assert!(!verify("Correct horse battery staple", Some(&h)));
+    }
+
+    #[test]
+    fn a_hash_made_with_other_parameters_still_verifies() {
+        // Argon2's defaults (m=19 MiB, t=2), which earlier versions used.
+        let old = Argon2::default()
+            .hash_password(b"correct horse battery staple")
+            .unwrap()
+            .to_string();
+        assert!(old.contains("m=19456,t=2,p=1"), "{old}");
+        assert!(verify("correct horse battery staple", Some(&old)));
+        assert!(!verify("correct horse battery stable", Some(&old)));
     }
 
     #[test]
