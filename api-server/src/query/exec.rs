@@ -144,23 +144,37 @@ macro_rules! with_session {
     }};
 }
 
-/// Appends `"key":` with the key JSON-escaped.
-fn push_key(out: &mut String, key: &str) {
-    out.push_str(&serde_json::to_string(key).unwrap_or_else(|_| "\"\"".into()));
-    out.push(':');
+/// The `"key":` of each output, JSON-escaped: made once per statement, copied into every
+/// record.
+fn key_prefixes(output: &[Output]) -> Vec<String> {
+    output
+        .iter()
+        .map(|o| {
+            let mut k = serde_json::to_string(&o.key).unwrap_or_else(|_| "\"\"".into());
+            k.push(':');
+            k
+        })
+        .collect()
 }
 
-/// One record's JSON from the per-output JSON texts in the first columns of a row.
-fn record_json(row: &sqlx::postgres::PgRow, output: &[Output]) -> Result<String, sqlx::Error> {
-    let mut record = String::with_capacity(64 * output.len());
+/// One record's JSON from the per-output JSON texts in the first columns of a row (read in
+/// place, not copied out of the row first).
+fn record_json(row: &sqlx::postgres::PgRow, keys: &[String]) -> Result<String, sqlx::Error> {
+    let mut values = Vec::with_capacity(keys.len());
+    let mut len = 2 + keys.len();
+    for (i, k) in keys.iter().enumerate() {
+        let value: Option<&str> = row.try_get(i)?;
+        len += k.len() + value.map_or(4, str::len);
+        values.push(value);
+    }
+    let mut record = String::with_capacity(len);
     record.push('{');
-    for (i, o) in output.iter().enumerate() {
+    for (i, (k, v)) in keys.iter().zip(values).enumerate() {
         if i > 0 {
             record.push(',');
         }
-        push_key(&mut record, &o.key);
-        let value: Option<String> = row.try_get(i)?;
-        record.push_str(value.as_deref().unwrap_or("null"));
+        record.push_str(k);
+        record.push_str(v.unwrap_or("null"));
     }
     record.push('}');
     Ok(record)
@@ -185,8 +199,9 @@ pub async fn read(
         next_cursor: None,
     };
     let key_count = plan.keyset.as_ref().map_or(0, |k| k.columns.len());
+    let keys = key_prefixes(&plan.output);
     for (n, row) in rows.iter().take(limit).enumerate() {
-        result.records.push(record_json(row, &plan.output)?);
+        result.records.push(record_json(row, &keys)?);
         if has_more && n + 1 == limit && key_count > 0 {
             let keys: Vec<Option<String>> = (0..key_count)
                 .map(|j| row.try_get::<Option<String>, _>(plan.output.len() + j))
@@ -225,7 +240,7 @@ pub fn read_streamed(
     let pool = pool.clone();
     let settings = session.settings.clone();
     let stmt = Statement::postgres(&sql::read(plan));
-    let output = plan.output.clone();
+    let keys = key_prefixes(&plan.output);
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let key_count = plan.keyset.as_ref().map_or(0, |k| k.columns.len());
     tokio::spawn(async move {
@@ -243,10 +258,10 @@ pub fn read_streamed(
                     has_more = true;
                     break;
                 }
-                let record = record_json(&row, &output)?;
+                let record = record_json(&row, &keys)?;
                 if key_count > 0 && sent + 1 == limit {
                     let keys: Vec<Option<String>> = (0..key_count)
-                        .map(|j| row.try_get::<Option<String>, _>(output.len() + j))
+                        .map(|j| row.try_get::<Option<String>, _>(keys.len() + j))
                         .collect::<Result<_, _>>()?;
                     last_keys = Some(keys);
                 }
@@ -544,6 +559,7 @@ fn written(
 ) -> Result<Vec<String>, OpError> {
     let checked = !matches!(op, WriteOp::Delete { .. });
     let mut records = Vec::with_capacity(rows.len());
+    let keys = key_prefixes(&plan.returning);
     for row in rows {
         if checked {
             let ok: Option<bool> = row
@@ -553,7 +569,7 @@ fn written(
                 return Err(OpError::RowFilter);
             }
         }
-        records.push(record_json(row, &plan.returning).map_err(|e| OpError::Exec(e.into()))?);
+        records.push(record_json(row, &keys).map_err(|e| OpError::Exec(e.into()))?);
     }
     match op {
         WriteOp::Update { id: Some(id), .. }
