@@ -126,20 +126,17 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
     let registry = Registry::default();
     for s in services.iter().filter(|s| s.is_active && s.is_database()) {
         let subject = format!("service {}", s.name);
-        let handle = match registry.get(s, key, &config.limits).await {
-            Ok(h) => h,
-            Err(e) => {
-                out.push(finding(
-                    Severity::High,
-                    "service_unreachable",
-                    &subject,
-                    format!("cannot be checked: {e}"),
-                ));
-                continue;
-            }
+        let connected = match registry.get(s, key, &config.limits).await {
+            Ok(h) => h
+                .pool
+                .acquire()
+                .await
+                .map(|c| (h, c))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        let mut conn = match handle.pool.acquire().await {
-            Ok(c) => c,
+        let (handle, mut conn) = match connected {
+            Ok(both) => both,
             Err(e) => {
                 out.push(finding(
                     Severity::High,

@@ -5,9 +5,9 @@
 //! parameters still verify (they carry their own). Verification of an unknown account still
 //! spends one hash, so timing does not reveal which e-mails exist.
 
-use argon2::{Algorithm, Argon2, Params, Version};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
 
 /// The longest password accepted (hashing cost stays bounded).
 pub const MAX_LENGTH: usize = 1024;
@@ -76,9 +76,7 @@ fn hasher() -> Argon2<'static> {
 
 /// Hashes a password into its PHC string.
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
-    Ok(hasher()
-        .hash_password(password.as_bytes())?
-        .to_string())
+    Ok(hasher().hash_password(password.as_bytes())?.to_string())
 }
 
 /// Whether `password` matches `stored`. `None` (no such user) burns one verification on a
