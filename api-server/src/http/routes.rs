@@ -438,13 +438,29 @@ fn data_routes() -> actix_web::Scope {
 }
 
 /// Whether a path is a database service's: under `/api/v2/`, not the system or user API, and
-/// not a SAML service's own endpoint.
+/// not a SAML service's own endpoint — judged on the decoded names the handler will see, so
+/// `/api/v2/sys%74em/…` is the system API here too.
 fn is_data_path(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix("/api/v2/") else {
-        return false;
-    };
-    let (service, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    !service.is_empty()
-        && !matches!(service, "system" | "user")
-        && !matches!(tail, "sso" | "acs" | "metadata")
+    crate::request::service_path(path).is_some_and(|(service, tail)| {
+        !matches!(&*service, "system" | "user") && !matches!(&*tail, "sso" | "acs" | "metadata")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_data_path;
+
+    #[test]
+    fn data_paths_are_told_apart_by_their_decoded_names() {
+        assert!(is_data_path("/api/v2/db"));
+        assert!(is_data_path("/api/v2/db/_table/orders/1"));
+        assert!(is_data_path("/api/v2/db/_table/sso"));
+        assert!(!is_data_path("/api/v2/"));
+        assert!(!is_data_path("/api/v2/system/role"));
+        assert!(!is_data_path("/api/v2/sys%74em/role"));
+        assert!(!is_data_path("/api/v2/user/session"));
+        assert!(!is_data_path("/api/v2/okta/sso"));
+        assert!(!is_data_path("/api/v2/okta/ac%73"));
+        assert!(!is_data_path("/api/docs/"));
+    }
 }

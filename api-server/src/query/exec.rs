@@ -11,7 +11,7 @@ use super::routine::{CallPlan, Returns};
 use super::sql;
 use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan, WriteValue};
 use crate::services::ConnPool;
-use crate::services::pool::Pooled;
+use crate::services::pool::PoolError;
 use crate::statement::Statement;
 
 /// The records of a read, each a JSON object's text, in order.
@@ -93,36 +93,19 @@ pub struct DbSession {
     pub settings: Vec<(String, String)>,
 }
 
-/// A connection taken from a service's pool for one request. Handed back with
-/// [`Held::release`] once its statements are done (whatever they answered). Dropped without it
-/// — the request's future was dropped mid-statement because the client went away or an MCP call
-/// was cancelled — it is closed instead of returned: PostgreSQL sees the closed socket
-/// (`statement::watch_client`) and stops the statement, where a returned connection would first
-/// wait for the statement to run to its end.
-struct Held(Pooled);
-
-impl Held {
-    async fn acquire(pool: &ConnPool) -> Result<Self, ExecError> {
-        Ok(Self(pool.acquire().await.map_err(sqlx::Error::from)?))
-    }
-
-    fn conn(&mut self) -> &mut PgConnection {
-        self.0.conn()
-    }
-
-    /// Returns the connection to the pool; `clean` when everything it began ended well (after
-    /// an error the pool checks it first).
-    async fn release(self, clean: bool) {
-        self.0.release(clean).await;
+impl From<PoolError> for ExecError {
+    fn from(e: PoolError) -> Self {
+        sqlx::Error::from(e).into()
     }
 }
 
-/// Runs `body` on a held connection: plainly, or inside a transaction with the session's
-/// settings. The body's outcome, error or not, releases the connection; only a dropped future
-/// closes it.
+/// Runs `body` on a connection lent by the service's pool: plainly, or inside a transaction
+/// with the session's settings. The body's outcome, error or not, hands the connection back;
+/// only a dropped future closes it — the client went away or an MCP call was cancelled —, and
+/// PostgreSQL, seeing the socket close (`statement::watch_client`), stops the statement.
 macro_rules! with_session {
     ($pool:expr, $session:expr, |$conn:ident| $body:expr) => {{
-        let mut held = Held::acquire($pool).await?;
+        let mut held = $pool.acquire().await?;
         let out: Result<_, ExecError> = async {
             if $session.settings.is_empty() {
                 let $conn = held.conn();
@@ -157,24 +140,18 @@ fn key_prefixes(output: &[Output]) -> Vec<String> {
         .collect()
 }
 
-/// One record's JSON from the per-output JSON texts in the first columns of a row (read in
-/// place, not copied out of the row first).
+/// One record's JSON from the per-output JSON texts in the first columns of a row, read in
+/// place.
 fn record_json(row: &sqlx::postgres::PgRow, keys: &[String]) -> Result<String, sqlx::Error> {
-    let mut values = Vec::with_capacity(keys.len());
-    let mut len = 2 + keys.len();
-    for (i, k) in keys.iter().enumerate() {
-        let value: Option<&str> = row.try_get(i)?;
-        len += k.len() + value.map_or(4, str::len);
-        values.push(value);
-    }
-    let mut record = String::with_capacity(len);
+    let mut record = String::with_capacity(keys.iter().map(|k| k.len() + 16).sum::<usize>() + 2);
     record.push('{');
-    for (i, (k, v)) in keys.iter().zip(values).enumerate() {
+    for (i, k) in keys.iter().enumerate() {
         if i > 0 {
             record.push(',');
         }
         record.push_str(k);
-        record.push_str(v.unwrap_or("null"));
+        let value: Option<&str> = row.try_get(i)?;
+        record.push_str(value.unwrap_or("null"));
     }
     record.push('}');
     Ok(record)
@@ -203,10 +180,10 @@ pub async fn read(
     for (n, row) in rows.iter().take(limit).enumerate() {
         result.records.push(record_json(row, &keys)?);
         if has_more && n + 1 == limit && key_count > 0 {
-            let keys: Vec<Option<String>> = (0..key_count)
-                .map(|j| row.try_get::<Option<String>, _>(plan.output.len() + j))
+            let cursor: Vec<Option<String>> = (0..key_count)
+                .map(|j| row.try_get::<Option<String>, _>(keys.len() + j))
                 .collect::<Result<_, _>>()?;
-            result.next_cursor = Some(encode_cursor(&keys));
+            result.next_cursor = Some(encode_cursor(&cursor));
         }
     }
     Ok(result)
@@ -246,7 +223,7 @@ pub fn read_streamed(
     tokio::spawn(async move {
         let sender = tx.clone();
         let run = async move {
-            let mut held = Held::acquire(&pool).await?;
+            let mut held = pool.acquire().await?;
             let mut conn = sqlx::Connection::begin(held.conn()).await?;
             if !settings.is_empty() {
                 crate::statement::set_local(&mut conn, &settings).await?;
@@ -260,10 +237,10 @@ pub fn read_streamed(
                 }
                 let record = record_json(&row, &keys)?;
                 if key_count > 0 && sent + 1 == limit {
-                    let keys: Vec<Option<String>> = (0..key_count)
+                    let cursor: Vec<Option<String>> = (0..key_count)
                         .map(|j| row.try_get::<Option<String>, _>(keys.len() + j))
                         .collect::<Result<_, _>>()?;
-                    last_keys = Some(keys);
+                    last_keys = Some(cursor);
                 }
                 if sender.send(Ok(Streamed::Record(record))).await.is_err() {
                     // The client is gone: the dropped connection closes, which stops the query.
@@ -342,7 +319,7 @@ pub async fn write(
         && plan.max_affected.is_none();
     if one_statement {
         // PostgreSQL makes a single statement atomic: no transaction, one round trip.
-        let mut held = Held::acquire(pool).await?;
+        let mut held = pool.acquire().await?;
         let outcome = run_op(held.conn(), plan, &plan.ops[0]).await;
         held.release(outcome.is_ok()).await;
         let committed = outcome.is_ok() || plan.mode != BatchMode::Rollback;
@@ -351,7 +328,7 @@ pub async fn write(
             committed,
         });
     }
-    let mut held = Held::acquire(pool).await?;
+    let mut held = pool.acquire().await?;
     let out = write_in_transaction(held.conn(), session, plan, refused).await;
     held.release(out.is_ok()).await;
     out
@@ -609,7 +586,7 @@ pub async fn call(
     if matches!(plan.returns, Returns::Nothing | Returns::OutArgs) {
         stmt = stmt.into_call();
     }
-    let mut held = Held::acquire(pool).await?;
+    let mut held = pool.acquire().await?;
     let rows = async {
         let mut tx = sqlx::Connection::begin(held.conn()).await?;
         crate::statement::set_local(&mut tx, &settings).await?;

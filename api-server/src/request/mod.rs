@@ -7,6 +7,8 @@ mod params;
 
 pub use params::{Aggregate, FieldSelector, Nulls, OrderItem, ReadParams, RelatedRequest};
 
+use std::borrow::Cow;
+
 use crate::filter::{self, FilterError};
 use crate::rbac::Verb;
 
@@ -28,7 +30,7 @@ pub struct RawRequest {
 /// (invalid UTF-8 replaced): `/api/v2/db/_table/a%20b/1` → `("db", "_table/a b/1")`. `None`
 /// outside `/api/v2/` or without a service name.
 #[must_use]
-pub fn service_path(path: &str) -> Option<(String, String)> {
+pub fn service_path(path: &str) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
     let rest = path.strip_prefix("/api/v2/")?;
     let (service, tail) = rest.split_once('/').unwrap_or((rest, ""));
     (!service.is_empty()).then(|| (percent_decode(service), percent_decode(tail)))
@@ -36,9 +38,9 @@ pub fn service_path(path: &str) -> Option<(String, String)> {
 
 /// Decodes every `%XX` of a path part; a `%` not followed by two hex digits stays as it is,
 /// and `+` is a plus (paths are not forms).
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str) -> Cow<'_, str> {
     if !s.contains('%') {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -60,7 +62,7 @@ fn percent_decode(s: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Which resource of a database service a request is for.
@@ -253,9 +255,9 @@ mod tests {
 
     #[test]
     fn service_paths_are_split_and_decoded() {
-        let split = |p: &str| service_path(p);
-        assert_eq!(split("/api/v2/db"), Some(("db".into(), String::new())));
-        assert_eq!(split("/api/v2/db/"), Some(("db".into(), String::new())));
+        let split = service_path;
+        assert_eq!(split("/api/v2/db"), Some(("db".into(), "".into())));
+        assert_eq!(split("/api/v2/db/"), Some(("db".into(), "".into())));
         assert_eq!(
             split("/api/v2/db/_table/orders/1"),
             Some(("db".into(), "_table/orders/1".into()))

@@ -187,6 +187,7 @@ impl ConnPool {
         .map_err(|_| PoolError::TimedOut(inner.acquire_timeout))?
         .map_err(|_| PoolError::Closed)?;
         loop {
+            // Not `while let`: its lock guard would live through the ping below.
             let Some(mut idle) = self.idle().pop() else {
                 break;
             };
@@ -211,8 +212,7 @@ impl ConnPool {
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.permits.close();
-        let idle = std::mem::take(&mut *self.idle());
-        drop(idle);
+        self.idle().clear();
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
