@@ -17,14 +17,28 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await page.getByRole('link', { name: 'New role' }).click()
   await page.getByLabel('Name', { exact: true }).fill('tenant-one')
   await page.getByLabel('Description').fill('Tenant 1 support desk')
-  await page.getByRole('button', { name: 'Add access row' }).click()
-
+  // A new role starts with one access row on the database, its table still to be chosen.
   const row = page.getByRole('group', { name: 'Access row 1' })
+  await expect(row.getByLabel('Service')).toHaveValue(/\d+/)
   await row.getByLabel('Service').selectOption({ label: 'db' })
-  await row.getByLabel('Component').fill('_table/customers/*')
+  const table = row.getByRole('combobox', { name: 'Table', exact: true })
+  await table.focus()
+  const tables = table.locator('optgroup[label="Tables and views"]')
+  for (const t of ['customers', 'orders', 'shipped_orders']) await expect(tables.getByRole('option', { name: t, exact: true })).toHaveCount(1)
+  await expect(table.locator('optgroup[label="Functions"]').getByRole('option', { name: 'order_total()' })).toHaveCount(1)
+  await table.selectOption({ label: 'customers' })
+  await expect(table).toHaveValue('_table/customers/*')
   await expect(row.getByRole('checkbox', { name: 'GET' })).toBeChecked()
   await expect(row.getByRole('checkbox', { name: 'DELETE' })).not.toBeChecked()
-  await row.getByRole('button', { name: /Row filter and field rules/ }).click()
+  // A pattern can still be typed by hand.
+  await table.selectOption({ label: 'A pattern (type it)…' })
+  await expect(row.getByLabel('Component')).toHaveValue('_table/customers/*')
+  await row.getByLabel('Component').fill('_table/cust*')
+  await expect(row.getByText('Field rules apply to one table: choose one above.')).toBeVisible()
+  await table.selectOption({ label: 'customers' })
+  await expect(row.getByLabel('Component')).toHaveCount(0)
+  // A new row shows its row filter and field rules at once.
+  await expect(row.getByRole('button', { name: /Row filter and field rules/ })).toHaveAttribute('aria-expanded', 'true')
 
   // The server's parser judges the filter as it is typed, and points at the mistake.
   const filter = row.getByLabel('Row filter')

@@ -13,10 +13,13 @@ describe('role helpers', () => {
     expect(tableOf('_table/*')).toBeNull()
     expect(tableOf('*')).toBeNull()
   })
-  it('offers wildcards and each table, saying what each covers', () => {
-    const options = componentOptions(['a'], ['f'])
-    expect(options.map((o) => o.value)).toEqual(['*', '_table/*', '_func/*', '_proc/*', '_schema/*', '_table/a/*', '_func/f'])
-    expect(options[1].label).toBe('all tables and views')
+  it('offers each table, the wildcards and each function, in groups', () => {
+    const groups = componentOptions(['a'], ['f'])
+    expect(groups.map((g) => g.group)).toEqual(['Tables and views', 'Wildcards', 'Functions'])
+    expect(groups.flatMap((g) => g.options.map((o) => o.value))).toEqual(['_table/a/*', '_table/*', '*', '_func/*', '_proc/*', '_schema/*', '_func/f'])
+    expect(groups[0].options[0].label).toBe('a')
+    // No empty group for a schema without functions.
+    expect(componentOptions(['a'], []).map((g) => g.group)).toEqual(['Tables and views', 'Wildcards'])
   })
   it('lists the tables a role names or covers on a service', () => {
     const row = (service_id: number | null, component: string) => ({ ...blankAccess(service_id), component })

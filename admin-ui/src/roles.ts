@@ -56,18 +56,22 @@ export function ruleOf(choice: string): FieldRule | undefined {
   return undefined
 }
 
-/** The components an access row can name for a schema, each with what it covers. */
-export function componentOptions(tables: string[], functions: string[]): { value: string; label: string }[] {
-  const out = [
-    { value: '*', label: 'everything in the service' },
-    { value: '_table/*', label: 'all tables and views' },
-    { value: '_func/*', label: 'all functions' },
-    { value: '_proc/*', label: 'all procedures' },
-    { value: '_schema/*', label: 'the schema of every table' },
-  ]
-  for (const t of tables) out.push({ value: `_table/${t}/*`, label: `${t} (its records and single records)` })
-  for (const f of functions) out.push({ value: `_func/${f}`, label: `function ${f}` })
-  return out
+/** The components an access row can name for a schema, grouped as the role editor offers them. */
+export function componentOptions(tables: string[], functions: string[]): { group: string; options: { value: string; label: string }[] }[] {
+  return [
+    { group: 'Tables and views', options: tables.map((t) => ({ value: `_table/${t}/*`, label: t })) },
+    {
+      group: 'Wildcards',
+      options: [
+        { value: '_table/*', label: 'All tables and views' },
+        { value: '*', label: 'Everything in the service' },
+        { value: '_func/*', label: 'All functions' },
+        { value: '_proc/*', label: 'All procedures' },
+        { value: '_schema/*', label: 'The schema of every table' },
+      ],
+    },
+    { group: 'Functions', options: functions.map((f) => ({ value: `_func/${f}`, label: `${f}()` })) },
+  ].filter((g) => g.options.length > 0)
 }
 
 /**

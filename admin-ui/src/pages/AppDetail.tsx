@@ -124,33 +124,34 @@ async function firstTarget(roleId: number): Promise<{ service: string; table: st
 function KeyPanel(props: { appKey: string; roleId: number | null }) {
   const field = useRef<HTMLInputElement>(null)
   const tryIt = useRef<HTMLTextAreaElement>(null)
-  const [said, setSaid] = useState('')
+  const [saidKey, setSaidKey] = useState('')
+  const [saidTry, setSaidTry] = useState('')
   const [target] = useLoad(() => (props.roleId === null ? Promise.resolve(null) : firstTarget(props.roleId)), [props.roleId])
   const command = target.state === 'ready' && target.data ? tryCommand(location.origin, props.appKey, target.data.service, target.data.table) : null
   return (
     <div class="key" role="region" aria-labelledby="key-title">
       <h2 id="key-title">The app's API key</h2>
-      <p>Copy it now: it is shown only this once, and Rampart keeps only its hash.</p>
+      <p>Copy it now: it is shown only once.</p>
       <label for="api-key">API key</label>
       <div class="actions">
         <input id="api-key" ref={field} class="mono wide" readOnly value={props.appKey} onFocus={(e) => (e.target as HTMLInputElement).select()} />
-        <button type="button" onClick={async () => setSaid(await copy(props.appKey, field.current))}>
+        <button type="button" onClick={async () => setSaidKey(await copy(props.appKey, field.current))}>
           Copy key
         </button>
+        <span role="status">{saidKey}</span>
       </div>
-      <p role="status">{said}</p>
       <p class="muted">
-        Send it as the <code>X-DreamFactory-API-Key</code> header (Rampart speaks DreamFactory's API, so its clients work as
-        they are).
+        Send it as the <code>X-DreamFactory-API-Key</code> header.
       </p>
       {command && (
         <>
           <label for="try-it">Try it</label>
           <div class="actions">
             <textarea id="try-it" ref={tryIt} class="mono grow" rows={4} readOnly value={command} />
-            <button type="button" class="secondary" onClick={async () => setSaid(await copy(command, tryIt.current))}>
+            <button type="button" class="secondary" onClick={async () => setSaidTry(await copy(command, tryIt.current))}>
               Copy command
             </button>
+            <span role="status">{saidTry}</span>
           </div>
         </>
       )}

@@ -22,10 +22,10 @@ export function GetStarted() {
   if (load.state !== 'ready') return null
   const c = load.data
   if (c.services > 0 && c.roles > 0 && c.apps > 0) return null
-  const steps = [
-    { done: c.services > 0, to: '/services/new', text: 'Connect a PostgreSQL database', hint: 'New service: test the connection, then browse its tables.' },
-    { done: c.roles > 0, to: '/roles/new', text: 'Define a role', hint: 'Which tables, which verbs, which rows (a row filter), and which fields are hidden or masked.' },
-    { done: c.apps > 0, to: '/apps/new', text: 'Create an app key with that role', hint: 'The key is shown once, with a request to try and agent configurations.' },
+  const steps: { done: boolean; to: string; text: string; hint?: string }[] = [
+    { done: c.services > 0, to: '/services/new', text: 'Connect a PostgreSQL database' },
+    { done: c.roles > 0, to: '/roles/new', text: 'Define a role', hint: 'its tables, verbs, rows and masked fields' },
+    { done: c.apps > 0, to: '/apps/new', text: 'Create an app key with that role' },
   ]
   return (
     <aside class="start" aria-labelledby="start-title">
@@ -42,7 +42,7 @@ export function GetStarted() {
             ) : (
               <Link to={s.to}>{s.text}</Link>
             )}{' '}
-            <span class="muted">— {s.hint}</span>
+            {s.hint && <span class="muted">— {s.hint}</span>}
           </li>
         ))}
       </ol>

@@ -2,7 +2,7 @@
 // wildcard, verbs, requestor), each with its row filter — checked by the server's own parser
 // as the admin types, the mistake shown at its position — and its field rules chosen from the
 // table's columns; the role's lookups. Everything is saved in one request (one transaction).
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
@@ -84,6 +84,11 @@ export function RoleEditor(props: { id?: number }) {
     lookups.reset(r?.lookup_by_role_id ?? [])
     setRemoved([])
   }, [load])
+  // A new role starts with one row on the first database, ready for its table to be chosen.
+  const fresh = load.state === 'ready' && load.data === null
+  useEffect(() => {
+    if (fresh && services.length > 0) setRows((rs) => (rs.length > 0 ? rs : [{ ...blankAccess(services[0].id), key: next++, text: '' }]))
+  }, [fresh, services])
 
   if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role…" />
   const stored = load.data
@@ -94,7 +99,8 @@ export function RoleEditor(props: { id?: number }) {
     e.preventDefault()
     run(async () => {
       const access = [
-        ...rows.map(({ key: _k, text, ...a }) => ({ ...a, filters: text.trim(), filter_op: 'AND' })),
+        // A row whose table was never chosen grants nothing and is left out.
+        ...rows.filter((r) => r.component !== '').map(({ key: _k, text, ...a }) => ({ ...a, filters: text.trim(), filter_op: 'AND' })),
         ...removed.map((id) => ({ id, role_id: null })),
       ]
       const record = {
@@ -137,13 +143,7 @@ export function RoleEditor(props: { id?: number }) {
         </div>
 
         <h2>Access</h2>
-        <p class="muted">
-          Nothing is reached unless a row grants it. A component is a table (<code>_table/orders/*</code>: its list and its
-          records), a function, or a wildcard (<code>_table/*</code>: every table).
-        </p>
-        {services.map((s) => (
-          <Components key={s.id} service={s.id} schema={rows.some((r) => r.service_id === s.id) ? schemaOf(s.id) : null} />
-        ))}
+        <p class="muted">Nothing is reached unless a row grants it.</p>
         {rows.length === 0 && <p class="empty">No access rows: this role reaches nothing.</p>}
         {rows.map((row, i) => (
           <AccessRow
@@ -191,22 +191,85 @@ export function RoleEditor(props: { id?: number }) {
   )
 }
 
-/** One datalist per service with every component it offers (shared by all its rows). */
-function Components(props: { service: number; schema: ServiceSchema | null }) {
-  const options = useMemo(
-    () =>
-      componentOptions(
-        props.schema?.table.map((t) => t.name) ?? [],
-        props.schema?.function.map((f) => f.name) ?? [],
-      ),
-    [props.schema],
-  )
+/** The component choices of a schema, computed once per schema (shared by all its rows). */
+const choices = new WeakMap<ServiceSchema, ReturnType<typeof componentOptions>>()
+function choicesOf(schema: ServiceSchema) {
+  let c = choices.get(schema)
+  if (!c) {
+    c = componentOptions(
+      schema.table.map((t) => t.name),
+      schema.function.map((f) => f.name),
+    )
+    choices.set(schema, c)
+  }
+  return c
+}
+
+/** The select's value for "a component typed by hand". */
+const PATTERN = '\u0000pattern'
+
+/**
+ * What an access row reaches: a table, a wildcard or a function picked from the introspected
+ * schema, or a pattern typed by hand. The schema's choices are rendered once the select is
+ * approached (pointer or focus), so a role with many rows on a 1,000-table schema opens quickly.
+ */
+function ComponentPicker(props: {
+  id: string
+  value: string
+  schema: ServiceSchema | null
+  /** Whether the row holds anything else (a filter, field rules), so a table must be chosen. */
+  required: boolean
+  onChange: (component: string) => void
+}) {
+  const { id, value, schema } = props
+  const groups = schema ? choicesOf(schema) : null
+  const known = groups?.some((g) => g.options.some((o) => o.value === value)) ?? true
+  const [typing, setTyping] = useState(false)
+  const [full, setFull] = useState(false)
+  const pattern = typing || (value !== '' && !known)
+  const label = groups?.flatMap((g) => g.options).find((o) => o.value === value)?.label ?? value
   return (
-    <datalist id={`components-${props.service}`}>
-      {options.map((o) => (
-        <option value={o.value} label={o.label} />
-      ))}
-    </datalist>
+    <>
+      <label>
+        Table
+        <select
+          required={props.required}
+          value={pattern ? PATTERN : value}
+          onFocus={() => setFull(true)}
+          onPointerEnter={() => setFull(true)}
+          onChange={(e) => {
+            const v = (e.target as HTMLSelectElement).value
+            setTyping(v === PATTERN)
+            if (v !== PATTERN) props.onChange(v)
+          }}
+        >
+          {value === '' && !pattern && <option value="">Choose…</option>}
+          {full && groups
+            ? groups.map((g) => (
+                <optgroup label={g.group}>
+                  {g.options.map((o) => (
+                    <option value={o.value}>{o.label}</option>
+                  ))}
+                </optgroup>
+              ))
+            : value !== '' && !pattern && <option value={value}>{label}</option>}
+          <option value={PATTERN}>A pattern (type it)…</option>
+        </select>
+      </label>
+      {pattern && (
+        <label>
+          Component
+          <input
+            id={`${id}-component`}
+            required
+            class="mono"
+            placeholder="e.g. _table/order*"
+            value={value}
+            onInput={(e) => props.onChange(valueOf(e))}
+          />
+        </label>
+      )}
+    </>
   )
 }
 
@@ -247,7 +310,7 @@ function AccessRow(props: {
   const tableName = tableOf(row.component)
   const table = tableName ? schema?.table.find((t) => t.name === tableName) ?? null : null
   const check = useFilterCheck(row.text, row.service_id, tableName)
-  const [open, setOpen] = useState(row.text !== '' || Object.keys(row.field_rules).length > 0)
+  const [open, setOpen] = useState(row.id === undefined || row.text !== '' || Object.keys(row.field_rules).length > 0)
   const rules = Object.keys(row.field_rules).length
   return (
     <fieldset class="access" aria-label={`Access row ${n}`}>
@@ -264,16 +327,13 @@ function AccessRow(props: {
             ))}
           </select>
         </label>
-        <label>
-          Component
-          <input
-            list={`components-${row.service_id}`}
-            required
-            placeholder="a table, e.g. _table/orders/*"
-            value={row.component}
-            onInput={(e) => onChange({ component: valueOf(e) })}
-          />
-        </label>
+        <ComponentPicker
+          id={id}
+          value={row.component}
+          schema={schema}
+          required={row.text.trim() !== '' || rules > 0}
+          onChange={(component) => onChange({ component })}
+        />
         <fieldset class="verbs">
           <legend>Verbs</legend>
           {VERBS.map((v) => (
@@ -316,10 +376,8 @@ function AccessRow(props: {
           onInput={(e) => onChange({ text: valueOf(e) })}
         />
         <small id={`${id}-filter-help`} class="muted">
-          Only rows that match are read or written. The API's filter language: <code>field = value</code> (also{' '}
-          <code>!=</code>, <code>&lt;</code>, <code>&lt;=</code>, <code>&gt;</code>, <code>&gt;=</code>), <code>and</code>/
-          <code>or</code>, <code>in (…)</code>, <code>like</code>, <code>is null</code>; a value can be a lookup such as{' '}
-          <code>{'{user.id}'}</code>. Checked by the server as you type.
+          Only matching rows are read or written, e.g. <code>tenant_id = 1 and status in ('open', 'paid')</code>;{' '}
+          <code>{'{user.id}'}</code> is a lookup. Checked as you type.
         </small>
         <div id={`${id}-filter-check`} aria-live="polite">
           {check?.valid === false && (
@@ -337,7 +395,7 @@ function AccessRow(props: {
           {check?.valid === true && <p class="ok">The filter is valid.</p>}
         </div>
         <h3>Field rules</h3>
-        {!tableName && <p class="muted">Field rules apply to one table: choose a component such as <code>_table/orders/*</code>.</p>}
+        {!tableName && <p class="muted">Field rules apply to one table: choose one above.</p>}
         {tableName && !table && <p class="muted">{schema ? `No table ${tableName} in this service.` : 'Loading the columns…'}</p>}
         {table && (
           <div class="scroll">

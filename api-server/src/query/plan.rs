@@ -83,11 +83,22 @@ pub struct OrderBy {
     pub nulls: Option<Nulls>,
 }
 
-/// A selected column of a table (bytea is sent as base64).
+/// How a selected column's value becomes JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// PostgreSQL's `to_json`.
+    Json,
+    /// Integers and booleans: their text already is their JSON, so `to_json` is skipped.
+    Bare,
+    /// bytea, as base64 text.
+    Base64,
+}
+
+/// A selected column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnOut {
     pub column: String,
-    pub base64: bool,
+    pub encoding: Encoding,
     /// Shown masked, by the role's field rule.
     pub mask: Option<Mask>,
 }
@@ -224,7 +235,13 @@ pub(crate) fn column<'t>(table: &'t Table, name: &str) -> Option<&'t Column> {
 pub(crate) fn out_column(c: &Column, rules: &TableRules) -> ColumnOut {
     ColumnOut {
         column: c.name.clone(),
-        base64: c.value_type == ValueType::Bytea,
+        encoding: match c.value_type {
+            ValueType::Bytea => Encoding::Base64,
+            ValueType::Boolean | ValueType::SmallInt | ValueType::Integer | ValueType::BigInt => {
+                Encoding::Bare
+            }
+            _ => Encoding::Json,
+        },
         mask: match rules.field(&c.name) {
             Some(FieldRule::Masked(m)) => Some(m),
             _ => None,

@@ -15,7 +15,7 @@ use sea_query::{
 
 use super::nested::{Step, StepAction};
 use super::plan::{
-    Bound, ColumnOut, Cond, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
+    Bound, ColumnOut, Cond, Encoding, Join, OrderBy, OutExpr, ReadPlan, RelatedSelect, TableTarget,
 };
 use super::routine::{CallArg, CallPlan, Returns};
 use super::write::{WriteOp, WritePlan, WriteValue};
@@ -195,13 +195,22 @@ fn column_expr(alias: &str, c: &ColumnOut, salt: &str) -> Expr {
     if let Some(mask) = c.mask {
         return masked(col(alias, &c.column), mask, salt);
     }
-    if c.base64 {
+    if c.encoding == Encoding::Base64 {
         Func::cust(Alias::new("encode"))
             .arg(col(alias, &c.column))
             .arg(Expr::val("base64"))
             .into()
     } else {
         col(alias, &c.column)
+    }
+}
+
+/// The JSON text of a selected column.
+fn column_json(alias: &str, c: &ColumnOut, salt: &str) -> Expr {
+    if c.encoding == Encoding::Bare && c.mask.is_none() {
+        text(col(alias, &c.column))
+    } else {
+        text(to_json(column_expr(alias, c, salt)))
     }
 }
 
@@ -266,7 +275,7 @@ fn related(r: &RelatedSelect, salt: &str) -> Expr {
 
 fn output_expr(e: &OutExpr, salt: &str) -> Expr {
     match e {
-        OutExpr::Column(c) => text(to_json(column_expr(OUTER, c, salt))),
+        OutExpr::Column(c) => column_json(OUTER, c, salt),
         OutExpr::Aggregate(agg, column) => {
             let arg = match column {
                 Some(c) => col(OUTER, c),
@@ -394,7 +403,7 @@ fn returning_exprs(plan: &WritePlan, with_check: bool) -> Vec<Expr> {
         .returning
         .iter()
         .map(|o| match &o.expr {
-            OutExpr::Column(c) => text(to_json(column_expr(alias, c, &plan.mask_salt))),
+            OutExpr::Column(c) => column_json(alias, c, &plan.mask_salt),
             _ => Expr::cust("NULL"),
         })
         .collect();
@@ -640,7 +649,7 @@ mod tests {
                     key: "id".into(),
                     expr: OutExpr::Column(ColumnOut {
                         column: "id".into(),
-                        base64: false,
+                        encoding: Encoding::Bare,
                         mask: None,
                     }),
                 },
@@ -648,7 +657,7 @@ mod tests {
                     key: "blob".into(),
                     expr: OutExpr::Column(ColumnOut {
                         column: "blob".into(),
-                        base64: true,
+                        encoding: Encoding::Base64,
                         mask: None,
                     }),
                 },
@@ -688,7 +697,7 @@ mod tests {
         let (sql, values) = read(&plan()).build(PostgresQueryBuilder);
         assert_eq!(
             sql,
-            r#"SELECT CAST(to_json("_t"."id") AS text) AS "c0", CAST(to_json(encode("_t"."blob", $1)) AS text) AS "c1" FROM "public"."orders" AS "_t" WHERE "_t"."status" = CAST($2 AS "public"."order_status") AND "_t"."total" > CAST($3 AS "pg_catalog"."int4") ORDER BY "_t"."id" ASC LIMIT $4"#
+            r#"SELECT CAST("_t"."id" AS text) AS "c0", CAST(to_json(encode("_t"."blob", $1)) AS text) AS "c1" FROM "public"."orders" AS "_t" WHERE "_t"."status" = CAST($2 AS "public"."order_status") AND "_t"."total" > CAST($3 AS "pg_catalog"."int4") ORDER BY "_t"."id" ASC LIMIT $4"#
         );
         assert_eq!(values.0.len(), 4);
     }
@@ -714,7 +723,7 @@ mod tests {
                 table: target("customers"),
                 columns: vec![ColumnOut {
                     column: "id".into(),
-                    base64: false,
+                    encoding: Encoding::Json,
                     mask: None,
                 }],
                 join: Join::Direct(vec![("customer_id".into(), "id".into())]),
@@ -754,7 +763,7 @@ mod tests {
             key: "ssn".into(),
             expr: OutExpr::Column(ColumnOut {
                 column: "ssn".into(),
-                base64: false,
+                encoding: Encoding::Json,
                 mask: Some(Mask::Last4),
             }),
         }];
@@ -768,7 +777,7 @@ mod tests {
         assert_eq!(values.0.len(), 3);
         p.output[0].expr = OutExpr::Column(ColumnOut {
             column: "ssn".into(),
-            base64: false,
+            encoding: Encoding::Json,
             mask: Some(Mask::Hash),
         });
         let (sql, _) = read(&p).build(PostgresQueryBuilder);
@@ -776,5 +785,13 @@ mod tests {
             sql.contains(r#"encode(sha256(convert_to($1 || CAST("_t"."ssn" AS text), $2)), $3)"#),
             "{sql}"
         );
+        // A masked integer is text now: it goes through to_json to be quoted.
+        p.output[0].expr = OutExpr::Column(ColumnOut {
+            column: "pin".into(),
+            encoding: Encoding::Bare,
+            mask: Some(Mask::Full),
+        });
+        let (sql, _) = read(&p).build(PostgresQueryBuilder);
+        assert!(sql.starts_with("SELECT CAST(to_json("), "{sql}");
     }
 }
