@@ -28,6 +28,8 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await expect(table.locator('optgroup[label="Functions"]').getByRole('option', { name: 'order_total()' })).toHaveCount(1)
   await table.selectOption({ label: 'customers' })
   await expect(table).toHaveValue('_table/customers/*')
+  // What the grant also opens, said where it is made.
+  await expect(row.getByText(/readable through related too: orders\. A row for one/)).toBeVisible()
   await expect(row.getByRole('checkbox', { name: 'GET' })).toBeChecked()
   await expect(row.getByRole('checkbox', { name: 'DELETE' })).not.toBeChecked()
   // A pattern can still be typed by hand.
@@ -38,7 +40,7 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await table.selectOption({ label: 'customers' })
   await expect(row.getByLabel('Component')).toHaveCount(0)
   // A new row shows its row filter and field rules at once.
-  await expect(row.getByRole('button', { name: /Row filter and field rules/ })).toHaveAttribute('aria-expanded', 'true')
+  await expect(row.getByRole('button', { name: 'Hide row filter and field rules' })).toHaveAttribute('aria-expanded', 'true')
 
   // The server's parser judges the filter as it is typed, and points at the mistake.
   const filter = row.getByLabel('Row filter')

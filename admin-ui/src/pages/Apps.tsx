@@ -93,7 +93,7 @@ export function AppFields(props: { value: AppSettings; onChange: (v: AppSettings
         {roles.state === 'ready' && roles.data.map((r) => <option value={r.id}>{r.name}</option>)}
       </select>
       <label class="check">
-        <input type="checkbox" checked={v.readOnly} onChange={(e) => set({ readOnly: checkedOf(e) })} /> Read-only key (no writes or function calls, whatever its role allows)
+        <input type="checkbox" checked={v.readOnly} onChange={(e) => set({ readOnly: checkedOf(e) })} /> Read-only key (refuses writes whatever its role allows)
       </label>
     </>
   )

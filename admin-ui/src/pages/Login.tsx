@@ -35,6 +35,7 @@ export function Login(props: { route: string }) {
           id="email"
           type="email"
           autocomplete="username"
+          autofocus
           required
           value={email}
           onInput={(e) => setEmail((e.target as HTMLInputElement).value)}

@@ -44,10 +44,11 @@ export function LookupsEditor(props: { lookups: Lookups }) {
   return (
     <>
       <h2>Lookups</h2>
-      <p class="muted">
-        Named values a row filter can use, written <code>{'{name}'}</code> (e.g. <code>tenant_id = {'{tenant}'}</code>). Mark
-        secrets private: their value is never shown again, and they are kept out of filters.
-      </p>
+      {rows.length > 0 && (
+        <p class="muted">
+          Named values a row filter can use as <code>{'{name}'}</code>. A private value is never shown again and kept out of filters.
+        </p>
+      )}
       {rows.length > 0 && (
         <div class="scroll">
         <table>

@@ -121,10 +121,7 @@ export function RoleEditor(props: { id?: number }) {
       }
       const r = await api<{ resource: { id: number }[] }>('POST', '/api/v2/system/role', { resource: [record] })
       const id = r.resource[0].id
-      flash(`Role ${record.name} created. Check it with “See as this role”, then`, {
-        to: `/apps/new?role=${id}`,
-        label: 'create an app key with it',
-      })
+      flash(`Role ${record.name} created.`, { to: `/apps/new?role=${id}`, label: 'Next: create an app key with it' })
       navigate(`/roles/${id}`)
     })
   }
@@ -316,7 +313,7 @@ function AccessRow(props: {
     <fieldset class="access" aria-label={`Access row ${n}`}>
       <legend>
         Access row {n}
-        <span class="muted"> — {row.component || '(no component)'}</span>
+        {row.component && <span class="muted"> — {row.component}</span>}
       </legend>
       <div class="access-line">
         <label>
@@ -347,18 +344,19 @@ function AccessRow(props: {
             </label>
           ))}
         </fieldset>
-        <label title="API: REST calls and MCP tools. Script: server-side scripts.">
-          Requestor
+        <label title="Who may use the row: API calls (REST and MCP tools), server-side scripts, or both.">
+          Used by
           <select value={row.requestor_mask} onChange={(e) => onChange({ requestor_mask: Number((e.target as HTMLSelectElement).value) })}>
-            <option value={1}>API (REST and MCP)</option>
+            <option value={1}>API and MCP</option>
             <option value={2}>Scripts</option>
-            <option value={3}>API and scripts</option>
+            <option value={3}>API, MCP and scripts</option>
           </select>
         </label>
       </div>
       <div class="actions">
         <button type="button" class="secondary" aria-expanded={open} aria-controls={`${id}-detail`} onClick={() => setOpen(!open)}>
-          Row filter and field rules (hide, mask){rules > 0 || row.text ? ` (${[row.text && 'filter', rules && `${rules} field rule${rules === 1 ? '' : 's'}`].filter(Boolean).join(', ')})` : ''}
+          {open ? 'Hide' : 'Show'} row filter and field rules
+          {!open && (rules > 0 || row.text) ? ` (${[row.text && 'a filter', rules && `${rules} field rule${rules === 1 ? '' : 's'}`].filter(Boolean).join(', ')})` : ''}
         </button>
         <button type="button" class="secondary" onClick={props.onRemove}>
           Remove<span class="sr-only"> access row {n}</span>
@@ -376,8 +374,7 @@ function AccessRow(props: {
           onInput={(e) => onChange({ text: valueOf(e) })}
         />
         <small id={`${id}-filter-help`} class="muted">
-          Only matching rows are read or written, e.g. <code>tenant_id = 1 and status in ('open', 'paid')</code>;{' '}
-          <code>{'{user.id}'}</code> is a lookup. Checked as you type.
+          Only matching rows are read or written.
         </small>
         <div id={`${id}-filter-check`} aria-live="polite">
           {check?.valid === false && (
@@ -394,6 +391,13 @@ function AccessRow(props: {
           )}
           {check?.valid === true && <p class="ok">The filter is valid.</p>}
         </div>
+        {table && table.related.length > 0 && (
+          <p class="muted">
+            Its related records are readable through <code>related</code> too:{' '}
+            {[...new Set(table.related.map((r) => r.ref_table))].join(', ')}. A row for one of those tables sets its own limits
+            (without verbs, it shuts it off).
+          </p>
+        )}
         <h3>Field rules</h3>
         {!tableName && <p class="muted">Field rules apply to one table: choose one above.</p>}
         {tableName && !table && <p class="muted">{schema ? `No table ${tableName} in this service.` : 'Loading the columns…'}</p>}

@@ -1,7 +1,7 @@
 // "See as this role": a table exactly as the role reads it. The rows come from the server's
 // preview endpoint, which runs the request through the real pipeline as the role (row
 // filter, masks, hidden fields, lookups) — nothing here imitates the rules.
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
@@ -23,15 +23,15 @@ export function RolePreview(props: { id: number }) {
   const [rows, setRows] = useState<Rows | null>(null)
   const [read, setRead] = useState('')
   const { busy, outcome, run } = useRun()
-  if (load.state !== 'ready') return <LoadStatus load={load} loading="Loading the role…" />
-  const role = load.data
-  const serviceId = service ?? role.role_service_access_by_role_id.find((a) => a.service_id)?.service_id ?? services[0]?.id ?? null
+  const role = load.state === 'ready' ? load.data : null
+  const access = role?.role_service_access_by_role_id ?? []
+  const serviceId = service ?? access.find((a) => a.service_id)?.service_id ?? services[0]?.id ?? null
   const svc = services.find((s) => s.id === serviceId)
   const schema = schemaOf(serviceId)
-  const reached = tablesReached(role.role_service_access_by_role_id, serviceId, schema?.table.map((t) => t.name) ?? [])
+  const reached = tablesReached(access, serviceId, schema?.table.map((t) => t.name) ?? [])
   const chosen = reached.includes(table) ? table : reached[0] ?? ''
-  const show = (e: Event) => {
-    e.preventDefault()
+  const readRows = () => {
+    if (!role || !svc || !chosen) return
     setRows(null)
     run(async () => {
       const q = new URLSearchParams({ limit: '50' })
@@ -39,19 +39,29 @@ export function RolePreview(props: { id: number }) {
       if (filter.trim()) q.set('filter', filter.trim())
       const r = await api<{ resource: Rows }>(
         'GET',
-        `/api/v2/system/role/${role.id}/preview/${encodeURIComponent(svc!.name)}/${encodeURIComponent(chosen)}?${q}`,
+        `/api/v2/system/role/${role.id}/preview/${encodeURIComponent(svc.name)}/${encodeURIComponent(chosen)}?${q}`,
       )
       setRows(r.resource)
       setRead(chosen)
     })
   }
+  // The first table the role reaches is shown at once.
+  const first = useRef(true)
+  useEffect(() => {
+    if (first.current && svc && chosen) {
+      first.current = false
+      readRows()
+    }
+  }, [svc, chosen])
+  if (!role) return <LoadStatus load={load} loading="Loading the role…" />
+  const show = (e: Event) => {
+    e.preventDefault()
+    readRows()
+  }
   const columns = rows ? [...new Set(rows.flatMap((r) => Object.keys(r)))] : []
   return (
     <RolePage id={role.id} title={`See as ${role.name}`} current="See as this role">
-      <p class="muted">
-        The server runs this read as the role, through the same checks as the role's own requests: rows it may not see are absent,
-        masked fields masked, hidden fields missing.
-      </p>
+      <p class="muted">Rows exactly as the role gets them, from the server's own checks.</p>
       <form class="grid" onSubmit={show}>
         <label for="preview-service">Service</label>
         <select id="preview-service" value={serviceId ?? ''} onChange={(e) => (setService(Number((e.target as HTMLSelectElement).value)), setTable(''))}>

@@ -96,7 +96,7 @@ export function ServiceForm(props: { id?: number }) {
         <small id="svc-name-help">Lower case; it becomes the URL: /api/v2/name/_table/…</small>
         <label for="svc-label">Label</label>
         <input id="svc-label" aria-describedby="svc-label-help" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />
-        <small id="svc-label-help">A display name for the console and the API docs (the name is used when empty).</small>
+        <small id="svc-label-help">Optional display name.</small>
         <label for="svc-host">Host</label>
         <input id="svc-host" required {...field('host')} />
         <label for="svc-port">Port</label>

@@ -19,7 +19,7 @@ export function Services() {
       <GetStarted />
       <LoadStatus load={load} loading="Loading services…" />
       {load.state === 'ready' && load.data.length === 0 && (
-        <p class="empty">No database is connected yet. Connect one with “New service”.</p>
+        <p class="empty">No database connected yet.</p>
       )}
       {load.state === 'ready' && load.data.length > 0 && (
         <table>
