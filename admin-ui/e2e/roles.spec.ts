@@ -28,8 +28,14 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await expect(table.locator('optgroup[label="Functions"]').getByRole('option', { name: 'order_total()' })).toHaveCount(1)
   await table.selectOption({ label: 'customers' })
   await expect(table).toHaveValue('_table/customers/*')
-  // What the grant also opens, said where it is made.
-  await expect(row.getByText(/readable through related too: orders\. A row for one/)).toBeVisible()
+  // What the grant also opens, said where it is made, and shut off in one click: a row for
+  // orders with no verbs.
+  await expect(row.getByText('Also readable through related: orders (orders_by_customer_id).')).toBeVisible()
+  await row.getByRole('button', { name: 'Shut off orders' }).click()
+  const shut = page.getByRole('group', { name: 'Access row 2' })
+  await expect(shut.getByRole('combobox', { name: 'Table', exact: true })).toHaveValue('_table/orders/*')
+  for (const verb of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) await expect(shut.getByRole('checkbox', { name: verb })).not.toBeChecked()
+  await expect(row.getByRole('button', { name: 'Shut off orders' })).toHaveCount(0)
   await expect(row.getByRole('checkbox', { name: 'GET' })).toBeChecked()
   await expect(row.getByRole('checkbox', { name: 'DELETE' })).not.toBeChecked()
   // A pattern can still be typed by hand.
@@ -114,6 +120,8 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await page.getByRole('link', { name: 'Create an app key with this role' }).click()
   await expect(page.getByLabel('Default role')).toHaveValue(/\d+/)
   await expect(page.getByLabel('Default role').locator('option:checked')).toHaveText('tenant-one')
+  // Named after its role until the admin names it.
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue('tenant-one-app')
   await page.getByLabel('Name', { exact: true }).fill('support-desk')
   await page.getByRole('button', { name: 'Create app' }).click()
   await expect(page.getByRole('heading', { name: 'App support-desk' })).toBeVisible()
@@ -157,6 +165,10 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   expect(body.resource[0]).not.toHaveProperty('email')
   const orders = await request.get('../api/v2/db/_table/orders', { headers: { 'X-DreamFactory-API-Key': key } })
   expect(orders.status()).toBe(403)
+  // Orders were shut off in the editor: not even through related.
+  const related = await request.get('../api/v2/db/_table/customers?related=*', { headers: { 'X-DreamFactory-API-Key': key } })
+  expect(related.status()).toBe(200)
+  expect((await related.json()).resource[0]).not.toHaveProperty('orders_by_customer_id')
 
   await page.getByRole('link', { name: 'Apps', exact: true }).click()
   await expect(page.getByRole('row', { name: /support-desk.*tenant-one/ })).toBeVisible()

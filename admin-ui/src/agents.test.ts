@@ -33,7 +33,7 @@ describe('a new key', () => {
 
 describe('a first request', () => {
   it('reads a table the role names, else lists what it reaches', () => {
-    expect(tryCommand('http://h:1', 'k', 'db', 'orders')).toBe('curl -H "X-DreamFactory-API-Key: k" "http://h:1/api/v2/db/_table/orders"')
-    expect(tryCommand('http://h:1', 'k', 'db', null)).toBe('curl -H "X-DreamFactory-API-Key: k" "http://h:1/api/v2/db/_table"')
+    expect(tryCommand('http://h:1', 'k', 'db', 'orders')).toBe('curl -w \'\\n\' -H "X-DreamFactory-API-Key: k" "http://h:1/api/v2/db/_table/orders"')
+    expect(tryCommand('http://h:1', 'k', 'db', null)).toBe('curl -w \'\\n\' -H "X-DreamFactory-API-Key: k" "http://h:1/api/v2/db/_table"')
   })
 })

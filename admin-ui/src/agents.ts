@@ -30,5 +30,5 @@ export function agentConfigs(origin: string, key: string | null, readOnly: boole
 /** A first request to try with a key: a table the role names, else the list of its tables. */
 export function tryCommand(origin: string, key: string, service: string, table: string | null): string {
   const path = table ? `_table/${encodeURIComponent(table)}` : '_table'
-  return `curl -H "X-DreamFactory-API-Key: ${key}" "${origin}/api/v2/${encodeURIComponent(service)}/${path}"`
+  return `curl -w '\\n' -H "X-DreamFactory-API-Key: ${key}" "${origin}/api/v2/${encodeURIComponent(service)}/${path}"`
 }

@@ -26,6 +26,8 @@ describe('role helpers', () => {
     expect(tablesReached([row(1, '_table/b/*'), row(2, '_table/c/*')], 1, ['a', 'b', 'c'])).toEqual(['b'])
     expect(tablesReached([row(1, '_table/*')], 1, ['a', 'b'])).toEqual(['a', 'b'])
     expect(tablesReached([row(2, '*')], 1, ['a'])).toEqual([])
+    // A row with no verbs shuts its table off: nothing to read there.
+    expect(tablesReached([row(1, '_table/b/*'), { ...row(1, '_table/c/*'), verb_mask: 0 }], 1, ['a', 'b', 'c'])).toEqual(['b'])
   })
   it('writes list filters as text', () => {
     const list = [

@@ -79,7 +79,8 @@ export function componentOptions(tables: string[], functions: string[]): { group
  * preview offers to read (the server still decides what the role gets).
  */
 export function tablesReached(access: Access[], serviceId: number | null, tables: string[]): string[] {
-  const rows = access.filter((a) => a.service_id === serviceId || a.service_id === null)
+  // Rows without GET read nothing (a row with no verbs is how a table is shut off).
+  const rows = access.filter((a) => (a.service_id === serviceId || a.service_id === null) && (a.verb_mask & 1) !== 0)
   if (rows.some((a) => a.component === '*' || a.component === '_table/*' || a.component === '_table')) return tables
   const named = new Set(rows.map((a) => tableOf(a.component)).filter((t): t is string => t !== null))
   return tables.filter((t) => named.has(t))

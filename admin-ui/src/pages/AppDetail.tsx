@@ -114,7 +114,7 @@ async function firstTarget(roleId: number): Promise<{ service: string; table: st
     api<Role>('GET', `/api/v2/system/role/${roleId}?related=role_service_access_by_role_id`),
     api<{ resource: Service[] }>('GET', '/api/v2/system/service'),
   ])
-  for (const a of role.role_service_access_by_role_id) {
+  for (const a of role.role_service_access_by_role_id.filter((a) => (a.verb_mask & 1) !== 0)) {
     const service = services.resource.find((s) => s.id === a.service_id && s.type === 'pgsql')
     if (service) return { service: service.name, table: tableOf(a.component) }
   }

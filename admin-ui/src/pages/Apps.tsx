@@ -1,6 +1,6 @@
 // Apps and their API keys: the list, and a form to create one. A new key is shown once, on
 // the app's page; it is never stored in the browser.
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
@@ -77,10 +77,18 @@ export interface AppSettings {
 }
 
 /** The fields of an app's settings (name, description, default role, read-only). */
-export function AppFields(props: { value: AppSettings; onChange: (v: AppSettings) => void }) {
+export function AppFields(props: { value: AppSettings; onChange: (v: AppSettings) => void; nameFromRole?: boolean }) {
   const roles = useRoles()
   const v = props.value
   const set = (patch: Partial<AppSettings>) => props.onChange({ ...v, ...patch })
+  // A new app for a chosen role is first named after it (once; the admin may rename it).
+  const named = useRef(!props.nameFromRole)
+  useEffect(() => {
+    if (named.current || roles.state !== 'ready' || !v.role) return
+    named.current = true
+    const role = roles.data.find((r) => String(r.id) === v.role)
+    if (role && !v.name) set({ name: `${role.name}-app` })
+  }, [roles, v.role])
   return (
     <>
       <label for="app-name">Name</label>
@@ -125,7 +133,7 @@ export function NewApp() {
       </p>
       <h1 id="new-app-title">New app</h1>
       <form class="grid" onSubmit={create}>
-        <AppFields value={settings} onChange={setSettings} />
+        <AppFields value={settings} onChange={setSettings} nameFromRole />
         <div class="actions">
           <button type="submit" disabled={busy}>
             Create app

@@ -8,7 +8,7 @@ import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
 import { navigate } from '../router'
 import type { Service } from '../services'
-import type { ServiceSchema } from './Schema'
+import type { SchemaTable, ServiceSchema } from './Schema'
 import {
   blankAccess,
   charIndex,
@@ -149,6 +149,10 @@ export function RoleEditor(props: { id?: number }) {
             row={row}
             services={services}
             schema={schemaOf(row.service_id)}
+            named={(table) => rows.some((r) => r.service_id === row.service_id && tableOf(r.component) === table)}
+            onShutOff={(table) =>
+              setRows((rs) => [...rs, { ...blankAccess(row.service_id), component: `_table/${table}/*`, verb_mask: 0, key: next++, text: '' }])
+            }
             onChange={(patch) => change(row.key, patch)}
             onRemove={() => {
               if (row.id) setRemoved((r) => [...r, row.id!])
@@ -230,6 +234,7 @@ function ComponentPicker(props: {
       <label>
         Table
         <select
+          class="component"
           required={props.required}
           value={pattern ? PATTERN : value}
           onFocus={() => setFull(true)}
@@ -270,6 +275,28 @@ function ComponentPicker(props: {
   )
 }
 
+/**
+ * What a grant on a table also opens: its related records, readable through `related` unless
+ * a row of the role names the related table (its own limits; with no verbs, none at all).
+ */
+function RelatedReach(props: { table: SchemaTable; named: (table: string) => boolean; onShutOff: (table: string) => void }) {
+  const open = props.table.related.filter((r) => !props.named(r.ref_table))
+  if (open.length === 0) return null
+  const tables = [...new Set(open.map((r) => r.ref_table))]
+  return (
+    <div class="related-reach">
+      <p class="muted">
+        Also readable through <code>related</code>: {open.map((r) => `${r.ref_table} (${r.name})`).join(', ')}.
+      </p>
+      {tables.map((t) => (
+        <button type="button" class="secondary" onClick={() => props.onShutOff(t)}>
+          Shut off {t}
+        </button>
+      ))}
+    </div>
+  )
+}
+
 type Check = { valid: true } | { valid: false; message: string; position: number; hint: string | null } | null
 
 /** The server's verdict on a row filter, asked for a moment after the admin stops typing. */
@@ -299,6 +326,10 @@ function AccessRow(props: {
   row: Row
   services: Service[]
   schema: ServiceSchema | null
+  /** Whether a row of the role names this table of the row's service. */
+  named: (table: string) => boolean
+  /** Adds a row that shuts a related table off (no verbs). */
+  onShutOff: (table: string) => void
   onChange: (patch: Partial<Row>) => void
   onRemove: () => void
 }) {
@@ -307,7 +338,7 @@ function AccessRow(props: {
   const tableName = tableOf(row.component)
   const table = tableName ? schema?.table.find((t) => t.name === tableName) ?? null : null
   const check = useFilterCheck(row.text, row.service_id, tableName)
-  const [open, setOpen] = useState(row.id === undefined || row.text !== '' || Object.keys(row.field_rules).length > 0)
+  const [open, setOpen] = useState((row.id === undefined && row.verb_mask !== 0) || row.text !== '' || Object.keys(row.field_rules).length > 0)
   const rules = Object.keys(row.field_rules).length
   return (
     <fieldset class="access" aria-label={`Access row ${n}`}>
@@ -391,13 +422,7 @@ function AccessRow(props: {
           )}
           {check?.valid === true && <p class="ok">The filter is valid.</p>}
         </div>
-        {table && table.related.length > 0 && (
-          <p class="muted">
-            Its related records are readable through <code>related</code> too:{' '}
-            {[...new Set(table.related.map((r) => r.ref_table))].join(', ')}. A row for one of those tables sets its own limits
-            (without verbs, it shuts it off).
-          </p>
-        )}
+        {table && <RelatedReach table={table} named={props.named} onShutOff={props.onShutOff} />}
         <h3>Field rules</h3>
         {!tableName && <p class="muted">Field rules apply to one table: choose one above.</p>}
         {tableName && !table && <p class="muted">{schema ? `No table ${tableName} in this service.` : 'Loading the columns…'}</p>}

@@ -102,7 +102,7 @@ export function ServiceForm(props: { id?: number }) {
         <label for="svc-port">Port</label>
         <input id="svc-port" inputMode="numeric" required {...field('port')} />
         <label for="svc-database">Database</label>
-        <input id="svc-database" required {...field('database')} />
+        <input id="svc-database" required autofocus={!editing} {...field('database')} />
         <label for="svc-username">Username</label>
         <input id="svc-username" required autocomplete="off" {...field('username')} />
         <label for="svc-password">Password</label>
