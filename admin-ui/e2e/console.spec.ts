@@ -93,6 +93,8 @@ test('a service is connected to a real PostgreSQL, browsed, and deleted', async 
   await signIn(page)
   await page.getByRole('link', { name: 'New service' }).click()
   await expect(page.getByRole('heading', { name: 'New PostgreSQL service' })).toBeVisible()
+  // Host and port are filled in; typing starts at the database.
+  await expect(page.getByLabel('Database')).toBeFocused()
   await page.getByLabel('Name', { exact: true }).fill('shop2')
   await page.getByLabel('Host').fill(String(db.host))
   await page.getByLabel('Port').fill('1')

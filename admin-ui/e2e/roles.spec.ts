@@ -30,12 +30,13 @@ test('a restricted role, previewed, then used through an app key', async ({ page
   await expect(table).toHaveValue('_table/customers/*')
   // What the grant also opens, said where it is made, and shut off in one click: a row for
   // orders with no verbs.
-  await expect(row.getByText('Also readable through related: orders (orders_by_customer_id).')).toBeVisible()
-  await row.getByRole('button', { name: 'Shut off orders' }).click()
+  await expect(row.getByText('Also readable, embedded in its records (related): orders (orders_by_customer_id).')).toBeVisible()
+  await row.getByRole('button', { name: 'Block orders' }).click()
   const shut = page.getByRole('group', { name: 'Access row 2' })
   await expect(shut.getByRole('combobox', { name: 'Table', exact: true })).toHaveValue('_table/orders/*')
   for (const verb of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) await expect(shut.getByRole('checkbox', { name: verb })).not.toBeChecked()
-  await expect(row.getByRole('button', { name: 'Shut off orders' })).toHaveCount(0)
+  await expect(row.getByRole('button', { name: 'Block orders' })).toHaveCount(0)
+  await expect(shut.getByText('(blocked: no verbs, not even embedded)')).toBeVisible()
   await expect(row.getByRole('checkbox', { name: 'GET' })).toBeChecked()
   await expect(row.getByRole('checkbox', { name: 'DELETE' })).not.toBeChecked()
   // A pattern can still be typed by hand.

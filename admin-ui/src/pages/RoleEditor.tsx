@@ -286,11 +286,11 @@ function RelatedReach(props: { table: SchemaTable; named: (table: string) => boo
   return (
     <div class="related-reach">
       <p class="muted">
-        Also readable through <code>related</code>: {open.map((r) => `${r.ref_table} (${r.name})`).join(', ')}.
+        Also readable, embedded in its records (<code>related</code>): {open.map((r) => `${r.ref_table} (${r.name})`).join(', ')}.
       </p>
       {tables.map((t) => (
         <button type="button" class="secondary" onClick={() => props.onShutOff(t)}>
-          Shut off {t}
+          Block {t}
         </button>
       ))}
     </div>
@@ -345,6 +345,7 @@ function AccessRow(props: {
       <legend>
         Access row {n}
         {row.component && <span class="muted"> — {row.component}</span>}
+        {row.component && row.verb_mask === 0 && <span> (blocked: no verbs, not even embedded)</span>}
       </legend>
       <div class="access-line">
         <label>

@@ -1,6 +1,6 @@
 // Create or edit a PostgreSQL service: connection fields, "test connection" (the server's own
 // answer shown inline, nothing stored), save, and delete after a confirmation.
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from '../api'
 import { messageOf, useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
@@ -25,6 +25,11 @@ export function ServiceForm(props: { id?: number }) {
   const [conn, setConn] = useState<Connection>(connectionOf({}))
   const [outcome, setOutcome] = useState<Outcome>(null)
   const [busy, setBusy] = useState(false)
+  // A new service starts where the admin types first: host and port are already filled in.
+  const database = useRef<HTMLInputElement>(null)
+  useEffect(() => {
+    if (!editing && load.state === 'ready') database.current?.focus()
+  }, [load.state])
 
   useEffect(() => {
     if (load.state === 'ready' && load.data) {
@@ -102,7 +107,7 @@ export function ServiceForm(props: { id?: number }) {
         <label for="svc-port">Port</label>
         <input id="svc-port" inputMode="numeric" required {...field('port')} />
         <label for="svc-database">Database</label>
-        <input id="svc-database" required autofocus={!editing} {...field('database')} />
+        <input id="svc-database" ref={database} required {...field('database')} />
         <label for="svc-username">Username</label>
         <input id="svc-username" required autocomplete="off" {...field('username')} />
         <label for="svc-password">Password</label>
