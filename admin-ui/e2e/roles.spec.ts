@@ -114,6 +114,9 @@ test('a restricted role, previewed, then used through an app key', async ({ page
 
   await page.getByRole('link', { name: 'Access review' }).click()
   await expect(page.getByRole('heading', { name: 'Access review of tenant-one' })).toBeVisible()
+  // Orders were blocked in the editor, so customers opens nothing embedded.
+  await expect(page.getByRole('heading', { name: 'Also read embedded, through relationships' })).toBeVisible()
+  await expect(page.getByText('Nothing beyond its grants.')).toBeVisible()
   await screen(page, 'role-review')
 
   // An app whose default role is the new one, straight from the role; its key shown once.

@@ -199,6 +199,17 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
         }
         Command::Review { role, days } => {
             let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            let master = master_key(&config).map_err(|e| e.to_string())?;
+            let services = crate::system::services::list(&store)
+                .await
+                .map_err(|e| e.to_string())?;
+            let schemas = crate::review::schemas(
+                &crate::services::Registry::default(),
+                &services,
+                &master,
+                &config.limits,
+            )
+            .await;
             let ids = match role {
                 Some(id) => vec![id],
                 None => crate::system::roles::list(&store)
@@ -211,7 +222,7 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
             let mut reviews = Vec::new();
             for id in ids {
                 reviews.push(
-                    crate::review::of_role(&store, id, days)
+                    crate::review::of_role(&store, id, days, &schemas)
                         .await
                         .map_err(|e| e.to_string())?,
                 );

@@ -5,15 +5,29 @@
 //!
 //! A request counts for the rows DreamFactory's precedence would have used for it: the rows of
 //! the first matching tier (exact, wildcard, service-wide, all services) that grant its verb.
+//!
+//! What a role reaches includes what no row names: the records of tables related to a table it
+//! reads, embedded through `related` when no rule of the role covers the related table
+//! (`related_reach`). The review lists them, so that an access review sees every table the
+//! role can read.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use rampart_schema::SchemaModel;
 
 use serde_json::{Value, json};
 
+use crate::config::Limits;
+use crate::rbac::CompiledRole;
 use crate::rbac::component::{Tier, normalise, tier};
+use crate::rbac::verbs::REQUESTOR_API;
 use crate::rbac::verbs::Verb;
+use crate::services::Registry;
 use crate::system::audit::Usage;
+use crate::system::crypto::MasterKey;
 use crate::system::roles::AccessRecord;
+use crate::system::services::ServiceRecord;
 use crate::system::{Store, SystemError};
 
 /// When each (access row, verb) was last used: row id → verb → unix microseconds.
@@ -56,10 +70,79 @@ fn time(micros: i64) -> Value {
     })
 }
 
-/// The review of role `id` over the last `days` days.
-pub async fn of_role(store: &Store, id: i64, days: u32) -> Result<Value, SystemError> {
+/// A database service's name, id and schema, for `related_reach`.
+pub struct ServiceSchema {
+    pub id: i64,
+    pub name: String,
+    pub schema: Arc<SchemaModel>,
+}
+
+/// The schemas of the active database services (connecting through `registry` when needed).
+/// A service that cannot be reached is left out, with a warning: its relationships are then
+/// missing from the review, which says nothing else about it.
+pub async fn schemas(
+    registry: &Registry,
+    services: &[ServiceRecord],
+    key: &MasterKey,
+    limits: &Limits,
+) -> Vec<ServiceSchema> {
+    let mut out = Vec::new();
+    for s in services.iter().filter(|s| s.is_active && s.is_database()) {
+        match registry.get(s, key, limits).await {
+            Ok(h) => out.push(ServiceSchema {
+                id: s.id,
+                name: s.name.clone(),
+                schema: h.schema(),
+            }),
+            Err(e) => {
+                tracing::warn!(service = %s.name, error = %e, "service left out of the access review's relationships");
+            }
+        }
+    }
+    out
+}
+
+/// The tables `role` reads only embedded in the records of a table it reads (through
+/// `related`, as API calls): for each, the service, the table read, the relationship and the
+/// related table. Tables a rule of the role covers are not listed: their own rule decides.
+#[must_use]
+pub fn related_reach(role: &CompiledRole, services: &[ServiceSchema]) -> Vec<Value> {
+    let mut out = Vec::new();
+    if !role.is_active {
+        return out;
+    }
+    for s in services {
+        for table in &s.schema.tables {
+            if role
+                .table_rules(s.id, &table.api_name, Verb::Get, REQUESTOR_API)
+                .is_none()
+            {
+                continue;
+            }
+            for r in &table.relations {
+                if role.reached_only_as_related(s.id, &r.ref_table, REQUESTOR_API) {
+                    out.push(json!({
+                        "service": s.name, "table": table.api_name,
+                        "relationship": r.name, "reaches": r.ref_table,
+                    }));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The review of role `id` over the last `days` days; `services` are the database services
+/// whose schemas tell what the role reaches through relationships.
+pub async fn of_role(
+    store: &Store,
+    id: i64,
+    days: u32,
+    services: &[ServiceSchema],
+) -> Result<Value, SystemError> {
     let role = crate::system::roles::get(store, id).await?;
     let rows = crate::system::roles::access_of(store, id).await?;
+    let related = related_reach(&CompiledRole::compile(&role, &rows), services);
     let all_services = crate::system::services::list(store).await?;
     let system = (crate::system::services::SYSTEM_ID, "system".to_owned());
     let names: HashMap<i64, String> = all_services
@@ -121,6 +204,7 @@ pub async fn of_role(store: &Store, id: i64, days: u32) -> Result<Value, SystemE
         "reviewed_at": time(chrono::Utc::now().timestamp_micros()),
         "holders": {"users": users, "apps": apps},
         "permissions": permissions,
+        "related_reach": related,
         "unused": unused,
     }))
 }

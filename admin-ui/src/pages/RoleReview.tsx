@@ -19,6 +19,7 @@ interface Review {
     row_filters: unknown
     field_rules: unknown
   }[]
+  related_reach: { service: string; table: string; relationship: string; reaches: string }[]
   unused: { access_id: number; service: string | null; component: string; verb: string }[]
 }
 
@@ -76,6 +77,18 @@ export function RoleReview(props: { id: number }) {
               ))}
             </tbody>
           </table>
+          <h2>Also read embedded, through relationships</h2>
+          {load.data.related_reach.length === 0 ? (
+            <p class="empty">Nothing beyond its grants.</p>
+          ) : (
+            <ul class="plain">
+              {load.data.related_reach.map((r) => (
+                <li>
+                  {r.service}/{r.reaches}, embedded in {r.table} records ({r.relationship})
+                </li>
+              ))}
+            </ul>
+          )}
           <h2>Unused in {load.data.days} days</h2>
           {load.data.unused.length === 0 ? (
             <p class="empty">Every grant was used.</p>

@@ -403,7 +403,16 @@ pub fn build() -> Parts {
         "The usage window in days (90 by default).",
         prim(Type::Integer),
     ))
-    .response("200", json_response("The review.", any()));
+    .response(
+        "200",
+        json_response(
+            "The review: `role`, `days`, `reviewed_at`, `holders` (users per app, apps by \
+             default), `permissions` (each access row with its verbs' last use), \
+             `related_reach` (tables read only embedded through a relationship of a table the \
+             role reads: `service`, `table`, `relationship`, `reaches`) and `unused`.",
+            any(),
+        ),
+    );
     let check_filter = operation(
         "system_check_filter",
         "system: role",

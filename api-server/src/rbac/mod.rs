@@ -267,16 +267,21 @@ impl CompiledRole {
     /// addressed directly.
     #[must_use]
     pub fn related_rules(&self, service: i64, table: &str, requestor: i64) -> Option<TableRules> {
-        if self
-            .winning_rows(service, &format!("_table/{table}"), requestor)
-            .is_empty()
-        {
+        if self.reached_only_as_related(service, table, requestor) {
             return Some(TableRules {
                 mask: Verb::Get.bit(),
                 ..TableRules::default()
             });
         }
         self.table_rules(service, table, Verb::Get, requestor)
+    }
+
+    /// Whether no rule of the role covers `table`, so that it is read, unrestricted, wherever
+    /// it is related to a table the role reads (see `related_rules`).
+    #[must_use]
+    pub fn reached_only_as_related(&self, service: i64, table: &str, requestor: i64) -> bool {
+        self.winning_rows(service, &format!("_table/{table}"), requestor)
+            .is_empty()
     }
 
     /// Whether any row of the role reaches the service (level 1).

@@ -624,6 +624,46 @@ async fn the_access_review_shows_what_was_used_when_and_what_never_was() {
         ]
     );
 
+    // What no row names is reviewed too: tables related to orders that no rule of the role
+    // covers are read embedded in orders (customers has its own rule, so it is not listed).
+    let reach = |review: &Value| -> Vec<(String, String, String)> {
+        let mut out: Vec<_> = review["related_reach"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r["service"], "db", "{r}");
+                let s = |k: &str| r[k].as_str().unwrap().to_owned();
+                (s("table"), s("relationship"), s("reaches"))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let expected = vec![
+        (
+            "orders".to_owned(),
+            "order_items_by_order_id".to_owned(),
+            "order_items".to_owned(),
+        ),
+        (
+            "orders".to_owned(),
+            "products_by_order_items".to_owned(),
+            "products".to_owned(),
+        ),
+    ];
+    assert_eq!(reach(&review), expected, "{review}");
+    // And it is so: the clerk reads order items embedded, though not on their own.
+    let embedded = clerk
+        .get("/api/v2/db/_table/orders/1?related=order_items_by_order_id")
+        .await;
+    assert_eq!(embedded.status, StatusCode::OK, "{}", embedded.text);
+    assert!(embedded.body["order_items_by_order_id"].is_array());
+    assert_eq!(
+        clerk.get("/api/v2/db/_table/order_items").await.status,
+        StatusCode::FORBIDDEN
+    );
+
     // The same review from the command line.
     let out = shop
         .app
@@ -635,6 +675,28 @@ async fn the_access_review_shows_what_was_used_when_and_what_never_was() {
     );
     let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cli[0]["unused"], review["unused"]);
+    assert_eq!(reach(&cli[0]), expected);
+
+    // A row with no verbs blocks order items, embedded too; the review says so.
+    let r = shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/role/{role}"),
+            json!({"role_service_access_by_role_id": [
+                {"service_id": shop.service_id, "component": "_table/order_items/*", "verb_mask": 0}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let review = shop
+        .admin
+        .get(&format!("/api/v2/system/role/{role}/review?days=30"))
+        .await
+        .body;
+    assert_eq!(reach(&review), expected[1..].to_vec(), "{review}");
+    let blocked = clerk
+        .get("/api/v2/db/_table/orders/1?related=order_items_by_order_id")
+        .await;
+    assert!(blocked.status.is_client_error(), "{}", blocked.text);
 }
 
 /// Whether `s` looks like an RFC 3339 UTC time (`2026-12-03T08:00:00Z`).

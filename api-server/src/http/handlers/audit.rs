@@ -184,7 +184,15 @@ pub async fn review(
     let q = query(&req);
     let days = number(&q, "days")?.unwrap_or(90).clamp(1, 3650);
     let days = u32::try_from(days).unwrap_or(90);
-    Ok(HttpResponse::Ok().json(crate::review::of_role(&state.store, *id, days).await?))
+    let services = state.services_list().await?;
+    let schemas = crate::review::schemas(
+        &state.services,
+        &services,
+        &state.master_key,
+        &state.config.limits,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(crate::review::of_role(&state.store, *id, days, &schemas).await?))
 }
 
 #[cfg(test)]
