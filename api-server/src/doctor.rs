@@ -2,7 +2,7 @@
 //! login: superuser, `BYPASSRLS`, `CREATEROLE`/`CREATEDB`, membership in the server-file and
 //! server-program roles, ownership of exposed tables without forced row-level security, and
 //! TLS. For Rampart: roles granting every verb on every service, sensitive-looking columns a
-//! non-admin role reads in clear, a master key file others can read, short configured secrets,
+//! non-admin role reads in clear (directly, or embedded through `related`), a master key file others can read, short configured secrets,
 //! the bootstrap admin password left in the configuration, admins whose password is one
 //! attackers try first, and CORS entries that open credentialed requests to every origin.
 //!
@@ -200,6 +200,31 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
                             ),
                         ));
                     }
+                }
+            }
+        }
+        // What a role reads embedded through related, with no rules of its own, is read in
+        // clear: every column of the related table.
+        let this = [crate::review::ServiceSchema {
+            id: s.id,
+            name: s.name.clone(),
+            schema: std::sync::Arc::clone(&schema),
+        }];
+        for role in compiled.iter().filter(|r| r.is_active) {
+            for reach in crate::review::related_reach(role, &this) {
+                let Some(table) = schema.table(&reach.reaches) else {
+                    continue;
+                };
+                for c in table.columns.iter().filter(|c| looks_sensitive(&c.name)) {
+                    out.push(finding(
+                        Severity::Critical,
+                        "unmasked_sensitive_column",
+                        &format!("role {}", role.name),
+                        format!(
+                            "reads {}.{}.{} in clear, embedded in {} records through related ({}); give the role a row for {} that hides or masks it, or one with no verbs to block the table",
+                            s.name, table.api_name, c.name, reach.table, reach.relationship, table.api_name
+                        ),
+                    ));
                 }
             }
         }

@@ -102,11 +102,22 @@ pub async fn schemas(
     out
 }
 
+/// A table a role reads only embedded in the records of a table it reads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reach {
+    pub service: String,
+    /// The table the role reads.
+    pub table: String,
+    pub relationship: String,
+    /// The related table, read without rules of its own.
+    pub reaches: String,
+}
+
 /// The tables `role` reads only embedded in the records of a table it reads (through
-/// `related`, as API calls): for each, the service, the table read, the relationship and the
-/// related table. Tables a rule of the role covers are not listed: their own rule decides.
+/// `related`, as API calls). Tables a rule of the role covers are not listed: their own rule
+/// decides.
 #[must_use]
-pub fn related_reach(role: &CompiledRole, services: &[ServiceSchema]) -> Vec<Value> {
+pub fn related_reach(role: &CompiledRole, services: &[ServiceSchema]) -> Vec<Reach> {
     let mut out = Vec::new();
     if !role.is_active {
         return out;
@@ -121,10 +132,12 @@ pub fn related_reach(role: &CompiledRole, services: &[ServiceSchema]) -> Vec<Val
             }
             for r in &table.relations {
                 if role.reached_only_as_related(s.id, &r.ref_table, REQUESTOR_API) {
-                    out.push(json!({
-                        "service": s.name, "table": table.api_name,
-                        "relationship": r.name, "reaches": r.ref_table,
-                    }));
+                    out.push(Reach {
+                        service: s.name.clone(),
+                        table: table.api_name.clone(),
+                        relationship: r.name.clone(),
+                        reaches: r.ref_table.clone(),
+                    });
                 }
             }
         }

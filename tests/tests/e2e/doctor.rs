@@ -37,6 +37,10 @@ async fn a_superuser_login_and_an_unmasked_ssn_are_critical() {
     shop.admin
         .create_role("support", &[(shop.service_id, "_table/customers/*", 1)])
         .await;
+    // Reading orders reads their customers too, embedded through related, ssn included.
+    shop.admin
+        .create_role("fulfilment", &[(shop.service_id, "_table/orders/*", 1)])
+        .await;
     let (ok, findings) = doctor(&shop);
     assert!(!ok, "critical findings fail the command: {findings:?}");
     assert!(
@@ -50,6 +54,14 @@ async fn a_superuser_login_and_an_unmasked_ssn_are_critical() {
             "unmasked_sensitive_column",
             "db.customers.ssn"
         ),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["severity"] == "critical"
+            && f["subject"] == "role fulfilment"
+            && f["message"].as_str().unwrap_or_default().contains(
+                "reads db.customers.ssn in clear, embedded in orders records through related (customers_by_customer_id)"
+            )),
         "{findings:#?}"
     );
 }
@@ -134,13 +146,15 @@ async fn the_documented_least_privilege_setup_is_clean() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let service = shop.admin.create_service("shop", config).await;
-    // A role reading customers with the ssn masked, and one that never sees it.
+    // A role reading customers with the ssn masked, and one that never sees it: it reads
+    // orders, and blocks customers (which it would otherwise read embedded in orders).
     let r = shop.admin.post("/api/v2/system/role", json!({"resource": [{"name": "support",
         "role_service_access_by_role_id": [{"service_id": service, "component": "_table/customers/*",
             "verb_mask": 1, "field_rules": {"ssn": {"mask": "last4"}}}]}]})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let r = shop.admin.post("/api/v2/system/role", json!({"resource": [{"name": "fulfilment",
-        "role_service_access_by_role_id": [{"service_id": service, "component": "_table/orders/*", "verb_mask": 1}]}]})).await;
+        "role_service_access_by_role_id": [{"service_id": service, "component": "_table/orders/*", "verb_mask": 1},
+            {"service_id": service, "component": "_table/customers/*", "verb_mask": 0}]}]})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let r = Client::new(&shop.app).get("/api/v2").await;
     assert_eq!(r.status, StatusCode::OK);
