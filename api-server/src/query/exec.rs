@@ -4,9 +4,10 @@
 use sqlx::{PgConnection, Row};
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use super::nested::{Link, Source, Step, StepAction};
-use super::plan::{Bound, Output, ReadPlan, encode_cursor};
+use super::plan::{Bound, Output, ReadPlan, TextForm, encode_cursor};
 use super::routine::{CallPlan, Returns};
 use super::sql;
 use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan, WriteValue};
@@ -127,34 +128,88 @@ macro_rules! with_session {
     }};
 }
 
-/// The `"key":` of each output, JSON-escaped: made once per statement, copied into every
-/// record.
-fn key_prefixes(output: &[Output]) -> Vec<String> {
-    output
-        .iter()
-        .map(|o| {
-            let mut k = serde_json::to_string(&o.key).unwrap_or_else(|_| "\"\"".into());
-            k.push(':');
-            k
-        })
-        .collect()
+/// The `"key":` of each output, JSON-escaped, and the form of its text: made once per
+/// statement, used for every record.
+struct Keys(Vec<(String, TextForm)>);
+
+impl Keys {
+    fn of(output: &[Output]) -> Self {
+        Self(
+            output
+                .iter()
+                .map(|o| {
+                    let mut k = String::with_capacity(o.key.len() + 3);
+                    push_json_string(&mut k, &o.key);
+                    k.push(':');
+                    (k, o.expr.text_form())
+                })
+                .collect(),
+        )
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// One record's JSON from the per-output texts in the first columns of a row, read in
+    /// place.
+    fn record(&self, row: &sqlx::postgres::PgRow) -> Result<String, sqlx::Error> {
+        let mut record =
+            String::with_capacity(self.0.iter().map(|(k, _)| k.len() + 16).sum::<usize>() + 2);
+        record.push('{');
+        for (i, (k, form)) in self.0.iter().enumerate() {
+            if i > 0 {
+                record.push(',');
+            }
+            record.push_str(k);
+            match (row.try_get::<Option<&str>, _>(i)?, form) {
+                (None, _) => record.push_str("null"),
+                (Some(v), TextForm::Json) => record.push_str(v),
+                (Some(v), TextForm::Number) if is_json_number(v) => record.push_str(v),
+                (Some(v), TextForm::Quoted | TextForm::Number) => push_json_string(&mut record, v),
+            }
+        }
+        record.push('}');
+        Ok(record)
+    }
 }
 
-/// One record's JSON from the per-output JSON texts in the first columns of a row, read in
-/// place.
-fn record_json(row: &sqlx::postgres::PgRow, keys: &[String]) -> Result<String, sqlx::Error> {
-    let mut record = String::with_capacity(keys.iter().map(|k| k.len() + 16).sum::<usize>() + 2);
-    record.push('{');
-    for (i, k) in keys.iter().enumerate() {
-        if i > 0 {
-            record.push(',');
-        }
-        record.push_str(k);
-        let value: Option<&str> = row.try_get(i)?;
-        record.push_str(value.unwrap_or("null"));
+/// Whether PostgreSQL's text of a numeric or floating-point value is a JSON number: every
+/// such text is, except `NaN`, `Infinity` and `-Infinity`, which `to_json` quotes.
+fn is_json_number(v: &str) -> bool {
+    match v.as_bytes() {
+        [b'-', d, ..] | [d, ..] => d.is_ascii_digit(),
+        [] => false,
     }
-    record.push('}');
-    Ok(record)
+}
+
+/// Appends `s` as a JSON string, escaped as PostgreSQL's `to_json` escapes it: `"`, `\\`
+/// and control characters.
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if short.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(short);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// Runs a read.
@@ -176,9 +231,9 @@ pub async fn read(
         next_cursor: None,
     };
     let key_count = plan.keyset.as_ref().map_or(0, |k| k.columns.len());
-    let keys = key_prefixes(&plan.output);
+    let keys = Keys::of(&plan.output);
     for (n, row) in rows.iter().take(limit).enumerate() {
-        result.records.push(record_json(row, &keys)?);
+        result.records.push(keys.record(row)?);
         if has_more && n + 1 == limit && key_count > 0 {
             let cursor: Vec<Option<String>> = (0..key_count)
                 .map(|j| row.try_get::<Option<String>, _>(keys.len() + j))
@@ -217,7 +272,7 @@ pub fn read_streamed(
     let pool = pool.clone();
     let settings = session.settings.clone();
     let stmt = Statement::postgres(&sql::read(plan));
-    let keys = key_prefixes(&plan.output);
+    let keys = Keys::of(&plan.output);
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let key_count = plan.keyset.as_ref().map_or(0, |k| k.columns.len());
     tokio::spawn(async move {
@@ -235,7 +290,7 @@ pub fn read_streamed(
                     has_more = true;
                     break;
                 }
-                let record = record_json(&row, &keys)?;
+                let record = keys.record(&row)?;
                 if key_count > 0 && sent + 1 == limit {
                     let cursor: Vec<Option<String>> = (0..key_count)
                         .map(|j| row.try_get::<Option<String>, _>(keys.len() + j))
@@ -536,7 +591,7 @@ fn written(
 ) -> Result<Vec<String>, OpError> {
     let checked = !matches!(op, WriteOp::Delete { .. });
     let mut records = Vec::with_capacity(rows.len());
-    let keys = key_prefixes(&plan.returning);
+    let keys = Keys::of(&plan.returning);
     for row in rows {
         if checked {
             let ok: Option<bool> = row
@@ -546,7 +601,7 @@ fn written(
                 return Err(OpError::RowFilter);
             }
         }
-        records.push(record_json(row, &keys).map_err(|e| OpError::Exec(e.into()))?);
+        records.push(keys.record(row).map_err(|e| OpError::Exec(e.into()))?);
     }
     match op {
         WriteOp::Update { id: Some(id), .. }
@@ -728,7 +783,43 @@ fn numeric_text(b: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::numeric_text;
+    use super::{is_json_number, numeric_text, push_json_string};
+
+    #[test]
+    fn strings_are_escaped_as_to_json_escapes_them() {
+        let mut every_ascii = String::new();
+        for b in 1u8..0x80 {
+            every_ascii.push(char::from(b));
+        }
+        for s in [
+            "",
+            "plain",
+            "é ✓ 😀 \u{2028}",
+            "a\"b\\c\n\r\t\u{8}\u{c}",
+            &every_ascii,
+        ] {
+            let mut out = String::from("x");
+            push_json_string(&mut out, s);
+            let back: String = serde_json::from_str(&out[1..]).expect("valid JSON string");
+            assert_eq!(back, s);
+        }
+        let mut out = String::new();
+        push_json_string(&mut out, "\u{1}\u{1f}\u{7f}\"");
+        assert_eq!(
+            out, "\"\\u0001\\u001f\u{7f}\\\"\"",
+            "lower-case hex, DEL as is"
+        );
+    }
+
+    #[test]
+    fn only_finite_numbers_stay_bare() {
+        for n in ["0", "-0", "12.50", "-0.0012", "1e+30", "1.5e-300"] {
+            assert!(is_json_number(n), "{n}");
+        }
+        for n in ["NaN", "Infinity", "-Infinity", "", "-"] {
+            assert!(!is_json_number(n), "{n}");
+        }
+    }
 
     fn numeric(weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
         let mut b = Vec::new();

@@ -83,15 +83,61 @@ pub struct OrderBy {
     pub nulls: Option<Nulls>,
 }
 
-/// How a selected column's value becomes JSON text.
+/// How a selected column's value becomes JSON text. PostgreSQL sends every column as text;
+/// `to_json` is asked for only where the JSON form differs from that text in more than
+/// quoting (dates and timestamps, arrays, composite and other types), since it costs the
+/// database a function call, a type lookup and a copy per value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     /// PostgreSQL's `to_json`.
     Json,
-    /// Integers and booleans: their text already is their JSON, so `to_json` is skipped.
+    /// Integers, booleans, json and jsonb: their text already is their JSON.
     Bare,
+    /// Text-like values (text, uuid, enum labels, intervals, times, money): their text,
+    /// quoted and escaped by Rampart, exactly as `to_json` would.
+    Text,
+    /// numeric, real, double: their text bare, or quoted when it is no JSON number (`NaN`,
+    /// `Infinity`), exactly as `to_json` would.
+    Number,
     /// bytea, as base64 text.
     Base64,
+}
+
+/// What a selected column's text is to the record's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextForm {
+    /// Already JSON.
+    Json,
+    /// A string to quote and escape.
+    Quoted,
+    /// A number when it reads as one, else a string.
+    Number,
+}
+
+impl ColumnOut {
+    /// The form PostgreSQL's text of this column takes; a masked value is always a string.
+    #[must_use]
+    pub fn text_form(&self) -> TextForm {
+        if self.mask.is_some() {
+            return TextForm::Quoted;
+        }
+        match self.encoding {
+            Encoding::Json | Encoding::Bare => TextForm::Json,
+            Encoding::Text | Encoding::Base64 => TextForm::Quoted,
+            Encoding::Number => TextForm::Number,
+        }
+    }
+}
+
+impl OutExpr {
+    /// The form PostgreSQL's text of this output takes.
+    #[must_use]
+    pub fn text_form(&self) -> TextForm {
+        match self {
+            Self::Column(c) => c.text_form(),
+            _ => TextForm::Json,
+        }
+    }
 }
 
 /// A selected column of a table.
@@ -239,6 +285,32 @@ pub(crate) fn out_column(c: &Column, rules: &TableRules) -> ColumnOut {
             ValueType::Bytea => Encoding::Base64,
             ValueType::Boolean | ValueType::SmallInt | ValueType::Integer | ValueType::BigInt => {
                 Encoding::Bare
+            }
+            ValueType::Json | ValueType::Jsonb
+                if matches!(c.udt_name.as_str(), "json" | "jsonb") =>
+            {
+                Encoding::Bare
+            }
+            // Only the plain types: a cast to text trims `char(n)`'s padding, which `to_json`
+            // keeps, and a domain may carry a cast to json of its own.
+            ValueType::Enum => Encoding::Text,
+            ValueType::Text
+            | ValueType::Uuid
+            | ValueType::Interval
+            | ValueType::Time
+            | ValueType::TimeTz
+            | ValueType::Money
+                if matches!(
+                    c.udt_name.as_str(),
+                    "text" | "varchar" | "uuid" | "interval" | "time" | "timetz" | "money"
+                ) =>
+            {
+                Encoding::Text
+            }
+            ValueType::Numeric | ValueType::Real | ValueType::Double
+                if matches!(c.udt_name.as_str(), "numeric" | "float4" | "float8") =>
+            {
+                Encoding::Number
             }
             _ => Encoding::Json,
         },

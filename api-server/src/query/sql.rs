@@ -205,12 +205,13 @@ fn column_expr(alias: &str, c: &ColumnOut, salt: &str) -> Expr {
     }
 }
 
-/// The JSON text of a selected column.
+/// The text of a selected column, in the form its `ColumnOut::text_form` says.
 fn column_json(alias: &str, c: &ColumnOut, salt: &str) -> Expr {
-    if c.encoding == Encoding::Bare && c.mask.is_none() {
-        text(col(alias, &c.column))
-    } else {
-        text(to_json(column_expr(alias, c, salt)))
+    match (c.mask, c.encoding) {
+        // Masks and base64 are text already.
+        (Some(_), _) | (None, Encoding::Base64) => column_expr(alias, c, salt),
+        (None, Encoding::Json) => text(to_json(column_expr(alias, c, salt))),
+        (None, Encoding::Bare | Encoding::Text | Encoding::Number) => text(col(alias, &c.column)),
     }
 }
 
@@ -624,7 +625,7 @@ mod tests {
     use sea_query::PostgresQueryBuilder;
 
     use super::*;
-    use crate::query::plan::Output;
+    use crate::query::plan::{Output, TextForm};
 
     fn target(name: &str) -> TableTarget {
         TableTarget {
@@ -697,7 +698,7 @@ mod tests {
         let (sql, values) = read(&plan()).build(PostgresQueryBuilder);
         assert_eq!(
             sql,
-            r#"SELECT CAST("_t"."id" AS text) AS "c0", CAST(to_json(encode("_t"."blob", $1)) AS text) AS "c1" FROM "public"."orders" AS "_t" WHERE "_t"."status" = CAST($2 AS "public"."order_status") AND "_t"."total" > CAST($3 AS "pg_catalog"."int4") ORDER BY "_t"."id" ASC LIMIT $4"#
+            r#"SELECT CAST("_t"."id" AS text) AS "c0", encode("_t"."blob", $1) AS "c1" FROM "public"."orders" AS "_t" WHERE "_t"."status" = CAST($2 AS "public"."order_status") AND "_t"."total" > CAST($3 AS "pg_catalog"."int4") ORDER BY "_t"."id" ASC LIMIT $4"#
         );
         assert_eq!(values.0.len(), 4);
     }
@@ -770,7 +771,7 @@ mod tests {
         let (sql, values) = read(&p).build(PostgresQueryBuilder);
         assert!(
             sql.starts_with(
-                r#"SELECT CAST(to_json($1 || right(CAST("_t"."ssn" AS text), $2)) AS text) AS "c0""#
+                r#"SELECT $1 || right(CAST("_t"."ssn" AS text), $2) AS "c0""#
             ),
             "{sql}"
         );
@@ -785,13 +786,15 @@ mod tests {
             sql.contains(r#"encode(sha256(convert_to($1 || CAST("_t"."ssn" AS text), $2)), $3)"#),
             "{sql}"
         );
-        // A masked integer is text now: it goes through to_json to be quoted.
-        p.output[0].expr = OutExpr::Column(ColumnOut {
+        // A masked integer is text now: Rampart quotes it.
+        let pin = ColumnOut {
             column: "pin".into(),
             encoding: Encoding::Bare,
             mask: Some(Mask::Full),
-        });
+        };
+        assert_eq!(pin.text_form(), TextForm::Quoted);
+        p.output[0].expr = OutExpr::Column(pin);
         let (sql, _) = read(&p).build(PostgresQueryBuilder);
-        assert!(sql.starts_with("SELECT CAST(to_json("), "{sql}");
+        assert!(sql.starts_with("SELECT $1 || left("), "{sql}");
     }
 }

@@ -3,6 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use rampart_tests::{Client, Options, TestDb, spawn_with};
+
 use crate::fixture::Shop;
 
 #[tokio::test]
@@ -567,4 +569,65 @@ async fn a_request_its_client_abandons_stops_its_statement() {
     );
     let again = c.get("/api/v2/db/_func/nap?s=0").await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+}
+
+/// Every column type reads exactly as PostgreSQL's own `row_to_json` writes the row, byte for
+/// byte, whichever side builds a value's JSON (Rampart quotes text-like values and decides
+/// whether a number's text is a JSON number itself; dates and timestamps are `to_json`'s).
+#[tokio::test]
+async fn every_type_reads_byte_for_byte_as_postgres_writes_its_json() {
+    let db = TestDb::empty().await;
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(
+        r#"CREATE TYPE mood AS ENUM ('calm', 'says "hi"', 'back\slash');
+        CREATE TABLE kinds (
+            id int PRIMARY KEY, t text, vc varchar(12), ch char(5), u uuid, m mood,
+            iv interval, tm time, ttz timetz, cash money, n numeric, r real, d float8,
+            j json, jb jsonb, dt date, ts timestamp, tz timestamptz, arr int[], tarr text[],
+            net inet, b bool, big bigint
+        );
+        INSERT INTO kinds VALUES
+          (1, E'quote " backslash \\ tab\t nl\n cr\r bell\x07 esc\x1b del\x7f é ✓ 😀 \u2028 </script>',
+              'short', 'ab', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'says "hi"',
+              '1 day 02:03:04.5', '12:34:56.789', '12:34:56+05:30', '1234.5',
+              12345678901.2300, 1.5e30, 0.1, '{"a" : [1, 2] }', '{"b": {"c": null}}',
+              '2026-03-01'::date - 1, '2026-01-02 03:04:05.678', '2026-01-02 03:04:05+02',
+              '{1,NULL,3}', '{"x,y",NULL,"q\"t"}', '10.0.0.1/8', true, 9007199254740993),
+          (2, '', '', '', NULL, 'back\slash', '-3 mons', '00:00', NULL, '-0.01',
+              'NaN', 'NaN', '-Infinity', '"just a string"', '[]', 'infinity', '-infinity',
+              'infinity', '{}', '{}', '::1', false, -1),
+          (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+              'Infinity', '-0', 1e308, 'null', 'null', NULL, NULL, NULL, NULL, NULL, NULL,
+              NULL, NULL),
+          (4, 'x', 'x', 'x', NULL, 'calm', NULL, NULL, NULL, NULL,
+              -0.0000000000000000000012, 3.4e38, -1.25e-300, '123', '1.50', NULL, NULL, NULL,
+              NULL, NULL, NULL, NULL, NULL);"#,
+    )
+    .execute(&mut conn)
+    .await
+    .expect("create kinds");
+    let expected: Vec<String> =
+        sqlx::query_scalar("SELECT row_to_json(k)::text FROM kinds AS k ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .expect("row_to_json");
+    let app = spawn_with(&Options::default());
+    let admin = Client::admin(&app).await;
+    let service = admin.create_service("db", db.service_config()).await;
+    let role = admin
+        .create_role("reader", &[(service, "_table/*", 1)])
+        .await;
+    let (_, key) = admin.create_app("reader-app", Some(role)).await;
+    let c = admin.with_key(&key);
+    for (n, want) in expected.iter().enumerate() {
+        let one = c.get(&format!("/api/v2/db/_table/kinds/{}", n + 1)).await;
+        assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+        assert_eq!(&one.text, want, "row {} by id", n + 1);
+    }
+    let list = c
+        .get_with("/api/v2/db/_table/kinds", &[("order", "id")])
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let want = format!("{{\"resource\":[{}]}}", expected.join(","));
+    assert_eq!(list.text, want, "the list holds the same texts");
 }
