@@ -6,9 +6,52 @@
 //! static migration scripts. `AssertSqlSafe` and `raw_sql` appear in this file and nowhere
 //! else in the server (a tidy test checks it).
 
-use sea_query::{PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder};
-use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use std::fmt::Write as _;
+
+use sea_query::{
+    PostgresQueryBuilder, QueryBuilder, QueryStatementBuilder, SqlWriter, SqliteQueryBuilder,
+    Value, Values,
+};
+use sea_query_sqlx::SqlxValues;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
+
+/// sea-query's PostgreSQL writer (`$n` placeholders, values collected in order), with a
+/// `LIMIT`'s row count written in place (see [`Statement::postgres`]).
+#[derive(Default)]
+struct PgWriter {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl std::fmt::Write for PgWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.sql.push_str(s);
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for PgWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sql)
+    }
+}
+
+impl SqlWriter for PgWriter {
+    fn push_param<T: QueryBuilder>(&mut self, value: Value, query_builder: &T) {
+        if matches!(value, Value::BigUnsigned(Some(_))) && self.sql.ends_with(" LIMIT ") {
+            // sea-query's `limit(u64)`: written by sea-query as the number it is.
+            if query_builder.write_value(&mut self.sql, &value).is_ok() {
+                return;
+            }
+        }
+        self.values.push(value);
+        let _ = write!(self.sql, "${}", self.values.len());
+    }
+
+    fn as_writer(&mut self) -> &mut dyn std::fmt::Write {
+        self
+    }
+}
 
 /// A statement built by sea-query: SQL text with `$n`/`?` placeholders and its bound values.
 #[derive(Debug, Clone)]
@@ -18,19 +61,28 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// Renders a sea-query statement for PostgreSQL.
-    pub fn postgres(builder: &impl SqlxBinder) -> Self {
-        Self::render(builder, PostgresQueryBuilder)
+    /// Renders a sea-query statement for PostgreSQL. Every value is a bind parameter except
+    /// the row count of a `LIMIT`, which sea-query writes as a number literal (it is a `u64`
+    /// Rampart computed, never text): PostgreSQL reuses one plan for a prepared statement only
+    /// when that plan costs about what planning each execution would, and it cannot cost a
+    /// plan whose `LIMIT` it does not know, so a bound limit made it plan every list again,
+    /// a third of the statement's time.
+    pub fn postgres(builder: &impl QueryStatementBuilder) -> Self {
+        let mut writer = PgWriter::default();
+        builder.build_collect_any_into(&PostgresQueryBuilder, &mut writer);
+        Self {
+            sql: writer.sql,
+            values: SqlxValues(Values(writer.values)),
+        }
     }
 
     /// Renders a sea-query statement for SQLite.
-    pub fn sqlite(builder: &impl SqlxBinder) -> Self {
-        Self::render(builder, SqliteQueryBuilder)
-    }
-
-    fn render(builder: &impl SqlxBinder, backend: impl QueryBuilder) -> Self {
-        let (sql, values) = builder.build_sqlx(backend);
-        Self { sql, values }
+    pub fn sqlite(builder: &impl QueryStatementBuilder) -> Self {
+        let (sql, values) = builder.build_any(&SqliteQueryBuilder);
+        Self {
+            sql,
+            values: SqlxValues(values),
+        }
     }
 
     /// The SQL text (for logs and snapshot tests; it holds no values).
@@ -174,4 +226,28 @@ pub async fn notify_change(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
         .execute(pool)
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_query::{Alias, Expr, ExprTrait, Query};
+
+    use super::Statement;
+
+    #[test]
+    fn only_a_limit_is_written_in_place_every_other_value_is_bound() {
+        let mut q = Query::select();
+        q.column(Alias::new("id"))
+            .from(Alias::new("orders"))
+            .and_where(Expr::col(Alias::new("note")).eq(" LIMIT "))
+            .and_where(Expr::col(Alias::new("qty")).gt(7u64))
+            .limit(26)
+            .offset(50);
+        let s = Statement::postgres(&q);
+        assert_eq!(
+            s.sql(),
+            r#"SELECT "id" FROM "orders" WHERE "note" = $1 AND "qty" > $2 LIMIT 26 OFFSET $3"#
+        );
+        assert_eq!(s.values.0.0.len(), 3);
+    }
 }

@@ -770,9 +770,7 @@ mod tests {
         }];
         let (sql, values) = read(&p).build(PostgresQueryBuilder);
         assert!(
-            sql.starts_with(
-                r#"SELECT $1 || right(CAST("_t"."ssn" AS text), $2) AS "c0""#
-            ),
+            sql.starts_with(r#"SELECT $1 || right(CAST("_t"."ssn" AS text), $2) AS "c0""#),
             "{sql}"
         );
         assert_eq!(values.0.len(), 3);

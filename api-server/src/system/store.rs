@@ -6,8 +6,8 @@
 
 use std::str::FromStr;
 
+use sea_query::QueryStatementBuilder;
 use sea_query::{InsertStatement, SelectStatement};
-use sea_query_sqlx::SqlxBinder;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -306,7 +306,10 @@ impl Tx {
     }
 
     /// Runs an insert, update or delete; returns the number of rows affected.
-    pub async fn execute(&mut self, query: &impl SqlxBinder) -> Result<u64, SystemError> {
+    pub async fn execute(
+        &mut self,
+        query: &impl QueryStatementBuilder,
+    ) -> Result<u64, SystemError> {
         Ok(match self {
             Self::Sqlite(tx) => Statement::sqlite(query)
                 .lite()
@@ -325,7 +328,7 @@ impl Tx {
     /// is `NotFound`.
     pub async fn execute_one(
         &mut self,
-        query: &impl SqlxBinder,
+        query: &impl QueryStatementBuilder,
         entity: &'static str,
         id: i64,
     ) -> Result<(), SystemError> {
