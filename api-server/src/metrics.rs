@@ -30,15 +30,15 @@ pub struct Metrics {
 
 /// The table a resource path names (`_table/orders/5` → `orders`), else the resource kind.
 #[must_use]
-pub fn table_of(resource: Option<&str>) -> String {
+pub fn table_of(resource: Option<&str>) -> &str {
     let Some(r) = resource else {
-        return String::new();
+        return "";
     };
     let mut parts = r.split('/');
     match (parts.next(), parts.next()) {
-        (Some("_table" | "_schema"), Some(t)) => t.to_owned(),
-        (Some(first), _) => first.to_owned(),
-        _ => String::new(),
+        (Some("_table" | "_schema"), Some(t)) => t,
+        (Some(first), _) => first,
+        _ => "",
     }
 }
 

@@ -99,6 +99,17 @@ impl Note {
         f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
+    /// Looks at what was noted, without copying it.
+    pub fn peek<T>(&self, f: impl FnOnce(&NoteData) -> T) -> T {
+        f(&self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// What was noted, leaving the note empty (when the event is sent).
+    #[must_use]
+    pub fn take(&self) -> NoteData {
+        std::mem::take(&mut *self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// A copy of what was noted.
     #[must_use]
     pub fn read(&self) -> NoteData {
@@ -189,6 +200,9 @@ fn is_secret_param(name: &str) -> bool {
 /// it is evidence of what was asked).
 #[must_use]
 pub fn params(query: &str) -> String {
+    if query.is_empty() {
+        return "{}".to_owned();
+    }
     let mut out = Map::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         let v = if is_secret_param(&k) {
@@ -269,6 +283,7 @@ mod tests {
             serde_json::json!({"filter": "name='x'", "api_key": "*****",
                 "session_token": "*****", "password": "*****", "limit": "5"})
         );
+        assert_eq!(params(""), "{}");
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Pending {
 
 impl Pending {
     fn send(self) {
-        let data = self.note.read();
+        let data = self.note.take();
         let mut r = self.record;
         if let Some(who) = data.who {
             r.principal = who.principal.to_owned();
@@ -82,7 +82,7 @@ impl Pending {
         r.latency_us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
         self.state.metrics.observe(
             r.service.as_deref().unwrap_or_default(),
-            &crate::metrics::table_of(r.resource.as_deref()),
+            crate::metrics::table_of(r.resource.as_deref()),
             u16::try_from(r.status).unwrap_or_default(),
             elapsed.as_secs_f64(),
         );
@@ -289,21 +289,25 @@ pub async fn request_context(
         }
     }
     if let (Some(p), Some(state)) = (pending.as_mut(), audited) {
+        let (provider_id, role_id, kind) = p.note.peek(|n| {
+            let who = n.who.as_ref();
+            (
+                who.and_then(|w| w.provider_id),
+                who.and_then(|w| w.role_id),
+                n.kind,
+            )
+        });
         // The identity provider by name (the note holds its service id).
-        if let Some(pid) = p.note.read().who.and_then(|w| w.provider_id)
+        if let Some(pid) = provider_id
             && let Ok(all) = state.services_list().await
         {
             p.record.provider = all.iter().find(|s| s.id == pid).map(|s| s.name.clone());
         }
         p.record.status = i64::from(status);
-        let role_id = p.note.read().who.and_then(|w| w.role_id);
         if captured(state, &p.record, role_id).await {
             p.capture = Some(Vec::new());
         }
-        p.record.kind = p
-            .note
-            .read()
-            .kind
+        p.record.kind = kind
             .unwrap_or_else(|| audit::kind(&method, &path, &query, status))
             .to_owned();
         p.record.error_code = res
