@@ -1,6 +1,7 @@
 //! Prometheus metrics in the text exposition format, kept without a metrics library: request
-//! counts and latency histograms by service, table and status (recorded with each audit event),
-//! requests refused by rate limits, the audit queue's depth, and each service pool's use.
+//! counts and latency histograms by service, table and status (recorded when a response body
+//! is finished, whether or not the request is audited), requests refused by rate limits, the
+//! audit queue's depth, and each service pool's use.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

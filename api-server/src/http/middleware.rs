@@ -10,7 +10,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -27,13 +27,23 @@ use crate::http::handlers::body::CreatedIds;
 use crate::state::AppState;
 use crate::system::audit::AuditRecord;
 
-/// The record of a request in flight, finished when its body is.
-struct Pending {
+/// What a request in flight leaves when its body is finished: a metrics sample and, when it
+/// is audited, its event.
+struct Finish {
     state: web::Data<AppState>,
+    started: Instant,
+    status: u16,
+    /// The path's service and resource (`audit::target`).
+    service: Option<String>,
+    resource: Option<String>,
+    audit: Option<Pending>,
+}
+
+/// The audit event of a request in flight.
+struct Pending {
     slot: Slot,
     note: Arc<Note>,
     record: AuditRecord,
-    started: Instant,
     /// The response body so far, when it is captured.
     capture: Option<Vec<u8>>,
 }
@@ -51,10 +61,27 @@ impl Pending {
     }
 }
 
-impl Pending {
+impl Finish {
     fn send(self) {
+        let elapsed = self.started.elapsed();
+        self.state.metrics.observe(
+            self.service.as_deref().unwrap_or_default(),
+            crate::metrics::table_of(self.resource.as_deref()),
+            self.status,
+            elapsed.as_secs_f64(),
+        );
+        if let Some(p) = self.audit {
+            p.send(self.service, self.resource, elapsed);
+        }
+    }
+}
+
+impl Pending {
+    fn send(self, service: Option<String>, resource: Option<String>, elapsed: Duration) {
         let data = self.note.take();
         let mut r = self.record;
+        r.service = service;
+        r.resource = resource;
         if let Some(who) = data.who {
             r.principal = who.principal.to_owned();
             r.user_id = who.user_id;
@@ -78,28 +105,22 @@ impl Pending {
             }
             text
         });
-        let elapsed = self.started.elapsed();
         r.latency_us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
-        self.state.metrics.observe(
-            r.service.as_deref().unwrap_or_default(),
-            crate::metrics::table_of(r.resource.as_deref()),
-            u16::try_from(r.status).unwrap_or_default(),
-            elapsed.as_secs_f64(),
-        );
         self.slot.send(r);
     }
 }
 
-/// A response body that sends its request's audit event once it is finished or dropped.
+/// A response body that records its request's metrics and sends its audit event once it is
+/// finished or dropped.
 pub struct AuditedBody {
     inner: BoxBody,
-    pending: Option<Pending>,
+    finish: Option<Finish>,
 }
 
 impl Drop for AuditedBody {
     fn drop(&mut self) {
-        if let Some(p) = self.pending.take() {
-            p.send();
+        if let Some(f) = self.finish.take() {
+            f.send();
         }
     }
 }
@@ -117,13 +138,15 @@ impl MessageBody for AuditedBody {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_next(cx);
-        if let (Poll::Ready(Some(Ok(bytes))), Some(p)) = (&polled, this.pending.as_mut()) {
+        if let (Poll::Ready(Some(Ok(bytes))), Some(p)) =
+            (&polled, this.finish.as_mut().and_then(|f| f.audit.as_mut()))
+        {
             p.keep(bytes);
         }
         if let Poll::Ready(None) = polled
-            && let Some(p) = this.pending.take()
+            && let Some(f) = this.finish.take()
         {
-            p.send();
+            f.send();
         }
         polled
     }
@@ -131,12 +154,17 @@ impl MessageBody for AuditedBody {
 
 /// Whether a request's response is kept in its event: its role is in `audit.capture_roles`,
 /// or its table in `audit.capture_tables` (`service.table`, `service.*`).
-async fn captured(state: &AppState, r: &AuditRecord, role_id: Option<i64>) -> bool {
+async fn captured(
+    state: &AppState,
+    service: Option<&str>,
+    resource: Option<&str>,
+    role_id: Option<i64>,
+) -> bool {
     let audit = &state.config.audit;
     if audit.capture_roles.is_empty() && audit.capture_tables.is_empty() {
         return false;
     }
-    if let (Some(service), Some(resource)) = (&r.service, &r.resource)
+    if let (Some(service), Some(resource)) = (service, resource)
         && resource.starts_with("_table/")
     {
         let one = format!("{service}.{}", crate::metrics::table_of(Some(resource)));
@@ -163,6 +191,13 @@ async fn captured(state: &AppState, r: &AuditRecord, role_id: Option<i64>) -> bo
             }),
         _ => false,
     }
+}
+
+/// Now, in microseconds since the Unix epoch.
+fn unix_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// `/api/v2/system/{resource}[/{id}]` of a change: (resource, id).
@@ -210,10 +245,12 @@ pub async fn request_context(
     let method = req.method().as_str().to_owned();
     let path = req.path().to_owned();
     // Every API request; every step of MCP authorization; and, of `/mcp` itself, the
-    // refusals (its accepted calls are audited as the REST requests its tools make).
-    let audited = state
+    // refusals (its accepted calls are audited as the REST requests its tools make). Each
+    // of them is also counted in the metrics.
+    let tracked = state
         .as_ref()
         .filter(|_| path.starts_with("/api/") || path.starts_with("/oauth/") || path == "/mcp");
+    let audited = tracked;
 
     let mut pending = None;
     let mut before = None;
@@ -227,7 +264,7 @@ pub async fn request_context(
             .error_response();
             return Ok(req.into_response(refused).map_body(|_, b| AuditedBody {
                 inner: BoxBody::new(b),
-                pending: None,
+                finish: None,
             }));
         };
         let note = Arc::new(Note::default());
@@ -235,24 +272,19 @@ pub async fn request_context(
         if let Some((resource, Some(rid))) = &change {
             before = crate::http::handlers::system::snapshot(&state.store, resource, *rid).await;
         }
-        let (service, resource) = audit::target(&path);
         let tool = tool_of(&req);
         pending = Some(Pending {
-            state: state.clone(),
             slot,
             note,
-            started,
             capture: None,
             record: AuditRecord {
-                ts: chrono::Utc::now().timestamp_micros(),
+                ts: unix_micros(),
                 request_id: id.clone(),
                 transport: if tool.is_some() { "mcp" } else { "rest" }.to_owned(),
                 tool,
                 principal: "anonymous".to_owned(),
                 client: crate::http::guard::client_address(req.request()),
                 method: method.clone(),
-                service,
-                resource,
                 params: audit::params(req.query_string()),
                 ..AuditRecord::default()
             },
@@ -288,6 +320,7 @@ pub async fn request_context(
                 .insert(HeaderName::from_static(name), HeaderValue::from(value));
         }
     }
+    let (service, resource) = audit::target(&path);
     if let (Some(p), Some(state)) = (pending.as_mut(), audited) {
         let (provider_id, role_id, kind) = p.note.peek(|n| {
             let who = n.who.as_ref();
@@ -304,7 +337,7 @@ pub async fn request_context(
             p.record.provider = all.iter().find(|s| s.id == pid).map(|s| s.name.clone());
         }
         p.record.status = i64::from(status);
-        if captured(state, &p.record, role_id).await {
+        if captured(state, service.as_deref(), resource.as_deref(), role_id).await {
             p.capture = Some(Vec::new());
         }
         p.record.kind = kind
@@ -349,9 +382,17 @@ pub async fn request_context(
     if path == "/mcp" && status < 400 {
         pending = None;
     }
+    let finish = tracked.map(|state| Finish {
+        state: state.clone(),
+        started,
+        status,
+        service,
+        resource,
+        audit: pending,
+    });
     Ok(res.map_body(|_, b| AuditedBody {
         inner: BoxBody::new(b),
-        pending,
+        finish,
     }))
 }
 
