@@ -7,12 +7,15 @@
 //! else in the server (a tidy test checks it).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use sea_query::{
     PostgresQueryBuilder, QueryBuilder, QueryStatementBuilder, SqlWriter, SqliteQueryBuilder,
     Value, Values,
 };
 use sea_query_sqlx::SqlxValues;
+use sqlx::postgres::PgArguments;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
 /// sea-query's PostgreSQL writer (`$n` placeholders, values collected in order), with a
@@ -109,6 +112,42 @@ impl Statement {
     /// A SQLite query with the values bound.
     pub fn lite(self) -> sqlx::query::Query<'static, Sqlite, SqlxValues> {
         sqlx::query_with(AssertSqlSafe(self.sql), self.values)
+    }
+}
+
+/// The SQL text of a sea-query statement, rendered once for a statement of one shape that runs
+/// again and again with other values: the caller binds them in the order of the placeholders
+/// (the order sea-query rendered the values in). The audit trail's batch INSERT: building and
+/// rendering it for every batch, and copying each value into sea-query and out again, cost
+/// more than storing the rows.
+#[derive(Debug, Clone)]
+pub struct Template(Arc<str>);
+
+impl Template {
+    /// Renders for PostgreSQL (as [`Statement::postgres`]; the values are dropped).
+    pub fn postgres(builder: &impl QueryStatementBuilder) -> Self {
+        Self(Statement::postgres(builder).sql.into())
+    }
+
+    /// Renders for SQLite (the values are dropped).
+    pub fn sqlite(builder: &impl QueryStatementBuilder) -> Self {
+        Self(builder.build_any(&SqliteQueryBuilder).0.into())
+    }
+
+    /// A PostgreSQL query of this text, with nothing bound yet.
+    pub fn pg(&self) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+        sqlx::query(AssertSqlSafe(Arc::clone(&self.0)))
+    }
+
+    /// A SQLite query of this text, with nothing bound yet.
+    pub fn lite(&self) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
+        sqlx::query(AssertSqlSafe(Arc::clone(&self.0)))
+    }
+
+    /// The SQL text.
+    #[must_use]
+    pub fn sql(&self) -> &str {
+        &self.0
     }
 }
 

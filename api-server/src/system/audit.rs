@@ -6,7 +6,9 @@
 use sea_query::{Condition, Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 use serde::Serialize;
 
+use super::store::Tx;
 use super::{Store, SystemError};
+use crate::statement::Template;
 
 #[derive(Iden, Clone, Copy)]
 pub enum AuditEvents {
@@ -130,34 +132,42 @@ impl AuditRecord {
         super::crypto::hex(&sha2::Sha256::digest(scratch.as_slice()))
     }
 
-    fn values(&self) -> [sea_query::SimpleExpr; 25] {
-        [
-            self.id.into(),
-            self.ts.into(),
-            self.request_id.clone().into(),
-            self.kind.clone().into(),
-            self.transport.clone().into(),
-            self.tool.clone().into(),
-            self.principal.clone().into(),
-            self.user_id.into(),
-            self.email.clone().into(),
-            self.provider.clone().into(),
-            self.app_id.into(),
-            self.role_id.into(),
-            self.client.clone().into(),
-            self.method.clone().into(),
-            self.service.clone().into(),
-            self.resource.clone().into(),
-            self.params.clone().into(),
-            self.status.into(),
-            self.error_code.clone().into(),
-            self.rows_count.into(),
-            self.latency_us.into(),
-            self.changes.clone().into(),
-            self.prev_hash.clone().into(),
-            self.hash.clone().into(),
-            self.response.clone().into(),
-        ]
+    /// Binds this row's values to `q`, in `COLUMNS` order.
+    fn bind<'q, DB: sqlx::Database>(
+        &self,
+        q: sqlx::query::Query<'q, DB, DB::Arguments>,
+    ) -> sqlx::query::Query<'q, DB, DB::Arguments>
+    where
+        i64: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        String: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        Option<i64>: for<'a> sqlx::Encode<'a, DB>,
+        Option<String>: for<'a> sqlx::Encode<'a, DB>,
+    {
+        q.bind(self.id)
+            .bind(self.ts)
+            .bind(&self.request_id)
+            .bind(&self.kind)
+            .bind(&self.transport)
+            .bind(&self.tool)
+            .bind(&self.principal)
+            .bind(self.user_id)
+            .bind(&self.email)
+            .bind(&self.provider)
+            .bind(self.app_id)
+            .bind(self.role_id)
+            .bind(&self.client)
+            .bind(&self.method)
+            .bind(&self.service)
+            .bind(&self.resource)
+            .bind(&self.params)
+            .bind(self.status)
+            .bind(&self.error_code)
+            .bind(self.rows_count)
+            .bind(self.latency_us)
+            .bind(&self.changes)
+            .bind(&self.prev_hash)
+            .bind(&self.hash)
+            .bind(&self.response)
     }
 }
 
@@ -168,9 +178,35 @@ struct Head {
 }
 
 /// Rows per INSERT at most (25 parameters each, well under both backends' limits). Smaller
-/// INSERTs take a power of two rows, so only eight statement shapes exist and each is parsed
-/// once and then reused from the connection's statement cache.
+/// INSERTs take a power of two rows, so only eight statement shapes exist: each is rendered
+/// once per backend, parsed once per connection and then reused from its statement cache.
 const INSERT_CHUNK: usize = 128;
+const INSERT_SHAPES: usize = INSERT_CHUNK.ilog2() as usize + 1;
+
+/// The INSERT of `2^k` rows, for each backend.
+struct Inserts {
+    sqlite: [Template; INSERT_SHAPES],
+    postgres: [Template; INSERT_SHAPES],
+}
+
+fn inserts() -> &'static Inserts {
+    static INSERTS: std::sync::OnceLock<Inserts> = std::sync::OnceLock::new();
+    INSERTS.get_or_init(|| {
+        let shape = |k: usize| {
+            let mut insert = Query::insert();
+            insert.into_table(AuditEvents::Table).columns(COLUMNS);
+            for _ in 0..1_usize << k {
+                // Placeholders: each row's own values are bound by `AuditRecord::bind`.
+                insert.values_panic(COLUMNS.map(|_| Expr::val(0_i64)));
+            }
+            insert
+        };
+        Inserts {
+            sqlite: std::array::from_fn(|k| Template::sqlite(&shape(k))),
+            postgres: std::array::from_fn(|k| Template::postgres(&shape(k))),
+        }
+    })
+}
 
 /// Appends `events` (their `id`, `prev_hash` and `hash` are assigned here, again on every
 /// attempt) in one transaction.
@@ -206,14 +242,22 @@ pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), Sys
     }
     let mut rest: &[AuditRecord] = events;
     while !rest.is_empty() {
-        let n = rest.len().min(INSERT_CHUNK);
-        let (chunk, tail) = rest.split_at(1 << n.ilog2());
-        let mut insert = Query::insert();
-        insert.into_table(AuditEvents::Table).columns(COLUMNS);
-        for e in chunk {
-            insert.values_panic(e.values());
+        let k = rest.len().min(INSERT_CHUNK).ilog2() as usize;
+        let (chunk, tail) = rest.split_at(1 << k);
+        match &mut tx {
+            Tx::Sqlite(t) => {
+                let q = chunk
+                    .iter()
+                    .fold(inserts().sqlite[k].lite(), |q, e| e.bind(q));
+                q.execute(&mut **t).await?;
+            }
+            Tx::Postgres(t) => {
+                let q = chunk
+                    .iter()
+                    .fold(inserts().postgres[k].pg(), |q, e| e.bind(q));
+                q.execute(&mut **t).await?;
+            }
         }
-        tx.execute(&insert).await?;
         rest = tail;
     }
     tx.execute(
