@@ -89,6 +89,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_012_oauth_expiry.sql"),
         include_str!("migrations/postgres_012_oauth_expiry.sql"),
     ),
+    (
+        13,
+        include_str!("migrations/sqlite_013_audit_user_index.sql"),
+        include_str!("migrations/postgres_013_audit_user_index.sql"),
+    ),
 ];
 
 /// The system store's pool.
