@@ -199,9 +199,9 @@ fn is_secret_param(name: &str) -> bool {
 /// The query string as a JSON object, secrets replaced by `*****` (the filter text is kept:
 /// it is evidence of what was asked).
 #[must_use]
-pub fn params(query: &str) -> String {
+pub fn params(query: &str) -> crate::system::audit::Label {
     if query.is_empty() {
-        return "{}".to_owned();
+        return "{}".into();
     }
     let mut out = Map::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -212,7 +212,7 @@ pub fn params(query: &str) -> String {
         };
         out.insert(k.into_owned(), Value::String(v));
     }
-    Value::Object(out).to_string()
+    Value::Object(out).to_string().into()
 }
 
 /// What kind of event a request is, from its route and outcome.

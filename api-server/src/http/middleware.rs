@@ -83,7 +83,7 @@ impl Pending {
         r.service = service;
         r.resource = resource;
         if let Some(who) = data.who {
-            r.principal = who.principal.to_owned();
+            r.principal = who.principal.into();
             r.user_id = who.user_id;
             r.email = who.email;
             r.app_id = who.app_id;
@@ -193,6 +193,15 @@ async fn captured(
     }
 }
 
+/// A request's method as the audit trail records it, without allocating for the usual ones.
+fn label_of(method: &str) -> crate::system::audit::Label {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN
+        .iter()
+        .find(|k| **k == method)
+        .map_or_else(|| method.to_owned().into(), |k| (*k).into())
+}
+
 /// Now, in microseconds since the Unix epoch.
 fn unix_micros() -> i64 {
     std::time::SystemTime::now()
@@ -279,12 +288,11 @@ pub async fn request_context(
             capture: None,
             record: AuditRecord {
                 ts: unix_micros(),
-                request_id: id.clone(),
-                transport: if tool.is_some() { "mcp" } else { "rest" }.to_owned(),
+                transport: if tool.is_some() { "mcp" } else { "rest" }.into(),
                 tool,
-                principal: "anonymous".to_owned(),
+                principal: "anonymous".into(),
                 client: crate::http::guard::client_address(req.request()),
-                method: method.clone(),
+                method: label_of(&method),
                 params: audit::params(req.query_string()),
                 ..AuditRecord::default()
             },
@@ -304,6 +312,9 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    if let Some(p) = pending.as_mut() {
+        p.record.request_id = id;
     }
     let standing = res
         .request()
@@ -342,7 +353,7 @@ pub async fn request_context(
         }
         p.record.kind = kind
             .unwrap_or_else(|| audit::kind(&method, &path, &query, status))
-            .to_owned();
+            .into();
         p.record.error_code = res
             .headers()
             .get("x-rampart-error")

@@ -3,6 +3,8 @@
 //! takes the `audit_head` row's lock first, so writers on several nodes sharing a store
 //! append one after another and the chain never forks.
 
+use std::borrow::Cow;
+
 use sea_query::{Condition, Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 use serde::Serialize;
 
@@ -77,6 +79,11 @@ const COLUMNS: [AuditEvents; 25] = [
     AuditEvents::Response,
 ];
 
+/// A text column whose value is usually one of a few constants (`kind`, `transport`,
+/// `principal`, `method`, an empty `params`): borrowed when an event is made, so a request
+/// allocates nothing for it; owned when a row is read back.
+pub type Label = Cow<'static, str>;
+
 /// One audit row. `params` and `changes` are JSON text, kept byte for byte as hashed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct AuditRecord {
@@ -85,13 +92,16 @@ pub struct AuditRecord {
     pub ts: i64,
     pub request_id: String,
     /// `request`, `login`, `login_failed`, `logout` or `change`.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: Label,
     /// `rest` or `mcp`.
-    pub transport: String,
+    #[sqlx(try_from = "String")]
+    pub transport: Label,
     /// The MCP tool, for `mcp`.
     pub tool: Option<String>,
     /// `admin`, `user`, `app` or `anonymous`.
-    pub principal: String,
+    #[sqlx(try_from = "String")]
+    pub principal: Label,
     pub user_id: Option<i64>,
     pub email: Option<String>,
     /// The identity provider (service name) that vouched for the user.
@@ -99,10 +109,12 @@ pub struct AuditRecord {
     pub app_id: Option<i64>,
     pub role_id: Option<i64>,
     pub client: String,
-    pub method: String,
+    #[sqlx(try_from = "String")]
+    pub method: Label,
     pub service: Option<String>,
     pub resource: Option<String>,
-    pub params: String,
+    #[sqlx(try_from = "String")]
+    pub params: Label,
     pub status: i64,
     pub error_code: Option<String>,
     pub rows_count: Option<i64>,
@@ -140,6 +152,7 @@ impl AuditRecord {
     where
         i64: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
         String: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        Label: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
         Option<i64>: for<'a> sqlx::Encode<'a, DB>,
         Option<String>: for<'a> sqlx::Encode<'a, DB>,
     {
