@@ -271,7 +271,7 @@ pub async fn notify_change(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
 mod tests {
     use sea_query::{Alias, Expr, ExprTrait, Query};
 
-    use super::Statement;
+    use super::{Statement, Template};
 
     #[test]
     fn only_a_limit_is_written_in_place_every_other_value_is_bound() {
@@ -288,5 +288,22 @@ mod tests {
             r#"SELECT "id" FROM "orders" WHERE "note" = $1 AND "qty" > $2 LIMIT 26 OFFSET $3"#
         );
         assert_eq!(s.values.0.0.len(), 3);
+    }
+
+    #[test]
+    fn a_template_keeps_placeholders_and_never_the_values_it_was_built_with() {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("events"))
+            .columns([Alias::new("a"), Alias::new("b")]);
+        q.values_panic([Expr::val("secret"), Expr::val(41_i64)]);
+        q.values_panic([Expr::val("secret"), Expr::val(41_i64)]);
+        assert_eq!(
+            Template::postgres(&q).sql(),
+            r#"INSERT INTO "events" ("a", "b") VALUES ($1, $2), ($3, $4)"#
+        );
+        assert_eq!(
+            Template::sqlite(&q).sql(),
+            r#"INSERT INTO "events" ("a", "b") VALUES (?, ?), (?, ?)"#
+        );
     }
 }

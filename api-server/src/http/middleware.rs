@@ -409,7 +409,17 @@ pub async fn request_context(
 
 #[cfg(test)]
 mod tests {
-    use super::change_target;
+    use std::borrow::Cow;
+
+    use super::{change_target, label_of};
+
+    #[test]
+    fn methods_are_recorded_as_sent_borrowing_the_usual_ones() {
+        for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] {
+            assert!(matches!(label_of(m), Cow::Borrowed(b) if b == m));
+        }
+        assert!(matches!(label_of("PROPFIND"), Cow::Owned(o) if o == "PROPFIND"));
+    }
 
     #[test]
     fn system_changes_name_their_record() {
