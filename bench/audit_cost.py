@@ -1,12 +1,13 @@
 """What the audit trail costs: the same build with and without auditing, in alternating rounds.
 
 Starts each binary in turn on the bench database (`run.Rampart`), warms it, and drives GET by
-id with wrk; per round it records throughput and the CPU the server spent per request, split by
-thread (request workers; the main runtime, where the audit writer hashes and batches; SQLite's
-worker, where the events are stored). CPU per request is steadier than throughput on a shared
-machine. Prints a table and the mean change.
+id (or the filtered list, `--workload list`) with wrk; per round it records throughput and the
+CPU the server spent per request, split by thread (request workers; the main runtime, where the
+audit writer hashes and batches; SQLite's worker, where the events are stored). CPU per request
+is steadier than throughput on a shared machine. Prints a table and the mean change.
 
 Usage: python3 bench/audit_cost.py --with BIN --without BIN [--rounds 6] [--duration 8]
+       [--workload by-id|list]
 (`bash bench/audit_cost.sh` builds both binaries first.)
 """
 
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
@@ -26,6 +28,16 @@ wrk.headers["X-DreamFactory-Api-Key"] = "%s"
 request = function()
   i = i %% %d + 1
   return wrk.format(nil, "/api/v2/db/_table/orders/" .. i)
+end
+"""
+
+# The filtered list of `run.py`: its query string is recorded in each event's `params`.
+LIST = ("/api/v2/db/_table/orders?limit=25&order=id&filter="
+        + urllib.parse.quote("(status = 'shipped') AND (total > 500)"))
+LUA_LIST = """
+wrk.headers["X-DreamFactory-Api-Key"] = "%s"
+request = function()
+  return wrk.format(nil, "%s")
 end
 """
 
@@ -43,11 +55,14 @@ def cpu_by_thread(pid):
     return out
 
 
-def measure(binary, duration, orders):
+def measure(binary, duration, orders, workload):
     server = run.Rampart(18401, binary)
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-            f.write(LUA % (server.full, min(orders, 10000)))
+            if workload == "list":
+                f.write(LUA_LIST % (server.full, LIST))
+            else:
+                f.write(LUA % (server.full, min(orders, 10000)))
         base = server.base
         subprocess.run(["wrk", "-t2", "-c32", "-d3s", "-s", f.name, base], check=True, capture_output=True)
         before = cpu_by_thread(server.proc.pid)
@@ -73,20 +88,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--scale", type=float, default=0.1)
+    ap.add_argument("--workload", choices=["by-id", "list"], default="by-id",
+                    help="GET by id (default), or the filtered list of 25 with its query string")
     args = ap.parse_args()
     run.load_dataset(args.scale)
     orders = int(run.psql("SELECT count(*) FROM orders"))
     rows = {"with audit": [], "without": []}
     for r in range(args.rounds):
         for label, binary in (("with audit", args.audited), ("without", args.unaudited)):
-            m = measure(binary, args.duration, orders)
+            m = measure(binary, args.duration, orders, args.workload)
             rows[label].append(m)
             print(f"round {r + 1} {label:11} {m['rps']:8.0f} req/s  CPU/request: workers {m['workers_us']:6.1f} µs"
                   f"  main {m['main_us']:5.1f} µs  sqlite {m['sqlite_us']:5.1f} µs  total {m['total_us']:6.1f} µs",
                   file=sys.stderr)
     mean = {k: {f: sum(m[f] for m in v) / len(v) for f in v[0]} for k, v in rows.items()}
     a, b = mean["with audit"], mean["without"]
-    summary = {"rounds": args.rounds, "duration_s": args.duration, "mean": mean,
+    summary = {"workload": args.workload, "rounds": args.rounds, "duration_s": args.duration, "mean": mean,
                "throughput_change_pct": round((a["rps"] / b["rps"] - 1) * 100, 1),
                "cpu_per_request_change_pct": round((a["total_us"] / b["total_us"] - 1) * 100, 1)}
     print(json.dumps(summary, indent=2))

@@ -13,7 +13,7 @@ mod writer;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::auth::Principal;
@@ -188,31 +188,48 @@ pub async fn purge_every_hour(store: Store, days: u64) {
 
 /// Query parameters whose values are never recorded.
 fn is_secret_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
     [
         "password", "secret", "token", "api_key", "code", "key", "saml",
     ]
     .iter()
-    .any(|s| n.contains(s))
+    .any(|s| {
+        name.as_bytes()
+            .windows(s.len())
+            .any(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+    })
 }
 
 /// The query string as a JSON object, secrets replaced by `*****` (the filter text is kept:
-/// it is evidence of what was asked).
+/// it is evidence of what was asked). Names in order, the last of a repeated name kept, as a
+/// JSON object map holds them; written straight into the text (this runs for every request).
 #[must_use]
 pub fn params(query: &str) -> crate::system::audit::Label {
     if query.is_empty() {
         return "{}".into();
     }
-    let mut out = Map::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        let v = if is_secret_param(&k) {
-            "*****".to_owned()
+    let mut pairs: Vec<_> = url::form_urlencoded::parse(query.as_bytes()).collect();
+    // Reversed, a stable sort puts the last of each name first, and `dedup` keeps the first.
+    pairs.reverse();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs.dedup_by(|a, b| a.0 == b.0);
+    let mut out = Vec::with_capacity(query.len() + 8 * pairs.len() + 2);
+    out.push(b'{');
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let value: &str = if is_secret_param(name) {
+            "*****"
         } else {
-            v.into_owned()
+            value
         };
-        out.insert(k.into_owned(), Value::String(v));
+        // Writing a string into memory cannot fail.
+        let _ = serde_json::to_writer(&mut out, &**name);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, value);
     }
-    Value::Object(out).to_string().into()
+    out.push(b'}');
+    String::from_utf8(out).map_or_else(|_| "{}".into(), Into::into)
 }
 
 /// What kind of event a request is, from its route and outcome.
@@ -284,6 +301,16 @@ mod tests {
                 "session_token": "*****", "password": "*****", "limit": "5"})
         );
         assert_eq!(params(""), "{}");
+    }
+
+    #[test]
+    fn params_are_the_text_of_a_json_object_sorted_by_name_the_last_repeat_kept() {
+        assert_eq!(
+            params("z=1&a=%22q%22&m=%C3%A9%0A&a=2&Secret_Thing=x&b&a=3"),
+            r#"{"Secret_Thing":"*****","a":"3","b":"","m":"é\n","z":"1"}"#
+        );
+        assert_eq!(params("k=a\\b"), r#"{"k":"a\\b"}"#);
+        assert_eq!(params("&&"), "{}");
     }
 
     #[test]
