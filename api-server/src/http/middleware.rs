@@ -259,6 +259,7 @@ pub async fn request_context(
     let tracked = state
         .as_ref()
         .filter(|_| path.starts_with("/api/") || path.starts_with("/oauth/") || path == "/mcp");
+    // Audited: the same requests (`bench/no-audit.patch` turns this off to measure the trail).
     let audited = tracked;
 
     let mut pending = None;
