@@ -6,6 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libclang-dev li
  && rm -rf /var/lib/apt/lists/*
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 COPY api-server/Cargo.toml api-server/
 COPY schema/Cargo.toml schema/
 COPY mcp-bridge/Cargo.toml mcp-bridge/
