@@ -61,9 +61,13 @@ pub(super) async fn run(store: Store, sink: Sink, mut rx: mpsc::Receiver<AuditRe
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // Gather more, looking at the queue now and then rather than waking for each event,
-        // and stop early when a full batch is waiting.
+        // and stop early when a full batch is waiting or the queue is full (requests are
+        // then held back, or refused, until there is room).
         let until = tokio::time::Instant::now() + LINGER;
-        while tokio::time::Instant::now() < until && rx.len() < BATCH - batch.len() {
+        while tokio::time::Instant::now() < until
+            && rx.len() < BATCH - batch.len()
+            && rx.capacity() > 0
+        {
             tokio::time::sleep(LINGER / 10).await;
         }
         if batch.len() < BATCH && !rx.is_empty() {

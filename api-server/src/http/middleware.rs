@@ -272,9 +272,19 @@ pub async fn request_context(
                 "The audit trail cannot keep up; try again shortly.",
             )
             .error_response();
+            // Not audited (there is no room), but counted: the metrics show the refusals.
+            let (service, resource) = audit::target(&path);
+            let finish = Some(Finish {
+                state: state.clone(),
+                started,
+                status: refused.status().as_u16(),
+                service,
+                resource,
+                audit: None,
+            });
             return Ok(req.into_response(refused).map_body(|_, b| AuditedBody {
                 inner: BoxBody::new(b),
-                finish: None,
+                finish,
             }));
         };
         let note = Arc::new(Note::default());

@@ -137,3 +137,56 @@ async fn with_a_token_metrics_go_only_to_the_scraper_holding_it() {
     assert_eq!(ok.status(), StatusCode::OK);
     parse(&ok.text().await.unwrap());
 }
+
+#[tokio::test]
+async fn requests_refused_because_the_audit_queue_is_full_are_counted() {
+    // A queue of one event and `fail_closed`: concurrent requests find it full and are refused
+    // with 503 rather than run unaudited; the metrics must still count each refusal.
+    let app = rampart_tests::spawn_with(&Options {
+        env: vec![
+            ("RAMPART_AUDIT__QUEUE".into(), "1".into()),
+            ("RAMPART_AUDIT__FAIL_CLOSED".into(), "true".into()),
+        ],
+    });
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v2/system/environment", app.base);
+    let mut refused = 0;
+    for _ in 0..20 {
+        let burst: Vec<_> = (0..32)
+            .map(|_| {
+                let req = http.get(&url);
+                tokio::spawn(async move {
+                    let r = req.send().await.unwrap();
+                    (r.status(), r.text().await.unwrap())
+                })
+            })
+            .collect();
+        for task in burst {
+            let (status, body) = task.await.unwrap();
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                refused += 1;
+                let body: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(body["error"]["status_code"], 503, "{body}");
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(
+        refused > 0,
+        "32 concurrent requests never filled a queue of one"
+    );
+    let text = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted: f64 = parse(&text)
+        .iter()
+        .filter(|s| s["name"] == "rampart_http_requests_total" && s["labels"]["status"] == "503")
+        .filter_map(|s| s["value"].as_f64())
+        .sum();
+    assert_eq!(counted, f64::from(refused), "{text}");
+}
