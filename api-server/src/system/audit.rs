@@ -4,6 +4,7 @@
 //! append one after another and the chain never forks.
 
 use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use sea_query::{Condition, Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 use serde::Serialize;
@@ -147,7 +148,7 @@ impl AuditRecord {
     /// and a value with nothing to escape is copied as it is.
     fn write_hashed(&self, out: &mut Vec<u8>) {
         fn text(out: &mut Vec<u8>, s: &str) {
-            if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            if !needs_escape(s.as_bytes()) {
                 out.push(b'"');
                 out.extend_from_slice(s.as_bytes());
                 out.push(b'"');
@@ -225,44 +226,112 @@ impl AuditRecord {
         out.push(b'}');
     }
 
-    /// Binds this row's values to `q`, in `COLUMNS` order.
+    /// Binds this row's values to `q`, in `COLUMNS` order, with its `prev_hash` and `hash`
+    /// as shared texts (`append` shares each hash with the next row's `prev_hash`).
+    ///
+    /// Every text goes in as an `Arc<str>`: sqlx keeps one as it is, but copies a bound
+    /// `&str` or `String` into a new allocation (a `String` into two) that SQLite then copies
+    /// once more; and most of a row's texts are labels, which `label` has made once.
     fn bind<'q, DB: sqlx::Database>(
         &self,
         q: sqlx::query::Query<'q, DB, DB::Arguments>,
+        prev_hash: &Arc<str>,
+        hash: &Arc<str>,
     ) -> sqlx::query::Query<'q, DB, DB::Arguments>
     where
         i64: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-        String: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-        Label: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        Arc<str>: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
         Option<i64>: for<'a> sqlx::Encode<'a, DB>,
-        Option<String>: for<'a> sqlx::Encode<'a, DB>,
+        Option<Arc<str>>: for<'a> sqlx::Encode<'a, DB>,
     {
+        let text = |s: &str| Arc::<str>::from(s);
+        let opt = |s: &Option<String>| s.as_deref().map(text);
         q.bind(self.id)
             .bind(self.ts)
-            .bind(&self.request_id)
-            .bind(&self.kind)
-            .bind(&self.transport)
-            .bind(&self.tool)
-            .bind(&self.principal)
+            .bind(text(&self.request_id))
+            .bind(label(&self.kind))
+            .bind(label(&self.transport))
+            .bind(opt(&self.tool))
+            .bind(label(&self.principal))
             .bind(self.user_id)
-            .bind(&self.email)
-            .bind(&self.provider)
+            .bind(opt(&self.email))
+            .bind(opt(&self.provider))
             .bind(self.app_id)
             .bind(self.role_id)
-            .bind(&self.client)
-            .bind(&self.method)
-            .bind(&self.service)
-            .bind(&self.resource)
-            .bind(&self.params)
+            .bind(text(&self.client))
+            .bind(label(&self.method))
+            .bind(opt(&self.service))
+            .bind(opt(&self.resource))
+            .bind(label(&self.params))
             .bind(self.status)
-            .bind(&self.error_code)
+            .bind(opt(&self.error_code))
             .bind(self.rows_count)
             .bind(self.latency_us)
-            .bind(&self.changes)
-            .bind(&self.prev_hash)
-            .bind(&self.hash)
-            .bind(&self.response)
+            .bind(opt(&self.changes))
+            .bind(Arc::clone(prev_hash))
+            .bind(Arc::clone(hash))
+            .bind(opt(&self.response))
     }
+}
+
+/// A label (`kind`, `transport`, `principal`, `method`, an empty `params`) as a text to
+/// bind: the usual ones made once and shared, any other copied once.
+fn label(l: &Label) -> Arc<str> {
+    static USUAL: OnceLock<[Arc<str>; 19]> = OnceLock::new();
+    const TEXTS: [&str; 19] = [
+        "request",
+        "login",
+        "login_failed",
+        "logout",
+        "change",
+        "rest",
+        "mcp",
+        "anonymous",
+        "app",
+        "user",
+        "admin",
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "HEAD",
+        "OPTIONS",
+        "{}",
+    ];
+    let Cow::Borrowed(s) = l else {
+        return Arc::from(l.as_ref());
+    };
+    TEXTS.iter().position(|t| t == s).map_or_else(
+        || Arc::from(*s),
+        |i| Arc::clone(&USUAL.get_or_init(|| TEXTS.map(Arc::from))[i]),
+    )
+}
+
+/// Whether JSON escapes something in `s`: a quote, a backslash or a control character.
+/// Eight bytes at a time, since every text of every event is scanned: a word has a byte
+/// below `n` (for `n` ≤ 128) exactly when `(x - n·0x01…) & !x & 0x80…` is not zero, and a
+/// byte equal to `c` when `x ^ c·0x01…` has a byte below 1.
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        if below(x, 0x20)
+            || below(x ^ (ONES * u64::from(b'"')), 1)
+            || below(x ^ (ONES * u64::from(b'\\')), 1)
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 #[derive(sqlx::FromRow)]
@@ -326,6 +395,9 @@ pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), Sys
         .await?
         .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
     let (mut last_id, mut hash) = (head.last_id, head.hash);
+    // The chain as shared texts: `hashes[i]` is row i's `prev_hash`, `hashes[i + 1]` its hash.
+    let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len() + 1);
+    hashes.push(Arc::from(hash.as_str()));
     let mut scratch = Vec::with_capacity(1024);
     for e in events.iter_mut() {
         last_id += 1;
@@ -333,26 +405,30 @@ pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), Sys
         e.prev_hash = std::mem::take(&mut hash);
         e.hash = e.digest(&mut scratch);
         hash.clone_from(&e.hash);
+        hashes.push(Arc::from(hash.as_str()));
     }
     let mut rest: &[AuditRecord] = events;
+    let mut chain: &[Arc<str>] = &hashes;
     while !rest.is_empty() {
         let k = rest.len().min(INSERT_CHUNK).ilog2() as usize;
         let (chunk, tail) = rest.split_at(1 << k);
+        let rows = chunk.iter().zip(chain.windows(2));
         match &mut tx {
             Tx::Sqlite(t) => {
-                let q = chunk
-                    .iter()
-                    .fold(inserts().sqlite[k].lite(), |q, e| e.bind(q));
+                let q = rows.fold(inserts().sqlite[k].lite(), |q, (e, h)| {
+                    e.bind(q, &h[0], &h[1])
+                });
                 q.execute(&mut **t).await?;
             }
             Tx::Postgres(t) => {
-                let q = chunk
-                    .iter()
-                    .fold(inserts().postgres[k].pg(), |q, e| e.bind(q));
+                let q = rows.fold(inserts().postgres[k].pg(), |q, (e, h)| {
+                    e.bind(q, &h[0], &h[1])
+                });
                 q.execute(&mut **t).await?;
             }
         }
         rest = tail;
+        chain = &chain[chunk.len()..];
     }
     tx.execute(
         &Query::update()
@@ -628,6 +704,28 @@ mod tests {
             let serde = serde_json::to_vec(&AuditRecord { hash: String::new(), ..r.clone() }).unwrap();
             prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap());
         }
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_place_in_a_word() {
+        // Around each byte: ordinary text, the lowest byte not escaped, and non-ASCII.
+        for fill in [b'a', b' ', 0xff] {
+            for len in 1..20 {
+                for at in 0..len {
+                    for special in [b'"', b'\\', 0x00, 0x0a, 0x1f] {
+                        let mut text = vec![fill; len];
+                        text[at] = special;
+                        assert!(super::needs_escape(&text), "{text:?}");
+                    }
+                    for plain in [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff] {
+                        let mut text = vec![fill; len];
+                        text[at] = plain;
+                        assert!(!super::needs_escape(&text), "{text:?}");
+                    }
+                }
+            }
+        }
+        assert!(!super::needs_escape(b""));
     }
 
     #[test]
