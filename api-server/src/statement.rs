@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use sea_query::{
-    PostgresQueryBuilder, QueryBuilder, QueryStatementBuilder, SqlWriter, SqliteQueryBuilder,
-    Value, Values,
+    InsertStatement, PostgresQueryBuilder, QueryBuilder, QueryStatementBuilder, SqlWriter,
+    SqliteQueryBuilder, Value, Values,
 };
 use sea_query_sqlx::SqlxValues;
 use sqlx::postgres::PgArguments;
@@ -132,6 +132,20 @@ impl Template {
     /// Renders for SQLite (the values are dropped).
     pub fn sqlite(builder: &impl QueryStatementBuilder) -> Self {
         Self(builder.build_any(&SqliteQueryBuilder).0.into())
+    }
+
+    /// Renders a SQLite INSERT as `INSERT OR FAIL`: a row that breaks a constraint stops the
+    /// statement but keeps the rows it already inserted. For INSERTs whose caller rolls the
+    /// whole transaction back on any error anyway: SQLite then needs no statement journal (a
+    /// multi-row INSERT otherwise copies every page it touches to a temporary file first, in
+    /// case it must undo itself).
+    pub fn sqlite_insert_or_fail(insert: &InsertStatement) -> Self {
+        let sql = insert.build_any(&SqliteQueryBuilder).0;
+        let sql = match sql.strip_prefix("INSERT INTO ") {
+            Some(rest) => format!("INSERT OR FAIL INTO {rest}"),
+            None => sql,
+        };
+        Self(sql.into())
     }
 
     /// A PostgreSQL query of this text, with nothing bound yet.
@@ -304,6 +318,10 @@ mod tests {
         assert_eq!(
             Template::sqlite(&q).sql(),
             r#"INSERT INTO "events" ("a", "b") VALUES (?, ?), (?, ?)"#
+        );
+        assert_eq!(
+            Template::sqlite_insert_or_fail(&q).sql(),
+            r#"INSERT OR FAIL INTO "events" ("a", "b") VALUES (?, ?), (?, ?)"#
         );
     }
 }

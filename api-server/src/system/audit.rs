@@ -346,7 +346,8 @@ struct Head {
 const INSERT_CHUNK: usize = 128;
 const INSERT_SHAPES: usize = INSERT_CHUNK.ilog2() as usize + 1;
 
-/// The INSERT of `2^k` rows, for each backend.
+/// The INSERT of `2^k` rows, for each backend (SQLite's `OR FAIL`: `append` rolls back on
+/// any error, so a statement need not be able to undo itself).
 struct Inserts {
     sqlite: [Template; INSERT_SHAPES],
     postgres: [Template; INSERT_SHAPES],
@@ -365,7 +366,7 @@ fn inserts() -> &'static Inserts {
             insert
         };
         Inserts {
-            sqlite: std::array::from_fn(|k| Template::sqlite(&shape(k))),
+            sqlite: std::array::from_fn(|k| Template::sqlite_insert_or_fail(&shape(k))),
             postgres: std::array::from_fn(|k| Template::postgres(&shape(k))),
         }
     })
