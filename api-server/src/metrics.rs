@@ -24,6 +24,19 @@ struct Series {
 /// exists). Tables are the only unbounded label, and they are bounded by the schemas served.
 type Series3 = BTreeMap<String, BTreeMap<String, BTreeMap<u16, Series>>>;
 
+/// One database service's connections, for the pool gauges.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PoolUse {
+    pub service: String,
+    /// Connections to lend, open (lent or idle).
+    pub open: u32,
+    pub idle: usize,
+    /// The most connections to lend.
+    pub max: u32,
+    /// Pipelined connections (plain reads), beside those.
+    pub pipelined: usize,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<Series3>,
@@ -78,7 +91,7 @@ impl Metrics {
 
     /// The exposition text, with the gauges passed in (they are read from their owners).
     #[must_use]
-    pub fn render(&self, audit_queue: usize, pools: &[(String, u32, usize, u32)]) -> String {
+    pub fn render(&self, audit_queue: usize, pools: &[PoolUse]) -> String {
         let map: Vec<((String, String, u16), Series)> = self
             .requests
             .lock()
@@ -139,26 +152,28 @@ impl Metrics {
         let _ = writeln!(out, "rampart_audit_queue_depth {audit_queue}");
         out.push_str("# HELP rampart_db_pool_connections Connections of each database service's pool, by state.\n");
         out.push_str("# TYPE rampart_db_pool_connections gauge\n");
-        for (name, size, idle, _) in pools {
-            let in_use = (*size as usize).saturating_sub(*idle);
-            let _ = writeln!(
-                out,
-                "rampart_db_pool_connections{{service=\"{}\",state=\"idle\"}} {idle}",
-                label(name)
-            );
-            let _ = writeln!(
-                out,
-                "rampart_db_pool_connections{{service=\"{}\",state=\"in_use\"}} {in_use}",
-                label(name)
-            );
+        for p in pools {
+            let in_use = (p.open as usize).saturating_sub(p.idle);
+            for (state, n) in [
+                ("idle", p.idle),
+                ("in_use", in_use),
+                ("pipelined", p.pipelined),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "rampart_db_pool_connections{{service=\"{}\",state=\"{state}\"}} {n}",
+                    label(&p.service)
+                );
+            }
         }
         out.push_str("# HELP rampart_db_pool_max_connections Largest size of each database service's pool.\n");
         out.push_str("# TYPE rampart_db_pool_max_connections gauge\n");
-        for (name, _, _, max) in pools {
+        for p in pools {
             let _ = writeln!(
                 out,
-                "rampart_db_pool_max_connections{{service=\"{}\"}} {max}",
-                label(name)
+                "rampart_db_pool_max_connections{{service=\"{}\"}} {}",
+                label(&p.service),
+                p.max
             );
         }
         out
@@ -182,7 +197,14 @@ mod tests {
         let m = Metrics::default();
         m.observe("db", "or\"ders", 200, 0.003);
         m.observe("db", "or\"ders", 200, 0.2);
-        let text = m.render(4, &[("db".into(), 3, 1, 10)]);
+        let pool = PoolUse {
+            service: "db".into(),
+            open: 3,
+            idle: 1,
+            max: 10,
+            pipelined: 2,
+        };
+        let text = m.render(4, &[pool]);
         assert!(
             text.contains(
                 r#"rampart_http_requests_total{service="db",table="or\"ders",status="200"} 2"#
@@ -194,5 +216,6 @@ mod tests {
         assert!(text.contains(r#"le="+Inf"} 2"#), "{text}");
         assert!(text.contains("rampart_audit_queue_depth 4"));
         assert!(text.contains(r#"rampart_db_pool_connections{service="db",state="in_use"} 2"#));
+        assert!(text.contains(r#"rampart_db_pool_connections{service="db",state="pipelined"} 2"#));
     }
 }

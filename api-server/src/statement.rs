@@ -14,6 +14,9 @@ use sea_query::{
     SqliteQueryBuilder, Value, Values,
 };
 use sea_query_sqlx::SqlxValues;
+use tokio_postgres::types::Type;
+
+use crate::services::pipe::Param;
 use sqlx::postgres::PgArguments;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
@@ -102,6 +105,37 @@ impl Statement {
             self.sql = format!("CALL {rest}");
         }
         self
+    }
+
+    /// The SQL text and its values for a pipelined connection ([`crate::services::pipe`]),
+    /// each value declared with the type sea-query-sqlx binds it as; the statement itself
+    /// when a value is of a kind sent only by sqlx.
+    pub fn into_pipelined(self) -> Result<(String, Vec<Param>), Self> {
+        fn typed<T: ToString>(ty: Type, v: Option<T>) -> Option<Param> {
+            Some(Param::typed(ty, v.map(|v| v.to_string())))
+        }
+        let params: Option<Vec<Param>> = self
+            .values
+            .0
+            .0
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Some(Param::text(s.clone())),
+                Value::Bool(b) => typed(Type::BOOL, *b),
+                Value::SmallInt(n) => typed(Type::INT2, *n),
+                Value::Int(n) => typed(Type::INT4, *n),
+                Value::BigInt(n) => typed(Type::INT8, *n),
+                Value::Unsigned(n) => typed(Type::INT8, *n),
+                Value::BigUnsigned(n) if n.is_none_or(|n| i64::try_from(n).is_ok()) => {
+                    typed(Type::INT8, *n)
+                }
+                _ => None,
+            })
+            .collect();
+        match params {
+            Some(params) => Ok((self.sql, params)),
+            None => Err(self),
+        }
     }
 
     /// A PostgreSQL query with the values bound.

@@ -39,9 +39,9 @@ pub enum ExecError {
     #[error("The service's database login lacks a privilege for this request.")]
     Privilege,
     #[error("The service's database is unavailable.")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Cause),
     #[error("database error")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Cause),
     /// A value came back in a form Rampart cannot decode.
     #[error("database value could not be decoded: {0}")]
     Decode(String),
@@ -55,32 +55,59 @@ pub enum ExecError {
     TooMany { affected: usize, max: u64 },
 }
 
+/// The driver's error behind an `ExecError`, for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+impl ExecError {
+    /// An error PostgreSQL reported, by its SQLSTATE: the client's fault, a timeout, an
+    /// outage, or Rampart's.
+    fn from_database(code: &str, message: &str, cause: Cause) -> Self {
+        if code.starts_with("22") {
+            Self::BadValue(message.to_owned())
+        } else if code.starts_with("23") {
+            Self::Constraint(message.to_owned())
+        } else if code == "57014" {
+            Self::Timeout
+        } else if code.starts_with("57P") || code.starts_with("08") {
+            // The server shut down or the connection was cut: try again later.
+            Self::Unavailable(cause)
+        } else if code == "42501" {
+            Self::Privilege
+        } else {
+            Self::Database(cause)
+        }
+    }
+}
+
 impl From<sqlx::Error> for ExecError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-                if code.starts_with("22") {
-                    Self::BadValue(db.message().to_owned())
-                } else if code.starts_with("23") {
-                    Self::Constraint(db.message().to_owned())
-                } else if code == "57014" {
-                    Self::Timeout
-                } else if code.starts_with("57P") || code.starts_with("08") {
-                    // The server shut down or the connection was cut: try again later.
-                    Self::Unavailable(e)
-                } else if code == "42501" {
-                    Self::Privilege
-                } else {
-                    Self::Database(e)
-                }
+                let message = db.message().to_owned();
+                Self::from_database(&code, &message, e.into())
             }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::Io(_)
             | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => Self::Unavailable(e),
-            _ => Self::Database(e),
+            | sqlx::Error::Tls(_) => Self::Unavailable(e.into()),
+            _ => Self::Database(e.into()),
         }
+    }
+}
+
+impl From<tokio_postgres::Error> for ExecError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if let Some(db) = e.as_db_error() {
+            let (code, message) = (db.code().code().to_owned(), db.message().to_owned());
+            return Self::from_database(&code, &message, e.into());
+        }
+        if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+        {
+            // The connection is gone (or never came): the pipe is replaced on the next read.
+            return Self::Unavailable(e.into());
+        }
+        Self::Database(e.into())
     }
 }
 
@@ -153,7 +180,7 @@ impl Keys {
 
     /// One record's JSON from the per-output texts in the first columns of a row, read in
     /// place.
-    fn record(&self, row: &sqlx::postgres::PgRow) -> Result<String, sqlx::Error> {
+    fn record(&self, row: &impl TextRow) -> Result<String, ExecError> {
         let mut record =
             String::with_capacity(self.0.iter().map(|(k, _)| k.len() + 16).sum::<usize>() + 2);
         record.push('{');
@@ -162,9 +189,7 @@ impl Keys {
                 record.push(',');
             }
             record.push_str(k);
-            // Every output column is text by construction (`sql::read` casts each), so the
-            // driver's per-value type check is skipped; the text is still checked as UTF-8.
-            match (row.try_get_unchecked::<Option<&str>, _>(i)?, form) {
+            match (row.text(i)?, form) {
                 (None, _) => record.push_str("null"),
                 (Some(v), TextForm::Json) => record.push_str(v),
                 (Some(v), TextForm::Number) if is_json_number(v) => record.push_str(v),
@@ -173,6 +198,32 @@ impl Keys {
         }
         record.push('}');
         Ok(record)
+    }
+
+    /// The keyset values that follow a row's outputs, for the next page's cursor.
+    fn cursor(&self, row: &impl TextRow, keys: usize) -> Result<Vec<Option<String>>, ExecError> {
+        (0..keys)
+            .map(|j| Ok(row.text(self.len() + j)?.map(str::to_owned)))
+            .collect()
+    }
+}
+
+/// A row of a read, whose columns are all text (`sql::read` casts each), from either kind of
+/// connection.
+trait TextRow {
+    fn text(&self, i: usize) -> Result<Option<&str>, ExecError>;
+}
+
+impl TextRow for sqlx::postgres::PgRow {
+    /// The driver's per-value type check is skipped; the text is still checked as UTF-8.
+    fn text(&self, i: usize) -> Result<Option<&str>, ExecError> {
+        Ok(self.try_get_unchecked::<Option<&str>, _>(i)?)
+    }
+}
+
+impl TextRow for tokio_postgres::Row {
+    fn text(&self, i: usize) -> Result<Option<&str>, ExecError> {
+        Ok(self.try_get::<_, Option<&str>>(i)?)
     }
 }
 
@@ -214,17 +265,55 @@ fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Runs a read.
+/// Runs a read: a lookup by primary key without a database session pipelined (see
+/// `ReadPlan::point` and `services::pipe`), anything else on a lent connection.
 pub async fn read(
     pool: &ConnPool,
     session: &DbSession,
     plan: &ReadPlan,
 ) -> Result<ReadResult, ExecError> {
-    let stmt = sql::read(plan);
-    let rows = with_session!(pool, session, |conn| Statement::postgres(&stmt)
-        .pg()
-        .fetch_all(conn)
-        .await?);
+    let mut stmt = Statement::postgres(&sql::read(plan));
+    if plan.point && session.settings.is_empty() {
+        match piped(pool, stmt).await? {
+            Ok(rows) => return assemble(plan, &rows),
+            Err(back) => stmt = back,
+        }
+    }
+    let rows = with_session!(pool, session, |conn| stmt.pg().fetch_all(conn).await?);
+    assemble(plan, &rows)
+}
+
+/// Runs a read statement on a pipelined connection when the pool has pipes; else hands the
+/// statement back. A pipe found closed is replaced and the read sent again once: it changes
+/// nothing, so running it twice is harmless.
+async fn piped(
+    pool: &ConnPool,
+    stmt: Statement,
+) -> Result<Result<Vec<tokio_postgres::Row>, Statement>, ExecError> {
+    let Some(mut pipe) = pool.pipe().await? else {
+        return Ok(Err(stmt));
+    };
+    let (sql, params) = match stmt.into_pipelined() {
+        Ok(parts) => parts,
+        Err(stmt) => return Ok(Err(stmt)),
+    };
+    match pipe.query(&sql, &params).await {
+        Err(_) if pipe.is_closed() => {
+            let Some(fresh) = pool.pipe().await? else {
+                return Err(ExecError::Unavailable(
+                    "the service's pool is closed".into(),
+                ));
+            };
+            pipe = fresh;
+            Ok(Ok(pipe.query(&sql, &params).await?))
+        }
+        out => Ok(Ok(out?)),
+    }
+}
+
+/// A read's records from its rows: the first `limit`, and the cursor of the last when more
+/// follow.
+fn assemble(plan: &ReadPlan, rows: &[impl TextRow]) -> Result<ReadResult, ExecError> {
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let has_more = rows.len() > limit;
     let mut result = ReadResult {
@@ -237,10 +326,7 @@ pub async fn read(
     for (n, row) in rows.iter().take(limit).enumerate() {
         result.records.push(keys.record(row)?);
         if has_more && n + 1 == limit && key_count > 0 {
-            let cursor: Vec<Option<String>> = (0..key_count)
-                .map(|j| row.try_get::<Option<String>, _>(keys.len() + j))
-                .collect::<Result<_, _>>()?;
-            result.next_cursor = Some(encode_cursor(&cursor));
+            result.next_cursor = Some(encode_cursor(&keys.cursor(row, key_count)?));
         }
     }
     Ok(result)
@@ -294,10 +380,7 @@ pub fn read_streamed(
                 }
                 let record = keys.record(&row)?;
                 if key_count > 0 && sent + 1 == limit {
-                    let cursor: Vec<Option<String>> = (0..key_count)
-                        .map(|j| row.try_get::<Option<String>, _>(keys.len() + j))
-                        .collect::<Result<_, _>>()?;
-                    last_keys = Some(cursor);
+                    last_keys = Some(keys.cursor(&row, key_count)?);
                 }
                 if sender.send(Ok(Streamed::Record(record))).await.is_err() {
                     // The client is gone: the dropped connection closes, which stops the query.
@@ -603,7 +686,7 @@ fn written(
                 return Err(OpError::RowFilter);
             }
         }
-        records.push(keys.record(row).map_err(|e| OpError::Exec(e.into()))?);
+        records.push(keys.record(row).map_err(OpError::Exec)?);
     }
     match op {
         WriteOp::Update { id: Some(id), .. }

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use rampart_schema::{Column, RelationKind, SchemaModel, Table, ValueType};
+use rampart_schema::{Column, RelationKind, SchemaModel, Table, TableKind, ValueType};
 
 use crate::filter::{CompareOp, Expr, Literal, MatchOp, Operand};
 use crate::rbac::{FieldRule, Mask, TableRules};
@@ -211,6 +211,10 @@ pub struct ReadPlan {
     pub keyset: Option<Keyset>,
     /// Whether the client asked for paging information (a list, not a record).
     pub is_list: bool,
+    /// The read finds at most one row of a table through its primary key, without related
+    /// records: it costs an index lookup whatever the data holds, so it may share a pipelined
+    /// connection (`services::pipe`) without holding up the reads queued behind it.
+    pub point: bool,
     /// Salt of `hash` masks (per installation, so hashes cannot be looked up elsewhere).
     pub mask_salt: String,
 }
@@ -905,6 +909,11 @@ pub fn plan_read(
         }
         (None, None) => {}
     }
+    let point = id.is_some()
+        && params.id_field.is_none()
+        && !table.primary_key.is_empty()
+        && matches!(table.kind, TableKind::Table | TableKind::PartitionedTable)
+        && !output.iter().any(|o| matches!(o.expr, OutExpr::Related(_)));
     let mut order = resolve_order(&params.order, &visible)?;
     let is_list = id.is_none();
     let limit = match params.limit {
@@ -966,6 +975,7 @@ pub fn plan_read(
         offset,
         keyset,
         is_list,
+        point,
         mask_salt: ctx.mask_salt.to_owned(),
     })
 }

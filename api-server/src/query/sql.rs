@@ -689,6 +689,7 @@ mod tests {
             offset: 0,
             keyset: None,
             is_list: true,
+            point: false,
             mask_salt: "salt".into(),
         }
     }

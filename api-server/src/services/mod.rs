@@ -13,7 +13,9 @@ use serde_json::{Map, Value};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
+pub mod pipe;
 pub mod pool;
+mod tls;
 
 pub use pool::ConnPool;
 
@@ -177,6 +179,32 @@ pub fn connect_options(
         .options([("statement_timeout", timeout.as_str()), ("TimeZone", "UTC")]))
 }
 
+/// Where the service's pipelined connections connect: the exclusive connections' options,
+/// with the password and CA they keep to themselves read from the same config.
+fn pipe_target(
+    config: &Map<String, Value>,
+    options: &PgConnectOptions,
+) -> Result<pipe::Target, ServiceError> {
+    let password = match text(config, "url") {
+        Some(url) => url::Url::parse(&url).ok().and_then(|u| {
+            u.password().map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        }),
+        None => text(config, "password"),
+    };
+    let root = text(config, "sslrootcert");
+    pipe::Target::new(
+        options,
+        password.as_deref(),
+        root.as_deref().map(str::as_bytes),
+        Duration::from_secs(5),
+    )
+    .map_err(ServiceError::Config)
+}
+
 /// Connects once and closes, to test a service's config. The message never holds a secret.
 pub async fn test_connection(
     config: &Map<String, Value>,
@@ -245,11 +273,13 @@ impl Registry {
             .decrypted_config(key)
             .map_err(|e| ServiceError::Config(e.to_string()))?;
         let opts = connect_options(&config, limits)?;
+        let target = pipe_target(&config, &opts)?;
         let pool = ConnPool::connect(
             opts,
             pool_size(&config, limits),
             Duration::from_secs(5),
             Some(|conn| Box::pin(crate::statement::watch_client(conn, CLIENT_CHECK_MS))),
+            Some(target),
         )
         .await
         .map_err(|e| ServiceError::Connect(describe(&e.into())))?;
@@ -302,22 +332,21 @@ impl Registry {
         Ok(handle)
     }
 
-    /// Each connected service's pool: (name, open connections, idle connections, maximum).
+    /// Each connected service's connections.
     #[must_use]
-    pub fn pools(&self) -> Vec<(String, u32, usize, u32)> {
+    pub fn pools(&self) -> Vec<crate::metrics::PoolUse> {
         let live = self
             .live
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out: Vec<_> = live
             .values()
-            .map(|h| {
-                (
-                    h.name.clone(),
-                    h.pool.size(),
-                    h.pool.num_idle(),
-                    h.pool.max_connections(),
-                )
+            .map(|h| crate::metrics::PoolUse {
+                service: h.name.clone(),
+                open: h.pool.size(),
+                idle: h.pool.num_idle(),
+                max: h.pool.max_connections(),
+                pipelined: h.pool.num_pipes(),
             })
             .collect();
         out.sort();

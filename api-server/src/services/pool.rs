@@ -18,6 +18,20 @@
 //! Closing is dropping: the socket closes, which PostgreSQL treats as a goodbye (it logs
 //! nothing outside a transaction). A connection counts itself in and out of the pool's size,
 //! so no path — cancelled futures included — can leave the count wrong.
+//!
+//! Besides the connections it lends, the pool keeps the service's pipelined connections
+//! ([`super::pipe`]) for lookups by key: one per thread that runs them (an actix worker is a
+//! single-threaded runtime, so a pipe's I/O and its requests share a thread), at most half
+//! the pool's size; threads beyond that share the existing ones. Each pipe holds one of the
+//! pool's permits for as long as it is open, so the pool's size bounds every connection it
+//! makes: a pool of one lends its one connection and has no pipe. The pool owns the pipes and
+//! they close with it; a thread only remembers its own.
+
+use std::cell::RefCell;
+use std::sync::Weak;
+use std::sync::atomic::AtomicU64;
+
+use super::pipe::{Pipe, Target};
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -98,6 +112,21 @@ struct Inner {
     closed: AtomicBool,
     /// Runs on each new connection before it is first lent.
     setup: Option<Setup>,
+    /// Where pipelined connections connect; none: every statement takes a lent connection.
+    target: Option<Target>,
+    /// The pipelined connections open, one per thread that ran a lookup, each with the
+    /// permit it holds.
+    pipes: Mutex<Vec<(Arc<Pipe>, OwnedSemaphorePermit)>>,
+    /// Tells this pool's pipes apart from other pools' in a thread's memory.
+    id: u64,
+}
+
+/// Pools made so far: each pool's `id`.
+static POOLS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's pipe of each pool it ran plain reads for (pool id, pipe).
+    static PIPES: RefCell<Vec<(u64, Weak<Pipe>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A hook run on every new connection.
@@ -124,12 +153,14 @@ impl std::fmt::Debug for ConnPool {
 
 impl ConnPool {
     /// A pool of at most `max` connections (at least one), opened as needed. Connects once
-    /// to prove the options work, and keeps that connection.
+    /// to prove the options work, and keeps that connection. With a `target`, plain reads run
+    /// on pipelined connections to it (see [`ConnPool::pipe`]).
     pub async fn connect(
         options: PgConnectOptions,
         max: u32,
         acquire_timeout: Duration,
         setup: Option<Setup>,
+        target: Option<Target>,
     ) -> Result<Self, PoolError> {
         let max = max.max(1);
         let pool = Self {
@@ -142,6 +173,9 @@ impl ConnPool {
                 open: Arc::new(AtomicU32::new(0)),
                 closed: AtomicBool::new(false),
                 setup,
+                target,
+                pipes: Mutex::new(Vec::new()),
+                id: POOLS.fetch_add(1, Ordering::Relaxed),
             }),
         };
         pool.acquire().await?.release(true).await;
@@ -207,12 +241,99 @@ impl ConnPool {
         Ok(self.lend(Conn::new(raw, &inner.open), permit))
     }
 
-    /// Closes the idle connections and refuses to lend more; lent ones close when they come
-    /// back.
+    /// Closes the idle connections and the pipes, and refuses to lend more; lent ones close
+    /// when they come back, pipes when the reads in flight on them finish.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.permits.close();
         self.idle().clear();
+        self.pipes().clear();
+    }
+
+    /// The pipelined connection for a plain read on this thread: its own, else a new one
+    /// while pipes hold fewer than half the pool's permits, else one another thread opened.
+    /// `None`: the pool has no pipe to offer (none configured, too small, busy or closed),
+    /// and the read takes a lent connection.
+    pub async fn pipe(&self) -> Result<Option<Arc<Pipe>>, tokio_postgres::Error> {
+        let inner = &self.inner;
+        let Some(target) = &inner.target else {
+            return Ok(None);
+        };
+        if inner.closed.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        if let Some(pipe) = self.own_pipe() {
+            return Ok(Some(pipe));
+        }
+        // A permit for a new pipe, while pipes hold fewer than half of them and one is free
+        // now; else an existing pipe is shared, or (none yet) the read takes a lent connection.
+        let permit = {
+            let mut pipes = self.pipes();
+            pipes.retain(|(p, _)| !p.is_closed());
+            if pipes.len() < inner.max as usize / 2 {
+                Arc::clone(&inner.permits).try_acquire_owned().ok()
+            } else {
+                None
+            }
+        };
+        let pipe = match permit {
+            None => {
+                let pipes = self.pipes();
+                if pipes.is_empty() {
+                    return Ok(None);
+                }
+                let n = PIPES.with(|p| p.borrow().len());
+                Arc::clone(&pipes[n % pipes.len()].0)
+            }
+            Some(permit) => {
+                let pipe = Arc::new(Pipe::connect(target).await?);
+                // Another read on this thread may have opened one meanwhile.
+                if let Some(theirs) = self.own_pipe() {
+                    return Ok(Some(theirs));
+                }
+                if inner.closed.load(Ordering::Acquire) {
+                    return Ok(None);
+                }
+                let mut pipes = self.pipes();
+                pipes.push((Arc::clone(&pipe), permit));
+                // Connections opened for lending and now idle give way to the pipe.
+                if self.size() as usize + pipes.len() > inner.max as usize {
+                    drop(pipes);
+                    self.idle().pop();
+                }
+                pipe
+            }
+        };
+        PIPES.with(|p| {
+            let mut p = p.borrow_mut();
+            p.retain(|(id, w)| *id != inner.id && w.strong_count() > 0);
+            p.push((inner.id, Arc::downgrade(&pipe)));
+        });
+        Ok(Some(pipe))
+    }
+
+    /// This thread's pipe of this pool, if it has one that works.
+    fn own_pipe(&self) -> Option<Arc<Pipe>> {
+        PIPES.with(|p| {
+            p.borrow()
+                .iter()
+                .find(|(id, _)| *id == self.inner.id)
+                .and_then(|(_, w)| w.upgrade())
+                .filter(|pipe| !pipe.is_closed())
+        })
+    }
+
+    /// Pipelined connections open.
+    #[must_use]
+    pub fn num_pipes(&self) -> usize {
+        self.pipes().len()
+    }
+
+    fn pipes(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Pipe>, OwnedSemaphorePermit)>> {
+        self.inner
+            .pipes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {

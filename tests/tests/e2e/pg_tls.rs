@@ -1,6 +1,6 @@
 //! TLS to PostgreSQL: a service with `sslmode=verify-full` and the CA that signed the local
-//! server's certificate (`sslrootcert`, PEM text) connects encrypted; one trusting another CA
-//! is refused at save with a clear reason.
+//! server's certificate (`sslrootcert`, PEM text) connects encrypted, its pipelined
+//! connections too; one trusting another CA is refused at save with a clear reason.
 
 use rampart_tests::Client;
 use reqwest::StatusCode;
@@ -33,6 +33,12 @@ async fn verify_full_with_a_custom_ca_connects_encrypted_and_another_ca_is_refus
         .get("/api/v2/secure/_table/products?limit=1")
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // A lookup by key runs on a pipelined connection, which verifies the server the same way.
+    let r = Client::new(&shop.app)
+        .with_key(&key)
+        .get("/api/v2/secure/_table/products/1")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
     // Every connection Rampart holds to this database is encrypted.
     let mut conn = shop.db.connect().await;
@@ -43,7 +49,10 @@ async fn verify_full_with_a_custom_ca_connects_encrypted_and_another_ca_is_refus
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert!(!rows.is_empty(), "rampart holds connections");
+    assert!(
+        rows.len() >= 2,
+        "rampart holds a lent and a pipelined connection"
+    );
     assert!(
         rows.iter().all(|r| r.get::<bool, _>(0)),
         "every connection uses TLS"

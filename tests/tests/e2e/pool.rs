@@ -1,10 +1,12 @@
 //! The database services' connection pool (`services::pool`) against a real PostgreSQL: it
 //! lends a connection handed back cleanly without checking it, and still never lends one
-//! that is dirty, dead or abandoned.
+//! that is dirty, dead or abandoned; its pipelined connections (`services::pipe`) answer
+//! each statement in flight with its own rows, within the pool's size.
 
 use std::time::Duration;
 
 use rampart_server::services::ConnPool;
+use rampart_server::services::pipe::{Param, Pipe, STATEMENTS, Target};
 use rampart_server::services::pool::{CHECK_AFTER_IDLE, PoolError};
 use rampart_tests::TestDb;
 use sqlx::postgres::PgConnectOptions;
@@ -12,7 +14,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 async fn pool(db: &TestDb, max: u32, timeout: Duration) -> ConnPool {
     let options: PgConnectOptions = db.url().parse().expect("url");
-    ConnPool::connect(options, max, timeout, None)
+    ConnPool::connect(options, max, timeout, None, None)
         .await
         .expect("the pool connects")
 }
@@ -179,4 +181,138 @@ async fn a_busy_pool_makes_callers_wait_then_gives_up_and_a_closed_pool_refuses(
         pool.acquire().await.err(),
         Some(PoolError::Closed)
     ));
+}
+
+/// A pool with pipelined connections to `db` (as a service's pool is made).
+async fn piped_pool(db: &TestDb, max: u32) -> ConnPool {
+    let options: PgConnectOptions = db.url().parse().expect("url");
+    let target = Target::new(&options, None, None, Duration::from_secs(5)).expect("target");
+    ConnPool::connect(options, max, Duration::from_millis(300), None, Some(target))
+        .await
+        .expect("the pool connects")
+}
+
+async fn pipe_pid(pipe: &Pipe) -> i32 {
+    pipe.query("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")[0]
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_thread_keeps_its_pipe_and_pipes_count_in_the_pool_size() {
+    let db = TestDb::empty().await;
+    let pool = piped_pool(&db, 4).await;
+    let pipe = pool.pipe().await.unwrap().expect("a pool of 4 pipelines");
+    let again = pool.pipe().await.unwrap().expect("the same pipe");
+    assert!(std::sync::Arc::ptr_eq(&pipe, &again), "one pipe per thread");
+    assert_eq!(pool.num_pipes(), 1);
+    assert_eq!(pipe_pid(&pipe).await, pipe_pid(&again).await);
+
+    // The pipe holds one of the four permits: three connections can be lent, not four.
+    let lent = [
+        pool.acquire().await.unwrap(),
+        pool.acquire().await.unwrap(),
+        pool.acquire().await.unwrap(),
+    ];
+    assert!(matches!(pool.acquire().await, Err(PoolError::TimedOut(_))));
+    drop(lent);
+
+    // Too small to spare a connection: no pipe, reads take a lent one.
+    let single = piped_pool(&db, 1).await;
+    assert!(single.pipe().await.unwrap().is_none());
+
+    // Closed: no pipe either, and the open one is let go.
+    pool.close();
+    assert!(pool.pipe().await.unwrap().is_none());
+    assert_eq!(pool.num_pipes(), 0);
+}
+
+#[tokio::test]
+async fn many_statements_in_flight_on_one_pipe_each_get_their_own_answer() {
+    let db = TestDb::empty().await;
+    let pool = piped_pool(&db, 4).await;
+    let pipe = pool.pipe().await.unwrap().unwrap();
+    let answers = futures_util::future::join_all((0..200).map(|i| {
+        let pipe = &pipe;
+        async move {
+            let rows = pipe
+                .query(
+                    "SELECT $1::text || '!'",
+                    &[Param::text(Some(i.to_string()))],
+                )
+                .await
+                .expect("query");
+            rows[0].get::<_, String>(0)
+        }
+    }))
+    .await;
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a, &format!("{i}!"));
+    }
+    assert_eq!(pipe.prepared(), 1, "one statement, prepared once");
+}
+
+#[tokio::test]
+async fn a_pipe_whose_connection_ended_is_replaced() {
+    let db = TestDb::empty().await;
+    let pool = piped_pool(&db, 4).await;
+    let pipe = pool.pipe().await.unwrap().unwrap();
+    let pid = pipe_pid(&pipe).await;
+    let mut admin = db.connect().await;
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    // The pipe learns of it when its connection reads the server's goodbye.
+    for _ in 0..100 {
+        if pipe.is_closed() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(pipe.is_closed());
+    let fresh = pool.pipe().await.unwrap().expect("a new pipe");
+    assert_ne!(pipe_pid(&fresh).await, pid);
+    assert_eq!(pool.num_pipes(), 1, "the dead one was let go");
+}
+
+#[tokio::test]
+async fn a_statement_the_schema_changed_under_is_prepared_again() {
+    let db = TestDb::empty().await;
+    let mut admin = db.connect().await;
+    for sql in ["CREATE TABLE t (a int)", "INSERT INTO t VALUES (7)"] {
+        sqlx::query(sql).execute(&mut admin).await.unwrap();
+    }
+    let pool = piped_pool(&db, 4).await;
+    let pipe = pool.pipe().await.unwrap().unwrap();
+    let rows = pipe.query("SELECT a FROM t", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 7);
+    sqlx::query("ALTER TABLE t ALTER a TYPE text")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    // The prepared statement's result type no longer holds: PostgreSQL refuses it, and the
+    // pipe prepares the statement again instead of failing the read.
+    let rows = pipe.query("SELECT a FROM t", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, &str>(0), "7");
+}
+
+#[tokio::test]
+async fn a_pipe_keeps_a_bounded_number_of_prepared_statements() {
+    let db = TestDb::empty().await;
+    let pool = piped_pool(&db, 4).await;
+    let pipe = pool.pipe().await.unwrap().unwrap();
+    for k in 0..STATEMENTS + 20 {
+        pipe.query(&format!("SELECT {k}"), &[]).await.unwrap();
+    }
+    assert_eq!(pipe.prepared(), STATEMENTS);
+    // The server holds no more than the pipe does (plus this statement itself).
+    let rows = pipe
+        .query("SELECT count(*) FROM pg_prepared_statements", &[])
+        .await
+        .unwrap();
+    let held: i64 = rows[0].get(0);
+    assert!(held <= STATEMENTS as i64 + 1, "{held} statements prepared");
 }

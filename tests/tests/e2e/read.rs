@@ -631,3 +631,40 @@ async fn every_type_reads_byte_for_byte_as_postgres_writes_its_json() {
     let want = format!("{{\"resource\":[{}]}}", expected.join(","));
     assert_eq!(list.text, want, "the list holds the same texts");
 }
+
+#[tokio::test]
+async fn lookups_by_key_in_flight_together_each_get_their_record_and_survive_lost_connections() {
+    let shop = Shop::new().await;
+    let c = shop
+        .client_with("orders-reader", &[("_table/orders/*", 1)])
+        .await;
+    // Many at once share pipelined connections: each still gets the record it asked for.
+    let replies = futures_util::future::join_all((0..120).map(|i| {
+        let c = &c;
+        async move {
+            (
+                i % 6 + 1,
+                c.get(&format!("/api/v2/db/_table/orders/{}", i % 6 + 1))
+                    .await,
+            )
+        }
+    }))
+    .await;
+    for (id, r) in &replies {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["id"], json!(id), "{}", r.text);
+    }
+
+    // PostgreSQL ends every connection Rampart holds: the next lookup still answers.
+    let mut admin = shop.db.connect().await;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'rampart' AND datname = current_database()",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let r = c.get("/api/v2/db/_table/orders/3").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["note"], json!("it's fine"));
+}

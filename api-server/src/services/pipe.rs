@@ -1,0 +1,261 @@
+//! Pipelined reads: the statements of many requests in flight on one connection.
+//!
+//! On an exclusive connection (the pool's sqlx connections) a request sends its statement and
+//! the connection waits for the answer before the next request may use it: PostgreSQL wakes
+//! for every statement, and each costs both sides a round of system calls. A [`Pipe`] is one
+//! tokio-postgres connection whose client sends each statement as soon as a request asks,
+//! without waiting for the answers before it; PostgreSQL reads several at a time and answers
+//! them in order, so the per-statement overhead is shared by the requests in flight.
+//!
+//! What runs here: reads whose cost the data cannot make large — a table's row by its primary
+//! key, without related records (`ReadPlan::point`) — for requests without a database session
+//! (`DbSession`). On a shared connection a slow statement holds up every statement queued
+//! behind it, so lists, counts, views, writes, transactions, session settings and streamed
+//! exports take an exclusive connection.
+//!
+//! A request dropped while its statement runs leaves the statement to finish (its row is
+//! discarded when it arrives): other requests share the connection, so closing it, which is
+//! how an exclusive connection stops a statement, is not an option; a lookup by key is short.
+//!
+//! Each pipe keeps its prepared statements, at most [`STATEMENTS`], the least recently used
+//! closed first.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
+
+use super::tls::Connector;
+
+/// Prepared statements a pipe keeps.
+pub const STATEMENTS: usize = 100;
+
+/// Where and how a service's pipes connect: the exclusive connections' options (host,
+/// login, database, TLS, `statement_timeout`, time zone), for tokio-postgres.
+#[derive(Clone)]
+pub struct Target {
+    config: tokio_postgres::Config,
+    tls: Connector,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").finish_non_exhaustive()
+    }
+}
+
+impl Target {
+    /// From the exclusive connections' options and the secrets they do not give back: the
+    /// password, and the CA (PEM text) trusted by `verify-ca` / `verify-full`.
+    pub fn new(
+        options: &PgConnectOptions,
+        password: Option<&str>,
+        root_pem: Option<&[u8]>,
+        connect_timeout: Duration,
+    ) -> Result<Self, String> {
+        let mut config = tokio_postgres::Config::new();
+        match options.get_socket() {
+            Some(dir) => config.host_path(dir),
+            None => config.host(options.get_host()),
+        };
+        config
+            .port(options.get_port())
+            .user(options.get_username())
+            .connect_timeout(connect_timeout)
+            .ssl_mode(match options.get_ssl_mode() {
+                PgSslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                PgSslMode::Allow | PgSslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull => {
+                    tokio_postgres::config::SslMode::Require
+                }
+            });
+        if let Some(db) = options.get_database() {
+            config.dbname(db);
+        }
+        if let Some(name) = options.get_application_name() {
+            config.application_name(name);
+        }
+        if let Some(settings) = options.get_options() {
+            config.options(settings);
+        }
+        if let Some(password) = password {
+            config.password(password);
+        }
+        Ok(Self {
+            config,
+            tls: Connector::new(options.get_ssl_mode(), root_pem)?,
+        })
+    }
+}
+
+/// One pipelined connection and its prepared statements.
+pub struct Pipe {
+    client: tokio_postgres::Client,
+    statements: Mutex<Statements>,
+}
+
+impl std::fmt::Debug for Pipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipe")
+            .field("closed", &self.client.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Prepared statements by SQL text, each with when it was last used.
+#[derive(Default)]
+struct Statements {
+    by_sql: HashMap<String, (tokio_postgres::Statement, u64)>,
+    clock: u64,
+}
+
+impl Statements {
+    fn get(&mut self, sql: &str) -> Option<tokio_postgres::Statement> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.by_sql.get_mut(sql).map(|(s, used)| {
+            *used = clock;
+            s.clone()
+        })
+    }
+
+    fn put(&mut self, sql: &str, statement: tokio_postgres::Statement) {
+        if self.by_sql.len() >= STATEMENTS
+            && let Some(oldest) = self
+                .by_sql
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+        {
+            // Dropping the last handle of a statement closes it on the server.
+            self.by_sql.remove(&oldest);
+        }
+        self.clock += 1;
+        self.by_sql.insert(sql.to_owned(), (statement, self.clock));
+    }
+}
+
+impl Pipe {
+    /// Opens a connection; its I/O runs as a task on the current runtime until every handle
+    /// to the pipe is dropped or the connection fails.
+    pub async fn connect(target: &Target) -> Result<Self, tokio_postgres::Error> {
+        let (client, connection) = target.config.connect(target.tls.clone()).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "pipelined connection closed");
+            }
+        });
+        Ok(Self {
+            client,
+            statements: Mutex::new(Statements::default()),
+        })
+    }
+
+    /// The connection failed or was closed: the pipe is of no more use.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Prepared statements kept.
+    #[must_use]
+    pub fn prepared(&self) -> usize {
+        self.statements().by_sql.len()
+    }
+
+    fn statements(&self) -> std::sync::MutexGuard<'_, Statements> {
+        self.statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one statement and returns all its rows. The statement is prepared once, with
+    /// the parameters' types declared as the exclusive connections declare them; one that
+    /// the schema changed under is prepared again.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let cached = self.statements().get(sql);
+        if let Some(statement) = cached
+            && statement.params().iter().eq(params.iter().map(|p| &p.ty))
+        {
+            match self.client.query(&statement, &refs).await {
+                Err(e) if is_stale(&e) => {
+                    self.statements().by_sql.remove(sql);
+                }
+                out => return out,
+            }
+        }
+        let types: Vec<Type> = params.iter().map(|p| p.ty.clone()).collect();
+        let statement = self.client.prepare_typed(sql, &types).await?;
+        self.statements().put(sql, statement.clone());
+        self.client.query(&statement, &refs).await
+    }
+}
+
+/// A prepared statement that no longer fits the schema: its result's shape changed (a
+/// column's type altered) or the server forgot it.
+fn is_stale(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code().is_some_and(|c| {
+        *c == SqlState::FEATURE_NOT_SUPPORTED || *c == SqlState::INVALID_SQL_STATEMENT_NAME
+    })
+}
+
+/// A bound value, sent as text with its declared type (PostgreSQL parses it as that type's
+/// input, as it does a binary value of the type).
+#[derive(Debug, Clone)]
+pub struct Param {
+    ty: Type,
+    text: Option<String>,
+}
+
+impl Param {
+    /// A `text` value.
+    #[must_use]
+    pub fn text(value: Option<String>) -> Self {
+        Self {
+            ty: Type::TEXT,
+            text: value,
+        }
+    }
+
+    /// A value of a built-in type written as its text, e.g. `int8` and `"42"`.
+    #[must_use]
+    pub fn typed(ty: Type, text: Option<String>) -> Self {
+        Self { ty, text }
+    }
+}
+
+impl ToSql for Param {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match &self.text {
+            None => Ok(IsNull::Yes),
+            Some(s) => {
+                out.extend_from_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    /// The statement was prepared with this parameter's own type.
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> Format {
+        Format::Text
+    }
+
+    to_sql_checked!();
+}
