@@ -107,10 +107,10 @@ impl Statement {
         self
     }
 
-    /// The SQL text and its values for a pipelined connection ([`crate::services::pipe`]),
-    /// each value declared with the type sea-query-sqlx binds it as; the statement itself
-    /// when a value is of a kind sent only by sqlx.
-    pub fn into_pipelined(self) -> Result<(String, Vec<Param>), Self> {
+    /// The statement for a pipelined connection ([`crate::services::pipe`]), each value
+    /// declared with the type sea-query-sqlx binds it as; the statement itself when a value
+    /// is of a kind sent only by sqlx.
+    pub fn into_pipelined(self) -> Result<Piped, Self> {
         fn typed<T: ToString>(ty: Type, v: Option<T>) -> Option<Param> {
             Some(Param::typed(ty, v.map(|v| v.to_string())))
         }
@@ -133,7 +133,10 @@ impl Statement {
             })
             .collect();
         match params {
-            Some(params) => Ok((self.sql, params)),
+            Some(params) => Ok(Piped {
+                sql: self.sql,
+                params,
+            }),
             None => Err(self),
         }
     }
@@ -146,6 +149,29 @@ impl Statement {
     /// A SQLite query with the values bound.
     pub fn lite(self) -> sqlx::query::Query<'static, Sqlite, SqlxValues> {
         sqlx::query_with(AssertSqlSafe(self.sql), self.values)
+    }
+}
+
+/// A statement for a pipelined connection: sea-query's SQL text (one statement, sent with the
+/// extended protocol) and its values as typed text. Made only by
+/// [`Statement::into_pipelined`], so a pipe runs nothing but what sea-query built.
+#[derive(Debug, Clone)]
+pub struct Piped {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl Piped {
+    /// The SQL text (the key of the pipe's prepared statements).
+    #[must_use]
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The values, in the order of the placeholders.
+    #[must_use]
+    pub fn params(&self) -> &[Param] {
+        &self.params
     }
 }
 

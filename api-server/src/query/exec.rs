@@ -293,11 +293,11 @@ async fn piped(
     let Some(mut pipe) = pool.pipe().await? else {
         return Ok(Err(stmt));
     };
-    let (sql, params) = match stmt.into_pipelined() {
-        Ok(parts) => parts,
+    let piped = match stmt.into_pipelined() {
+        Ok(piped) => piped,
         Err(stmt) => return Ok(Err(stmt)),
     };
-    match pipe.query(&sql, &params).await {
+    match pipe.query(&piped).await {
         Err(_) if pipe.is_closed() => {
             let Some(fresh) = pool.pipe().await? else {
                 return Err(ExecError::Unavailable(
@@ -305,7 +305,7 @@ async fn piped(
                 ));
             };
             pipe = fresh;
-            Ok(Ok(pipe.query(&sql, &params).await?))
+            Ok(Ok(pipe.query(&piped).await?))
         }
         out => Ok(Ok(out?)),
     }

@@ -17,6 +17,10 @@
 //! discarded when it arrives): other requests share the connection, so closing it, which is
 //! how an exclusive connection stops a statement, is not an option; a lookup by key is short.
 //!
+//! A pipe runs only [`Piped`] statements, which only `statement` makes from sea-query's
+//! output, and only with the extended protocol (one statement per Parse); it has no way to
+//! send a bare string.
+//!
 //! Each pipe keeps its prepared statements, at most [`STATEMENTS`], the least recently used
 //! closed first.
 
@@ -28,6 +32,7 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
 
 use super::tls::Connector;
+use crate::statement::Piped;
 
 /// Prepared statements a pipe keeps.
 pub const STATEMENTS: usize = 100;
@@ -176,9 +181,9 @@ impl Pipe {
     /// the schema changed under is prepared again.
     pub async fn query(
         &self,
-        sql: &str,
-        params: &[Param],
+        statement: &Piped,
     ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let (sql, params) = (statement.sql(), statement.params());
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let cached = self.statements().get(sql);

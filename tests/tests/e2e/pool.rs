@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use rampart_server::services::ConnPool;
-use rampart_server::services::pipe::{Param, Pipe, STATEMENTS, Target};
+use rampart_server::services::pipe::{Pipe, STATEMENTS, Target};
 use rampart_server::services::pool::{CHECK_AFTER_IDLE, PoolError};
+use rampart_server::statement::{Piped, Statement};
 use rampart_tests::TestDb;
+use sea_query::{Alias, Asterisk, Expr, Func, Query};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, Row};
 
@@ -192,11 +194,18 @@ async fn piped_pool(db: &TestDb, max: u32) -> ConnPool {
         .expect("the pool connects")
 }
 
+/// A statement for a pipe, as the server makes them: built by sea-query.
+fn piped(q: &sea_query::SelectStatement) -> Piped {
+    Statement::postgres(q)
+        .into_pipelined()
+        .expect("text values")
+}
+
 async fn pipe_pid(pipe: &Pipe) -> i32 {
-    pipe.query("SELECT pg_backend_pid()", &[])
-        .await
-        .expect("pid")[0]
-        .get(0)
+    let q = Query::select()
+        .expr(Func::cust(Alias::new("pg_backend_pid")))
+        .to_owned();
+    pipe.query(&piped(&q)).await.expect("pid")[0].get(0)
 }
 
 #[tokio::test]
@@ -236,13 +245,8 @@ async fn many_statements_in_flight_on_one_pipe_each_get_their_own_answer() {
     let answers = futures_util::future::join_all((0..200).map(|i| {
         let pipe = &pipe;
         async move {
-            let rows = pipe
-                .query(
-                    "SELECT $1::text || '!'",
-                    &[Param::text(Some(i.to_string()))],
-                )
-                .await
-                .expect("query");
+            let q = Query::select().expr(Expr::val(format!("{i}!"))).to_owned();
+            let rows = pipe.query(&piped(&q)).await.expect("query");
             rows[0].get::<_, String>(0)
         }
     }))
@@ -287,7 +291,13 @@ async fn a_statement_the_schema_changed_under_is_prepared_again() {
     }
     let pool = piped_pool(&db, 4).await;
     let pipe = pool.pipe().await.unwrap().unwrap();
-    let rows = pipe.query("SELECT a FROM t", &[]).await.unwrap();
+    let select = piped(
+        &Query::select()
+            .column(Alias::new("a"))
+            .from(Alias::new("t"))
+            .to_owned(),
+    );
+    let rows = pipe.query(&select).await.unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 7);
     sqlx::query("ALTER TABLE t ALTER a TYPE text")
         .execute(&mut admin)
@@ -295,7 +305,7 @@ async fn a_statement_the_schema_changed_under_is_prepared_again() {
         .unwrap();
     // The prepared statement's result type no longer holds: PostgreSQL refuses it, and the
     // pipe prepares the statement again instead of failing the read.
-    let rows = pipe.query("SELECT a FROM t", &[]).await.unwrap();
+    let rows = pipe.query(&select).await.unwrap();
     assert_eq!(rows[0].get::<_, &str>(0), "7");
 }
 
@@ -305,14 +315,19 @@ async fn a_pipe_keeps_a_bounded_number_of_prepared_statements() {
     let pool = piped_pool(&db, 4).await;
     let pipe = pool.pipe().await.unwrap().unwrap();
     for k in 0..STATEMENTS + 20 {
-        pipe.query(&format!("SELECT {k}"), &[]).await.unwrap();
+        // One statement text per k: the column's name differs.
+        let q = Query::select()
+            .expr_as(Expr::val(1), Alias::new(format!("c{k}")))
+            .to_owned();
+        pipe.query(&piped(&q)).await.unwrap();
     }
     assert_eq!(pipe.prepared(), STATEMENTS);
     // The server holds no more than the pipe does (plus this statement itself).
-    let rows = pipe
-        .query("SELECT count(*) FROM pg_prepared_statements", &[])
-        .await
-        .unwrap();
+    let q = Query::select()
+        .expr(Func::count(Expr::col(Asterisk)))
+        .from(Alias::new("pg_prepared_statements"))
+        .to_owned();
+    let rows = pipe.query(&piped(&q)).await.unwrap();
     let held: i64 = rows[0].get(0);
     assert!(held <= STATEMENTS as i64 + 1, "{held} statements prepared");
 }
