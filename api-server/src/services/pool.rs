@@ -125,7 +125,7 @@ struct Inner {
 static POOLS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// This thread's pipe of each pool it ran plain reads for (pool id, pipe).
+    /// This thread's pipe of each pool it ran lookups for (pool id, pipe).
     static PIPES: RefCell<Vec<(u64, Weak<Pipe>)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -153,7 +153,7 @@ impl std::fmt::Debug for ConnPool {
 
 impl ConnPool {
     /// A pool of at most `max` connections (at least one), opened as needed. Connects once
-    /// to prove the options work, and keeps that connection. With a `target`, plain reads run
+    /// to prove the options work, and keeps that connection. With a `target`, lookups by key run
     /// on pipelined connections to it (see [`ConnPool::pipe`]).
     pub async fn connect(
         options: PgConnectOptions,
@@ -250,7 +250,7 @@ impl ConnPool {
         self.pipes().clear();
     }
 
-    /// The pipelined connection for a plain read on this thread: its own, else a new one
+    /// The pipelined connection for a lookup on this thread: its own, else a new one
     /// while pipes hold fewer than half the pool's permits, else one another thread opened.
     /// `None`: the pool has no pipe to offer (none configured, too small, busy or closed),
     /// and the read takes a lent connection.
@@ -283,7 +283,12 @@ impl ConnPool {
                     return Ok(None);
                 }
                 let n = PIPES.with(|p| p.borrow().len());
-                Arc::clone(&pipes[n % pipes.len()].0)
+                let shared = Arc::clone(&pipes[n % pipes.len()].0);
+                if pipes.len() < inner.max as usize / 2 {
+                    // Only busy now: this thread opens its own once a permit is free.
+                    return Ok(Some(shared));
+                }
+                shared
             }
             Some(permit) => {
                 let pipe = Arc::new(Pipe::connect(target).await?);
