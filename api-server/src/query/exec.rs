@@ -298,7 +298,8 @@ async fn piped(
         Err(stmt) => return Ok(Err(stmt)),
     };
     match pipe.query(&piped).await {
-        Err(_) if pipe.is_closed() => {
+        // A lookup changes nothing: sent again on a fresh pipe when this one was lost.
+        Err(e) if pipe.is_closed() || lost(&e) => {
             let Some(fresh) = pool.pipe().await? else {
                 return Err(ExecError::Unavailable(
                     "the service's pool is closed".into(),
@@ -309,6 +310,15 @@ async fn piped(
         }
         out => Ok(Ok(out?)),
     }
+}
+
+/// Whether an error says the connection ended: closed under the statement, or PostgreSQL's
+/// notice that it is ending it (an administrator's `pg_terminate_backend`, a shutdown), which
+/// can arrive before the pipe sees the connection close.
+fn lost(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.code()
+            .is_some_and(|c| matches!(c.code(), "57P01" | "57P02" | "57P03"))
 }
 
 /// A read's records from its rows: the first `limit`, and the cursor of the last when more
@@ -614,6 +624,7 @@ fn linked(
                     text,
                     type_schema: l.type_schema.clone(),
                     type_name: l.type_name.clone(),
+                    value_type: l.value_type,
                 }),
                 None => WriteValue::Null {
                     type_schema: l.type_schema.clone(),

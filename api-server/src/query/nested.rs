@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use rampart_schema::{Relation, RelationKind, Table};
+use rampart_schema::{Relation, RelationKind, Table, ValueType};
 
 use super::plan::{
     Columns, Cond, Purpose, ReadContext, TableTarget, column, id_condition, row_condition,
@@ -95,6 +95,7 @@ pub struct Link {
     pub column: String,
     pub type_schema: String,
     pub type_name: String,
+    pub value_type: ValueType,
 }
 
 /// Which row a link reads.
@@ -185,6 +186,7 @@ fn link(from: Source, source: &str, target: &Table, col: &str) -> Result<Link, W
         column: col.to_owned(),
         type_schema: c.udt_schema.clone(),
         type_name: c.udt_name.clone(),
+        value_type: c.value_type,
     })
 }
 

@@ -29,12 +29,15 @@ impl TableTarget {
     }
 }
 
-/// A value bound as text and cast to a type named by the catalog (`"pg_catalog"."int4"`).
+/// A value given as text, of a type named by the catalog (`"pg_catalog"."int4"`): how it is
+/// bound (in its own type where Rust can parse it exactly as PostgreSQL would, else as text
+/// cast by PostgreSQL) is `sql::bound`'s choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bound {
     pub text: String,
     pub type_schema: String,
     pub type_name: String,
+    pub value_type: ValueType,
 }
 
 /// A resolved condition.
@@ -384,6 +387,7 @@ pub(crate) fn bound(c: &Column, text: String) -> Result<Bound, PlanError> {
         text,
         type_schema: c.udt_schema.clone(),
         type_name: c.udt_name.clone(),
+        value_type: c.value_type,
     })
 }
 

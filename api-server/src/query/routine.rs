@@ -154,6 +154,7 @@ pub fn plan_call(
                     text,
                     type_schema: a.udt_schema.clone(),
                     type_name: a.udt_name.clone(),
+                    value_type: a.value_type,
                 }),
                 None => CallArg::Null {
                     type_schema: a.udt_schema.clone(),

@@ -6,11 +6,13 @@
 //! (PostgreSQL's `to_json`, so numbers keep their precision, timestamps are ISO-8601 and
 //! related records arrive already built), and `k{j}` the text of keyset column `j`.
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use rampart_schema::ValueType;
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::{
     Alias, Asterisk, BinOper, Condition, DeleteStatement, Expr, ExprTrait, Func, InsertStatement,
     NullOrdering, OnConflict, Order, Query, QueryStatementBuilder, ReturningClause,
-    SelectStatement, UpdateStatement,
+    SelectStatement, UpdateStatement, Value,
 };
 
 use super::nested::{Step, StepAction};
@@ -22,6 +24,7 @@ use super::write::{WriteOp, WritePlan, WriteValue};
 use crate::filter::CompareOp;
 use crate::rbac::Mask;
 use crate::request::{Aggregate, Nulls};
+use crate::statement;
 
 const OUTER: &str = "_t";
 const RELATED: &str = "_r";
@@ -32,15 +35,148 @@ fn col(table_alias: &str, column: &str) -> Expr {
     Expr::col((Alias::new(table_alias), Alias::new(column)))
 }
 
+/// A bound value. In its own type where Rust reads the text exactly as PostgreSQL would, so
+/// the parameter needs no cast; otherwise as text cast to the type by PostgreSQL, which reads
+/// it (and rejects it) as it reads any input. A cast of a parameter is evaluated again for
+/// every row a filter looks at (see [`statement::inferred`]); a parameter of the column's own
+/// type is read once. The SQL text differs between the two (`$n` against `CAST($n AS …)`), so
+/// a statement prepared for one is never reused for the other.
 fn bound(b: &Bound) -> Expr {
+    if b.value_type == ValueType::Enum {
+        return cast(Expr::val(statement::inferred(b.text.clone())), b);
+    }
+    match native(b) {
+        Some(v) => Expr::val(v),
+        None => cast(Expr::val(b.text.clone()), b),
+    }
+}
+
+fn cast(value: Expr, b: &Bound) -> Expr {
     Func::cast_as_quoted(
-        Expr::val(b.text.clone()),
+        value,
         (
             Alias::new(b.type_schema.clone()),
             Alias::new(b.type_name.clone()),
         ),
     )
     .into()
+}
+
+/// The value in the column's own built-in type, when the text is in a form Rust and
+/// PostgreSQL read alike (no blanks, no out-of-range numbers: those go to PostgreSQL).
+fn native(b: &Bound) -> Option<Value> {
+    if b.type_schema != "pg_catalog" {
+        return None;
+    }
+    let t = b.text.as_str();
+    Some(match b.type_name.as_str() {
+        "int2" => Value::SmallInt(Some(t.parse().ok()?)),
+        "int4" => Value::Int(Some(t.parse().ok()?)),
+        "int8" => Value::BigInt(Some(t.parse().ok()?)),
+        "float4" => Value::Float(Some(float(t)?)),
+        "float8" => Value::Double(Some(float(t)?)),
+        "numeric" => return statement::numeric(t),
+        "bool" => Value::Bool(Some(match t.to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" | "on" | "1" => true,
+            "false" | "f" | "no" | "n" | "off" | "0" => false,
+            _ => return None,
+        })),
+        "uuid" => {
+            let hyphens = t.len() == 36
+                && t.char_indices()
+                    .all(|(i, ch)| matches!(i, 8 | 13 | 18 | 23) == (ch == '-'));
+            let plain = t.len() == 32;
+            if !(hyphens || plain) {
+                return None;
+            }
+            Value::Uuid(Some(uuid::Uuid::try_parse(t).ok()?))
+        }
+        "date" if iso_shape(t) == Some(false) && t.len() == 10 => {
+            Value::ChronoDate(Some(NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?))
+        }
+        // Without a zone: a `timestamptz` without one is in the session's time zone, which
+        // PostgreSQL knows.
+        "timestamp" if iso_shape(t) == Some(false) && t.len() > 10 => Value::ChronoDateTime(Some(
+            NaiveDateTime::parse_from_str(&t.replacen(' ', "T", 1), "%Y-%m-%dT%H:%M:%S%.f").ok()?,
+        )),
+        "timestamptz" if iso_shape(t) == Some(true) => Value::ChronoDateTimeWithTimeZone(Some(
+            DateTime::parse_from_rfc3339(&t.replacen(' ', "T", 1)).ok()?,
+        )),
+        _ => return None,
+    })
+}
+
+/// `YYYY-MM-DD`, then optionally `[ T]HH:MM:SS` with at most six decimals, then optionally
+/// `Z` or `±HH:MM`: the forms PostgreSQL and chrono read alike (no year 0, no leap seconds,
+/// no hour 24, no years beyond four digits). `Some(true)` when it names a zone.
+fn iso_shape(t: &str) -> Option<bool> {
+    let b = t.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+    };
+    let date = b.len() >= 10
+        && digits(0..4)
+        && &b[0..4] != b"0000"
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10);
+    if !date {
+        return None;
+    }
+    if b.len() == 10 {
+        return Some(false);
+    }
+    let time = b.len() >= 19
+        && matches!(b[10], b' ' | b'T')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[17] < b'6';
+    if !time {
+        return None;
+    }
+    let mut zone = &t[19..];
+    if let Some(frac) = zone.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 6 {
+            return None;
+        }
+        zone = &frac[n..];
+    }
+    let z = zone.as_bytes();
+    if zone.is_empty() {
+        Some(false)
+    } else if zone == "Z"
+        || (z.len() == 6
+            && matches!(z[0], b'+' | b'-')
+            && z[1..3].iter().all(u8::is_ascii_digit)
+            && z[3] == b':'
+            && z[4..6].iter().all(u8::is_ascii_digit))
+    {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// A finite float written in digits (PostgreSQL rejects what overflows or underflows to zero,
+/// and names its infinities in words: those go to PostgreSQL as text).
+fn float<T: std::str::FromStr + Into<f64> + Copy>(t: &str) -> Option<T> {
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
+        return None;
+    }
+    let v: T = t.parse().ok()?;
+    let f: f64 = v.into();
+    let mantissa = t.split(['e', 'E']).next().unwrap_or_default();
+    let underflow = f == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    (f.is_finite() && !underflow).then_some(v)
 }
 
 fn text(e: impl Into<Expr>) -> Expr {
@@ -639,6 +775,7 @@ mod tests {
             text: v.into(),
             type_schema: "pg_catalog".into(),
             type_name: "int4".into(),
+            value_type: ValueType::Integer,
         }
     }
 
@@ -671,6 +808,7 @@ mod tests {
                         text: "shipped".into(),
                         type_schema: "public".into(),
                         type_name: "order_status".into(),
+                        value_type: ValueType::Enum,
                     },
                 },
                 Cond::Compare {
@@ -696,12 +834,91 @@ mod tests {
 
     #[test]
     fn a_read_binds_every_value_and_quotes_every_identifier() {
-        let (sql, values) = read(&plan()).build(PostgresQueryBuilder);
+        let s = statement::Statement::postgres(&read(&plan()));
         assert_eq!(
-            sql,
-            r#"SELECT CAST("_t"."id" AS text) AS "c0", encode("_t"."blob", $1) AS "c1" FROM "public"."orders" AS "_t" WHERE "_t"."status" = CAST($2 AS "public"."order_status") AND "_t"."total" > CAST($3 AS "pg_catalog"."int4") ORDER BY "_t"."id" ASC LIMIT $4"#
+            s.sql(),
+            r#"SELECT CAST("_t"."id" AS text) AS "c0", encode("_t"."blob", $1) AS "c1" FROM "public"."orders" AS "_t" WHERE "_t"."status" = CAST($2 AS "public"."order_status") AND "_t"."total" > $3 ORDER BY "_t"."id" ASC LIMIT 26"#
         );
-        assert_eq!(values.0.len(), 4);
+        // The enum's text is read by PostgreSQL in the cast's type; the integer is sent as one.
+        let values = s.values();
+        assert_eq!(values.len(), 3);
+        assert!(matches!(&values[1], Value::Enum(_)), "{:?}", values[1]);
+        assert_eq!(values[2], Value::Int(Some(100)));
+    }
+
+    #[test]
+    fn values_rust_cannot_read_as_postgresql_would_are_cast_by_postgresql() {
+        let value = |b: Bound| {
+            let mut q = Query::select();
+            q.expr(bound(&b));
+            let s = statement::Statement::postgres(&q);
+            (s.sql().to_owned(), s.values().to_vec())
+        };
+        // Out of range, blanks, words: PostgreSQL reads them (and says what is wrong).
+        for text in ["99999999999", " 7", "1_000", "0x10"] {
+            let (sql, values) = value(int(text));
+            assert_eq!(sql, r#"SELECT CAST($1 AS "pg_catalog"."int4")"#, "{text}");
+            assert_eq!(values, vec![Value::String(Some(text.into()))]);
+        }
+        let typed = |name: &str, text: &str| Bound {
+            text: text.into(),
+            type_schema: "pg_catalog".into(),
+            type_name: name.into(),
+            value_type: ValueType::Other,
+        };
+        for (name, text) in [
+            ("float8", "1e400"),
+            ("float8", "1e-400"),
+            ("float8", "Infinity"),
+            ("numeric", "1e3"),
+            ("numeric", "NaN"),
+            ("bool", "maybe"),
+            ("uuid", "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"),
+            ("timestamptz", "2026-01-01"),
+            ("timestamptz", "2026-01-01 10:00:00.1234567Z"),
+            ("timestamp", "2026-01-01T10:00:00Z"),
+            ("timestamp", "2026-01-01 24:00:00"),
+            ("timestamp", "2026-01-01 10:00:60"),
+            ("date", "0000-01-01"),
+            ("date", "2026-1-1"),
+            ("date", "2026"),
+            ("date", "20260101"),
+        ] {
+            assert!(
+                value(typed(name, text)).0.starts_with("SELECT CAST($1"),
+                "{name} {text}"
+            );
+        }
+        for (name, text, expected) in [
+            ("float8", "2.5e3", Value::Double(Some(2500.0))),
+            ("float4", "-0.5", Value::Float(Some(-0.5))),
+            ("float8", "0e7", Value::Double(Some(0.0))),
+            ("bool", "Yes", Value::Bool(Some(true))),
+            (
+                "int8",
+                "-9223372036854775808",
+                Value::BigInt(Some(i64::MIN)),
+            ),
+        ] {
+            assert_eq!(
+                value(typed(name, text)),
+                ("SELECT $1".to_owned(), vec![expected])
+            );
+        }
+        assert_eq!(value(typed("numeric", "-12.50")).0, "SELECT $1");
+        for (name, text) in [
+            ("date", "2026-03-01"),
+            ("timestamp", "2026-03-01 10:00:00.5"),
+            ("timestamp", "2026-03-01T10:00:00"),
+            ("timestamptz", "2026-03-01T10:00:00+02:00"),
+            ("timestamptz", "2026-03-01 10:00:00.123456Z"),
+        ] {
+            assert_eq!(value(typed(name, text)).0, "SELECT $1", "{name} {text}");
+        }
+        assert_eq!(
+            value(typed("uuid", "a0eebc999c0b4ef8bb6d6bb9bd380a11")).0,
+            "SELECT $1"
+        );
     }
 
     #[test]
@@ -752,7 +969,7 @@ mod tests {
         });
         let (sql, _) = read(&p).build(PostgresQueryBuilder);
         assert!(
-            sql.contains(r#"WHERE "_t"."total" < CAST($2 AS "pg_catalog"."int4") OR ("_t"."total" = CAST($3 AS "pg_catalog"."int4") AND "_t"."id" > CAST($4 AS "pg_catalog"."int4"))"#),
+            sql.contains(r#"WHERE "_t"."total" < $2 OR ("_t"."total" = $3 AND "_t"."id" > $4)"#),
             "{sql}"
         );
     }

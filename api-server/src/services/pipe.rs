@@ -188,7 +188,7 @@ impl Pipe {
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let cached = self.statements().get(sql);
         if let Some(statement) = cached
-            && statement.params().iter().eq(params.iter().map(|p| &p.ty))
+            && fits(statement.params(), params)
         {
             match self.client.query(&statement, &refs).await {
                 Err(e) if is_stale(&e) => {
@@ -202,6 +202,16 @@ impl Pipe {
         self.statements().put(sql, statement.clone());
         self.client.query(&statement, &refs).await
     }
+}
+
+/// Whether a statement prepared earlier takes these values: each declared with the type the
+/// statement has, or `unknown` (the statement's type is what PostgreSQL inferred for it).
+fn fits(prepared: &[Type], params: &[Param]) -> bool {
+    prepared.len() == params.len()
+        && prepared
+            .iter()
+            .zip(params)
+            .all(|(t, p)| p.ty == Type::UNKNOWN || *t == p.ty)
 }
 
 /// A prepared statement that no longer fits the schema: its result's shape changed (a

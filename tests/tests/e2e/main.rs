@@ -27,6 +27,7 @@ mod mcp_oauth;
 mod metrics;
 mod oidc;
 mod openapi;
+mod params;
 mod pg_tls;
 mod pool;
 mod preview;
