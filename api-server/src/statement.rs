@@ -51,22 +51,33 @@ impl PgWriter {
     /// (`$3::"rampart:numeric"`); the cast names no type and is removed, and the value is the
     /// carried one again.
     fn carry(&mut self) {
-        for kind in [Typed::INFERRED, Typed::NUMERIC] {
-            let hint = format!("::\"{kind}\"");
-            while let Some(at) = self.sql.find(&hint) {
-                let placeholder = self.sql[..at]
-                    .rfind('$')
-                    .and_then(|d| self.sql[d + 1..at].parse::<usize>().ok())
-                    .and_then(|n| self.values.get_mut(n.wrapping_sub(1)));
-                let Some(slot @ Value::String(Some(_))) = placeholder else {
-                    // Not a parameter's: left for PostgreSQL to refuse (no such type).
-                    return;
-                };
-                if let Value::String(Some(text)) = std::mem::replace(slot, Value::String(None)) {
-                    *slot = carried(kind, text);
-                }
-                self.sql.replace_range(at..at + hint.len(), "");
+        const HINT: &str = "::\"rampart:";
+        let mut from = 0;
+        while let Some(found) = self.sql[from..].find(HINT) {
+            let at = from + found;
+            // `::"` + the kind + `"`.
+            let tail = &self.sql[at + 3..];
+            let Some(kind) = [Typed::INFERRED, Typed::NUMERIC]
+                .into_iter()
+                .find(|k| tail.starts_with(k) && tail[k.len()..].starts_with('"'))
+            else {
+                from = at + HINT.len();
+                continue;
+            };
+            let slot = self.sql[..at]
+                .rfind('$')
+                .and_then(|d| self.sql[d + 1..at].parse::<usize>().ok())
+                .and_then(|n| self.values.get_mut(n.wrapping_sub(1)));
+            let Some(slot @ Value::String(Some(_))) = slot else {
+                // Not a parameter's: left for PostgreSQL to refuse (no such type).
+                from = at + HINT.len();
+                continue;
+            };
+            if let Value::String(Some(text)) = std::mem::replace(slot, Value::String(None)) {
+                *slot = carried(kind, text);
             }
+            self.sql.replace_range(at..at + kind.len() + 4, "");
+            from = at;
         }
     }
 }

@@ -154,6 +154,10 @@ async fn filters_find_the_rows_postgresql_finds_for_the_same_text_whichever_way_
             "status IN ('pending', 'cancelled')",
         ),
         ("id in (2, 5)", "id IN (2, 5)"),
+        (
+            "(status = 'shipped') AND (total > 100) AND (note IS NULL OR total < 200.5)",
+            "status = 'shipped' AND total > 100 AND (note IS NULL OR total < 200.5)",
+        ),
         ("id > 99999999999", "id > 99999999999"),
         (
             "placed_at >= '2026-02-01T21:00:00Z'",
