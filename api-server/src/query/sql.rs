@@ -107,8 +107,9 @@ fn native(b: &Bound) -> Option<Value> {
 }
 
 /// `YYYY-MM-DD`, then optionally `[ T]HH:MM:SS` with at most six decimals, then optionally
-/// `Z` or `±HH:MM`: the forms PostgreSQL and chrono read alike (no year 0, no leap seconds,
-/// no hour 24, no years beyond four digits). `Some(true)` when it names a zone.
+/// `Z` or `±HH:MM` up to 15:59: the forms PostgreSQL and chrono read alike (no year 0, no
+/// leap seconds, no hour 24, no years beyond four digits, no offset PostgreSQL refuses).
+/// `Some(true)` when it names a zone.
 fn iso_shape(t: &str) -> Option<bool> {
     let b = t.as_bytes();
     let digits = |r: std::ops::Range<usize>| {
@@ -154,8 +155,10 @@ fn iso_shape(t: &str) -> Option<bool> {
         || (z.len() == 6
             && matches!(z[0], b'+' | b'-')
             && z[1..3].iter().all(u8::is_ascii_digit)
+            && z[1..3] <= b"15"[..]
             && z[3] == b':'
-            && z[4..6].iter().all(u8::is_ascii_digit))
+            && z[4..6].iter().all(u8::is_ascii_digit)
+            && z[4] < b'6')
     {
         Some(true)
     } else {
@@ -877,6 +880,7 @@ mod tests {
             ("timestamptz", "2026-01-01"),
             ("timestamptz", "2026-01-01 10:00:00.1234567Z"),
             ("timestamp", "2026-01-01T10:00:00Z"),
+            ("timestamptz", "2026-01-01T10:00:00+16:00"),
             ("timestamp", "2026-01-01 24:00:00"),
             ("timestamp", "2026-01-01 10:00:60"),
             ("date", "0000-01-01"),

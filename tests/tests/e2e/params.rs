@@ -172,6 +172,10 @@ async fn filters_find_the_rows_postgresql_finds_for_the_same_text_whichever_way_
             "placed_at > CAST('2026-02-02' AS timestamptz)",
         ),
         (
+            "placed_at < '2026-02-02T12:00:00+15:59'",
+            "placed_at < CAST('2026-02-02T12:00:00+15:59' AS timestamptz)",
+        ),
+        (
             "placed_at > '2026-02-01 14:00:00.000001Z'",
             "placed_at > CAST('2026-02-01 14:00:00.000001Z' AS timestamptz)",
         ),
@@ -204,12 +208,20 @@ async fn filters_find_the_rows_postgresql_finds_for_the_same_text_whichever_way_
         "most filters keep some rows and drop others ({proper})"
     );
 
-    // Text PostgreSQL refuses is refused as before: a 400 naming the value.
-    let r = c
-        .get_with(
-            "/api/v2/db/_table/orders",
-            &[("filter", "placed_at > '2026-02-30'")],
-        )
-        .await;
-    assert_eq!(r.status, reqwest::StatusCode::BAD_REQUEST, "{}", r.text);
+    // Text PostgreSQL refuses is refused as before: a 400.
+    for filter in [
+        "placed_at > '2026-02-30'",
+        "placed_at > '2026-02-01T10:00:00+16:00'",
+        "total > 1e400000",
+    ] {
+        let r = c
+            .get_with("/api/v2/db/_table/orders", &[("filter", filter)])
+            .await;
+        assert_eq!(
+            r.status,
+            reqwest::StatusCode::BAD_REQUEST,
+            "{filter}: {}",
+            r.text
+        );
+    }
 }
