@@ -64,9 +64,9 @@ def measure(binary, duration, orders, workload):
             else:
                 f.write(LUA % (server.full, min(orders, 10000)))
         base = server.base
-        subprocess.run(["wrk", "-t2", "-c32", "-d3s", "-s", f.name, base], check=True, capture_output=True)
+        subprocess.run([*run.PIN, "wrk", "-t2", "-c32", "-d3s", "-s", f.name, base], check=True, capture_output=True)
         before = cpu_by_thread(server.proc.pid)
-        out = run.sh("wrk", "-t2", "-c32", f"-d{duration}s", "-s", f.name, base)
+        out = run.sh(*run.PIN, "wrk", "-t2", "-c32", f"-d{duration}s", "-s", f.name, base)
         after = cpu_by_thread(server.proc.pid)
         os.unlink(f.name)
         requests = int([l for l in out.splitlines() if "requests in" in l][0].split()[0])
