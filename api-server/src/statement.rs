@@ -221,7 +221,7 @@ pub fn inferred(text: String) -> Value {
 /// the caller sends as text for PostgreSQL to read.
 #[must_use]
 pub fn numeric(text: &str) -> Option<Value> {
-    numeric_binary(text).map(|_| carried(Typed::NUMERIC, text.to_owned()))
+    plain_decimal(text).map(|_| carried(Typed::NUMERIC, text.to_owned()))
 }
 
 fn carried(kind: &str, text: String) -> Value {
@@ -280,19 +280,19 @@ impl Encode<'_, Postgres> for CarriedArg {
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
         match self.kind {
             Typed::Inferred => buf.extend_from_slice(self.text.as_bytes()),
-            Typed::Numeric => buf.extend_from_slice(
-                &numeric_binary(&self.text).ok_or("not a plain decimal number")?,
-            ),
+            Typed::Numeric => {
+                let (negative, int, frac) =
+                    plain_decimal(&self.text).ok_or("not a plain decimal number")?;
+                buf.extend_from_slice(&numeric_binary(negative, int, frac)?);
+            }
         }
         Ok(IsNull::No)
     }
 }
 
-/// PostgreSQL's binary form of a plain decimal: digit groups of base 10,000 around the point,
-/// the weight of the first group, the sign and the number of decimals written (`1.50` keeps
-/// two, as PostgreSQL's own parser keeps them).
-fn numeric_binary(text: &str) -> Option<Vec<u8>> {
-    const NEGATIVE: u16 = 0x4000;
+/// A plain decimal's sign, integer digits and decimals: `[+-]digits[.digits]`, at least one
+/// digit, at most 1,000 characters.
+fn plain_decimal(text: &str) -> Option<(bool, &str, &str)> {
     let (negative, rest) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -300,9 +300,15 @@ fn numeric_binary(text: &str) -> Option<Vec<u8>> {
     };
     let (int, frac) = rest.split_once('.').unwrap_or((rest, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || rest.len() > 1000 {
-        return None;
-    }
+    let plain = !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac);
+    (plain && rest.len() <= 1000).then_some((negative, int, frac))
+}
+
+/// PostgreSQL's binary form of a plain decimal: digit groups of base 10,000 around the point,
+/// the weight of the first group, the sign and the number of decimals written (`1.50` keeps
+/// two, as PostgreSQL's own parser keeps them).
+fn numeric_binary(negative: bool, int: &str, frac: &str) -> Result<Vec<u8>, BoxDynError> {
+    const NEGATIVE: u16 = 0x4000;
     let int = int.trim_start_matches('0');
     let lead = (4 - int.len() % 4) % 4;
     let trail = (4 - frac.len() % 4) % 4;
@@ -315,10 +321,10 @@ fn numeric_binary(text: &str) -> Option<Vec<u8>> {
         .chunks(4)
         .map(|g| g.iter().fold(0i16, |n, d| n * 10 + i16::from(d - b'0')))
         .collect();
-    let mut weight = i16::try_from((lead + int.len()) / 4).ok()? - 1;
+    let mut weight = i16::try_from((lead + int.len()) / 4)? - 1;
     let first = groups.iter().position(|g| *g != 0).unwrap_or(groups.len());
     groups.drain(..first);
-    weight -= i16::try_from(first).ok()?;
+    weight -= i16::try_from(first)?;
     while groups.last() == Some(&0) {
         groups.pop();
     }
@@ -331,14 +337,14 @@ fn numeric_binary(text: &str) -> Option<Vec<u8>> {
         0
     };
     let mut out = Vec::with_capacity(8 + 2 * groups.len());
-    out.extend_from_slice(&i16::try_from(groups.len()).ok()?.to_be_bytes());
+    out.extend_from_slice(&i16::try_from(groups.len())?.to_be_bytes());
     out.extend_from_slice(&weight.to_be_bytes());
     out.extend_from_slice(&sign.to_be_bytes());
-    out.extend_from_slice(&u16::try_from(frac.len()).ok()?.to_be_bytes());
+    out.extend_from_slice(&u16::try_from(frac.len())?.to_be_bytes());
     for g in groups {
         out.extend_from_slice(&g.to_be_bytes());
     }
-    Some(out)
+    Ok(out)
 }
 
 /// The values of a PostgreSQL statement, bound as sea-query-sqlx binds them, and Rampart's
