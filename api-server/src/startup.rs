@@ -92,11 +92,15 @@ pub fn master_key(config: &Config) -> Result<MasterKey, StartupError> {
     })
 }
 
+/// How long a stopping server waits for its last audit events to be stored.
+const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running server.
 pub struct Application {
     server: Server,
     port: u16,
     host: String,
+    auditor: std::sync::Arc<crate::audit::Auditor>,
 }
 
 impl Application {
@@ -147,6 +151,7 @@ impl Application {
         let mailer =
             Mailer::from_config(&config.smtp).map_err(|e| StartupError::Mail(e.to_string()))?;
         let state = web::Data::new(AppState::new(config, store, master_key, sessions, mailer));
+        let auditor = state.auditor.clone();
         tokio::spawn(state.clone().into_inner().watch_changes(CHANGE_CHECK));
         if state.config.audit.retention_days > 0 {
             tokio::spawn(crate::audit::purge_every_hour(
@@ -179,6 +184,7 @@ impl Application {
             server,
             port: addr.port(),
             host: addr.ip().to_string(),
+            auditor,
         })
     }
 
@@ -188,7 +194,8 @@ impl Application {
         self.port
     }
 
-    /// Prints where things are, then serves until stopped (SIGINT/SIGTERM drain in-flight requests).
+    /// Prints where things are, then serves until stopped: SIGINT/SIGTERM drain in-flight
+    /// requests, then the audit events not yet stored are stored.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let base = format!("http://{}:{}", self.host, self.port);
         let mut out = std::io::stdout();
@@ -198,7 +205,23 @@ impl Application {
         writeln!(out, "  Console       {base}/admin/")?;
         writeln!(out, "  Admin session {base}/api/v2/system/admin/session")?;
         out.flush()?;
-        self.server.await
+        let served = self.server.await;
+        let queued = self.auditor.depth();
+        if tokio::time::timeout(AUDIT_FLUSH, self.auditor.flush())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                events = self.auditor.depth(),
+                "audit events not stored before the server stopped"
+            );
+        } else if queued > 0 {
+            tracing::info!(
+                events = queued,
+                "audit events stored before the server stopped"
+            );
+        }
+        served
     }
 }
 

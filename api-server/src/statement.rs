@@ -465,6 +465,40 @@ impl Template {
     }
 }
 
+/// A connection of its own to a SQLite store's file, beside the store's pool, for one thread
+/// that writes a lot (the audit writer): its statements are prepared once from templates and
+/// bound straight from the caller's memory, with no driver thread between. Only rendered
+/// templates run on it.
+pub struct OwnSqlite(rusqlite::Connection);
+
+impl OwnSqlite {
+    /// Opens the store's existing file, set up as the pool's connections are (the journal
+    /// mode, WAL, is the file's; the rest is each connection's).
+    pub fn open(path: &std::path::Path) -> rusqlite::Result<Self> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -1024)?;
+        Ok(Self(conn))
+    }
+
+    /// Prepares a template's statement, kept by the caller and reused.
+    pub fn prepare(&self, template: &Template) -> rusqlite::Result<rusqlite::Statement<'_>> {
+        self.0.prepare(&template.0)
+    }
+
+    /// Starts a transaction that holds the write lock from its start (in WAL mode a deferred
+    /// one that read first cannot write once another connection has written meanwhile). It
+    /// rolls back when dropped uncommitted.
+    pub fn begin(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.0, rusqlite::TransactionBehavior::Immediate)
+    }
+}
+
 /// Runs one embedded migration script (several statements) on a connection. The script is
 /// `'static` text compiled into the binary, never input.
 pub async fn run_script_pg(

@@ -175,6 +175,16 @@ impl TestApp {
             .expect("run rampart")
     }
 
+    /// Stops the server as an operator does (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        self.child.wait().expect("wait for rampart")
+    }
+
     /// Everything the server printed so far.
     #[must_use]
     pub fn log(&self) -> String {

@@ -20,6 +20,7 @@ use crate::auth::Principal;
 use crate::system::Store;
 use crate::system::audit::AuditRecord;
 
+use writer::Message;
 pub use writer::Sink;
 
 /// Who made a request, as the audit trail records it.
@@ -132,21 +133,28 @@ impl Note {
 
 /// The audit queue's sending side.
 pub struct Auditor {
-    tx: mpsc::Sender<AuditRecord>,
+    tx: mpsc::Sender<Message>,
     capacity: usize,
     fail_closed: bool,
 }
 
 /// A reserved place in the queue for one event.
-pub type Slot = mpsc::OwnedPermit<AuditRecord>;
+pub struct Slot(mpsc::OwnedPermit<Message>);
+
+impl Slot {
+    /// Queues the event.
+    pub fn send(self, event: AuditRecord) {
+        self.0.send(Message::Event(event));
+    }
+}
 
 impl Auditor {
-    /// Starts the writer task for `store` and `sink`.
+    /// Starts the writer (a thread of its own) for `store` and `sink`.
     #[must_use]
     pub fn start(store: Store, sink: Sink, config: &crate::config::Audit) -> Arc<Self> {
         let capacity = config.queue.max(1);
         let (tx, rx) = mpsc::channel(capacity);
-        tokio::spawn(writer::run(store, sink, rx));
+        writer::start(store, sink, rx);
         Arc::new(Self {
             tx,
             capacity,
@@ -157,10 +165,20 @@ impl Auditor {
     /// A place for one event: waits while the queue is full, or with `fail_closed` answers
     /// `None` at once. `None` also when the writer is gone (the server is stopping).
     pub async fn slot(&self) -> Option<Slot> {
-        if self.fail_closed {
+        let permit = if self.fail_closed {
             self.tx.clone().try_reserve_owned().ok()
         } else {
             self.tx.clone().reserve_owned().await.ok()
+        };
+        permit.map(Slot)
+    }
+
+    /// Returns once every event queued so far is stored (or the writer is gone): at
+    /// shutdown, after the last request.
+    pub async fn flush(&self) {
+        let (done, stored) = tokio::sync::oneshot::channel();
+        if self.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = stored.await;
         }
     }
 

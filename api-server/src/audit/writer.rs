@@ -1,12 +1,18 @@
-//! The audit writer: drains the queue in batches into the system store and the log sink.
+//! The audit writer: a thread of its own that drains the queue in batches into the system
+//! store and the log sink.
+//!
+//! On a SQLite store (the embedded default) it writes over a connection of its own
+//! (`system::audit::OwnAppender`): each event's fields are bound straight from memory and
+//! nothing crosses to another thread. On PostgreSQL (several nodes sharing a store) it runs
+//! `system::audit::append` on the server's runtime.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::system::Store;
-use crate::system::audit::{self, AuditRecord};
+use crate::system::audit::{self, AuditRecord, OwnAppender};
+use crate::system::{Store, SystemError};
 
 /// Events per store transaction, at most.
 const BATCH: usize = 1000;
@@ -15,6 +21,17 @@ const BATCH: usize = 1000;
 /// transaction rewrites whole pages of the table and its indexes, so a few large batches cost
 /// far less than many small ones. Events are stored at most this much later.
 const LINGER: Duration = Duration::from_millis(100);
+
+/// What the queue carries.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every message is an event; boxing it would allocate once per request"
+)]
+pub enum Message {
+    Event(AuditRecord),
+    /// Answered once every event queued before it is stored (at shutdown).
+    Flush(oneshot::Sender<()>),
+}
 
 /// Where events also go as JSON lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,53 +52,94 @@ impl Sink {
         }
     }
 
-    fn open(&self) -> std::io::Result<Option<Box<dyn Write + Send>>> {
-        Ok(match self {
-            Self::Off => None,
-            Self::Stdout => Some(Box::new(std::io::stdout())),
-            Self::File(path) => Some(Box::new(std::io::BufWriter::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            ))),
-        })
+    fn open(&self) -> Option<Box<dyn Write + Send>> {
+        let opened: std::io::Result<Box<dyn Write + Send>> = match self {
+            Self::Off => return None,
+            Self::Stdout => Ok(Box::new(std::io::stdout())),
+            Self::File(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write + Send>),
+        };
+        opened
+            .inspect_err(|e| tracing::error!(error = %e, sink = ?self, "the audit log sink cannot be opened; events go to the store only"))
+            .ok()
     }
 }
 
-/// Runs until every sender is gone and the queue is empty.
-pub(super) async fn run(store: Store, sink: Sink, mut rx: mpsc::Receiver<AuditRecord>) {
-    let mut out = match sink.open() {
-        Ok(out) => out,
-        Err(e) => {
-            tracing::error!(error = %e, sink = ?sink, "the audit log sink cannot be opened; events go to the store only");
-            None
+/// Starts the writer's thread. It runs until every sender is gone and the queue is empty.
+pub(super) fn start(store: Store, sink: Sink, rx: mpsc::Receiver<Message>) {
+    let runtime = tokio::runtime::Handle::current();
+    let spawned = std::thread::Builder::new()
+        .name("rampart-audit".into())
+        .spawn(move || run(&store, &sink, rx, &runtime));
+    if let Err(e) = spawned {
+        // The queue then fills and holds requests back (or refuses them): never unaudited.
+        tracing::error!(error = %e, "the audit writer cannot start");
+    }
+}
+
+fn run(
+    store: &Store,
+    sink: &Sink,
+    mut rx: mpsc::Receiver<Message>,
+    runtime: &tokio::runtime::Handle,
+) {
+    let mut out = sink.open();
+    if let Some(path) = store.sqlite_file() {
+        let fallback = |e: &dyn std::error::Error| {
+            tracing::warn!(error = %e, "the audit writer cannot open the store's file itself; it writes through the store's pool");
+        };
+        match crate::statement::OwnSqlite::open(&path) {
+            Ok(conn) => match OwnAppender::new(&conn) {
+                Ok(mut appender) => return drain(&mut rx, &mut out, |b| appender.append(b)),
+                Err(e) => fallback(&e),
+            },
+            Err(e) => fallback(&e),
         }
-    };
+    }
+    drain(&mut rx, &mut out, |batch| {
+        runtime.block_on(audit::append(store, batch))
+    });
+}
+
+/// Gathers batches from the queue and stores each with `store` (retried until it succeeds),
+/// then writes it to `out`.
+fn drain(
+    rx: &mut mpsc::Receiver<Message>,
+    out: &mut Option<Box<dyn Write + Send>>,
+    mut store: impl FnMut(&mut [AuditRecord]) -> Result<(), SystemError>,
+) {
+    let mut received = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
+    let mut flushes = Vec::new();
+    while rx.blocking_recv_many(&mut received, BATCH) > 0 {
         // Gather more, looking at the queue now and then rather than waking for each event,
         // and stop early when a full batch is waiting or the queue is full (requests are
         // then held back, or refused, until there is room).
-        let until = tokio::time::Instant::now() + LINGER;
-        while tokio::time::Instant::now() < until
-            && rx.len() < BATCH - batch.len()
-            && rx.capacity() > 0
-        {
-            tokio::time::sleep(LINGER / 10).await;
+        let until = Instant::now() + LINGER;
+        while Instant::now() < until && rx.len() < BATCH - received.len() && rx.capacity() > 0 {
+            std::thread::sleep(LINGER / 10);
         }
-        if batch.len() < BATCH && !rx.is_empty() {
-            let room = BATCH - batch.len();
-            rx.recv_many(&mut batch, room).await;
+        if received.len() < BATCH && !rx.is_empty() {
+            let room = BATCH - received.len();
+            rx.blocking_recv_many(&mut received, room);
+        }
+        for message in received.drain(..) {
+            match message {
+                Message::Event(e) => batch.push(e),
+                Message::Flush(done) => flushes.push(done),
+            }
         }
         let mut delay = Duration::from_millis(50);
-        loop {
-            match audit::append(&store, &mut batch).await {
+        while !batch.is_empty() {
+            match store(&mut batch) {
                 Ok(()) => break,
                 Err(e) => {
                     // Never dropped: the queue fills meanwhile and holds requests back.
                     tracing::error!(error = %e, events = batch.len(), "audit events could not be stored; retrying");
-                    tokio::time::sleep(delay).await;
+                    std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
@@ -97,5 +155,8 @@ pub(super) async fn run(store: Store, sink: Sink, mut rx: mpsc::Receiver<AuditRe
             }
         }
         batch.clear();
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
     }
 }

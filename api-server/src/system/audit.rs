@@ -4,14 +4,14 @@
 //! append one after another and the chain never forks.
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use sea_query::{Condition, Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 use serde::Serialize;
 
 use super::store::Tx;
 use super::{Store, SystemError};
-use crate::statement::Template;
+use crate::statement::{OwnSqlite, Template};
 
 #[derive(Iden, Clone, Copy)]
 pub enum AuditEvents {
@@ -226,86 +226,69 @@ impl AuditRecord {
         out.push(b'}');
     }
 
-    /// Binds this row's values to `q`, in `COLUMNS` order, with its `prev_hash` and `hash`
-    /// as shared texts (`append` shares each hash with the next row's `prev_hash`).
-    ///
-    /// Every text goes in as an `Arc<str>`: sqlx keeps one as it is, but copies a bound
-    /// `&str` or `String` into a new allocation (a `String` into two) that SQLite then copies
-    /// once more; and most of a row's texts are labels, which `label` has made once.
+    /// This row's values in `COLUMNS` order.
+    fn fields(&self) -> [Field<'_>; COLUMNS.len()] {
+        use Field::{Int, Text};
+        [
+            Int(Some(self.id)),
+            Int(Some(self.ts)),
+            Text(Some(&self.request_id)),
+            Text(Some(&self.kind)),
+            Text(Some(&self.transport)),
+            Text(self.tool.as_deref()),
+            Text(Some(&self.principal)),
+            Int(self.user_id),
+            Text(self.email.as_deref()),
+            Text(self.provider.as_deref()),
+            Int(self.app_id),
+            Int(self.role_id),
+            Text(Some(&self.client)),
+            Text(Some(&self.method)),
+            Text(self.service.as_deref()),
+            Text(self.resource.as_deref()),
+            Text(Some(&self.params)),
+            Int(Some(self.status)),
+            Text(self.error_code.as_deref()),
+            Int(self.rows_count),
+            Int(Some(self.latency_us)),
+            Text(self.changes.as_deref()),
+            Text(Some(&self.prev_hash)),
+            Text(Some(&self.hash)),
+            Text(self.response.as_deref()),
+        ]
+    }
+
+    /// Binds this row's values to `q`, in `COLUMNS` order.
     fn bind<'q, DB: sqlx::Database>(
-        &self,
+        &'q self,
         q: sqlx::query::Query<'q, DB, DB::Arguments>,
-        prev_hash: &Arc<str>,
-        hash: &Arc<str>,
     ) -> sqlx::query::Query<'q, DB, DB::Arguments>
     where
-        i64: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-        Arc<str>: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-        Option<i64>: for<'a> sqlx::Encode<'a, DB>,
-        Option<Arc<str>>: for<'a> sqlx::Encode<'a, DB>,
+        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
-        let text = |s: &str| Arc::<str>::from(s);
-        let opt = |s: &Option<String>| s.as_deref().map(text);
-        q.bind(self.id)
-            .bind(self.ts)
-            .bind(text(&self.request_id))
-            .bind(label(&self.kind))
-            .bind(label(&self.transport))
-            .bind(opt(&self.tool))
-            .bind(label(&self.principal))
-            .bind(self.user_id)
-            .bind(opt(&self.email))
-            .bind(opt(&self.provider))
-            .bind(self.app_id)
-            .bind(self.role_id)
-            .bind(text(&self.client))
-            .bind(label(&self.method))
-            .bind(opt(&self.service))
-            .bind(opt(&self.resource))
-            .bind(label(&self.params))
-            .bind(self.status)
-            .bind(opt(&self.error_code))
-            .bind(self.rows_count)
-            .bind(self.latency_us)
-            .bind(opt(&self.changes))
-            .bind(Arc::clone(prev_hash))
-            .bind(Arc::clone(hash))
-            .bind(opt(&self.response))
+        self.fields().into_iter().fold(q, |q, field| match field {
+            Field::Int(v) => q.bind(v),
+            Field::Text(v) => q.bind(v),
+        })
+    }
+
+    /// Binds this row's values to `st` from parameter `first` (1-based) on.
+    fn bind_own(&self, st: &mut rusqlite::Statement<'_>, first: usize) -> rusqlite::Result<()> {
+        for (i, field) in self.fields().into_iter().enumerate() {
+            match field {
+                Field::Int(v) => st.raw_bind_parameter(first + i, v)?,
+                Field::Text(v) => st.raw_bind_parameter(first + i, v)?,
+            }
+        }
+        Ok(())
     }
 }
 
-/// A label (`kind`, `transport`, `principal`, `method`, an empty `params`) as a text to
-/// bind: the usual ones made once and shared, any other copied once.
-fn label(l: &Label) -> Arc<str> {
-    static USUAL: OnceLock<[Arc<str>; 19]> = OnceLock::new();
-    const TEXTS: [&str; 19] = [
-        "request",
-        "login",
-        "login_failed",
-        "logout",
-        "change",
-        "rest",
-        "mcp",
-        "anonymous",
-        "app",
-        "user",
-        "admin",
-        "GET",
-        "POST",
-        "PUT",
-        "PATCH",
-        "DELETE",
-        "HEAD",
-        "OPTIONS",
-        "{}",
-    ];
-    let Cow::Borrowed(s) = l else {
-        return Arc::from(l.as_ref());
-    };
-    TEXTS.iter().position(|t| t == s).map_or_else(
-        || Arc::from(*s),
-        |i| Arc::clone(&USUAL.get_or_init(|| TEXTS.map(Arc::from))[i]),
-    )
+/// One value of a row, as bound.
+enum Field<'a> {
+    Int(Option<i64>),
+    Text(Option<&'a str>),
 }
 
 /// Whether JSON escapes something in `s`: a quote, a backslash or a control character.
@@ -342,20 +325,24 @@ struct Head {
 
 /// Rows per INSERT at most (25 parameters each, well under both backends' limits). Smaller
 /// INSERTs take a power of two rows, so only eight statement shapes exist: each is rendered
-/// once per backend, parsed once per connection and then reused from its statement cache.
+/// once per backend, parsed once per connection and then reused.
 const INSERT_CHUNK: usize = 128;
 const INSERT_SHAPES: usize = INSERT_CHUNK.ilog2() as usize + 1;
 
 /// The INSERT of `2^k` rows, for each backend (SQLite's `OR FAIL`: `append` rolls back on
-/// any error, so a statement need not be able to undo itself).
-struct Inserts {
+/// any error, so a statement need not be able to undo itself), and the head's statements.
+struct Templates {
     sqlite: [Template; INSERT_SHAPES],
     postgres: [Template; INSERT_SHAPES],
+    /// SQLite: `last_id` and `hash` of the head (row 1, bound).
+    head: Template,
+    /// SQLite: sets the head's `last_id` and `hash` (bound, then row 1).
+    set_head: Template,
 }
 
-fn inserts() -> &'static Inserts {
-    static INSERTS: std::sync::OnceLock<Inserts> = std::sync::OnceLock::new();
-    INSERTS.get_or_init(|| {
+fn templates() -> &'static Templates {
+    static TEMPLATES: OnceLock<Templates> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
         let shape = |k: usize| {
             let mut insert = Query::insert();
             insert.into_table(AuditEvents::Table).columns(COLUMNS);
@@ -365,15 +352,63 @@ fn inserts() -> &'static Inserts {
             }
             insert
         };
-        Inserts {
+        Templates {
             sqlite: std::array::from_fn(|k| Template::sqlite_insert_or_fail(&shape(k))),
             postgres: std::array::from_fn(|k| Template::postgres(&shape(k))),
+            head: Template::sqlite(&head_select()),
+            set_head: Template::sqlite(&head_update(0, String::new())),
         }
     })
 }
 
+fn head_select() -> SelectStatement {
+    Query::select()
+        .columns([AuditHead::LastId, AuditHead::Hash])
+        .from(AuditHead::Table)
+        .and_where(Expr::col(AuditHead::Id).eq(1))
+        .to_owned()
+}
+
+fn head_update(last_id: i64, hash: String) -> sea_query::UpdateStatement {
+    Query::update()
+        .table(AuditHead::Table)
+        .value(AuditHead::LastId, last_id)
+        .value(AuditHead::Hash, hash)
+        .and_where(Expr::col(AuditHead::Id).eq(1))
+        .to_owned()
+}
+
+/// Chains `events` after the head (`last_id`, `hash`): assigns each its `id`, `prev_hash`
+/// and `hash`. Returns the new head.
+fn chain(events: &mut [AuditRecord], mut last_id: i64, mut hash: String) -> (i64, String) {
+    let mut scratch = Vec::with_capacity(1024);
+    for e in events.iter_mut() {
+        last_id += 1;
+        e.id = last_id;
+        e.prev_hash = std::mem::take(&mut hash);
+        e.hash = e.digest(&mut scratch);
+        hash.clone_from(&e.hash);
+    }
+    (last_id, hash)
+}
+
+/// `len` rows split into INSERTs of the shapes there are: (k, the rows of an INSERT of 2^k).
+fn chunks(len: usize) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let rest = len - at;
+        (rest > 0).then(|| {
+            let k = rest.min(INSERT_CHUNK).ilog2() as usize;
+            let rows = at..at + (1 << k);
+            at = rows.end;
+            (k, rows)
+        })
+    })
+}
+
 /// Appends `events` (their `id`, `prev_hash` and `hash` are assigned here, again on every
-/// attempt) in one transaction.
+/// attempt) in one transaction. The audit writer uses [`OwnAppender`] instead when the
+/// store is a SQLite file.
 pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), SystemError> {
     let mut tx = store.begin().await?;
     // Take the head's row lock before reading it.
@@ -386,61 +421,85 @@ pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), Sys
     )
     .await?;
     let head: Head = tx
-        .one(
-            &Query::select()
-                .columns([AuditHead::LastId, AuditHead::Hash])
-                .from(AuditHead::Table)
-                .and_where(Expr::col(AuditHead::Id).eq(1))
-                .to_owned(),
-        )
+        .one(&head_select())
         .await?
         .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
-    let (mut last_id, mut hash) = (head.last_id, head.hash);
-    // The chain as shared texts: `hashes[i]` is row i's `prev_hash`, `hashes[i + 1]` its hash.
-    let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len() + 1);
-    hashes.push(Arc::from(hash.as_str()));
-    let mut scratch = Vec::with_capacity(1024);
-    for e in events.iter_mut() {
-        last_id += 1;
-        e.id = last_id;
-        e.prev_hash = std::mem::take(&mut hash);
-        e.hash = e.digest(&mut scratch);
-        hash.clone_from(&e.hash);
-        hashes.push(Arc::from(hash.as_str()));
-    }
-    let mut rest: &[AuditRecord] = events;
-    let mut chain: &[Arc<str>] = &hashes;
-    while !rest.is_empty() {
-        let k = rest.len().min(INSERT_CHUNK).ilog2() as usize;
-        let (chunk, tail) = rest.split_at(1 << k);
-        let rows = chunk.iter().zip(chain.windows(2));
+    let (last_id, hash) = chain(events, head.last_id, head.hash);
+    let events: &[AuditRecord] = events;
+    for (k, rows) in chunks(events.len()) {
+        let rows = &events[rows];
         match &mut tx {
             Tx::Sqlite(t) => {
-                let q = rows.fold(inserts().sqlite[k].lite(), |q, (e, h)| {
-                    e.bind(q, &h[0], &h[1])
-                });
+                let q = rows
+                    .iter()
+                    .fold(templates().sqlite[k].lite(), |q, e| e.bind(q));
                 q.execute(&mut **t).await?;
             }
             Tx::Postgres(t) => {
-                let q = rows.fold(inserts().postgres[k].pg(), |q, (e, h)| {
-                    e.bind(q, &h[0], &h[1])
-                });
+                let q = rows
+                    .iter()
+                    .fold(templates().postgres[k].pg(), |q, e| e.bind(q));
                 q.execute(&mut **t).await?;
             }
         }
-        rest = tail;
-        chain = &chain[chunk.len()..];
     }
-    tx.execute(
-        &Query::update()
-            .table(AuditHead::Table)
-            .value(AuditHead::LastId, last_id)
-            .value(AuditHead::Hash, hash)
-            .and_where(Expr::col(AuditHead::Id).eq(1))
-            .to_owned(),
-    )
-    .await?;
+    tx.execute(&head_update(last_id, hash)).await?;
     tx.commit().await
+}
+
+/// Appends to a SQLite store over a connection of its own (the audit writer's thread, see
+/// `audit::writer`): the same rows as [`append`], each value bound straight from its event,
+/// the statements prepared once.
+pub struct OwnAppender<'c> {
+    conn: &'c OwnSqlite,
+    head: rusqlite::Statement<'c>,
+    set_head: rusqlite::Statement<'c>,
+    inserts: Vec<rusqlite::Statement<'c>>,
+}
+
+impl<'c> OwnAppender<'c> {
+    /// Prepares the statements on `conn`.
+    pub fn new(conn: &'c OwnSqlite) -> Result<Self, SystemError> {
+        let t = templates();
+        Ok(Self {
+            conn,
+            head: conn.prepare(&t.head)?,
+            set_head: conn.prepare(&t.set_head)?,
+            inserts: t
+                .sqlite
+                .iter()
+                .map(|insert| conn.prepare(insert))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Appends `events` (their `id`, `prev_hash` and `hash` assigned here, again on every
+    /// attempt) in one transaction, which holds the store's write lock throughout.
+    pub fn append(&mut self, events: &mut [AuditRecord]) -> Result<(), SystemError> {
+        let tx = self.conn.begin()?;
+        self.head.raw_bind_parameter(1, 1_i64)?;
+        let head = {
+            let mut rows = self.head.raw_query();
+            let row = rows
+                .next()?
+                .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
+            (row.get::<_, i64>(0)?, row.get::<_, String>(1)?)
+        };
+        let (last_id, hash) = chain(events, head.0, head.1);
+        for (k, rows) in chunks(events.len()) {
+            let insert = &mut self.inserts[k];
+            for (i, e) in events[rows].iter().enumerate() {
+                e.bind_own(insert, 1 + i * COLUMNS.len())?;
+            }
+            insert.raw_execute()?;
+        }
+        self.set_head.raw_bind_parameter(1, last_id)?;
+        self.set_head.raw_bind_parameter(2, hash.as_str())?;
+        self.set_head.raw_bind_parameter(3, 1_i64)?;
+        self.set_head.raw_execute()?;
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 fn select(filter: Condition) -> SelectStatement {
@@ -601,15 +660,7 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
             previous = Some(row);
         }
     }
-    let head: Option<Head> = store
-        .one(
-            &Query::select()
-                .columns([AuditHead::LastId, AuditHead::Hash])
-                .from(AuditHead::Table)
-                .and_where(Expr::col(AuditHead::Id).eq(1))
-                .to_owned(),
-        )
-        .await?;
+    let head: Option<Head> = store.one(&head_select()).await?;
     if let (Some(head), Some(last)) = (head, previous)
         && (head.last_id != last.id || head.hash != last.hash)
     {

@@ -43,6 +43,9 @@ pub enum SystemError {
     Crypto(#[from] crypto::CryptoError),
     #[error("system store error")]
     Database(#[source] sqlx::Error),
+    /// From the audit writer's own SQLite connection (`statement::OwnSqlite`).
+    #[error("system store error")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl From<sqlx::Error> for SystemError {

@@ -148,6 +148,19 @@ impl Store {
         }
     }
 
+    /// The file of a SQLite store (`None` for PostgreSQL, or an in-memory SQLite, which only
+    /// the pool's connections share).
+    #[must_use]
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Self::Sqlite(pool) => {
+                let path = pool.connect_options().get_filename().to_path_buf();
+                path.is_file().then_some(path)
+            }
+            Self::Postgres(_) => None,
+        }
+    }
+
     /// Which backend this is, for messages.
     #[must_use]
     pub fn backend(&self) -> &'static str {

@@ -703,3 +703,55 @@ async fn the_access_review_shows_what_was_used_when_and_what_never_was() {
 fn chrono_like(s: &str) -> bool {
     s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T'
 }
+
+#[tokio::test]
+async fn a_stopping_server_stores_every_event_it_still_holds() {
+    use sqlx::Connection;
+    const REQUESTS: usize = 300;
+    let mut app = rampart_tests::app::spawn_app();
+    let admin = Client::admin(&app).await;
+    // Another program holds the store's write lock: the events wait in the writer.
+    let store = app.data_dir.path().join("rampart.db");
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", store.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let c = admin.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..REQUESTS / 4 {
+                assert_eq!(c.get("/api/v2/system/role").await.status, StatusCode::OK);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // The server is told to stop while it cannot store them; the lock goes a second later.
+    let stopping = tokio::task::spawn_blocking(move || {
+        let status = app.stop();
+        (app, status)
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    let (app, status) = stopping.await.unwrap();
+    assert!(status.success(), "{status:?}\n{}", app.log());
+
+    // The sign-in and every request, chained whole.
+    let verify = app.run(&["audit", "verify"]);
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        said.contains(&format!("intact: {} events checked", REQUESTS + 1)),
+        "{said}\n{}",
+        app.log()
+    );
+}
