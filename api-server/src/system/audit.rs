@@ -1,7 +1,8 @@
 //! The audit trail's rows, chained: each row's `hash` is the SHA-256 of its content (the row
 //! as JSON with `hash` empty), which includes its id and the previous row's hash. Appending
-//! takes the `audit_head` row's lock first, so writers on several nodes sharing a store
-//! append one after another and the chain never forks.
+//! first takes the `audit_head` row's lock (PostgreSQL) or the store's write lock (SQLite), so
+//! writers on several nodes sharing a store append one after another and the chain never
+//! forks.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
