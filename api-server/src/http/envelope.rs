@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::query::ReadPlan;
-use crate::query::exec::{ExecError, ReadResult, Streamed, WriteOutcome};
+use crate::query::exec::{ExecError, ReadResult, Records, Streamed, WriteOutcome};
 use crate::query::write::{BatchMode, WriteKind};
 use crate::request::ReadParams;
 
@@ -30,18 +30,17 @@ pub fn list(
     schema: Option<Value>,
     as_list: bool,
 ) -> HttpResponse {
-    let mut body =
-        String::with_capacity(32 + result.records.iter().map(|r| r.len() + 1).sum::<usize>());
+    let mut body = String::with_capacity(64 + result.records.joined().len());
     body.push_str("{\"resource\":[");
-    for (i, record) in result.records.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        if as_list {
+    if as_list {
+        for (i, record) in result.records.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
             body.push_str(&id_of(record));
-        } else {
-            body.push_str(record);
         }
+    } else {
+        body.push_str(result.records.joined());
     }
     let shape = ListShape {
         next_offset: plan.offset + plan.limit,
@@ -177,7 +176,7 @@ fn id_of(record: &str) -> String {
 #[must_use]
 pub fn missing_ids_error(
     ids: &[String],
-    records: &[String],
+    records: &Records,
     table: &Table,
     params: &ReadParams,
 ) -> ApiError {

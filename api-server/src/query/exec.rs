@@ -18,11 +18,80 @@ use crate::statement::Statement;
 /// The records of a read, each a JSON object's text, in order.
 #[derive(Debug, Default)]
 pub struct ReadResult {
-    pub records: Vec<String>,
+    pub records: Records,
     /// More rows match beyond `limit`.
     pub has_more: bool,
     /// Where the next page starts (keyset paging), when more rows remain.
     pub next_cursor: Option<String>,
+}
+
+/// Records' JSON texts one after another in one buffer, separated by commas as they go into
+/// a list's array: a page of rows is written into one allocation and copied once into the
+/// response, where a `String` each cost an allocation and a copy per row.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// The records joined by `,`.
+    joined: String,
+    /// Where each record ends in `joined`.
+    ends: Vec<usize>,
+}
+
+impl Records {
+    /// How many records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each record's text.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let record = &self.joined[start..end];
+            start = end + 1;
+            record
+        })
+    }
+
+    /// The records joined by commas: the inside of a JSON array.
+    #[must_use]
+    pub fn joined(&self) -> &str {
+        &self.joined
+    }
+
+    /// The first record.
+    #[must_use]
+    pub fn into_first(self) -> Option<String> {
+        let end = *self.ends.first()?;
+        let mut first = self.joined;
+        first.truncate(end);
+        Some(first)
+    }
+
+    /// Each record as a `String` of its own.
+    #[must_use]
+    pub fn into_vec(self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+
+    /// Adds the record `write` writes.
+    fn push(
+        &mut self,
+        write: impl FnOnce(&mut String) -> Result<(), ExecError>,
+    ) -> Result<(), ExecError> {
+        if !self.ends.is_empty() {
+            self.joined.push(',');
+        }
+        write(&mut self.joined)?;
+        self.ends.push(self.joined.len());
+        Ok(())
+    }
 }
 
 /// Why a statement failed.
@@ -181,8 +250,18 @@ impl Keys {
     /// One record's JSON from the per-output texts in the first columns of a row, read in
     /// place.
     fn record(&self, row: &impl TextRow) -> Result<String, ExecError> {
-        let mut record =
-            String::with_capacity(self.0.iter().map(|(k, _)| k.len() + 16).sum::<usize>() + 2);
+        let mut record = String::with_capacity(self.size_hint());
+        self.write(row, &mut record)?;
+        Ok(record)
+    }
+
+    /// About how long a record is: its keys and a short value each.
+    fn size_hint(&self) -> usize {
+        self.0.iter().map(|(k, _)| k.len() + 16).sum::<usize>() + 2
+    }
+
+    /// Writes one record's JSON (as [`Keys::record`]) at the end of `record`.
+    fn write(&self, row: &impl TextRow, record: &mut String) -> Result<(), ExecError> {
         record.push('{');
         for (i, (k, form)) in self.0.iter().enumerate() {
             if i > 0 {
@@ -193,11 +272,11 @@ impl Keys {
                 (None, _) => record.push_str("null"),
                 (Some(v), TextForm::Json) => record.push_str(v),
                 (Some(v), TextForm::Number) if is_json_number(v) => record.push_str(v),
-                (Some(v), TextForm::Quoted | TextForm::Number) => push_json_string(&mut record, v),
+                (Some(v), TextForm::Quoted | TextForm::Number) => push_json_string(record, v),
             }
         }
         record.push('}');
-        Ok(record)
+        Ok(())
     }
 
     /// The keyset values that follow a row's outputs, for the next page's cursor.
@@ -326,15 +405,19 @@ fn lost(e: &tokio_postgres::Error) -> bool {
 fn assemble(plan: &ReadPlan, rows: &[impl TextRow]) -> Result<ReadResult, ExecError> {
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let has_more = rows.len() > limit;
+    let keys = Keys::of(&plan.output);
+    let kept = rows.len().min(limit);
     let mut result = ReadResult {
-        records: Vec::with_capacity(rows.len().min(limit)),
+        records: Records {
+            joined: String::with_capacity(kept * (keys.size_hint() + 1)),
+            ends: Vec::with_capacity(kept),
+        },
         has_more,
         next_cursor: None,
     };
     let key_count = plan.keyset.as_ref().map_or(0, |k| k.columns.len());
-    let keys = Keys::of(&plan.output);
     for (n, row) in rows.iter().take(limit).enumerate() {
-        result.records.push(keys.record(row)?);
+        result.records.push(|out| keys.write(row, out))?;
         if has_more && n + 1 == limit && key_count > 0 {
             result.next_cursor = Some(encode_cursor(&keys.cursor(row, key_count)?));
         }
@@ -880,6 +963,27 @@ fn numeric_text(b: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::{is_json_number, numeric_text, push_json_string};
+
+    #[test]
+    fn records_keep_each_text_and_join_them_with_commas() {
+        let mut records = super::Records::default();
+        assert!(records.is_empty() && records.joined().is_empty());
+        assert_eq!(records.iter().count(), 0);
+        let texts = [r#"{"a":1}"#, r#"{"b":"x,y"}"#, "{}"];
+        for text in texts {
+            records
+                .push(|out| {
+                    out.push_str(text);
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert_eq!(records.len(), 3);
+        assert_eq!(records.joined(), r#"{"a":1},{"b":"x,y"},{}"#);
+        assert_eq!(records.iter().collect::<Vec<_>>(), texts);
+        assert_eq!(records.into_first().as_deref(), Some(texts[0]));
+        assert_eq!(super::Records::default().into_first(), None);
+    }
 
     #[test]
     fn strings_are_escaped_as_to_json_escapes_them() {

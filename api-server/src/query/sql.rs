@@ -32,7 +32,20 @@ const JUNCTION: &str = "_j";
 const SUB: &str = "_c";
 
 fn col(table_alias: &str, column: &str) -> Expr {
-    Expr::col((Alias::new(table_alias), Alias::new(column)))
+    Expr::col((qualifier(table_alias), Alias::new(column)))
+}
+
+/// A table's name or alias as a qualifier: the aliases Rampart's statements use written once,
+/// a table's own name (writes) copied.
+fn qualifier(alias: &str) -> sea_query::DynIden {
+    use sea_query::IntoIden;
+    match [OUTER, RELATED, JUNCTION, SUB]
+        .into_iter()
+        .find(|a| *a == alias)
+    {
+        Some(a) => a.into_iden(),
+        None => Alias::new(alias).into_iden(),
+    }
 }
 
 /// A bound value. In its own type where Rust reads the text exactly as PostgreSQL would, so
@@ -183,11 +196,11 @@ fn float<T: std::str::FromStr + Into<f64> + Copy>(t: &str) -> Option<T> {
 }
 
 fn text(e: impl Into<Expr>) -> Expr {
-    Func::cast_as(e, Alias::new("text")).into()
+    Func::cast_as(e, "text").into()
 }
 
 fn to_json(e: impl Into<Expr>) -> Expr {
-    Func::cust(Alias::new("to_json")).arg(e).into()
+    Func::cust("to_json").arg(e).into()
 }
 
 fn table_ref(t: &TableTarget) -> (Alias, Alias) {
@@ -300,29 +313,23 @@ fn masked(value: Expr, mask: Mask, salt: &str) -> Expr {
     match mask {
         Mask::Full => concat(
             Expr::val("****"),
-            Func::cust(Alias::new("left"))
-                .arg(value)
-                .arg(Expr::val(0))
-                .into(),
+            Func::cust("left").arg(value).arg(Expr::val(0)).into(),
         ),
         Mask::Last4 => concat(
             Expr::val("****"),
-            Func::cust(Alias::new("right"))
-                .arg(value)
-                .arg(Expr::val(4))
-                .into(),
+            Func::cust("right").arg(value).arg(Expr::val(4)).into(),
         ),
-        Mask::Email => Func::cust(Alias::new("regexp_replace"))
+        Mask::Email => Func::cust("regexp_replace")
             .arg(value)
             .arg(Expr::val("^(?:(.)[^@]*(@.*)|.*)$"))
             .arg(Expr::val("\\1***\\2"))
             .into(),
         Mask::Hash => {
-            let salted = Func::cust(Alias::new("convert_to"))
+            let salted = Func::cust("convert_to")
                 .arg(concat(Expr::val(salt.to_owned()), value))
                 .arg(Expr::val("UTF8"));
-            Func::cust(Alias::new("encode"))
-                .arg(Func::cust(Alias::new("sha256")).arg(salted))
+            Func::cust("encode")
+                .arg(Func::cust("sha256").arg(salted))
                 .arg(Expr::val("hex"))
                 .into()
         }
@@ -335,7 +342,7 @@ fn column_expr(alias: &str, c: &ColumnOut, salt: &str) -> Expr {
         return masked(col(alias, &c.column), mask, salt);
     }
     if c.encoding == Encoding::Base64 {
-        Func::cust(Alias::new("encode"))
+        Func::cust("encode")
             .arg(col(alias, &c.column))
             .arg(Expr::val("base64"))
             .into()
@@ -360,13 +367,11 @@ fn related(r: &RelatedSelect, salt: &str) -> Expr {
     for c in &r.columns {
         inner.expr_as(column_expr(RELATED, c, salt), Alias::new(c.column.clone()));
     }
-    inner.from_as(table_ref(&r.table), Alias::new(RELATED));
+    inner.from_as(table_ref(&r.table), RELATED);
     match &r.join {
         Join::Direct(pairs) => {
             for (outer, inner_col) in pairs {
-                inner.and_where(
-                    col(RELATED, inner_col).equals((Alias::new(OUTER), Alias::new(outer.clone()))),
-                );
+                inner.and_where(col(RELATED, inner_col).equals((OUTER, Alias::new(outer.clone()))));
             }
         }
         Join::Junction {
@@ -377,16 +382,12 @@ fn related(r: &RelatedSelect, salt: &str) -> Expr {
             let mut exists = Query::select();
             exists
                 .expr(Expr::val(1))
-                .from_as(table_ref(table), Alias::new(JUNCTION));
+                .from_as(table_ref(table), JUNCTION);
             for (outer_col, j) in outer {
-                exists.and_where(
-                    col(JUNCTION, j).equals((Alias::new(OUTER), Alias::new(outer_col.clone()))),
-                );
+                exists.and_where(col(JUNCTION, j).equals((OUTER, Alias::new(outer_col.clone()))));
             }
             for (inner_col, j) in inner_pairs {
-                exists.and_where(
-                    col(JUNCTION, j).equals((Alias::new(RELATED), Alias::new(inner_col.clone()))),
-                );
+                exists.and_where(col(JUNCTION, j).equals((RELATED, Alias::new(inner_col.clone()))));
             }
             inner.and_where(Expr::exists(exists));
         }
@@ -398,18 +399,18 @@ fn related(r: &RelatedSelect, salt: &str) -> Expr {
     if let Some(limit) = r.limit {
         inner.limit(limit);
     }
-    let whole_row = Expr::col((Alias::new(SUB), Asterisk));
+    let whole_row = Expr::col((SUB, Asterisk));
     let json: Expr = if r.many {
         Func::coalesce([
-            Func::cust(Alias::new("json_agg")).arg(whole_row).into(),
+            Func::cust("json_agg").arg(whole_row).into(),
             Expr::cust("'[]'::json"),
         ])
         .into()
     } else {
-        Func::cust(Alias::new("row_to_json")).arg(whole_row).into()
+        Func::cust("row_to_json").arg(whole_row).into()
     };
     let mut outer = Query::select();
-    outer.expr(json).from_subquery(inner, Alias::new(SUB));
+    outer.expr(json).from_subquery(inner, SUB);
     Expr::SubQuery(None, Box::new(outer.into_sub_query_statement()))
 }
 
@@ -453,6 +454,24 @@ fn after(columns: &[(String, bool)], values: &[Bound]) -> Condition {
     any
 }
 
+/// The names of a read's outputs (`c0`, `c1`…) and keyset columns (`k0`…), written once for
+/// the usual counts, since every read names each of its columns.
+const OUTPUT_NAMES: [&str; 32] = [
+    "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14",
+    "c15", "c16", "c17", "c18", "c19", "c20", "c21", "c22", "c23", "c24", "c25", "c26", "c27",
+    "c28", "c29", "c30", "c31",
+];
+const KEY_NAMES: [&str; 4] = ["k0", "k1", "k2", "k3"];
+
+/// The `i`th of `usual`, or `{prefix}{i}` beyond them.
+fn numbered(usual: &[&'static str], prefix: char, i: usize) -> sea_query::DynIden {
+    use sea_query::IntoIden;
+    usual.get(i).map_or_else(
+        || Alias::new(format!("{prefix}{i}")).into_iden(),
+        |name| name.into_iden(),
+    )
+}
+
 /// The statement of a read. It asks for `limit + 1` rows so the caller knows if more remain.
 #[must_use]
 pub fn read(plan: &ReadPlan) -> SelectStatement {
@@ -460,15 +479,15 @@ pub fn read(plan: &ReadPlan) -> SelectStatement {
     for (i, o) in plan.output.iter().enumerate() {
         q.expr_as(
             output_expr(&o.expr, &plan.mask_salt),
-            Alias::new(format!("c{i}")),
+            numbered(&OUTPUT_NAMES, 'c', i),
         );
     }
     if let Some(k) = &plan.keyset {
         for (j, (column, _)) in k.columns.iter().enumerate() {
-            q.expr_as(text(col(OUTER, column)), Alias::new(format!("k{j}")));
+            q.expr_as(text(col(OUTER, column)), numbered(&KEY_NAMES, 'k', j));
         }
     }
-    q.from_as(table_ref(&plan.table), Alias::new(OUTER));
+    q.from_as(table_ref(&plan.table), OUTER);
     if let Some(c) = &plan.condition {
         q.cond_where(condition(c, OUTER));
     }
@@ -498,7 +517,7 @@ pub fn read(plan: &ReadPlan) -> SelectStatement {
 pub fn count(table: &TableTarget, cond: Option<&Cond>) -> SelectStatement {
     let mut q = Query::select();
     q.expr(Func::count(Expr::cust("*")))
-        .from_as(table_ref(table), Alias::new(OUTER));
+        .from_as(table_ref(table), OUTER);
     if let Some(c) = cond {
         q.cond_where(condition(c, OUTER));
     }
@@ -524,7 +543,7 @@ fn write_value(v: &WriteValue) -> Expr {
             type_name,
         } => typed_null(type_schema, type_name),
         WriteValue::Text(b) => bound(b),
-        WriteValue::Base64(text) => Func::cust(Alias::new("decode"))
+        WriteValue::Base64(text) => Func::cust("decode")
             .arg(Expr::val(text.clone()))
             .arg(Expr::val("base64"))
             .into(),
@@ -743,8 +762,8 @@ pub fn call(plan: &CallPlan) -> SelectStatement {
     let mut q = Query::select();
     match plan.returns {
         Returns::Rows => {
-            q.expr(text(to_json(Expr::col(Alias::new(ROUTINE_ROW)))))
-                .from_function(call, Alias::new(ROUTINE_ROW));
+            q.expr(text(to_json(Expr::col(ROUTINE_ROW))))
+                .from_function(call, ROUTINE_ROW);
         }
         Returns::Scalar => {
             q.expr(text(to_json(call)));

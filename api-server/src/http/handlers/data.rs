@@ -706,7 +706,8 @@ impl Ctx<'_> {
         let read_plan = plan::plan_read(&ctx, &params, None)?;
         Ok(exec::read(&self.handle.pool, self.session, &read_plan)
             .await?
-            .records)
+            .records
+            .into_vec())
     }
 
     async fn read(
@@ -765,7 +766,7 @@ impl Ctx<'_> {
         let result = exec::read(pool, self.session, &read_plan).await?;
         note_rows(self.req, result.records.len() as i64);
         if let Some(id) = id {
-            let record = result.records.into_iter().next().ok_or_else(|| {
+            let record = result.records.into_first().ok_or_else(|| {
                 ApiError::not_found(format!("Record with identifier '{id}' not found."))
             })?;
             return Ok(envelope::raw_json(record));
