@@ -14,7 +14,8 @@ use crate::state::AppState;
 /// Reads credentials from the headers and query string (DreamFactory's names).
 #[must_use]
 pub fn credentials(req: &HttpRequest) -> Credentials {
-    let header = |name: &str| {
+    use super::names;
+    let header = |name: &actix_web::http::header::HeaderName| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -22,28 +23,25 @@ pub fn credentials(req: &HttpRequest) -> Credentials {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
+    // Read only when a header does not say (the query string is not copied otherwise).
     let param = |name: &str| {
-        query
-            .iter()
+        url::form_urlencoded::parse(req.query_string().as_bytes())
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.into_owned())
             .filter(|v| !v.is_empty())
     };
-    let bearer = header("authorization").and_then(|v| {
+    let bearer = header(&actix_web::http::header::AUTHORIZATION).and_then(|v| {
         let (scheme, token) = v.split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_owned())
     });
     Credentials {
-        api_key: header("x-dreamfactory-api-key").or_else(|| param("api_key")),
+        api_key: header(&names::API_KEY).or_else(|| param("api_key")),
         session_token: bearer
-            .or_else(|| header("x-dreamfactory-session-token"))
+            .or_else(|| header(&names::SESSION_TOKEN))
             .or_else(|| param("session_token")),
-        bridge: header("x-rampart-bridge"),
+        bridge: header(&names::BRIDGE),
     }
 }
 

@@ -227,7 +227,7 @@ fn change_target(method: &str, path: &str) -> Option<(String, Option<i64>)> {
 /// The MCP tool an MCP bridge names for the request it makes (`X-Rampart-Tool`).
 fn tool_of(req: &ServiceRequest) -> Option<String> {
     req.headers()
-        .get("x-rampart-tool")
+        .get(&crate::http::names::TOOL)
         .and_then(|v| v.to_str().ok())
         .filter(|t| {
             !t.is_empty()
@@ -244,7 +244,7 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<AuditedBody>, actix_web::Error> {
     let id = req
         .headers()
-        .get("x-request-id")
+        .get(&crate::http::names::REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
@@ -322,7 +322,7 @@ pub async fn request_context(
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
-            .insert(HeaderName::from_static("x-request-id"), v);
+            .insert(crate::http::names::REQUEST_ID.clone(), v);
     }
     if let Some(p) = pending.as_mut() {
         p.record.request_id = id;
@@ -367,7 +367,7 @@ pub async fn request_context(
             .into();
         p.record.error_code = res
             .headers()
-            .get("x-rampart-error")
+            .get(&crate::http::names::ERROR)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if let Some((resource, rid)) = change.filter(|_| (200..300).contains(&status)) {

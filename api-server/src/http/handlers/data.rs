@@ -50,7 +50,7 @@ pub fn raw_request(
             ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
         })?)
     };
-    let header = |name: &str| {
+    let header = |name: &actix_web::http::header::HeaderName| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -62,9 +62,7 @@ pub fn raw_request(
         query: url::form_urlencoded::parse(req.query_string().as_bytes())
             .into_owned()
             .collect(),
-        method_override: header("x-http-method")
-            .or_else(|| header("x-http-method-override"))
-            .or_else(|| header("x-method-override")),
+        method_override: crate::http::names::METHOD_OVERRIDES.iter().find_map(header),
         body,
     })
 }
