@@ -187,6 +187,7 @@ impl Statement {
             Some(params) => Ok(Piped {
                 sql: self.sql,
                 params,
+                values: self.values,
             }),
             None => Err(self),
         }
@@ -399,9 +400,20 @@ impl IntoArguments<Postgres> for PgValues {
 pub struct Piped {
     sql: String,
     params: Vec<Param>,
+    /// The values as sea-query gave them, for [`Piped::into_statement`].
+    values: Values,
 }
 
 impl Piped {
+    /// The statement again, for an exclusive connection (a pipe found it too slow).
+    #[must_use]
+    pub fn into_statement(self) -> Statement {
+        Statement {
+            sql: self.sql,
+            values: self.values,
+        }
+    }
+
     /// The SQL text (the key of the pipe's prepared statements).
     #[must_use]
     pub fn sql(&self) -> &str {

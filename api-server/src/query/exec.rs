@@ -12,6 +12,7 @@ use super::routine::{CallPlan, Returns};
 use super::sql;
 use super::write::{BatchMode, RecordError, WriteError, WriteOp, WritePlan, WriteValue};
 use crate::services::ConnPool;
+use crate::services::pipe::Answer;
 use crate::services::pool::PoolError;
 use crate::statement::Statement;
 
@@ -344,15 +345,16 @@ fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Runs a read: a lookup by primary key without a database session pipelined (see
-/// `ReadPlan::point` and `services::pipe`), anything else on a lent connection.
+/// Runs a read: a short read of a table without a database session pipelined (see
+/// `ReadPlan::pipelined` and `services::pipe`), anything else, and a short read the pipe
+/// found too slow, on a lent connection.
 pub async fn read(
     pool: &ConnPool,
     session: &DbSession,
     plan: &ReadPlan,
 ) -> Result<ReadResult, ExecError> {
     let mut stmt = Statement::postgres(&sql::read(plan));
-    if plan.point && session.settings.is_empty() {
+    if plan.pipelined && session.settings.is_empty() {
         match piped(pool, stmt).await? {
             Ok(rows) => return assemble(plan, &rows),
             Err(back) => stmt = back,
@@ -362,9 +364,10 @@ pub async fn read(
     assemble(plan, &rows)
 }
 
-/// Runs a read statement on a pipelined connection when the pool has pipes; else hands the
-/// statement back. A pipe found closed is replaced and the read sent again once: it changes
-/// nothing, so running it twice is harmless.
+/// Runs a read statement on a pipelined connection when the pool has pipes; else, or when
+/// the pipe found the statement too slow for it, hands the statement back. A pipe found
+/// closed is replaced and the read sent again once: it changes nothing, so running it twice
+/// is harmless.
 async fn piped(
     pool: &ConnPool,
     stmt: Statement,
@@ -376,8 +379,8 @@ async fn piped(
         Ok(piped) => piped,
         Err(stmt) => return Ok(Err(stmt)),
     };
-    match pipe.query(&piped).await {
-        // A lookup changes nothing: sent again on a fresh pipe when this one was lost.
+    let answer = match pipe.query(&piped).await {
+        // A read changes nothing: sent again on a fresh pipe when this one was lost.
         Err(e) if pipe.is_closed() || lost(&e) => {
             let Some(fresh) = pool.pipe().await? else {
                 return Err(ExecError::Unavailable(
@@ -385,10 +388,14 @@ async fn piped(
                 ));
             };
             pipe = fresh;
-            Ok(Ok(pipe.query(&piped).await?))
+            pipe.query(&piped).await?
         }
-        out => Ok(Ok(out?)),
-    }
+        out => out?,
+    };
+    Ok(match answer {
+        Answer::Rows(rows) => Ok(rows),
+        Answer::TooSlow => Err(piped.into_statement()),
+    })
 }
 
 /// Whether an error says the connection ended: closed under the statement, or PostgreSQL's

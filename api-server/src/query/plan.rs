@@ -200,6 +200,10 @@ pub struct Keyset {
     pub after: Option<Vec<Bound>>,
 }
 
+/// Lists of at most this many rows (a page, as clients ask for them) may share a pipelined
+/// connection; a longer answer would hold up the reads queued behind it while it is sent.
+pub const PIPELINE_ROWS: u64 = 100;
+
 /// A validated read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadPlan {
@@ -214,10 +218,11 @@ pub struct ReadPlan {
     pub keyset: Option<Keyset>,
     /// Whether the client asked for paging information (a list, not a record).
     pub is_list: bool,
-    /// The read finds at most one row of a table through its primary key, without related
-    /// records: it costs an index lookup whatever the data holds, so it may share a pipelined
-    /// connection (`services::pipe`) without holding up the reads queued behind it.
-    pub point: bool,
+    /// The read returns at most [`PIPELINE_ROWS`] rows of a table (a row by its primary
+    /// key, a short page of a list), without related records: a short answer, usually
+    /// quick, so it may share a pipelined connection (`services::pipe`), whose time limit
+    /// sends one that turns out slow to a connection of its own.
+    pub pipelined: bool,
     /// Salt of `hash` masks (per installation, so hashes cannot be looked up elsewhere).
     pub mask_salt: String,
 }
@@ -913,17 +918,18 @@ pub fn plan_read(
         }
         (None, None) => {}
     }
-    let point = id.is_some()
-        && params.id_field.is_none()
-        && !table.primary_key.is_empty()
-        && matches!(table.kind, TableKind::Table | TableKind::PartitionedTable)
-        && !output.iter().any(|o| matches!(o.expr, OutExpr::Related(_)));
     let mut order = resolve_order(&params.order, &visible)?;
     let is_list = id.is_none();
     let limit = match params.limit {
         Some(0) | None => ctx.max_records,
         Some(n) => n.min(ctx.max_records),
     };
+    let pipelined = (if is_list {
+        limit <= PIPELINE_ROWS
+    } else {
+        params.id_field.is_none() && !table.primary_key.is_empty()
+    }) && matches!(table.kind, TableKind::Table | TableKind::PartitionedTable)
+        && !output.iter().any(|o| matches!(o.expr, OutExpr::Related(_)));
     let offset = params.offset.unwrap_or(0);
 
     // Keyset paging over non-null order columns plus the primary key.
@@ -979,7 +985,7 @@ pub fn plan_read(
         offset,
         keyset,
         is_list,
-        point,
+        pipelined,
         mask_salt: ctx.mask_salt.to_owned(),
     })
 }

@@ -849,7 +849,7 @@ mod tests {
             offset: 0,
             keyset: None,
             is_list: true,
-            point: false,
+            pipelined: false,
             mask_salt: "salt".into(),
         }
     }

@@ -7,15 +7,23 @@
 //! without waiting for the answers before it; PostgreSQL reads several at a time and answers
 //! them in order, so the per-statement overhead is shared by the requests in flight.
 //!
-//! What runs here: reads whose cost the data cannot make large — a table's row by its primary
-//! key, without related records (`ReadPlan::point`) — for requests without a database session
-//! (`DbSession`). On a shared connection a slow statement holds up every statement queued
-//! behind it, so lists, counts, views, writes, transactions, session settings and streamed
-//! exports take an exclusive connection.
+//! What runs here: reads of a table, without related records and of at most
+//! `query::plan::PIPELINE_ROWS` rows (`ReadPlan::pipelined`: a row by its primary key, a short
+//! page of a list), for requests without a database session (`DbSession`). On a shared
+//! connection a slow statement holds up every statement queued behind it, so a pipe runs each
+//! statement under a time limit of its own, [`STATEMENT_TIMEOUT`], far below the service's:
+//! a read that outlasts it (a filter that scans, a table locked by a migration) is cancelled
+//! by PostgreSQL, the request runs it again on an exclusive connection under the service's
+//! limit (a read changes nothing), and the pipe sends that statement text to exclusive
+//! connections for the next [`SLOW_FOR`]. So no read holds a pipe up for longer than the
+//! limit, and one that cannot meet it costs the pipe that once a minute. Views, related
+//! records, longer pages, counts, writes, transactions, session settings and streamed exports
+//! take an exclusive connection.
 //!
-//! A request dropped while its statement runs leaves the statement to finish (its row is
-//! discarded when it arrives): other requests share the connection, so closing it, which is
-//! how an exclusive connection stops a statement, is not an option; a lookup by key is short.
+//! A request dropped while its statement runs leaves the statement to finish (its rows are
+//! discarded when they arrive): other requests share the connection, so closing it, which is
+//! how an exclusive connection stops a statement, is not an option; the time limit ends it
+//! soon enough.
 //!
 //! A pipe runs only [`Piped`] statements, which only `statement` makes from sea-query's
 //! output, and only with the extended protocol (one statement per Parse); it has no way to
@@ -26,7 +34,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
@@ -36,6 +44,17 @@ use crate::statement::Piped;
 
 /// Prepared statements a pipe keeps.
 pub const STATEMENTS: usize = 100;
+
+/// How long a statement may run on a pipe (PostgreSQL's `statement_timeout` on the pipe's
+/// connection, wall-clock time): a lookup by key or a short page takes well under a
+/// millisecond of work, but on a busy machine its backend may wait tens of milliseconds for
+/// a core or for the pipe's reader, and a statement cut short needlessly stays off the pipe
+/// for a minute. A hundred bounds how long one read holds up the reads behind it.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How long a statement that outlasted [`STATEMENT_TIMEOUT`] stays off the pipe before it is
+/// tried there again.
+pub const SLOW_FOR: Duration = Duration::from_secs(60);
 
 /// Where and how a service's pipes connect: the exclusive connections' options (host,
 /// login, database, TLS, `statement_timeout`, time zone), for tokio-postgres.
@@ -82,9 +101,13 @@ impl Target {
         if let Some(name) = options.get_application_name() {
             config.application_name(name);
         }
-        if let Some(settings) = options.get_options() {
-            config.options(settings);
-        }
+        // The exclusive connections' settings, then the pipe's own time limit (PostgreSQL
+        // applies a setting given twice in the order given: the last one holds).
+        let limit = format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis());
+        config.options(&match options.get_options() {
+            Some(settings) => format!("{settings} {limit}"),
+            None => limit,
+        });
         if let Some(password) = password {
             config.password(password);
         }
@@ -109,14 +132,41 @@ impl std::fmt::Debug for Pipe {
     }
 }
 
-/// Prepared statements by SQL text, each with when it was last used.
+/// Prepared statements by SQL text, each with when it was last used; and the statement texts
+/// that outlasted the pipe's time limit, with when they may be tried again.
 #[derive(Default)]
 struct Statements {
     by_sql: HashMap<String, (tokio_postgres::Statement, u64)>,
     clock: u64,
+    slow: HashMap<String, Instant>,
 }
 
 impl Statements {
+    /// Whether `sql` outlasted the time limit less than [`SLOW_FOR`] ago.
+    fn is_slow(&mut self, sql: &str) -> bool {
+        if self.slow.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        self.slow.retain(|_, until| *until > now);
+        self.slow.contains_key(sql)
+    }
+
+    /// Keeps `sql` off the pipe for [`SLOW_FOR`]. The texts remembered are bounded as the
+    /// prepared statements are: the one that expires first makes room.
+    fn set_slow(&mut self, sql: &str) {
+        if self.slow.len() >= STATEMENTS
+            && let Some(first) = self
+                .slow
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(k, _)| k.clone())
+        {
+            self.slow.remove(&first);
+        }
+        self.slow.insert(sql.to_owned(), Instant::now() + SLOW_FOR);
+    }
+
     fn get(&mut self, sql: &str) -> Option<tokio_postgres::Statement> {
         self.clock += 1;
         let clock = self.clock;
@@ -176,17 +226,39 @@ impl Pipe {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs one statement and returns all its rows. The statement is prepared once, with
-    /// the parameters' types declared as the exclusive connections declare them; one that
-    /// the schema changed under is prepared again.
-    pub async fn query(
-        &self,
-        statement: &Piped,
-    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    /// Runs one statement and returns all its rows, or [`Answer::TooSlow`] when it outlasted
+    /// the pipe's time limit, now or less than [`SLOW_FOR`] ago. The statement is prepared
+    /// once, with the parameters' types declared as the exclusive connections declare them;
+    /// one that the schema changed under is prepared again.
+    pub async fn query(&self, statement: &Piped) -> Result<Answer, tokio_postgres::Error> {
+        let sql = statement.sql();
+        let out = self.run(statement).await;
+        match out {
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) => {
+                // Nothing but the pipe's `statement_timeout` cancels a statement on a pipe.
+                tracing::info!(
+                    sql,
+                    "a read outlasted the pipelined connection's time limit: it runs on \
+                     connections of its own for the next minute"
+                );
+                self.statements().set_slow(sql);
+                Ok(Answer::TooSlow)
+            }
+            out => out,
+        }
+    }
+
+    async fn run(&self, statement: &Piped) -> Result<Answer, tokio_postgres::Error> {
         let (sql, params) = (statement.sql(), statement.params());
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let cached = self.statements().get(sql);
+        let cached = {
+            let mut statements = self.statements();
+            if statements.is_slow(sql) {
+                return Ok(Answer::TooSlow);
+            }
+            statements.get(sql)
+        };
         if let Some(statement) = cached
             && fits(statement.params(), params)
         {
@@ -194,14 +266,24 @@ impl Pipe {
                 Err(e) if is_stale(&e) => {
                     self.statements().by_sql.remove(sql);
                 }
-                out => return out,
+                out => return out.map(Answer::Rows),
             }
         }
         let types: Vec<Type> = params.iter().map(|p| p.ty.clone()).collect();
         let statement = self.client.prepare_typed(sql, &types).await?;
         self.statements().put(sql, statement.clone());
-        self.client.query(&statement, &refs).await
+        self.client.query(&statement, &refs).await.map(Answer::Rows)
     }
+}
+
+/// What a pipe made of a statement.
+#[derive(Debug)]
+pub enum Answer {
+    /// Its rows.
+    Rows(Vec<tokio_postgres::Row>),
+    /// It outlasted the pipe's time limit (now, or recently and not run again): it must run
+    /// on an exclusive connection.
+    TooSlow,
 }
 
 /// Whether a statement prepared earlier takes these values: each declared with the type the

@@ -20,7 +20,7 @@
 //! so no path — cancelled futures included — can leave the count wrong.
 //!
 //! Besides the connections it lends, the pool keeps the service's pipelined connections
-//! ([`super::pipe`]) for lookups by key: one per thread that runs them (an actix worker is a
+//! ([`super::pipe`]) for short reads: one per thread that runs them (an actix worker is a
 //! single-threaded runtime, so a pipe's I/O and its requests share a thread), at most half
 //! the pool's size; threads beyond that share the existing ones. Each pipe holds one of the
 //! pool's permits for as long as it is open, so the pool's size bounds every connection it
@@ -114,7 +114,7 @@ struct Inner {
     setup: Option<Setup>,
     /// Where pipelined connections connect; none: every statement takes a lent connection.
     target: Option<Target>,
-    /// The pipelined connections open, one per thread that ran a lookup, each with the
+    /// The pipelined connections open, one per thread that ran a short read, each with the
     /// permit it holds.
     pipes: Mutex<Vec<(Arc<Pipe>, OwnedSemaphorePermit)>>,
     /// Tells this pool's pipes apart from other pools' in a thread's memory.
@@ -125,7 +125,7 @@ struct Inner {
 static POOLS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// This thread's pipe of each pool it ran lookups for (pool id, pipe).
+    /// This thread's pipe of each pool it ran short reads for (pool id, pipe).
     static PIPES: RefCell<Vec<(u64, Weak<Pipe>)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -250,7 +250,7 @@ impl ConnPool {
         self.pipes().clear();
     }
 
-    /// The pipelined connection for a lookup on this thread: its own, else a new one
+    /// The pipelined connection for a short read on this thread: its own, else a new one
     /// while pipes hold fewer than half the pool's permits, else one another thread opened.
     /// `None`: the pool has no pipe to offer (none configured, too small, busy or closed),
     /// and the read takes a lent connection.

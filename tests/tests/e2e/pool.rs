@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use rampart_server::services::ConnPool;
-use rampart_server::services::pipe::{Pipe, STATEMENTS, Target};
+use rampart_server::services::pipe::{Answer, Pipe, STATEMENTS, Target};
 use rampart_server::services::pool::{CHECK_AFTER_IDLE, PoolError};
 use rampart_server::statement::{Piped, Statement};
 use rampart_tests::TestDb;
@@ -201,11 +201,19 @@ fn piped(q: &sea_query::SelectStatement) -> Piped {
         .expect("text values")
 }
 
+/// A statement's rows from a pipe, which must not refuse it as too slow.
+async fn rows(pipe: &Pipe, statement: &Piped) -> Vec<tokio_postgres::Row> {
+    match pipe.query(statement).await.expect("the statement runs") {
+        Answer::Rows(rows) => rows,
+        Answer::TooSlow => panic!("a quick statement was refused as too slow"),
+    }
+}
+
 async fn pipe_pid(pipe: &Pipe) -> i32 {
     let q = Query::select()
         .expr(Func::cust(Alias::new("pg_backend_pid")))
         .to_owned();
-    pipe.query(&piped(&q)).await.expect("pid")[0].get(0)
+    rows(pipe, &piped(&q)).await[0].get(0)
 }
 
 #[tokio::test]
@@ -246,7 +254,7 @@ async fn many_statements_in_flight_on_one_pipe_each_get_their_own_answer() {
         let pipe = &pipe;
         async move {
             let q = Query::select().expr(Expr::val(format!("{i}!"))).to_owned();
-            let rows = pipe.query(&piped(&q)).await.expect("query");
+            let rows = rows(pipe, &piped(&q)).await;
             rows[0].get::<_, String>(0)
         }
     }))
@@ -297,16 +305,16 @@ async fn a_statement_the_schema_changed_under_is_prepared_again() {
             .from(Alias::new("t"))
             .to_owned(),
     );
-    let rows = pipe.query(&select).await.unwrap();
-    assert_eq!(rows[0].get::<_, i32>(0), 7);
+    let got = rows(&pipe, &select).await;
+    assert_eq!(got[0].get::<_, i32>(0), 7);
     sqlx::query("ALTER TABLE t ALTER a TYPE text")
         .execute(&mut admin)
         .await
         .unwrap();
     // The prepared statement's result type no longer holds: PostgreSQL refuses it, and the
     // pipe prepares the statement again instead of failing the read.
-    let rows = pipe.query(&select).await.unwrap();
-    assert_eq!(rows[0].get::<_, &str>(0), "7");
+    let got = rows(&pipe, &select).await;
+    assert_eq!(got[0].get::<_, &str>(0), "7");
 }
 
 #[tokio::test]
@@ -319,7 +327,7 @@ async fn a_pipe_keeps_a_bounded_number_of_prepared_statements() {
         let q = Query::select()
             .expr_as(Expr::val(1), Alias::new(format!("c{k}")))
             .to_owned();
-        pipe.query(&piped(&q)).await.unwrap();
+        rows(&pipe, &piped(&q)).await;
     }
     assert_eq!(pipe.prepared(), STATEMENTS);
     // The server holds no more than the pipe does (plus this statement itself).
@@ -327,7 +335,54 @@ async fn a_pipe_keeps_a_bounded_number_of_prepared_statements() {
         .expr(Func::count(Expr::col(Asterisk)))
         .from(Alias::new("pg_prepared_statements"))
         .to_owned();
-    let rows = pipe.query(&piped(&q)).await.unwrap();
+    let rows = rows(&pipe, &piped(&q)).await;
     let held: i64 = rows[0].get(0);
     assert!(held <= STATEMENTS as i64 + 1, "{held} statements prepared");
+}
+
+#[tokio::test]
+async fn a_statement_that_outlasts_the_pipes_time_limit_is_handed_back_and_kept_off_the_pipe() {
+    let db = TestDb::empty().await;
+    let mut admin = db.connect().await;
+    for sql in ["CREATE TABLE t (a int)", "INSERT INTO t VALUES (7)"] {
+        sqlx::query(sql).execute(&mut admin).await.unwrap();
+    }
+    let pool = piped_pool(&db, 4).await;
+    let pipe = pool.pipe().await.unwrap().unwrap();
+    let select = piped(
+        &Query::select()
+            .column(Alias::new("a"))
+            .from(Alias::new("t"))
+            .to_owned(),
+    );
+    // A migration holds the table: reading it waits until the lock is released, far longer
+    // than the pipe allows. PostgreSQL cancels the read and the pipe hands it back.
+    let mut migration = db.connect().await;
+    for sql in ["BEGIN", "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"] {
+        sqlx::query(sql).execute(&mut migration).await.unwrap();
+    }
+    assert!(matches!(
+        pipe.query(&select).await.expect("no error"),
+        Answer::TooSlow
+    ));
+    // The pipe was not held up: other statements run on it meanwhile.
+    let other = piped(&Query::select().expr(Expr::val(1)).to_owned());
+    assert_eq!(rows(&pipe, &other).await[0].get::<_, i32>(0), 1);
+
+    // The table is free again, yet the pipe does not try that statement again for a while;
+    // an exclusive connection runs it.
+    sqlx::query("COMMIT").execute(&mut migration).await.unwrap();
+    assert!(matches!(
+        pipe.query(&select).await.expect("no error"),
+        Answer::TooSlow
+    ));
+    let mut lent = pool.acquire().await.unwrap();
+    let row = select
+        .into_statement()
+        .pg()
+        .fetch_one(lent.conn())
+        .await
+        .expect("the read on a connection of its own");
+    assert_eq!(row.get::<i32, _>(0), 7);
+    lent.release(true).await;
 }

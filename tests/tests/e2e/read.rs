@@ -668,3 +668,57 @@ async fn lookups_by_key_in_flight_together_each_get_their_record_and_survive_los
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["note"], json!("it's fine"));
 }
+
+#[tokio::test]
+async fn a_short_read_too_slow_for_a_pipelined_connection_is_answered_on_a_connection_of_its_own() {
+    let shop = Shop::new().await;
+    let c = shop
+        .client_with("orders-reader", &[("_table/orders/*", 1)])
+        .await;
+    // A migration holds the table: a read of it waits far longer than a pipe allows.
+    let mut migration = shop.db.connect().await;
+    for sql in ["BEGIN", "LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"] {
+        sqlx::query(sql).execute(&mut migration).await.unwrap();
+    }
+    let release = async {
+        let mut watch = shop.db.connect().await;
+        // Once a read of Rampart's waits for the lock, and long enough after for the pipe's
+        // limit to have cut it short, the migration ends.
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rampart' \
+                 AND datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&mut watch)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(3 * rampart_server::services::pipe::STATEMENT_TIMEOUT).await;
+        sqlx::query("COMMIT").execute(&mut migration).await.unwrap();
+    };
+    let (list, ()) = tokio::join!(
+        c.get_with(
+            "/api/v2/db/_table/orders",
+            &[("limit", "3"), ("order", "id")]
+        ),
+        release
+    );
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let ids: Vec<_> = list.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!(1), json!(2), json!(3)]);
+    assert!(
+        shop.app
+            .log()
+            .contains("outlasted the pipelined connection's time limit"),
+        "the read was tried on a pipe first"
+    );
+}
