@@ -290,21 +290,26 @@ async fn a_pipe_whose_connection_ended_is_replaced() {
     assert_eq!(pool.num_pipes(), 1, "the dead one was let go");
 }
 
-#[tokio::test]
-async fn a_statement_the_schema_changed_under_is_prepared_again() {
-    let db = TestDb::empty().await;
-    let mut admin = db.connect().await;
+/// Creates table `t` holding one row, `a` = 7, and returns the statement that reads it.
+async fn table_of_one(admin: &mut PgConnection) -> Piped {
     for sql in ["CREATE TABLE t (a int)", "INSERT INTO t VALUES (7)"] {
-        sqlx::query(sql).execute(&mut admin).await.unwrap();
+        sqlx::query(sql).execute(&mut *admin).await.unwrap();
     }
-    let pool = piped_pool(&db, 4).await;
-    let pipe = pool.pipe().await.unwrap().unwrap();
-    let select = piped(
+    piped(
         &Query::select()
             .column(Alias::new("a"))
             .from(Alias::new("t"))
             .to_owned(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_statement_the_schema_changed_under_is_prepared_again() {
+    let db = TestDb::empty().await;
+    let mut admin = db.connect().await;
+    let select = table_of_one(&mut admin).await;
+    let pool = piped_pool(&db, 4).await;
+    let pipe = pool.pipe().await.unwrap().unwrap();
     let got = rows(&pipe, &select).await;
     assert_eq!(got[0].get::<_, i32>(0), 7);
     sqlx::query("ALTER TABLE t ALTER a TYPE text")
@@ -344,17 +349,9 @@ async fn a_pipe_keeps_a_bounded_number_of_prepared_statements() {
 async fn a_statement_that_outlasts_the_pipes_time_limit_is_handed_back_and_kept_off_the_pipe() {
     let db = TestDb::empty().await;
     let mut admin = db.connect().await;
-    for sql in ["CREATE TABLE t (a int)", "INSERT INTO t VALUES (7)"] {
-        sqlx::query(sql).execute(&mut admin).await.unwrap();
-    }
+    let select = table_of_one(&mut admin).await;
     let pool = piped_pool(&db, 4).await;
     let pipe = pool.pipe().await.unwrap().unwrap();
-    let select = piped(
-        &Query::select()
-            .column(Alias::new("a"))
-            .from(Alias::new("t"))
-            .to_owned(),
-    );
     // A migration holds the table: reading it waits until the lock is released, far longer
     // than the pipe allows. PostgreSQL cancels the read and the pipe hands it back.
     let mut migration = db.connect().await;
