@@ -142,14 +142,17 @@ struct Statements {
 }
 
 impl Statements {
-    /// Whether `sql` outlasted the time limit less than [`SLOW_FOR`] ago.
+    /// Whether `sql` outlasted the time limit less than [`SLOW_FOR`] ago. Only its own entry
+    /// is looked at (and dropped once expired): this runs for every read on the pipe.
     fn is_slow(&mut self, sql: &str) -> bool {
-        if self.slow.is_empty() {
-            return false;
+        match self.slow.get(sql) {
+            None => false,
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                self.slow.remove(sql);
+                false
+            }
         }
-        let now = Instant::now();
-        self.slow.retain(|_, until| *until > now);
-        self.slow.contains_key(sql)
     }
 
     /// Keeps `sql` off the pipe for [`SLOW_FOR`]. The texts remembered are bounded as the
