@@ -358,10 +358,12 @@ async fn a_statement_that_outlasts_the_pipes_time_limit_is_handed_back_and_kept_
     for sql in ["BEGIN", "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"] {
         sqlx::query(sql).execute(&mut migration).await.unwrap();
     }
-    assert!(matches!(
-        pipe.query(&select).await.expect("no error"),
-        Answer::TooSlow
-    ));
+    // (Bounded here too, so that a pipe without its limit fails the test instead of hanging.)
+    let answer = tokio::time::timeout(Duration::from_secs(10), pipe.query(&select))
+        .await
+        .expect("the pipe's time limit cut the read short")
+        .expect("no error");
+    assert!(matches!(answer, Answer::TooSlow));
     // The pipe was not held up: other statements run on it meanwhile.
     let other = piped(&Query::select().expr(Expr::val(1)).to_owned());
     assert_eq!(rows(&pipe, &other).await[0].get::<_, i32>(0), 1);
