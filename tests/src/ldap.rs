@@ -220,33 +220,47 @@ impl Directory {
     /// Starts a directory with the seed above.
     #[must_use]
     pub fn start(variant: Variant) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path();
-        std::fs::create_dir(path.join("db")).expect("db dir");
-        make_tls(path);
-        std::fs::write(path.join("slapd.conf"), config(path, variant)).expect("slapd.conf");
-        let (port, tls_port) = (free_port(), free_port());
-        let log = std::fs::File::create(path.join("slapd.log")).expect("slapd.log");
-        let child = Command::new("slapd")
-            .args(["-d", "stats", "-f"])
-            .arg(path.join("slapd.conf"))
-            .arg("-h")
-            .arg(if variant.no_tls {
-                format!("ldap://127.0.0.1:{port}/")
-            } else {
-                format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/")
-            })
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start slapd (run scripts/setup-test-env.sh)");
-        let directory = Self {
-            port,
-            tls_port,
-            dir,
-            child,
+        // A port found free can be taken by another test before slapd binds it: then slapd
+        // exits at once, and it starts again on other ports.
+        let mut attempt = 0;
+        let directory = loop {
+            attempt += 1;
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path();
+            std::fs::create_dir(path.join("db")).expect("db dir");
+            make_tls(path);
+            std::fs::write(path.join("slapd.conf"), config(path, variant)).expect("slapd.conf");
+            let (port, tls_port) = (free_port(), free_port());
+            let log = std::fs::File::create(path.join("slapd.log")).expect("slapd.log");
+            let child = Command::new("slapd")
+                .args(["-d", "stats", "-f"])
+                .arg(path.join("slapd.conf"))
+                .arg("-h")
+                .arg(if variant.no_tls {
+                    format!("ldap://127.0.0.1:{port}/")
+                } else {
+                    format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/")
+                })
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start slapd (run scripts/setup-test-env.sh)");
+            let directory = Self {
+                port,
+                tls_port,
+                dir,
+                child,
+            };
+            if directory.is_up() {
+                break directory;
+            }
+            let log = directory.log();
+            assert!(
+                attempt < 3 && log.contains("Address already in use"),
+                "slapd did not start:\n{log}"
+            );
+            // Dropped: slapd stopped, its files removed; the next attempt starts afresh.
         };
-        directory.wait_until_up();
         let mut add = Command::new("ldapadd")
             .args([
                 "-x",
@@ -277,7 +291,8 @@ impl Directory {
         directory
     }
 
-    fn wait_until_up(&self) {
+    /// Whether slapd answers, within five seconds.
+    fn is_up(&self) -> bool {
         for _ in 0..100 {
             let ok = Command::new("ldapsearch")
                 .args(["-x", "-H", &self.url(), "-b", "", "-s", "base"])
@@ -286,11 +301,11 @@ impl Directory {
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("slapd did not start:\n{}", self.log());
+        false
     }
 
     /// `ldap://127.0.0.1:{port}`.
