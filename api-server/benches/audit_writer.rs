@@ -40,7 +40,7 @@ fn cpu_ns() -> u64 {
 fn event(i: usize) -> AuditRecord {
     AuditRecord {
         ts: 1_764_860_000_000_000 + i64::try_from(i).unwrap_or(0) * 50,
-        request_id: uuid::Uuid::new_v4().to_string(),
+        request_id: uuid::Uuid::new_v4().to_string().into(),
         kind: "request".into(),
         transport: "rest".into(),
         principal: "app".into(),
@@ -49,7 +49,7 @@ fn event(i: usize) -> AuditRecord {
         client: "127.0.0.1".into(),
         method: "GET".into(),
         service: Some("db".into()),
-        resource: Some(format!("_table/orders/{}", i % 10_000 + 1)),
+        resource: Some(format!("_table/orders/{}", i % 10_000 + 1).into()),
         params: "{}".into(),
         status: 200,
         rows_count: Some(1),

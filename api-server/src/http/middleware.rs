@@ -80,8 +80,8 @@ impl Pending {
     fn send(self, service: Option<String>, resource: Option<String>, elapsed: Duration) {
         let data = self.note.take();
         let mut r = self.record;
-        r.service = service;
-        r.resource = resource;
+        r.service = service.map(Into::into);
+        r.resource = resource.map(Into::into);
         if let Some(who) = data.who {
             r.principal = who.principal.into();
             r.user_id = who.user_id;
@@ -302,7 +302,7 @@ pub async fn request_context(
                 transport: if tool.is_some() { "mcp" } else { "rest" }.into(),
                 tool,
                 principal: "anonymous".into(),
-                client: crate::http::guard::client_address(req.request()),
+                client: crate::http::guard::client_address(req.request()).into(),
                 method: label_of(&method),
                 params: audit::params(req.query_string()),
                 ..AuditRecord::default()
@@ -325,7 +325,7 @@ pub async fn request_context(
             .insert(crate::http::names::REQUEST_ID.clone(), v);
     }
     if let Some(p) = pending.as_mut() {
-        p.record.request_id = id;
+        p.record.request_id = id.into();
     }
     let standing = res
         .request()

@@ -86,13 +86,134 @@ const COLUMNS: [AuditEvents; 25] = [
 /// allocates nothing for it; owned when a row is read back.
 pub type Label = Cow<'static, str>;
 
+/// A text column whose value is usually short (a request id, a client address, a service
+/// name, a path): kept inside the event itself up to [`ShortText::INLINE`] bytes, on the heap
+/// beyond. An event is made on a request's worker and dropped by the audit writer's thread; a
+/// `String` in it would be freed on another core than the one that allocated it, and the
+/// worker pays a cache miss when it reuses that memory (about 1 µs of its CPU a request under
+/// GET by id, measured 2026-12-05; `bench/README.md`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShortText(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    Inline {
+        len: u8,
+        bytes: [u8; ShortText::INLINE],
+    },
+    Heap(String),
+}
+
+impl ShortText {
+    /// Bytes kept inline: a UUID request id, an IPv6 address, most paths.
+    pub const INLINE: usize = 62;
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Only ever copied from a `str` whole, so always UTF-8.
+            Repr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Repr::Heap(s) => s,
+        }
+    }
+
+    fn inline(s: &str) -> Option<Self> {
+        let len = u8::try_from(s.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= Self::INLINE)?;
+        let mut bytes = [0; Self::INLINE];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Some(Self(Repr::Inline { len, bytes }))
+    }
+}
+
+impl Default for ShortText {
+    fn default() -> Self {
+        Self(Repr::Inline {
+            len: 0,
+            bytes: [0; Self::INLINE],
+        })
+    }
+}
+
+impl std::ops::Deref for ShortText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for ShortText {
+    fn from(s: &str) -> Self {
+        Self::inline(s).unwrap_or_else(|| Self(Repr::Heap(s.to_owned())))
+    }
+}
+
+/// A short `String` is copied inline and freed here, on the thread that made it.
+impl From<String> for ShortText {
+    fn from(s: String) -> Self {
+        Self::inline(&s).unwrap_or(Self(Repr::Heap(s)))
+    }
+}
+
+impl PartialEq<&str> for ShortText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ShortText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for ShortText
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for ShortText
+where
+    &'r str: sqlx::Decode<'r, DB>,
+{
+    fn decode(
+        value: <DB as sqlx::Database>::ValueRef<'r>,
+    ) -> Result<Self, sqlx::error::BoxDynError> {
+        <&str as sqlx::Decode<DB>>::decode(value).map(Self::from)
+    }
+}
+
 /// One audit row. `params` and `changes` are JSON text, kept byte for byte as hashed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct AuditRecord {
     pub id: i64,
     /// Unix microseconds.
     pub ts: i64,
-    pub request_id: String,
+    pub request_id: ShortText,
     /// `request`, `login`, `login_failed`, `logout` or `change`.
     #[sqlx(try_from = "String")]
     pub kind: Label,
@@ -110,11 +231,11 @@ pub struct AuditRecord {
     pub provider: Option<String>,
     pub app_id: Option<i64>,
     pub role_id: Option<i64>,
-    pub client: String,
+    pub client: ShortText,
     #[sqlx(try_from = "String")]
     pub method: Label,
-    pub service: Option<String>,
-    pub resource: Option<String>,
+    pub service: Option<ShortText>,
+    pub resource: Option<ShortText>,
     #[sqlx(try_from = "String")]
     pub params: Label,
     pub status: i64,
@@ -689,6 +810,8 @@ mod tests {
             "[a-z0-9_/=-]{0,12}",
             "[\"\\\\\u{0}-\u{1f}\u{7f}é€😀 a]{0,8}",
             ".{0,16}",
+            // Around `ShortText::INLINE`: kept inline, or on the heap.
+            "[a-z\"é]{55,70}",
         ]
     }
 
@@ -722,7 +845,7 @@ mod tests {
             )| AuditRecord {
                 id,
                 ts,
-                request_id,
+                request_id: request_id.into(),
                 kind: kind.into(),
                 transport: transport.into(),
                 tool,
@@ -732,10 +855,10 @@ mod tests {
                 provider,
                 app_id,
                 role_id,
-                client,
+                client: client.into(),
                 method: method.into(),
-                service,
-                resource,
+                service: service.map(Into::into),
+                resource: resource.map(Into::into),
                 params: params.into(),
                 status,
                 error_code,
@@ -779,6 +902,31 @@ mod tests {
             }
         }
         assert!(!super::needs_escape(b""));
+    }
+
+    #[test]
+    fn short_text_keeps_any_text_whole_inline_up_to_its_limit_and_on_the_heap_beyond() {
+        use super::{Repr, ShortText};
+        for text in ["", "127.0.0.1", "0b7c1f0e-5b1e-4c3a-9d7a-000000000007"] {
+            assert_eq!(ShortText::from(text), text);
+        }
+        // Two-byte characters put the limit inside a character or right after one.
+        for len in 0..80 {
+            for text in ["a".repeat(len), "é".repeat(len / 2) + &"a".repeat(len % 2)] {
+                let short = ShortText::from(text.as_str());
+                assert_eq!(short.as_str(), text);
+                assert_eq!(ShortText::from(text.clone()), short);
+                assert_eq!(
+                    matches!(short.0, Repr::Inline { .. }),
+                    text.len() <= ShortText::INLINE,
+                    "{len}"
+                );
+                assert_eq!(
+                    serde_json::to_string(&short).unwrap(),
+                    serde_json::to_string(&text).unwrap()
+                );
+            }
+        }
     }
 
     #[test]
