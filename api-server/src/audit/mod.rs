@@ -221,7 +221,7 @@ fn is_secret_param(name: &str) -> bool {
 /// it is evidence of what was asked). Names in order, the last of a repeated name kept, as a
 /// JSON object map holds them; written straight into the text (this runs for every request).
 #[must_use]
-pub fn params(query: &str) -> crate::system::audit::Label {
+pub fn params(query: &str) -> crate::system::audit::Params {
     if query.is_empty() {
         return "{}".into();
     }

@@ -82,31 +82,31 @@ const COLUMNS: [AuditEvents; 25] = [
 ];
 
 /// A text column whose value is usually one of a few constants (`kind`, `transport`,
-/// `principal`, `method`, an empty `params`): borrowed when an event is made, so a request
+/// `principal`, `method`): borrowed when an event is made, so a request
 /// allocates nothing for it; owned when a row is read back.
 pub type Label = Cow<'static, str>;
 
 /// A text column whose value is usually short (a request id, a client address, a service
-/// name, a path): kept inside the event itself up to [`ShortText::INLINE`] bytes, on the heap
+/// name, a path, the parameters): kept inside the event itself up to `N` bytes, on the heap
 /// beyond. An event is made on a request's worker and dropped by the audit writer's thread; a
 /// `String` in it would be freed on another core than the one that allocated it, and the
 /// worker pays a cache miss when it reuses that memory (about 1 µs of its CPU a request under
-/// GET by id, measured 2026-12-05; `bench/README.md`).
+/// GET by id, measured 2026-12-05; `bench/README.md`). `N` is at most 255.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ShortText(Repr);
+pub struct ShortText<const N: usize = 62>(Repr<N>);
+
+/// The query parameters' JSON text: most fit in 126 bytes (the bench's filtered list: 77).
+pub type Params = ShortText<126>;
 
 #[derive(Clone, PartialEq, Eq)]
-enum Repr {
-    Inline {
-        len: u8,
-        bytes: [u8; ShortText::INLINE],
-    },
+enum Repr<const N: usize> {
+    Inline { len: u8, bytes: [u8; N] },
     Heap(String),
 }
 
-impl ShortText {
-    /// Bytes kept inline: a UUID request id, an IPv6 address, most paths.
-    pub const INLINE: usize = 62;
+impl<const N: usize> ShortText<N> {
+    /// Bytes kept inline: 62 hold a UUID request id, an IPv6 address, most paths.
+    pub const INLINE: usize = N;
 
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -122,23 +122,23 @@ impl ShortText {
     fn inline(s: &str) -> Option<Self> {
         let len = u8::try_from(s.len())
             .ok()
-            .filter(|&n| usize::from(n) <= Self::INLINE)?;
-        let mut bytes = [0; Self::INLINE];
+            .filter(|&n| usize::from(n) <= N)?;
+        let mut bytes = [0; N];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
         Some(Self(Repr::Inline { len, bytes }))
     }
 }
 
-impl Default for ShortText {
+impl<const N: usize> Default for ShortText<N> {
     fn default() -> Self {
         Self(Repr::Inline {
             len: 0,
-            bytes: [0; Self::INLINE],
+            bytes: [0; N],
         })
     }
 }
 
-impl std::ops::Deref for ShortText {
+impl<const N: usize> std::ops::Deref for ShortText<N> {
     type Target = str;
 
     fn deref(&self) -> &str {
@@ -146,44 +146,44 @@ impl std::ops::Deref for ShortText {
     }
 }
 
-impl From<&str> for ShortText {
+impl<const N: usize> From<&str> for ShortText<N> {
     fn from(s: &str) -> Self {
         Self::inline(s).unwrap_or_else(|| Self(Repr::Heap(s.to_owned())))
     }
 }
 
 /// A short `String` is copied inline and freed here, on the thread that made it.
-impl From<String> for ShortText {
+impl<const N: usize> From<String> for ShortText<N> {
     fn from(s: String) -> Self {
         Self::inline(&s).unwrap_or(Self(Repr::Heap(s)))
     }
 }
 
-impl PartialEq<&str> for ShortText {
+impl<const N: usize> PartialEq<&str> for ShortText<N> {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
 }
 
-impl std::fmt::Debug for ShortText {
+impl<const N: usize> std::fmt::Debug for ShortText<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
-impl std::fmt::Display for ShortText {
+impl<const N: usize> std::fmt::Display for ShortText<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl Serialize for ShortText {
+impl<const N: usize> Serialize for ShortText<N> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
 }
 
-impl<DB: sqlx::Database> sqlx::Type<DB> for ShortText
+impl<DB: sqlx::Database, const N: usize> sqlx::Type<DB> for ShortText<N>
 where
     String: sqlx::Type<DB>,
 {
@@ -196,7 +196,7 @@ where
     }
 }
 
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for ShortText
+impl<'r, DB: sqlx::Database, const N: usize> sqlx::Decode<'r, DB> for ShortText<N>
 where
     &'r str: sqlx::Decode<'r, DB>,
 {
@@ -236,8 +236,7 @@ pub struct AuditRecord {
     pub method: Label,
     pub service: Option<ShortText>,
     pub resource: Option<ShortText>,
-    #[sqlx(try_from = "String")]
-    pub params: Label,
+    pub params: Params,
     pub status: i64,
     pub error_code: Option<String>,
     pub rows_count: Option<i64>,
@@ -810,8 +809,9 @@ mod tests {
             "[a-z0-9_/=-]{0,12}",
             "[\"\\\\\u{0}-\u{1f}\u{7f}é€😀 a]{0,8}",
             ".{0,16}",
-            // Around `ShortText::INLINE`: kept inline, or on the heap.
+            // Around the inline limits (62, 126): kept inline, or on the heap.
             "[a-z\"é]{55,70}",
+            "[a-z\"é]{120,130}",
         ]
     }
 
@@ -906,26 +906,30 @@ mod tests {
 
     #[test]
     fn short_text_keeps_any_text_whole_inline_up_to_its_limit_and_on_the_heap_beyond() {
-        use super::{Repr, ShortText};
-        for text in ["", "127.0.0.1", "0b7c1f0e-5b1e-4c3a-9d7a-000000000007"] {
-            assert_eq!(ShortText::from(text), text);
-        }
-        // Two-byte characters put the limit inside a character or right after one.
-        for len in 0..80 {
-            for text in ["a".repeat(len), "é".repeat(len / 2) + &"a".repeat(len % 2)] {
-                let short = ShortText::from(text.as_str());
-                assert_eq!(short.as_str(), text);
-                assert_eq!(ShortText::from(text.clone()), short);
-                assert_eq!(
-                    matches!(short.0, Repr::Inline { .. }),
-                    text.len() <= ShortText::INLINE,
-                    "{len}"
-                );
-                assert_eq!(
-                    serde_json::to_string(&short).unwrap(),
-                    serde_json::to_string(&text).unwrap()
-                );
+        use super::{Params, Repr, ShortText};
+        fn check<const N: usize>() {
+            // Two-byte characters put the limit inside a character or right after one.
+            for len in 0..N + 20 {
+                for text in ["a".repeat(len), "é".repeat(len / 2) + &"a".repeat(len % 2)] {
+                    let short = ShortText::<N>::from(text.as_str());
+                    assert_eq!(short.as_str(), text);
+                    assert_eq!(ShortText::<N>::from(text.clone()), short);
+                    assert_eq!(
+                        matches!(short.0, Repr::Inline { .. }),
+                        text.len() <= N,
+                        "{len}"
+                    );
+                    assert_eq!(
+                        serde_json::to_string(&short).unwrap(),
+                        serde_json::to_string(&text).unwrap()
+                    );
+                }
             }
+        }
+        check::<{ <ShortText>::INLINE }>();
+        check::<{ Params::INLINE }>();
+        for text in ["", "127.0.0.1", "0b7c1f0e-5b1e-4c3a-9d7a-000000000007"] {
+            assert_eq!(<ShortText>::from(text), text);
         }
     }
 
