@@ -85,15 +85,15 @@ impl Pending {
         if let Some(who) = data.who {
             r.principal = who.principal.into();
             r.user_id = who.user_id;
-            r.email = who.email;
+            r.email = who.email.map(Into::into);
             r.app_id = who.app_id;
             r.role_id = who.role_id;
             if r.provider.is_none() {
-                r.provider = who.provider_id.map(|id| id.to_string());
+                r.provider = who.provider_id.map(|id| id.to_string().into());
             }
         }
         if r.email.is_none() {
-            r.email = data.attempted;
+            r.email = data.attempted.map(Into::into);
         }
         r.rows_count = data.rows;
         r.response = self.capture.map(|mut buf| {
@@ -300,7 +300,7 @@ pub async fn request_context(
             record: AuditRecord {
                 ts: unix_micros(),
                 transport: if tool.is_some() { "mcp" } else { "rest" }.into(),
-                tool,
+                tool: tool.map(Into::into),
                 principal: "anonymous".into(),
                 client: crate::http::guard::client_address(req.request()).into(),
                 method: label_of(&method),
@@ -356,7 +356,10 @@ pub async fn request_context(
         if let Some(pid) = provider_id
             && let Ok(all) = state.services_list().await
         {
-            p.record.provider = all.iter().find(|s| s.id == pid).map(|s| s.name.clone());
+            p.record.provider = all
+                .iter()
+                .find(|s| s.id == pid)
+                .map(|s| s.name.as_str().into());
         }
         p.record.status = i64::from(status);
         if captured(state, service.as_deref(), resource.as_deref(), role_id).await {
@@ -369,7 +372,7 @@ pub async fn request_context(
             .headers()
             .get(&crate::http::names::ERROR)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .map(Into::into);
         if let Some((resource, rid)) = change.filter(|_| (200..300).contains(&status)) {
             let ids = match rid {
                 Some(rid) => vec![rid],
