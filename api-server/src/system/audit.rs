@@ -87,11 +87,11 @@ const COLUMNS: [AuditEvents; 25] = [
 pub type Label = Cow<'static, str>;
 
 /// A text column whose value is usually short (a request id, a client address, a service
-/// name, a path, an email address, the parameters): kept inside the event itself up to `N` bytes, on the heap
-/// beyond. An event is made on a request's worker and dropped by the audit writer's thread; a
-/// `String` in it would be freed on another core than the one that allocated it, and the
-/// worker pays a cache miss when it reuses that memory (about 1 µs of its CPU a request under
-/// GET by id, measured 2026-12-05; `bench/README.md`). `N` is at most 255.
+/// name, a path, an email address, the parameters): kept inside the event itself up to `N`
+/// bytes (at most 255), on the heap beyond. An event is made on a request's worker and dropped
+/// by the audit writer's thread; a `String` in it would be freed on another core than the one
+/// that allocated it, and the worker pays a cache miss when it reuses that memory (about 1 µs
+/// of its CPU a request under GET by id, measured 2026-12-05; `bench/README.md`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ShortText<const N: usize = 62>(Repr<N>);
 
@@ -105,8 +105,15 @@ enum Repr<const N: usize> {
 }
 
 impl<const N: usize> ShortText<N> {
-    /// Bytes kept inline: 62 hold a UUID request id, an IPv6 address, most paths.
-    pub const INLINE: usize = N;
+    /// Bytes kept inline: 62 hold a UUID request id, an IPv6 address, most paths. The length
+    /// is a byte, so a larger `N` fails to compile rather than never keeping anything inline.
+    pub const INLINE: usize = {
+        assert!(
+            N <= u8::MAX as usize,
+            "ShortText keeps at most 255 bytes inline"
+        );
+        N
+    };
 
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -122,7 +129,7 @@ impl<const N: usize> ShortText<N> {
     fn inline(s: &str) -> Option<Self> {
         let len = u8::try_from(s.len())
             .ok()
-            .filter(|&n| usize::from(n) <= N)?;
+            .filter(|&n| usize::from(n) <= Self::INLINE)?;
         let mut bytes = [0; N];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
         Some(Self(Repr::Inline { len, bytes }))
