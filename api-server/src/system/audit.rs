@@ -718,20 +718,61 @@ pub async fn usage_of_role(
         .await
 }
 
-/// Deletes rows older than `before` (unix microseconds); how many went. The chain is then
-/// checked from the oldest row left.
+/// Rows a purge deletes per transaction, at most: the store's writer (the audit writer
+/// among them, on SQLite) never waits long for it.
+const PURGE_CHUNK: u64 = 10_000;
+
+#[derive(sqlx::FromRow)]
+struct Age {
+    id: i64,
+    ts: i64,
+}
+
+/// Deletes the events older than `before` (unix microseconds) from the start of the chain;
+/// how many went. Only a prefix of the chain goes — its rows before the first one (by id)
+/// that is not older than `before` — so that the chain left is whole from its first row on.
+/// Events are chained in the order their responses finished, not their requests began: a
+/// slow request's event follows events of requests that began after it, and deleting by time
+/// alone would leave gaps that `verify` reports as rows removed. The few events older than
+/// `before` just past the boundary go at the next purge.
 pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
-    let mut tx = store.begin().await?;
-    let n = tx
-        .execute(
-            &Query::delete()
-                .from_table(AuditEvents::Table)
-                .and_where(Expr::col(AuditEvents::Ts).lt(before))
-                .to_owned(),
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(n)
+    let mut purged = 0;
+    loop {
+        let first: Vec<Age> = store
+            .all(
+                &Query::select()
+                    .columns([AuditEvents::Id, AuditEvents::Ts])
+                    .from(AuditEvents::Table)
+                    .order_by(AuditEvents::Id, Order::Asc)
+                    .limit(PURGE_CHUNK)
+                    .to_owned(),
+            )
+            .await?;
+        let full = u64::try_from(first.len()).is_ok_and(|n| n == PURGE_CHUNK);
+        // The last row to delete, and whether rows past this page may go too.
+        let (through, more) = match first.iter().position(|r| r.ts >= before) {
+            Some(0) => break,
+            Some(kept) => (first[kept - 1].id, false),
+            None => match first.last() {
+                Some(row) => (row.id, full),
+                None => break,
+            },
+        };
+        let mut tx = store.begin().await?;
+        purged += tx
+            .execute(
+                &Query::delete()
+                    .from_table(AuditEvents::Table)
+                    .and_where(Expr::col(AuditEvents::Id).lte(through))
+                    .to_owned(),
+            )
+            .await?;
+        tx.commit().await?;
+        if !more {
+            break;
+        }
+    }
+    Ok(purged)
 }
 
 /// What `verify` found.

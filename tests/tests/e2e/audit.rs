@@ -755,3 +755,97 @@ async fn a_stopping_server_stores_every_event_it_still_holds() {
         app.log()
     );
 }
+
+/// `n` request events from id `first` on, each begun 1 ms after the one before, except
+/// that every seventh is a request that took 50 ms: its event is chained among those of
+/// requests that began after it.
+fn chained_events(first: i64, n: i64) -> Vec<rampart_server::system::audit::AuditRecord> {
+    (first..first + n)
+        .map(|i| rampart_server::system::audit::AuditRecord {
+            ts: 1_000 * i - if i % 7 == 3 { 50_000 } else { 0 },
+            request_id: format!("request-{i}").into(),
+            kind: "request".into(),
+            transport: "rest".into(),
+            principal: "app".into(),
+            client: "127.0.0.1".into(),
+            method: "GET".into(),
+            params: "{}".into(),
+            status: 200,
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn ids_and_times(store: &rampart_server::system::Store) -> Vec<(i64, i64)> {
+    rampart_server::system::audit::page(store, sea_query::Condition::all(), true, 100_000, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.id, e.ts))
+        .collect()
+}
+
+/// Retention purges the oldest events of a chain whose times are not in its order, over
+/// more than one purge transaction, and leaves a chain `verify` finds whole; emptied, the
+/// chain goes on from where it was.
+async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) {
+    use rampart_server::system::audit::{Verdict, append, purge, verify};
+    store.migrate().await.unwrap();
+    let mut events = chained_events(0, 12_500);
+    append(store, &mut events).await.unwrap();
+    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(12_500));
+
+    // Past the first purge transaction's 10,000 rows, and where a slow request's event
+    // (begun 50 ms before its neighbours) is chained just after the boundary.
+    let before = 11_500_500;
+    let first_kept = events.iter().position(|e| e.ts >= before).unwrap();
+    let purged = purge(store, before).await.unwrap();
+    assert_eq!(purged, u64::try_from(first_kept).unwrap());
+    let left = ids_and_times(store).await;
+    assert_eq!(left.len(), 12_500 - first_kept);
+    assert_eq!(left[0].0, events[first_kept].id);
+    assert!(
+        left.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "the chain left has no gap"
+    );
+    assert!(
+        left.iter().any(|&(_, ts)| ts < before),
+        "an event older than the boundary, chained after it, stays until the next purge"
+    );
+    assert!(
+        events[..first_kept].iter().all(|e| e.ts < before),
+        "nothing younger than the boundary went"
+    );
+    assert_eq!(
+        verify(store).await.unwrap(),
+        Verdict::Intact(u64::try_from(left.len()).unwrap())
+    );
+
+    // Everything past retention: the chain is empty, then goes on.
+    assert_eq!(
+        purge(store, i64::MAX).await.unwrap(),
+        u64::try_from(left.len()).unwrap()
+    );
+    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(0));
+    let mut more = chained_events(20_000, 10);
+    append(store, &mut more).await.unwrap();
+    assert_eq!(more[0].id, 12_501, "ids go on from the last one written");
+    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(10));
+}
+
+#[tokio::test]
+async fn retention_keeps_the_chain_whole_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = rampart_server::system::Store::connect(&url).await.unwrap();
+    retention_keeps_the_chain_whole(&store).await;
+}
+
+#[tokio::test]
+async fn retention_keeps_the_chain_whole_on_postgres() {
+    let db = TestDb::empty().await;
+    let store = rampart_server::system::Store::connect(&db.url())
+        .await
+        .unwrap();
+    retention_keeps_the_chain_whole(&store).await;
+}
