@@ -4,7 +4,8 @@ Starts each binary in turn on the bench database (`run.Rampart`), warms it, and 
 id (or the filtered list, `--workload list`) with wrk; per round it records throughput and the
 CPU the server spent per request, split by thread (request workers; the audit writer's thread,
 which hashes and stores the events; the rest). CPU per request is steadier than throughput on
-a shared machine. Prints a table and the mean change.
+a shared machine. Prints a table, the change of the means, and the change paired round by round
+with its 95 % confidence interval (the figure to trust on a machine whose speed drifts).
 
 Usage: python3 bench/audit_cost.py --with BIN --without BIN [--rounds 6] [--duration 8]
        [--workload by-id|list]
@@ -107,8 +108,32 @@ def main():
     a, b = mean["with audit"], mean["without"]
     summary = {"workload": args.workload, "rounds": args.rounds, "duration_s": args.duration, "mean": mean,
                "throughput_change_pct": round((a["rps"] / b["rps"] - 1) * 100, 1),
-               "cpu_per_request_change_pct": round((a["total_us"] / b["total_us"] - 1) * 100, 1)}
+               "cpu_per_request_change_pct": round((a["total_us"] / b["total_us"] - 1) * 100, 1),
+               "paired_throughput_change_pct": paired(rows, "rps"),
+               "paired_cpu_per_request_change_pct": paired(rows, "total_us")}
     print(json.dumps(summary, indent=2))
+
+
+# Two-sided 95 % quantiles of Student's t by degrees of freedom (beyond the table: ~1.96).
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23,
+       12: 2.18, 15: 2.13, 20: 2.09, 30: 2.04}
+
+
+def paired(rows, field):
+    """The change of each round (with against the without run right after it), as a mean with
+    its 95 % confidence interval: on a shared machine throughput drifts by more than the
+    effects measured here, and pairing the adjacent runs takes the drift out. An interval
+    that contains 0 means no difference was detected."""
+    changes = [(w[field] / o[field] - 1) * 100 for w, o in zip(rows["with audit"], rows["without"])]
+    n = len(changes)
+    mean = sum(changes) / n
+    if n < 2:
+        return {"mean": round(mean, 1), "per_round": [round(c, 1) for c in changes]}
+    sd = (sum((c - mean) ** 2 for c in changes) / (n - 1)) ** 0.5
+    t = next((v for k, v in sorted(T95.items()) if k >= n - 1), 1.96)
+    half = t * sd / n ** 0.5
+    return {"mean": round(mean, 1), "ci95": [round(mean - half, 1), round(mean + half, 1)],
+            "per_round": [round(c, 1) for c in changes]}
 
 
 if __name__ == "__main__":
