@@ -119,19 +119,30 @@ async fn enforce_limits(
     if !state.limiter.any(&state.store).await? {
         return Ok(());
     }
-    let rest = req.path().strip_prefix("/api/v2/").unwrap_or_default();
-    let (service, endpoint) = rest.split_once('/').unwrap_or((rest, ""));
-    let service_id = match service {
+    // The names the handler acts on (decoded), and the verb after tunnelling: a limit on
+    // DELETE also counts a POST that says `X-HTTP-Method: DELETE`.
+    let (service, endpoint) = crate::request::service_path(req.path()).unwrap_or_default();
+    let service_id = match &*service {
         "" | "system" | "user" => None,
         name => state.service_by_name(name).await?.map(|s| s.id),
     };
+    let query: Vec<_> = url::form_urlencoded::parse(req.query_string().as_bytes()).collect();
+    let method_override = crate::http::names::METHOD_OVERRIDES
+        .iter()
+        .find_map(|h| req.headers().get(h).and_then(|v| v.to_str().ok()));
+    let verb = crate::request::tunnelled(
+        req.method().as_str(),
+        method_override,
+        query.iter().map(|(k, v)| (&**k, &**v)),
+    )
+    .map_or_else(|_| req.method().as_str().to_owned(), |v| v.to_string());
     let facts = crate::limits::Facts {
         user_id: p.user.as_ref().map(|u| u.id),
         role_id: p.role_id,
         app_id: p.app.as_ref().map(|a| a.id),
         service_id,
-        endpoint,
-        verb: req.method().as_str(),
+        endpoint: endpoint.trim_matches('/'),
+        verb: &verb,
     };
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
     match state.limiter.check(&state.store, &facts, now).await? {

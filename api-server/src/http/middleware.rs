@@ -237,11 +237,65 @@ fn tool_of(req: &ServiceRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `path` with every percent-encoded unreserved character (`A–Z a–z 0–9 - . _ ~`) decoded,
+/// which RFC 3986 (§6.2.2.2) makes the same path; `None` when there is none. Other escapes
+/// stay as they are.
+fn unreserved_decoded(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let decoded_at = |i: usize| {
+        let (hi, lo) = (hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?);
+        let b = u8::try_from(hi * 16 + lo).ok()?;
+        (b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')).then_some(b)
+    };
+    let first = (0..bytes.len()).find(|&i| bytes[i] == b'%' && decoded_at(i).is_some())?;
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while i < bytes.len() {
+        match (bytes[i], decoded_at(i)) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Rewrites the request's path in its normal form (`unreserved_decoded`) before anything looks
+/// at it. The router matches decoded paths, so `/%61pi/v2/sys%74em/role/3` reaches the
+/// system API; without this, what reads the path as sent (the audit trail's scope and event
+/// kind, the rate limits' service and endpoint) would see another path than the handler.
+fn normalize_path(req: &mut ServiceRequest) {
+    let Some(path) = unreserved_decoded(req.path()) else {
+        return;
+    };
+    let target = match req.query_string() {
+        "" => path,
+        q => format!("{path}?{q}"),
+    };
+    let mut parts = req.head().uri.clone().into_parts();
+    let Ok(pq) = actix_web::http::uri::PathAndQuery::try_from(target) else {
+        return;
+    };
+    parts.path_and_query = Some(pq);
+    if let Ok(uri) = actix_web::http::Uri::from_parts(parts) {
+        req.match_info_mut().get_mut().update(&uri);
+        req.head_mut().uri = uri;
+    }
+}
+
 /// Wraps every request in a span with its id, method and path, and audits `/api/` requests.
 pub async fn request_context(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<AuditedBody>, actix_web::Error> {
+    normalize_path(&mut req);
     let id = req
         .headers()
         .get(&crate::http::names::REQUEST_ID)
@@ -425,7 +479,30 @@ pub async fn request_context(
 mod tests {
     use std::borrow::Cow;
 
-    use super::{change_target, label_of};
+    use super::{change_target, label_of, unreserved_decoded};
+
+    #[test]
+    fn escaped_unreserved_characters_are_decoded_and_other_escapes_kept() {
+        assert_eq!(
+            unreserved_decoded("/%61pi/v2/sys%74em/role/%33").as_deref(),
+            Some("/api/v2/system/role/3")
+        );
+        assert_eq!(
+            unreserved_decoded("/api/v2/db/_table/%7e%2E%5F%2d%41").as_deref(),
+            Some("/api/v2/db/_table/~._-A")
+        );
+        // Spaces, slashes, percent signs and bytes past ASCII keep their escapes; so do
+        // escapes that are not two hex digits.
+        assert_eq!(
+            unreserved_decoded("/api/v2/db/_table/a%20b%2F%25%C3%A9%6").as_deref(),
+            None
+        );
+        assert_eq!(
+            unreserved_decoded("/api/v2/db/_table/a%20%62%zz%").as_deref(),
+            Some("/api/v2/db/_table/a%20b%zz%")
+        );
+        assert_eq!(unreserved_decoded("/api/v2/db/_table/orders"), None);
+    }
 
     #[test]
     fn methods_are_recorded_as_sent_borrowing_the_usual_ones() {

@@ -180,19 +180,32 @@ impl ApiRequest {
 /// DreamFactory's tunnelling: on POST, `X-HTTP-Method` / `X-HTTP-Method-Override` / `method`
 /// (or `_method`) name the real verb.
 fn tunnelled_verb(raw: &RawRequest) -> Result<Verb, RequestError> {
-    let method =
-        Verb::parse(&raw.method).ok_or_else(|| RequestError::Method(raw.method.clone()))?;
-    if method != Verb::Post {
-        return Ok(method);
+    tunnelled(
+        &raw.method,
+        raw.method_override.as_deref(),
+        raw.query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+/// The verb a request acts with: its method, or on POST the verb tunnelling names (the
+/// override header's value, else the first `method` / `_method` query pair).
+pub fn tunnelled<'a>(
+    method: &str,
+    method_override: Option<&str>,
+    mut query: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<Verb, RequestError> {
+    let verb = Verb::parse(method).ok_or_else(|| RequestError::Method(method.to_owned()))?;
+    if verb != Verb::Post {
+        return Ok(verb);
     }
-    let from_query = raw
-        .query
-        .iter()
-        .find(|(k, _)| k == "method" || k == "_method")
-        .map(|(_, v)| v.clone());
-    match raw.method_override.clone().or(from_query) {
-        Some(name) => Verb::parse(&name).ok_or(RequestError::Method(name)),
-        None => Ok(method),
+    let from_query = || {
+        query
+            .find(|(k, _)| *k == "method" || *k == "_method")
+            .map(|(_, v)| v)
+    };
+    match method_override.or_else(from_query) {
+        Some(name) => Verb::parse(name).ok_or_else(|| RequestError::Method(name.to_owned())),
+        None => Ok(verb),
     }
 }
 

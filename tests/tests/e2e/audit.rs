@@ -849,3 +849,42 @@ async fn retention_keeps_the_chain_whole_on_postgres() {
         .unwrap();
     retention_keeps_the_chain_whole(&store).await;
 }
+
+#[tokio::test]
+async fn paths_with_escaped_letters_are_audited_as_the_paths_they_are() {
+    // The router decodes `%61` to `a`; the audit trail must see the same path as the handler.
+    let shop = Shop::new().await;
+    let admin = &shop.admin;
+    let role = admin
+        .create_role("escaped", &[(shop.service_id, "_table/orders/*", 1)])
+        .await;
+    let r = admin
+        .with_request_id("escaped-change")
+        .patch(
+            &format!("/%61pi/v2/sys%74em/role/{role}"),
+            json!({"description": "changed through an escaped path"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let e = event_of(admin, "escaped-change").await;
+    assert_eq!(e["kind"], "change");
+    assert_eq!(e["service"], "system");
+    assert_eq!(e["resource"], format!("role/{role}"));
+    assert_eq!(
+        e["changes"]["after"]["description"],
+        "changed through an escaped path"
+    );
+
+    let r = Client::new(&shop.app)
+        .with_request_id("escaped-sign-in")
+        .post(
+            "/api/v2/system/admin/sessio%6E",
+            json!({"email": ADMIN_EMAIL, "password": "not-the-password-7"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        event_of(admin, "escaped-sign-in").await["kind"],
+        "login_failed"
+    );
+}

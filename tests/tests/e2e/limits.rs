@@ -210,6 +210,19 @@ async fn an_endpoint_limit_counts_only_that_endpoint_and_verb() {
         get(base, &key, "/api/v2/db/_table/orders/1").await.0,
         StatusCode::TOO_MANY_REQUESTS
     );
+    // The same endpoint under escaped letters, and a GET tunnelled through POST: counted.
+    assert_eq!(
+        get(base, &key, "/api/v2/%64b/_table/%6Frders/1").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let tunnelled = reqwest::Client::new()
+        .post(format!("{base}/api/v2/db/_table/orders"))
+        .header("X-DreamFactory-Api-Key", &key)
+        .header("X-HTTP-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tunnelled.status(), StatusCode::TOO_MANY_REQUESTS);
     for _ in 0..3 {
         assert_eq!(
             get(base, &key, "/api/v2/db/_table/products").await.0,
