@@ -354,6 +354,55 @@ impl AuditRecord {
         out.push(b'}');
     }
 
+    /// Replaces NUL characters in every text with U+FFFD: PostgreSQL's `text` refuses them,
+    /// and one event holding one (a failed sign-in's e-mail as sent) would fail its whole
+    /// batch on every retry. Done before hashing, on either store, so a row is the same
+    /// wherever it is kept.
+    fn scrub_nul(&mut self) {
+        fn scrub<const N: usize>(t: &mut ShortText<N>) {
+            if t.contains('\0') {
+                *t = t.replace('\0', "\u{FFFD}").into();
+            }
+        }
+        fn scrub_string(t: &mut String) {
+            if t.contains('\0') {
+                *t = t.replace('\0', "\u{FFFD}");
+            }
+        }
+        scrub(&mut self.request_id);
+        scrub(&mut self.client);
+        scrub(&mut self.params);
+        for t in [
+            &mut self.tool,
+            &mut self.email,
+            &mut self.provider,
+            &mut self.service,
+            &mut self.resource,
+            &mut self.error_code,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            scrub(t);
+        }
+        for t in [&mut self.changes, &mut self.response]
+            .into_iter()
+            .flatten()
+        {
+            scrub_string(t);
+        }
+        for t in [
+            &mut self.kind,
+            &mut self.transport,
+            &mut self.principal,
+            &mut self.method,
+        ] {
+            if t.contains('\0') {
+                *t = t.replace('\0', "\u{FFFD}").into();
+            }
+        }
+    }
+
     /// This row's values in `COLUMNS` order.
     fn fields(&self) -> [Field<'_>; COLUMNS.len()] {
         use Field::{Int, Text};
@@ -511,6 +560,7 @@ fn head_update(last_id: i64, hash: String) -> sea_query::UpdateStatement {
 fn chain(events: &mut [AuditRecord], mut last_id: i64, mut hash: String) -> (i64, String) {
     let mut scratch = Vec::with_capacity(1024);
     for e in events.iter_mut() {
+        e.scrub_nul();
         last_id += 1;
         e.id = last_id;
         e.prev_hash = std::mem::take(&mut hash);
@@ -796,9 +846,9 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
         let rows: Vec<AuditRecord> = store
             .all(
                 &select(Condition::all().add(Expr::col(AuditEvents::Id).gt(after)))
-                    .order_by(AuditEvents::Id, Order::Asc)
-                    .limit(CHUNK)
-                    .to_owned(),
+                .order_by(AuditEvents::Id, Order::Asc)
+                .limit(CHUNK)
+                .to_owned(),
             )
             .await?;
         if rows.is_empty() {

@@ -170,6 +170,11 @@ pub async fn get(store: &Store, id: i64) -> Result<ServiceRecord, SystemError> {
 
 /// One service by name (names are stored lower-case).
 pub async fn find_by_name(store: &Store, name: &str) -> Result<Option<ServiceRecord>, SystemError> {
+    // A name from a request path: no service's has a control character, and PostgreSQL
+    // would refuse a NUL outright.
+    if name.chars().any(char::is_control) {
+        return Ok(None);
+    }
     store
         .one(
             &select()

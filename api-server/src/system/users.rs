@@ -192,6 +192,10 @@ pub async fn find_local_login(
     login: &str,
 ) -> Result<Option<UserRecord>, SystemError> {
     let login = login.trim();
+    // No stored e-mail or username has a control character; PostgreSQL would refuse a NUL.
+    if login.chars().any(char::is_control) {
+        return Ok(None);
+    }
     let col = if login.contains('@') {
         Users::Email
     } else {
@@ -222,6 +226,10 @@ pub async fn end_sessions(tx: &mut Tx, id: i64) -> Result<(), SystemError> {
 
 /// A user or admin by e-mail (case-insensitive).
 pub async fn find_by_email(store: &Store, email: &str) -> Result<Option<UserRecord>, SystemError> {
+    // No stored address has a control character; PostgreSQL would refuse a NUL outright.
+    if email.chars().any(char::is_control) {
+        return Ok(None);
+    }
     store
         .one(
             &select()

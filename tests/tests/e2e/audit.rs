@@ -888,3 +888,44 @@ async fn paths_with_escaped_letters_are_audited_as_the_paths_they_are() {
         "login_failed"
     );
 }
+
+#[tokio::test]
+async fn a_nul_in_what_a_client_sent_never_stalls_the_trail_on_postgres() {
+    // PostgreSQL's `text` refuses NUL; the e-mail of a failed sign-in is recorded as sent.
+    let store = TestDb::empty().await;
+    let app = spawn_with(&Options {
+        env: vec![("RAMPART_SYSTEM_DATABASE_URL".into(), store.url())],
+    });
+    let admin = Client::admin(&app).await;
+    let r = Client::new(&app)
+        .with_request_id("nul-sign-in")
+        .post(
+            "/api/v2/system/admin/session",
+            json!({"email": "mallory\u{0}@example.com", "password": "whatever-it-is-1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let e = event_of(&admin, "nul-sign-in").await;
+    assert_eq!(e["email"], "mallory\u{FFFD}@example.com");
+    // A service name with a NUL in the path is a service that does not exist (the event
+    // keeps the path's text as sent).
+    let r = admin
+        .with_request_id("nul-service")
+        .get("/api/v2/db%00/_table/orders")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(event_of(&admin, "nul-service").await["service"], "db%00");
+    // And the events after them are stored too.
+    let r = admin
+        .with_request_id("after-nul")
+        .get("/api/v2/system/role")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    event_of(&admin, "after-nul").await;
+    let out = app.run(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
