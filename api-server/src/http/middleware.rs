@@ -164,6 +164,15 @@ async fn captured(
     if audit.capture_roles.is_empty() && audit.capture_tables.is_empty() {
         return false;
     }
+    // Only a database service's answers (`_table`, `_proc`, `_func`, `_schema`): never a
+    // sign-in's, whose body holds a live session token, nor the system API's.
+    let data = matches!(
+        (service, resource),
+        (Some(s), Some(r)) if !matches!(s, "system" | "user") && r.starts_with('_')
+    );
+    if !data {
+        return false;
+    }
     if let (Some(service), Some(resource)) = (service, resource)
         && resource.starts_with("_table/")
     {

@@ -532,6 +532,39 @@ async fn responses_are_kept_only_where_configured_and_as_the_client_got_them() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let e = event_of(&shop.admin, "kept-refusal").await;
     assert!(e["response"].as_str().unwrap().contains("Forbidden"), "{e}");
+    // A sign-in under a captured role is not kept: its answer holds a live session token.
+    let partner_role = e["role_id"].as_i64().unwrap();
+    let partner_app = e["app_id"].as_i64().unwrap();
+    let created = shop
+        .admin
+        .post(
+            "/api/v2/system/user",
+            json!({"resource": [{"email": "pat@example.com", "password": "amber-kettle-lagoon",
+                "user_to_app_to_role_by_user_id": [{"app_id": partner_app, "role_id": partner_role}]}]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let (r, session) = partner
+        .with_request_id("partner-sign-in")
+        .sign_in("pat@example.com", "amber-kettle-lagoon")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let token = r.body["session_token"].as_str().unwrap().to_owned();
+    let e = event_of(&shop.admin, "partner-sign-in").await;
+    assert_eq!(
+        (e["kind"].clone(), e["role_id"].clone()),
+        (json!("login"), json!(partner_role))
+    );
+    assert_eq!(e["response"], Value::Null);
+    assert!(!e.to_string().contains(&token));
+    // … while the same person's data requests are.
+    let r = session
+        .unwrap()
+        .with_request_id("partner-as-user")
+        .get_with("/api/v2/db/_table/orders", &[("limit", "1")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(event_of(&shop.admin, "partner-as-user").await["response"].is_string());
     // Captured rows are part of the chain: editing one is caught like any other edit.
     let out = shop.app.run(&["audit", "verify"]);
     assert!(
