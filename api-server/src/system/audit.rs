@@ -834,10 +834,15 @@ pub enum Verdict {
     Broken { id: i64, reason: String },
 }
 
-/// Walks the chain from the oldest row: each row's hash must match its content and name the
-/// previous row's hash, ids must follow each other, and the head must match the last row.
+/// Walks the chain from the oldest row to the last one written when the walk began (the
+/// head): each row's hash must match its content and name the previous row's hash, ids must
+/// follow each other, the head must match the last row, and no row may lie past the head.
 pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
     const CHUNK: u64 = 1000;
+    // The chain as far as it was written when the walk began: rows a running server appends
+    // meanwhile are left for the next check.
+    let head: Option<Head> = store.one(&head_select()).await?;
+    let through = head.as_ref().map_or(i64::MAX, |h| h.last_id);
     let mut checked = 0_u64;
     let mut previous: Option<AuditRecord> = None;
     let mut scratch = Vec::with_capacity(1024);
@@ -845,7 +850,11 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
         let after = previous.as_ref().map_or(i64::MIN, |p| p.id);
         let rows: Vec<AuditRecord> = store
             .all(
-                &select(Condition::all().add(Expr::col(AuditEvents::Id).gt(after)))
+                &select(
+                    Condition::all()
+                        .add(Expr::col(AuditEvents::Id).gt(after))
+                        .add(Expr::col(AuditEvents::Id).lte(through)),
+                )
                 .order_by(AuditEvents::Id, Order::Asc)
                 .limit(CHUNK)
                 .to_owned(),
@@ -879,7 +888,6 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
             previous = Some(row);
         }
     }
-    let head: Option<Head> = store.one(&head_select()).await?;
     if let (Some(head), Some(last)) = (head, previous)
         && (head.last_id != last.id || head.hash != last.hash)
     {
@@ -889,6 +897,33 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
                 "the chain ends at row {} but was last written at row {}: rows were removed from its end",
                 last.id, head.last_id
             ),
+        });
+    }
+    // A row past the head, seen in the same statement as the head: no append of Rampart's
+    // wrote it (an append moves the head in the same transaction as its rows).
+    let last_written = Query::select()
+        .column(AuditHead::LastId)
+        .from(AuditHead::Table)
+        .and_where(Expr::col(AuditHead::Id).eq(1))
+        .to_owned();
+    let beyond: Option<Age> = store
+        .one(
+            &Query::select()
+                .columns([AuditEvents::Id, AuditEvents::Ts])
+                .from(AuditEvents::Table)
+                .and_where(
+                    Expr::col(AuditEvents::Id)
+                        .gt(Expr::SubQuery(None, Box::new(last_written.into()))),
+                )
+                .order_by(AuditEvents::Id, Order::Asc)
+                .limit(1)
+                .to_owned(),
+        )
+        .await?;
+    if let Some(row) = beyond {
+        return Ok(Verdict::Broken {
+            id: row.id,
+            reason: "it lies past the last row written: it was not appended by Rampart".into(),
         });
     }
     Ok(Verdict::Intact(checked))

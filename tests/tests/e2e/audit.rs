@@ -822,7 +822,7 @@ async fn ids_and_times(store: &rampart_server::system::Store) -> Vec<(i64, i64)>
 /// more than one purge transaction, and leaves a chain `verify` finds whole; emptied, the
 /// chain goes on from where it was.
 async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) {
-    use rampart_server::system::audit::{Verdict, append, purge, verify};
+    use rampart_server::system::audit::{AuditEvents, Verdict, append, purge, verify};
     store.migrate().await.unwrap();
     let mut events = chained_events(0, 12_500);
     append(store, &mut events).await.unwrap();
@@ -864,6 +864,58 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
     append(store, &mut more).await.unwrap();
     assert_eq!(more[0].id, 12_501, "ids go on from the last one written");
     assert_eq!(verify(store).await.unwrap(), Verdict::Intact(10));
+
+    // A row added behind Rampart's back, after the last one it wrote.
+    let mut forged = chained_events(30_000, 1).remove(0);
+    forged.id = 12_511;
+    forged.prev_hash.clone_from(&more[9].hash);
+    forged.hash = forged.digest(&mut Vec::new());
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(
+        &sea_query::Query::insert()
+            .into_table(AuditEvents::Table)
+            .columns([
+                AuditEvents::Id,
+                AuditEvents::Ts,
+                AuditEvents::RequestId,
+                AuditEvents::Kind,
+                AuditEvents::Transport,
+                AuditEvents::Principal,
+                AuditEvents::Client,
+                AuditEvents::Method,
+                AuditEvents::Params,
+                AuditEvents::Status,
+                AuditEvents::LatencyUs,
+                AuditEvents::PrevHash,
+                AuditEvents::Hash,
+            ])
+            .values_panic([
+                forged.id.into(),
+                forged.ts.into(),
+                forged.request_id.to_string().into(),
+                forged.kind.to_string().into(),
+                forged.transport.to_string().into(),
+                forged.principal.to_string().into(),
+                forged.client.to_string().into(),
+                forged.method.to_string().into(),
+                forged.params.to_string().into(),
+                forged.status.into(),
+                forged.latency_us.into(),
+                forged.prev_hash.clone().into(),
+                forged.hash.clone().into(),
+            ])
+            .to_owned(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(
+            verify(store).await.unwrap(),
+            Verdict::Broken { id: 12_511, .. }
+        ),
+        "a row past the head is not the chain's"
+    );
 }
 
 #[tokio::test]
