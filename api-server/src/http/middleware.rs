@@ -46,6 +46,29 @@ struct Pending {
     record: AuditRecord,
     /// The response body so far, when it is captured.
     capture: Option<Vec<u8>>,
+    started: Instant,
+    /// The event's kind should the request be abandoned before it has a response.
+    abandoned: &'static str,
+}
+
+/// A request's event until its response exists. A request can be dropped before that: its
+/// client went away (the handler is dropped, see `startup`), or the server stopped waiting
+/// for it at shutdown. Its event is then sent from here with status 499 (what it did up to
+/// then is in its note: who, rows); once the status is known, with that status.
+struct Unfinished(Option<Pending>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.0.take() {
+            if p.record.status == 0 {
+                p.record.status = 499;
+                p.record.kind = p.abandoned.into();
+                p.record.error_code = Some("client_closed_request".into());
+            }
+            let elapsed = p.started.elapsed();
+            p.send(elapsed);
+        }
+    }
 }
 
 /// Captured response bytes per event, at most.
@@ -71,17 +94,15 @@ impl Finish {
             elapsed.as_secs_f64(),
         );
         if let Some(p) = self.audit {
-            p.send(self.service, self.resource, elapsed);
+            p.send(elapsed);
         }
     }
 }
 
 impl Pending {
-    fn send(self, service: Option<String>, resource: Option<String>, elapsed: Duration) {
+    fn send(self, elapsed: Duration) {
         let data = self.note.take();
         let mut r = self.record;
-        r.service = service.map(Into::into);
-        r.resource = resource.map(Into::into);
         if let Some(who) = data.who {
             r.principal = who.principal.into();
             r.user_id = who.user_id;
@@ -325,7 +346,8 @@ pub async fn request_context(
     // Audited: the same requests (`bench/no-audit.patch` turns this off to measure the trail).
     let audited = tracked;
 
-    let mut pending = None;
+    let (service, resource) = audit::target(&path);
+    let mut pending = Unfinished(None);
     let mut before = None;
     let change = change_target(&method, &path);
     if let Some(state) = audited {
@@ -336,7 +358,6 @@ pub async fn request_context(
             )
             .error_response();
             // Not audited (there is no room), but counted: the metrics show the refusals.
-            let (service, resource) = audit::target(&path);
             let finish = Some(Finish {
                 state: state.clone(),
                 started,
@@ -356,12 +377,17 @@ pub async fn request_context(
             before = crate::http::handlers::system::snapshot(&state.store, resource, *rid).await;
         }
         let tool = tool_of(&req);
-        pending = Some(Pending {
+        pending.0 = Some(Pending {
             slot,
             note,
             capture: None,
+            started,
+            abandoned: audit::kind(&method, &path, req.query_string(), 499),
             record: AuditRecord {
                 ts: unix_micros(),
+                request_id: id.as_str().into(),
+                service: service.as_deref().map(Into::into),
+                resource: resource.as_deref().map(Into::into),
                 transport: if tool.is_some() { "mcp" } else { "rest" }.into(),
                 tool: tool.map(Into::into),
                 principal: "anonymous".into(),
@@ -376,6 +402,10 @@ pub async fn request_context(
     let query = req.query_string().to_owned();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();
+    if let Some(p) = pending.0.as_mut() {
+        p.record.status = i64::from(status);
+        p.record.kind = audit::kind(&method, &path, &query, status).into();
+    }
     span.in_scope(|| {
         tracing::debug!(
             status,
@@ -386,9 +416,6 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(crate::http::names::REQUEST_ID.clone(), v);
-    }
-    if let Some(p) = pending.as_mut() {
-        p.record.request_id = id.into();
     }
     let standing = res
         .request()
@@ -405,8 +432,7 @@ pub async fn request_context(
                 .insert(HeaderName::from_static(name), HeaderValue::from(value));
         }
     }
-    let (service, resource) = audit::target(&path);
-    if let (Some(p), Some(state)) = (pending.as_mut(), audited) {
+    if let (Some(p), Some(state)) = (pending.0.as_mut(), audited) {
         let (provider_id, role_id, kind) = p.note.peek(|n| {
             let who = n.who.as_ref();
             (
@@ -424,7 +450,6 @@ pub async fn request_context(
                 .find(|s| s.id == pid)
                 .map(|s| s.name.as_str().into());
         }
-        p.record.status = i64::from(status);
         if captured(state, service.as_deref(), resource.as_deref(), role_id).await {
             p.capture = Some(Vec::new());
         }
@@ -468,7 +493,7 @@ pub async fn request_context(
         }
     }
     if path == "/mcp" && status < 400 {
-        pending = None;
+        pending.0 = None;
     }
     let finish = tracked.map(|state| Finish {
         state: state.clone(),
@@ -476,7 +501,7 @@ pub async fn request_context(
         status,
         service,
         resource,
-        audit: pending,
+        audit: pending.0.take(),
     });
     Ok(res.map_body(|_, b| AuditedBody {
         inner: BoxBody::new(b),

@@ -1014,3 +1014,25 @@ async fn a_nul_in_what_a_client_sent_never_stalls_the_trail_on_postgres() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_request_its_client_abandons_is_audited_too() {
+    // The handler is dropped with the connection: the event is still written, with 499.
+    let shop = Shop::napping().await;
+    let c = shop.client_with("sleeper", &[("_func/*", 3)]).await;
+    let asleep = {
+        let c = c.with_request_id("abandoned-nap");
+        tokio::spawn(async move { c.get("/api/v2/db/_func/nap?s=600").await })
+    };
+    assert!(shop.wait_for_naps(true).await, "the statement started");
+    asleep.abort();
+    let e = event_of(&shop.admin, "abandoned-nap").await;
+    assert_eq!(e["status"], 499);
+    assert_eq!(e["error_code"], "client_closed_request");
+    assert_eq!(e["kind"], "request");
+    assert_eq!(e["principal"], "app");
+    assert_eq!(e["service"], "db");
+    assert_eq!(e["resource"], "_func/nap");
+    assert_eq!(e["params"]["s"], "600");
+    assert!(e["latency_us"].as_i64().unwrap() > 0);
+}
