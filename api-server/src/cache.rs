@@ -86,14 +86,15 @@ impl Default for ResponseCache {
     }
 }
 
-/// The normalised request: the path and the query sorted, credentials left out.
+/// The normalised request: the path and the query sorted by name, credentials left out.
+/// Repeated names keep their order: the first is the one a request acts on.
 #[must_use]
 pub fn normalised(path: &str, query: &str) -> String {
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .filter(|(k, _)| k != "api_key" && k != "session_token")
         .collect();
-    pairs.sort();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let q: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish();

@@ -119,6 +119,29 @@ async fn cached_reads_are_per_role_and_end_with_a_write_through_rampart() {
     assert!(names.contains(&"renamed behind the back"), "{names:?}");
     assert!(names.contains(&"renamed through rampart"), "{names:?}");
 
+    // Parameters in a body make another question than the URL's: never cached, never answered
+    // from the cache.
+    let bodied = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .header("X-DreamFactory-Api-Key", &all)
+        .json(&json!({"filter": "price < 0"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bodied.status(), StatusCode::OK);
+    assert_eq!(bodied.headers().get("x-rampart-cache"), None);
+    assert_eq!(bodied.json::<Value>().await.unwrap()["resource"], json!([]));
+    let (_, cache, plain) = get(base, &all, path).await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    assert_eq!(
+        plain, fresh,
+        "the body's answer was not stored under the URL"
+    );
+    // A repeated parameter acts by its first value: another order is another question.
+    let (_, _, one) = get(base, &all, &format!("{path}&filter=id%3D1&filter=id%3D2")).await;
+    let (_, _, two) = get(base, &all, &format!("{path}&filter=id%3D2&filter=id%3D1")).await;
+    assert_ne!(one, two);
+
     // Tables not opted in are never cached.
     let (status, cache, _) = get(base, &all, "/api/v2/cached/_table/orders").await;
     assert_eq!((status, cache), (StatusCode::OK, None));
