@@ -218,16 +218,15 @@ fn is_secret_param(name: &str) -> bool {
 }
 
 /// The query string as a JSON object, secrets replaced by `*****` (the filter text is kept:
-/// it is evidence of what was asked). Names in order, the last of a repeated name kept, as a
-/// JSON object map holds them; written straight into the text (this runs for every request).
+/// it is evidence of what was asked). Names in order, the first of a repeated name kept (the
+/// one the request acts on); written straight into the text (this runs for every request).
 #[must_use]
 pub fn params(query: &str) -> crate::system::audit::Params {
     if query.is_empty() {
         return "{}".into();
     }
     let mut pairs: Vec<_> = url::form_urlencoded::parse(query.as_bytes()).collect();
-    // Reversed, a stable sort puts the last of each name first, and `dedup` keeps the first.
-    pairs.reverse();
+    // A stable sort keeps each name's values in order, and `dedup` keeps the first.
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     pairs.dedup_by(|a, b| a.0 == b.0);
     let mut out = Vec::with_capacity(query.len() + 8 * pairs.len() + 2);
@@ -258,7 +257,12 @@ pub fn kind(method: &str, path: &str, query: &str, status: u16) -> &'static str 
     let callback = method == "GET"
         && session
         && url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "oauth_callback");
-    let acs = method == "POST" && path.starts_with("/api/v2/") && path.ends_with("/acs");
+    // A SAML service's assertion consumer: `/api/v2/{service}/acs`, not a table named `acs`.
+    let acs = method == "POST"
+        && path
+            .strip_prefix("/api/v2/")
+            .and_then(|rest| rest.strip_suffix("/acs"))
+            .is_some_and(|service| !service.is_empty() && !service.contains('/'));
     let password_login = method == "POST" && session;
     if password_login || callback || acs {
         return if ok { "login" } else { "login_failed" };
@@ -322,10 +326,10 @@ mod tests {
     }
 
     #[test]
-    fn params_are_the_text_of_a_json_object_sorted_by_name_the_last_repeat_kept() {
+    fn params_are_the_text_of_a_json_object_sorted_by_name_the_first_of_a_repeat_kept() {
         assert_eq!(
             params("z=1&a=%22q%22&m=%C3%A9%0A&a=2&Secret_Thing=x&b&a=3"),
-            r#"{"Secret_Thing":"*****","a":"3","b":"","m":"é\n","z":"1"}"#
+            r#"{"Secret_Thing":"*****","a":"\"q\"","b":"","m":"é\n","z":"1"}"#
         );
         assert_eq!(params("k=a\\b"), r#"{"k":"a\\b"}"#);
         assert_eq!(params("&&"), "{}");
@@ -360,6 +364,7 @@ mod tests {
         assert_eq!(kind("PATCH", "/api/v2/system/role/3", "", 200), "change");
         assert_eq!(kind("GET", "/api/v2/system/role", "", 200), "request");
         assert_eq!(kind("POST", "/api/v2/db/_table/orders", "", 201), "request");
+        assert_eq!(kind("POST", "/api/v2/db/_table/acs", "", 401), "request");
     }
 
     #[test]

@@ -107,6 +107,20 @@ pub fn note_rows(req: &HttpRequest, rows: i64) {
     }
 }
 
+/// The verb a request acts with: its method, or on POST the one DreamFactory's tunnelling
+/// names (`request::tunnelled`), read from the request's headers and query string.
+pub fn acting_verb(req: &HttpRequest) -> Result<crate::rbac::Verb, crate::request::RequestError> {
+    let method_override = crate::http::names::METHOD_OVERRIDES
+        .iter()
+        .find_map(|h| req.headers().get(h).and_then(|v| v.to_str().ok()));
+    let query: Vec<_> = url::form_urlencoded::parse(req.query_string().as_bytes()).collect();
+    crate::request::tunnelled(
+        req.method().as_str(),
+        method_override,
+        query.iter().map(|(k, v)| (&**k, &**v)),
+    )
+}
+
 /// Counts the request against the rate limits that apply to it: where it stands goes into
 /// the request's extensions (for the `X-RateLimit-*` headers); over a limit, a 429 with
 /// `Retry-After`. Sys-admins are never limited.
@@ -126,16 +140,8 @@ async fn enforce_limits(
         "" | "system" | "user" => None,
         name => state.service_by_name(name).await?.map(|s| s.id),
     };
-    let query: Vec<_> = url::form_urlencoded::parse(req.query_string().as_bytes()).collect();
-    let method_override = crate::http::names::METHOD_OVERRIDES
-        .iter()
-        .find_map(|h| req.headers().get(h).and_then(|v| v.to_str().ok()));
-    let verb = crate::request::tunnelled(
-        req.method().as_str(),
-        method_override,
-        query.iter().map(|(k, v)| (&**k, &**v)),
-    )
-    .map_or_else(|_| req.method().as_str().to_owned(), |v| v.to_string());
+    let verb =
+        acting_verb(req).map_or_else(|_| req.method().as_str().to_owned(), |v| v.to_string());
     let facts = crate::limits::Facts {
         user_id: p.user.as_ref().map(|u| u.id),
         role_id: p.role_id,

@@ -223,6 +223,16 @@ async fn captured(
     }
 }
 
+/// The verb a request acts with, as the audit trail records it: on POST, the verb
+/// DreamFactory's tunnelling names (`X-HTTP-Method`, `?method=`), which is what it does.
+fn acting_method(req: &ServiceRequest, method: &str) -> crate::system::audit::Label {
+    if method != "POST" {
+        return label_of(method);
+    }
+    crate::http::guard::acting_verb(req.request())
+        .map_or_else(|_| label_of(method), |verb| label_of(&verb.to_string()))
+}
+
 /// A request's method as the audit trail records it, without allocating for the usual ones.
 fn label_of(method: &str) -> crate::system::audit::Label {
     const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -392,7 +402,7 @@ pub async fn request_context(
                 tool: tool.map(Into::into),
                 principal: "anonymous".into(),
                 client: crate::http::guard::client_address(req.request()).into(),
-                method: label_of(&method),
+                method: acting_method(&req, &method),
                 params: audit::params(req.query_string()),
                 ..AuditRecord::default()
             },

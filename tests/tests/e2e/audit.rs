@@ -107,6 +107,25 @@ async fn each_request_sign_in_sign_out_and_change_leaves_one_event() {
         (json!("POST"), json!(2))
     );
 
+    // A read tunnelled through POST is recorded as what it did, with the parameter it acted
+    // on (the first of a repeated one).
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v2/db/_table/orders?filter=id%3D1&filter=id%3D2",
+            shop.app.base
+        ))
+        .header("X-DreamFactory-Api-Key", &key)
+        .header("X-HTTP-Method", "GET")
+        .header("X-Request-Id", "tunnelled-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e = event_of(admin, "tunnelled-1").await;
+    assert_eq!(e["method"], "GET");
+    assert_eq!(e["params"]["filter"], "id=1");
+    assert_eq!(e["rows"], 1);
+
     // A failed sign-in names the account tried and no principal; the password is nowhere.
     let anon = Client::new(&shop.app);
     let r = anon

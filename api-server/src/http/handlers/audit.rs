@@ -93,18 +93,15 @@ enum Format {
     Csv,
 }
 
-/// One CSV cell: quoted when needed, and a leading `=`, `+`, `-` or `@` defused so a
-/// spreadsheet never runs it as a formula.
+/// One CSV cell: quoted when needed, and a text starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return defused so a spreadsheet never runs it as a formula (numbers stay
+/// numbers).
 fn csv_cell(v: &Value) -> String {
     let text = match v {
         Value::Null => return String::new(),
+        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    };
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text
     };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
@@ -209,6 +206,10 @@ mod tests {
             "\"'=HYPERLINK(\"\"x\"\")\""
         );
         assert_eq!(csv_cell(&json!(42)), "42");
+        assert_eq!(csv_cell(&json!(-3)), "-3", "a number is no formula");
+        assert_eq!(csv_cell(&json!("\t=1+1")), "'\t=1+1");
+        assert_eq!(csv_cell(&json!("\r=1+1")), "\"'\r=1+1\"");
+        assert_eq!(csv_cell(&json!("-2+3")), "'-2+3");
         assert_eq!(csv_cell(&Value::Null), "");
         assert_eq!(
             csv_cell(&json!({"filter": "a=1"})),
