@@ -50,6 +50,9 @@ enum AuditHead {
     Id,
     LastId,
     Hash,
+    /// The last row retention purged (`audit/purge`), 0 before any.
+    PurgedId,
+    PurgedHash,
 }
 
 /// Every column, in the order rows are read and hashed.
@@ -773,9 +776,25 @@ pub async fn usage_of_role(
 const PURGE_CHUNK: u64 = 10_000;
 
 #[derive(sqlx::FromRow)]
-struct Age {
+struct RowId {
+    id: i64,
+}
+
+/// The rows a purge looks at.
+#[derive(sqlx::FromRow)]
+struct Purgeable {
     id: i64,
     ts: i64,
+    hash: String,
+}
+
+/// Both ends of the chain, as `audit_head` records them.
+#[derive(sqlx::FromRow)]
+struct Ends {
+    last_id: i64,
+    hash: String,
+    purged_id: i64,
+    purged_hash: String,
 }
 
 /// Deletes the events older than `before` (unix microseconds) from the start of the chain;
@@ -788,10 +807,10 @@ struct Age {
 pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
     let mut purged = 0;
     loop {
-        let first: Vec<Age> = store
+        let first: Vec<Purgeable> = store
             .all(
                 &Query::select()
-                    .columns([AuditEvents::Id, AuditEvents::Ts])
+                    .columns([AuditEvents::Id, AuditEvents::Ts, AuditEvents::Hash])
                     .from(AuditEvents::Table)
                     .order_by(AuditEvents::Id, Order::Asc)
                     .limit(PURGE_CHUNK)
@@ -802,9 +821,9 @@ pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
         // The last row to delete, and whether rows past this page may go too.
         let (through, more) = match first.iter().position(|r| r.ts >= before) {
             Some(0) => break,
-            Some(kept) => (first[kept - 1].id, false),
+            Some(kept) => (&first[kept - 1], false),
             None => match first.last() {
-                Some(row) => (row.id, full),
+                Some(row) => (row, full),
                 None => break,
             },
         };
@@ -813,10 +832,20 @@ pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
             .execute(
                 &Query::delete()
                     .from_table(AuditEvents::Table)
-                    .and_where(Expr::col(AuditEvents::Id).lte(through))
+                    .and_where(Expr::col(AuditEvents::Id).lte(through.id))
                     .to_owned(),
             )
             .await?;
+        // Where the chain now starts, for `verify`.
+        tx.execute(
+            &Query::update()
+                .table(AuditHead::Table)
+                .value(AuditHead::PurgedId, through.id)
+                .value(AuditHead::PurgedHash, through.hash.as_str())
+                .and_where(Expr::col(AuditHead::Id).eq(1))
+                .to_owned(),
+        )
+        .await?;
         tx.commit().await?;
         if !more {
             break;
@@ -841,7 +870,20 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
     const CHUNK: u64 = 1000;
     // The chain as far as it was written when the walk began: rows a running server appends
     // meanwhile are left for the next check.
-    let head: Option<Head> = store.one(&head_select()).await?;
+    let head: Option<Ends> = store
+        .one(
+            &Query::select()
+                .columns([
+                    AuditHead::LastId,
+                    AuditHead::Hash,
+                    AuditHead::PurgedId,
+                    AuditHead::PurgedHash,
+                ])
+                .from(AuditHead::Table)
+                .and_where(Expr::col(AuditHead::Id).eq(1))
+                .to_owned(),
+        )
+        .await?;
     let through = head.as_ref().map_or(i64::MAX, |h| h.last_id);
     let mut checked = 0_u64;
     let mut previous: Option<AuditRecord> = None;
@@ -864,6 +906,25 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
             break;
         }
         for row in rows {
+            // The first row left must follow the last one purged.
+            if let (None, Some(h)) = (&previous, &head) {
+                if row.id != h.purged_id + 1 {
+                    return Ok(Verdict::Broken {
+                        id: row.id,
+                        reason: format!(
+                            "rows {} to {} are missing (no purge removed them)",
+                            h.purged_id + 1,
+                            row.id - 1
+                        ),
+                    });
+                }
+                if row.prev_hash != h.purged_hash {
+                    return Ok(Verdict::Broken {
+                        id: row.id,
+                        reason: "it does not follow the last row purged".into(),
+                    });
+                }
+            }
             if let Some(p) = &previous {
                 if row.id != p.id + 1 {
                     return Ok(Verdict::Broken {
@@ -888,6 +949,18 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
             previous = Some(row);
         }
     }
+    if let (Some(h), None) = (&head, &previous)
+        && h.last_id != h.purged_id
+    {
+        return Ok(Verdict::Broken {
+            id: h.last_id,
+            reason: format!(
+                "rows {} to {} were written and no purge removed them",
+                h.purged_id + 1,
+                h.last_id
+            ),
+        });
+    }
     if let (Some(head), Some(last)) = (head, previous)
         && (head.last_id != last.id || head.hash != last.hash)
     {
@@ -906,10 +979,10 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
         .from(AuditHead::Table)
         .and_where(Expr::col(AuditHead::Id).eq(1))
         .to_owned();
-    let beyond: Option<Age> = store
+    let beyond: Option<RowId> = store
         .one(
             &Query::select()
-                .columns([AuditEvents::Id, AuditEvents::Ts])
+                .column(AuditEvents::Id)
                 .from(AuditEvents::Table)
                 .and_where(
                     Expr::col(AuditEvents::Id)

@@ -94,6 +94,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_013_audit_user_index.sql"),
         include_str!("migrations/postgres_013_audit_user_index.sql"),
     ),
+    (
+        14,
+        include_str!("migrations/sqlite_014_audit_start.sql"),
+        include_str!("migrations/postgres_014_audit_start.sql"),
+    ),
 ];
 
 /// The system store's pool.

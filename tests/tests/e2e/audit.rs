@@ -842,6 +842,7 @@ async fn ids_and_times(store: &rampart_server::system::Store) -> Vec<(i64, i64)>
 /// chain goes on from where it was.
 async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) {
     use rampart_server::system::audit::{AuditEvents, Verdict, append, purge, verify};
+    use sea_query::ExprTrait;
     store.migrate().await.unwrap();
     let mut events = chained_events(0, 12_500);
     append(store, &mut events).await.unwrap();
@@ -934,6 +935,53 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
             Verdict::Broken { id: 12_511, .. }
         ),
         "a row past the head is not the chain's"
+    );
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(
+        &sea_query::Query::delete()
+            .from_table(AuditEvents::Table)
+            .and_where(sea_query::Expr::col(AuditEvents::Id).eq(12_511))
+            .to_owned(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(10));
+
+    // Rows deleted behind Rampart's back are not a purge: the oldest …
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(
+        &sea_query::Query::delete()
+            .from_table(AuditEvents::Table)
+            .and_where(sea_query::Expr::col(AuditEvents::Id).eq(12_501))
+            .to_owned(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(
+            verify(store).await.unwrap(),
+            Verdict::Broken { id: 12_502, .. }
+        ),
+        "the first row left does not follow the last one purged"
+    );
+    // … or all of them.
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(
+        &sea_query::Query::delete()
+            .from_table(AuditEvents::Table)
+            .to_owned(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(
+            verify(store).await.unwrap(),
+            Verdict::Broken { id: 12_510, .. }
+        ),
+        "an emptied chain whose rows no purge removed"
     );
 }
 
