@@ -277,26 +277,34 @@ fn tool_of(req: &ServiceRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `path` with every percent-encoded unreserved character (`A–Z a–z 0–9 - . _ ~`) decoded,
-/// which RFC 3986 (§6.2.2.2) makes the same path; `None` when there is none. Other escapes
-/// stay as they are.
+/// `path` in its normal form: every percent-encoded unreserved character (`A–Z a–z 0–9 - .
+/// _ ~`) decoded, which RFC 3986 (§6.2.2.2) makes the same path, and a `%` that escapes
+/// nothing written `%25` (else `%%34%31` would become the escape `%41` and be decoded once
+/// more by the router); `None` when it is normal already. Other escapes stay as they are.
 fn unreserved_decoded(path: &str) -> Option<String> {
     let bytes = path.as_bytes();
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let decoded_at = |i: usize| {
-        let (hi, lo) = (hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?);
-        let b = u8::try_from(hi * 16 + lo).ok()?;
-        (b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')).then_some(b)
+    let hex = |i: usize| bytes.get(i).and_then(|&b| char::from(b).to_digit(16));
+    // What the `%` at `i` becomes: an unreserved byte, `%25` (escaping nothing), or itself.
+    let at = |i: usize| match (hex(i + 1), hex(i + 2)) {
+        (Some(hi), Some(lo)) => u8::try_from(hi * 16 + lo)
+            .ok()
+            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+            .map(Some),
+        _ => Some(None),
     };
-    let first = (0..bytes.len()).find(|&i| bytes[i] == b'%' && decoded_at(i).is_some())?;
-    let mut out = Vec::with_capacity(bytes.len());
+    let first = (0..bytes.len()).find(|&i| bytes[i] == b'%' && at(i).is_some())?;
+    let mut out = Vec::with_capacity(bytes.len() + 8);
     out.extend_from_slice(&bytes[..first]);
     let mut i = first;
     while i < bytes.len() {
-        match (bytes[i], decoded_at(i)) {
-            (b'%', Some(b)) => {
+        match (bytes[i], at(i)) {
+            (b'%', Some(Some(b))) => {
                 out.push(b);
                 i += 3;
+            }
+            (b'%', Some(None)) => {
+                out.extend_from_slice(b"%25");
+                i += 1;
             }
             (b, _) => {
                 out.push(b);
@@ -535,16 +543,21 @@ mod tests {
             unreserved_decoded("/api/v2/db/_table/%7e%2E%5F%2d%41").as_deref(),
             Some("/api/v2/db/_table/~._-A")
         );
-        // Spaces, slashes, percent signs and bytes past ASCII keep their escapes; so do
-        // escapes that are not two hex digits.
+        // Spaces, slashes, percent signs and bytes past ASCII keep their escapes.
         assert_eq!(
-            unreserved_decoded("/api/v2/db/_table/a%20b%2F%25%C3%A9%6").as_deref(),
+            unreserved_decoded("/api/v2/db/_table/a%20b%2F%25%C3%A9").as_deref(),
             None
         );
+        // A `%` escaping nothing is written `%25`: decoding never makes a new escape.
         assert_eq!(
             unreserved_decoded("/api/v2/db/_table/a%20%62%zz%").as_deref(),
-            Some("/api/v2/db/_table/a%20b%zz%")
+            Some("/api/v2/db/_table/a%20b%25zz%25")
         );
+        assert_eq!(
+            unreserved_decoded("/api/v2/sy%%37%34em/role").as_deref(),
+            Some("/api/v2/sy%2574em/role")
+        );
+        assert_eq!(unreserved_decoded("/a%4").as_deref(), Some("/a%254"));
         assert_eq!(unreserved_decoded("/api/v2/db/_table/orders"), None);
     }
 
