@@ -837,12 +837,25 @@ async fn ids_and_times(store: &rampart_server::system::Store) -> Vec<(i64, i64)>
         .collect()
 }
 
+/// Deletes the event `id` (every event: `None`) straight from the store.
+async fn behind_the_back(store: &rampart_server::system::Store, id: Option<i64>) {
+    use rampart_server::system::audit::AuditEvents;
+    use sea_query::ExprTrait;
+    let mut delete = sea_query::Query::delete();
+    delete.from_table(AuditEvents::Table);
+    if let Some(id) = id {
+        delete.and_where(sea_query::Expr::col(AuditEvents::Id).eq(id));
+    }
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(&delete).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// Retention purges the oldest events of a chain whose times are not in its order, over
 /// more than one purge transaction, and leaves a chain `verify` finds whole; emptied, the
-/// chain goes on from where it was.
+/// chain goes on from where it was. Rows added or deleted behind Rampart's back are caught.
 async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) {
     use rampart_server::system::audit::{AuditEvents, Verdict, append, purge, verify};
-    use sea_query::ExprTrait;
     store.migrate().await.unwrap();
     let mut events = chained_events(0, 12_500);
     append(store, &mut events).await.unwrap();
@@ -936,29 +949,11 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
         ),
         "a row past the head is not the chain's"
     );
-    let mut tx = store.begin().await.unwrap();
-    tx.execute(
-        &sea_query::Query::delete()
-            .from_table(AuditEvents::Table)
-            .and_where(sea_query::Expr::col(AuditEvents::Id).eq(12_511))
-            .to_owned(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    behind_the_back(store, Some(12_511)).await;
     assert_eq!(verify(store).await.unwrap(), Verdict::Intact(10));
 
     // Rows deleted behind Rampart's back are not a purge: the oldest …
-    let mut tx = store.begin().await.unwrap();
-    tx.execute(
-        &sea_query::Query::delete()
-            .from_table(AuditEvents::Table)
-            .and_where(sea_query::Expr::col(AuditEvents::Id).eq(12_501))
-            .to_owned(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    behind_the_back(store, Some(12_501)).await;
     assert!(
         matches!(
             verify(store).await.unwrap(),
@@ -967,15 +962,7 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
         "the first row left does not follow the last one purged"
     );
     // … or all of them.
-    let mut tx = store.begin().await.unwrap();
-    tx.execute(
-        &sea_query::Query::delete()
-            .from_table(AuditEvents::Table)
-            .to_owned(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    behind_the_back(store, None).await;
     assert!(
         matches!(
             verify(store).await.unwrap(),
