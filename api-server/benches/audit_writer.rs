@@ -76,10 +76,13 @@ fn main() {
         store.migrate().await.expect("migrations");
         let path = store.sqlite_file().expect("a store file");
         let conn = OwnSqlite::open(&path).expect("the writer's connection");
-        let mut own = audit::OwnAppender::new(&conn).expect("the statements");
+        let key = audit::ChainKey::new(&rampart_server::system::crypto::MasterKey::generate());
+        let mut own = audit::OwnAppender::new(&conn, key.clone()).expect("the statements");
         // Warm up: the statements are prepared, the table has pages.
         let mut warm: Vec<_> = (0..BATCH).map(event).collect();
-        audit::append(&store, &mut warm).await.expect("append");
+        audit::append(&store, &key, &mut warm)
+            .await
+            .expect("append");
         let mut warm: Vec<_> = (0..BATCH).map(event).collect();
         own.append(&mut warm).expect("append");
 
@@ -90,14 +93,14 @@ fn main() {
         let (cpu, wall) = (cpu_ns(), Instant::now());
         for batch in &batches {
             for e in batch {
-                std::hint::black_box(e.digest(&mut scratch));
+                std::hint::black_box(e.digest(&key, &mut scratch));
             }
         }
         let hashing = (cpu_ns() - cpu) as f64 / (events as f64);
         let (cpu, wall2) = (cpu_ns(), Instant::now());
         for batch in &mut batches {
             if through_pool {
-                audit::append(&store, batch).await.expect("append");
+                audit::append(&store, &key, batch).await.expect("append");
             } else {
                 own.append(batch).expect("append");
             }
@@ -116,8 +119,13 @@ fn main() {
             events as f64 / wall2.elapsed().as_secs_f64(),
             (wall2 - wall).as_secs_f64(),
         );
-        match audit::verify(&store).await.expect("verify") {
-            audit::Verdict::Intact(n) => assert_eq!(n as usize, events + 2 * BATCH),
+        match audit::verify(&store, &key, 0).await.expect("verify") {
+            audit::Verdict::Intact {
+                checked,
+                unkeyed: 0,
+            } => {
+                assert_eq!(checked as usize, events + 2 * BATCH);
+            }
             broken => panic!("the chain broke: {broken:?}"),
         }
     });

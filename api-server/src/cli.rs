@@ -75,8 +75,14 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Walk the hash chain and report the first row that was edited, removed or inserted
-    /// (exit status 1 when the chain is broken).
-    Verify,
+    /// (exit status 1 when the chain is broken). Needs the master key the server uses: the
+    /// chain's hashes are keyed with it.
+    Verify {
+        /// The last row of a store kept from a release before the chain was keyed: rows up to
+        /// it may carry the plain SHA-256 those releases wrote.
+        #[arg(long, default_value_t = 0)]
+        unkeyed_through: i64,
+    },
 }
 
 /// Signing-key commands.
@@ -232,15 +238,26 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { unkeyed_through },
         } => {
             let store = open_store(&config).await.map_err(|e| e.to_string())?;
-            match crate::system::audit::verify(&store)
+            let key = crate::system::audit::ChainKey::new(
+                &master_key(&config).map_err(|e| e.to_string())?,
+            );
+            match crate::system::audit::verify(&store, &key, unkeyed_through)
                 .await
                 .map_err(|e| e.to_string())?
             {
-                crate::system::audit::Verdict::Intact(n) => {
-                    let _ = writeln!(std::io::stdout(), "audit trail intact: {n} events checked");
+                crate::system::audit::Verdict::Intact { checked, unkeyed } => {
+                    let plain = if unkeyed > 0 {
+                        format!(" ({unkeyed} of them from before the chain was keyed)")
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "audit trail intact: {checked} events checked{plain}"
+                    );
                     Ok(())
                 }
                 crate::system::audit::Verdict::Broken { id, reason } => {

@@ -92,6 +92,7 @@ impl AppState {
         });
         let auditor = crate::audit::Auditor::start(
             store.clone(),
+            crate::system::audit::ChainKey::new(&master_key),
             crate::audit::Sink::from_config(&config.audit.log),
             &config.audit,
         );

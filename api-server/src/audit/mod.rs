@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::Principal;
 use crate::system::Store;
-use crate::system::audit::AuditRecord;
+use crate::system::audit::{AuditRecord, ChainKey};
 
 use writer::Message;
 pub use writer::Sink;
@@ -149,12 +149,17 @@ impl Slot {
 }
 
 impl Auditor {
-    /// Starts the writer (a thread of its own) for `store` and `sink`.
+    /// Starts the writer (a thread of its own) for `store` and `sink`, chaining with `key`.
     #[must_use]
-    pub fn start(store: Store, sink: Sink, config: &crate::config::Audit) -> Arc<Self> {
+    pub fn start(
+        store: Store,
+        key: ChainKey,
+        sink: Sink,
+        config: &crate::config::Audit,
+    ) -> Arc<Self> {
         let capacity = config.queue.max(1);
         let (tx, rx) = mpsc::channel(capacity);
-        writer::start(store, sink, rx);
+        writer::start(store, key, sink, rx);
         Arc::new(Self {
             tx,
             capacity,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::system::audit::{self, AuditRecord, OwnAppender};
+use crate::system::audit::{self, AuditRecord, ChainKey, OwnAppender};
 use crate::system::{Store, SystemError};
 
 /// Events per store transaction, at most.
@@ -69,11 +69,11 @@ impl Sink {
 }
 
 /// Starts the writer's thread. It runs until every sender is gone and the queue is empty.
-pub(super) fn start(store: Store, sink: Sink, rx: mpsc::Receiver<Message>) {
+pub(super) fn start(store: Store, key: ChainKey, sink: Sink, rx: mpsc::Receiver<Message>) {
     let runtime = tokio::runtime::Handle::current();
     let spawned = std::thread::Builder::new()
         .name("rampart-audit".into())
-        .spawn(move || run(&store, &sink, rx, &runtime));
+        .spawn(move || run(&store, &key, &sink, rx, &runtime));
     if let Err(e) = spawned {
         // The queue then fills and holds requests back (or refuses them): never unaudited.
         tracing::error!(error = %e, "the audit writer cannot start");
@@ -82,6 +82,7 @@ pub(super) fn start(store: Store, sink: Sink, rx: mpsc::Receiver<Message>) {
 
 fn run(
     store: &Store,
+    key: &ChainKey,
     sink: &Sink,
     mut rx: mpsc::Receiver<Message>,
     runtime: &tokio::runtime::Handle,
@@ -92,7 +93,7 @@ fn run(
             tracing::warn!(error = %e, "the audit writer cannot open the store's file itself; it writes through the store's pool");
         };
         match crate::statement::OwnSqlite::open(&path) {
-            Ok(conn) => match OwnAppender::new(&conn) {
+            Ok(conn) => match OwnAppender::new(&conn, key.clone()) {
                 Ok(mut appender) => return drain(&mut rx, &mut out, |b| appender.append(b)),
                 Err(e) => fallback(&e),
             },
@@ -100,7 +101,7 @@ fn run(
         }
     }
     drain(&mut rx, &mut out, |batch| {
-        runtime.block_on(audit::append(store, batch))
+        runtime.block_on(audit::append(store, key, batch))
     });
 }
 

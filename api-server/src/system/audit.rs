@@ -1,5 +1,8 @@
-//! The audit trail's rows, chained: each row's `hash` is the SHA-256 of its content (the row
-//! as JSON with `hash` empty), which includes its id and the previous row's hash. Appending
+//! The audit trail's rows, chained: each row's `hash` is the HMAC-SHA256 of its content (the
+//! row as JSON with `hash` empty), which includes its id and the previous row's hash, under a
+//! key derived from the master key ([`ChainKey`]). Whoever can write to the store but does not
+//! hold the master key can neither edit a row nor give a forged row a hash that verifies (a
+//! plain hash chain they could recompute from the edited row on). Appending
 //! first takes the `audit_head` row's lock (PostgreSQL) or the store's write lock (SQLite), so
 //! writers on several nodes sharing a store append one after another and the chain never
 //! forks.
@@ -7,6 +10,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use hmac::{Hmac, Mac};
 use sea_query::{Condition, Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 use serde::Serialize;
 
@@ -262,11 +266,43 @@ pub struct AuditRecord {
     pub response: Option<String>,
 }
 
-impl AuditRecord {
-    /// The hash this row should carry: SHA-256 of the row as JSON with `hash` empty.
-    /// `scratch` is a buffer to serialize into, reused across rows.
+/// The key of the chain's hashes: HMAC-SHA256 under a key derived from the master key, so
+/// every node holding the master key appends to one chain and `rampart audit verify` checks
+/// it, and nobody else can.
+#[derive(Clone)]
+pub struct ChainKey(Hmac<sha2::Sha256>);
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(*****)")
+    }
+}
+
+impl ChainKey {
     #[must_use]
-    pub fn digest(&self, scratch: &mut Vec<u8>) -> String {
+    pub fn new(master: &super::crypto::MasterKey) -> Self {
+        let mut block = [0_u8; 64];
+        block[..32].copy_from_slice(&master.derive("rampart audit chain v1"));
+        Self(<Hmac<sha2::Sha256> as Mac>::new(&block.into()))
+    }
+}
+
+impl AuditRecord {
+    /// The hash this row should carry: HMAC-SHA256 under `key` of the row as JSON with `hash`
+    /// empty. `scratch` is a buffer to serialize into, reused across rows.
+    #[must_use]
+    pub fn digest(&self, key: &ChainKey, scratch: &mut Vec<u8>) -> String {
+        scratch.clear();
+        self.write_hashed(scratch);
+        // The key's pads are hashed once, when it is made; each row costs one block more
+        // than a plain SHA-256.
+        let mut mac = key.0.clone();
+        mac.update(scratch);
+        super::crypto::hex(&mac.finalize().into_bytes())
+    }
+
+    /// The hash rows written before the chain was keyed carry: the SHA-256 of the same text.
+    fn unkeyed_digest(&self, scratch: &mut Vec<u8>) -> String {
         use sha2::Digest;
         scratch.clear();
         self.write_hashed(scratch);
@@ -560,14 +596,19 @@ fn head_update(last_id: i64, hash: String) -> sea_query::UpdateStatement {
 
 /// Chains `events` after the head (`last_id`, `hash`): assigns each its `id`, `prev_hash`
 /// and `hash`. Returns the new head.
-fn chain(events: &mut [AuditRecord], mut last_id: i64, mut hash: String) -> (i64, String) {
+fn chain(
+    key: &ChainKey,
+    events: &mut [AuditRecord],
+    mut last_id: i64,
+    mut hash: String,
+) -> (i64, String) {
     let mut scratch = Vec::with_capacity(1024);
     for e in events.iter_mut() {
         e.scrub_nul();
         last_id += 1;
         e.id = last_id;
         e.prev_hash = std::mem::take(&mut hash);
-        e.hash = e.digest(&mut scratch);
+        e.hash = e.digest(key, &mut scratch);
         hash.clone_from(&e.hash);
     }
     (last_id, hash)
@@ -590,7 +631,11 @@ fn chunks(len: usize) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> {
 /// Appends `events` (their `id`, `prev_hash` and `hash` are assigned here, again on every
 /// attempt) in one transaction. The audit writer uses [`OwnAppender`] instead when the
 /// store is a SQLite file.
-pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), SystemError> {
+pub async fn append(
+    store: &Store,
+    key: &ChainKey,
+    events: &mut [AuditRecord],
+) -> Result<(), SystemError> {
     let mut tx = store.begin().await?;
     // Take the head's row lock before reading it.
     tx.execute(
@@ -605,7 +650,7 @@ pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), Sys
         .one(&head_select())
         .await?
         .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
-    let (last_id, hash) = chain(events, head.last_id, head.hash);
+    let (last_id, hash) = chain(key, events, head.last_id, head.hash);
     let events: &[AuditRecord] = events;
     for (k, rows) in chunks(events.len()) {
         let rows = &events[rows];
@@ -633,6 +678,7 @@ pub async fn append(store: &Store, events: &mut [AuditRecord]) -> Result<(), Sys
 /// the statements prepared once.
 pub struct OwnAppender<'c> {
     conn: &'c OwnSqlite,
+    key: ChainKey,
     head: rusqlite::Statement<'c>,
     set_head: rusqlite::Statement<'c>,
     inserts: Vec<rusqlite::Statement<'c>>,
@@ -640,10 +686,11 @@ pub struct OwnAppender<'c> {
 
 impl<'c> OwnAppender<'c> {
     /// Prepares the statements on `conn`.
-    pub fn new(conn: &'c OwnSqlite) -> Result<Self, SystemError> {
+    pub fn new(conn: &'c OwnSqlite, key: ChainKey) -> Result<Self, SystemError> {
         let t = templates();
         Ok(Self {
             conn,
+            key,
             head: conn.prepare(&t.head)?,
             set_head: conn.prepare(&t.set_head)?,
             inserts: t
@@ -666,7 +713,7 @@ impl<'c> OwnAppender<'c> {
                 .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
             (row.get::<_, i64>(0)?, row.get::<_, String>(1)?)
         };
-        let (last_id, hash) = chain(events, head.0, head.1);
+        let (last_id, hash) = chain(&self.key, events, head.0, head.1);
         for (k, rows) in chunks(events.len()) {
             let insert = &mut self.inserts[k];
             for (i, e) in events[rows].iter().enumerate() {
@@ -857,16 +904,24 @@ pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
 /// What `verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every row checked (how many) and the head matches the last one.
-    Intact(u64),
+    /// Every row checked and the head matches the last one: how many rows, and how many of
+    /// them were written before the chain was keyed (allowed by `unkeyed_through`).
+    Intact { checked: u64, unkeyed: u64 },
     /// The first broken link: the row's id and what is wrong with it.
     Broken { id: i64, reason: String },
 }
 
 /// Walks the chain from the oldest row to the last one written when the walk began (the
-/// head): each row's hash must match its content and name the previous row's hash, ids must
-/// follow each other, the head must match the last row, and no row may lie past the head.
-pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
+/// head): each row's hash must be its content's under `key` and name the previous row's
+/// hash, ids must follow each other, the head must match the last row, and no row may lie
+/// past the head. Rows up to `unkeyed_through` may instead carry the plain SHA-256 that
+/// releases before the keyed chain wrote (as long as no keyed row precedes them): a store
+/// kept from then names the last row it had when it was upgraded.
+pub async fn verify(
+    store: &Store,
+    key: &ChainKey,
+    unkeyed_through: i64,
+) -> Result<Verdict, SystemError> {
     const CHUNK: u64 = 1000;
     // The chain as far as it was written when the walk began: rows a running server appends
     // meanwhile are left for the next check.
@@ -886,6 +941,7 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
         .await?;
     let through = head.as_ref().map_or(i64::MAX, |h| h.last_id);
     let mut checked = 0_u64;
+    let mut unkeyed = 0_u64;
     let mut previous: Option<AuditRecord> = None;
     let mut scratch = Vec::with_capacity(1024);
     loop {
@@ -939,11 +995,26 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
                     });
                 }
             }
-            if row.digest(&mut scratch) != row.hash {
-                return Ok(Verdict::Broken {
-                    id: row.id,
-                    reason: "its content does not match its hash (it was edited)".into(),
-                });
+            if row.digest(key, &mut scratch) != row.hash {
+                let plain = row.unkeyed_digest(&mut scratch) == row.hash;
+                let reason = if !plain {
+                    "its content does not match its hash (it was edited)".to_owned()
+                } else if row.id > unkeyed_through {
+                    format!(
+                        "its hash is not keyed: it was rewritten by someone without the master key, \
+                         or written before the chain was keyed (a store kept from then: verify \
+                         with --unkeyed-through set to the last row it had, {} or more)",
+                        row.id
+                    )
+                } else if checked > unkeyed {
+                    "its hash is not keyed, yet keyed rows precede it: it was rewritten".to_owned()
+                } else {
+                    unkeyed += 1;
+                    checked += 1;
+                    previous = Some(row);
+                    continue;
+                };
+                return Ok(Verdict::Broken { id: row.id, reason });
             }
             checked += 1;
             previous = Some(row);
@@ -999,7 +1070,7 @@ pub async fn verify(store: &Store) -> Result<Verdict, SystemError> {
             reason: "it lies past the last row written: it was not appended by Rampart".into(),
         });
     }
-    Ok(Verdict::Intact(checked))
+    Ok(Verdict::Intact { checked, unkeyed })
 }
 
 #[cfg(test)]
@@ -1164,9 +1235,17 @@ mod tests {
         };
         let mut scratch = Vec::new();
         assert_eq!(
-            r.digest(&mut scratch),
+            r.unkeyed_digest(&mut scratch),
             "a4ba7545c65c2a137cf1601e952b04145787bf29c54466d5248b9b31c5cfd050"
         );
         assert_eq!(scratch, serde_json::to_vec(&r).unwrap());
+        // Keyed, under a master key of 32 zero bytes: HMAC-SHA256 of the same text under
+        // HMAC-SHA256("rampart audit chain v1") under that key (checked with Python's hmac).
+        let master = crate::system::crypto::MasterKey::from_base64(&format!("{}=", "A".repeat(43)));
+        let key = super::ChainKey::new(&master.unwrap());
+        assert_eq!(
+            r.digest(&key, &mut scratch),
+            "802fe586e8bdd1bd3b433e76fb7e491531eaa9d67faa480a049fedf785d67784"
+        );
     }
 }

@@ -51,6 +51,19 @@ impl MasterKey {
         STANDARD.encode(AsRef::<[u8]>::as_ref(&self.0))
     }
 
+    /// A key of its own for `purpose` (HMAC-SHA256 of the purpose under the master key): the
+    /// same on every node holding this master key, and telling nothing of it.
+    #[must_use]
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        // HMAC pads a key shorter than SHA-256's 64-byte block with zeros: the same key.
+        let mut block = [0_u8; 64];
+        block[..32].copy_from_slice(AsRef::<[u8]>::as_ref(&self.0));
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new(&block.into());
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Encrypts a secret for storage.
     #[must_use]
     pub fn encrypt(&self, plaintext: &str) -> String {

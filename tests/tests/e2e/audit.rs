@@ -856,10 +856,15 @@ async fn behind_the_back(store: &rampart_server::system::Store, id: Option<i64>)
 /// chain goes on from where it was. Rows added or deleted behind Rampart's back are caught.
 async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) {
     use rampart_server::system::audit::{AuditEvents, Verdict, append, purge, verify};
+    let key = &chain_key();
+    let intact = |checked: usize| Verdict::Intact {
+        checked: u64::try_from(checked).unwrap(),
+        unkeyed: 0,
+    };
     store.migrate().await.unwrap();
     let mut events = chained_events(0, 12_500);
-    append(store, &mut events).await.unwrap();
-    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(12_500));
+    append(store, key, &mut events).await.unwrap();
+    assert_eq!(verify(store, key, 0).await.unwrap(), intact(12_500));
 
     // Past the first purge transaction's 10,000 rows, and where a slow request's event
     // (begun 50 ms before its neighbours) is chained just after the boundary.
@@ -882,27 +887,24 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
         events[..first_kept].iter().all(|e| e.ts < before),
         "nothing younger than the boundary went"
     );
-    assert_eq!(
-        verify(store).await.unwrap(),
-        Verdict::Intact(u64::try_from(left.len()).unwrap())
-    );
+    assert_eq!(verify(store, key, 0).await.unwrap(), intact(left.len()));
 
     // Everything past retention: the chain is empty, then goes on.
     assert_eq!(
         purge(store, i64::MAX).await.unwrap(),
         u64::try_from(left.len()).unwrap()
     );
-    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(0));
+    assert_eq!(verify(store, key, 0).await.unwrap(), intact(0));
     let mut more = chained_events(20_000, 10);
-    append(store, &mut more).await.unwrap();
+    append(store, key, &mut more).await.unwrap();
     assert_eq!(more[0].id, 12_501, "ids go on from the last one written");
-    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(10));
+    assert_eq!(verify(store, key, 0).await.unwrap(), intact(10));
 
     // A row added behind Rampart's back, after the last one it wrote.
     let mut forged = chained_events(30_000, 1).remove(0);
     forged.id = 12_511;
     forged.prev_hash.clone_from(&more[9].hash);
-    forged.hash = forged.digest(&mut Vec::new());
+    forged.hash = forged.digest(key, &mut Vec::new());
     let mut tx = store.begin().await.unwrap();
     tx.execute(
         &sea_query::Query::insert()
@@ -944,19 +946,19 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
     tx.commit().await.unwrap();
     assert!(
         matches!(
-            verify(store).await.unwrap(),
+            verify(store, key, 0).await.unwrap(),
             Verdict::Broken { id: 12_511, .. }
         ),
         "a row past the head is not the chain's"
     );
     behind_the_back(store, Some(12_511)).await;
-    assert_eq!(verify(store).await.unwrap(), Verdict::Intact(10));
+    assert_eq!(verify(store, key, 0).await.unwrap(), intact(10));
 
     // Rows deleted behind Rampart's back are not a purge: the oldest …
     behind_the_back(store, Some(12_501)).await;
     assert!(
         matches!(
-            verify(store).await.unwrap(),
+            verify(store, key, 0).await.unwrap(),
             Verdict::Broken { id: 12_502, .. }
         ),
         "the first row left does not follow the last one purged"
@@ -965,10 +967,133 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
     behind_the_back(store, None).await;
     assert!(
         matches!(
-            verify(store).await.unwrap(),
+            verify(store, key, 0).await.unwrap(),
             Verdict::Broken { id: 12_510, .. }
         ),
         "an emptied chain whose rows no purge removed"
+    );
+}
+
+fn chain_key() -> rampart_server::system::audit::ChainKey {
+    rampart_server::system::audit::ChainKey::new(
+        &rampart_server::system::crypto::MasterKey::generate(),
+    )
+}
+
+/// Gives the rows from `from` on the plain SHA-256 chain releases before the keyed chain
+/// wrote (after `edit` of row `from`), and moves the head to the last: what someone with
+/// write access to the store can do, and what a store kept from those releases holds.
+async fn rechain_unkeyed(
+    store: &rampart_server::system::Store,
+    from: i64,
+    edit: impl Fn(&mut rampart_server::system::audit::AuditRecord),
+) {
+    use rampart_server::system::audit::{AuditEvents, AuditRecord};
+    use sea_query::{Alias, Expr, ExprTrait, Query};
+    use sha2::Digest;
+    let rows =
+        rampart_server::system::audit::page(store, sea_query::Condition::all(), true, 100_000, 0)
+            .await
+            .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let mut prev = String::new();
+    for mut row in rows {
+        if row.id >= from {
+            if row.id == from {
+                edit(&mut row);
+            }
+            row.prev_hash = prev;
+            let text = serde_json::to_vec(&AuditRecord {
+                hash: String::new(),
+                ..row.clone()
+            })
+            .unwrap();
+            row.hash = sha2::Sha256::digest(&text)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            tx.execute(
+                &Query::update()
+                    .table(AuditEvents::Table)
+                    .value(AuditEvents::Status, row.status)
+                    .value(AuditEvents::PrevHash, row.prev_hash.as_str())
+                    .value(AuditEvents::Hash, row.hash.as_str())
+                    .and_where(Expr::col(AuditEvents::Id).eq(row.id))
+                    .to_owned(),
+            )
+            .await
+            .unwrap();
+        }
+        prev = row.hash;
+    }
+    tx.execute(
+        &Query::update()
+            .table(Alias::new("audit_head"))
+            .value(Alias::new("hash"), prev.as_str())
+            .to_owned(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The chain's hashes are keyed with the master key: an edit whose hashes are recomputed
+/// (as anyone can for a plain hash chain) is caught, and so is a chain checked with another
+/// key. A store kept from before the keyed chain verifies when told where its plain rows end.
+#[tokio::test]
+async fn rows_rehashed_without_the_key_are_caught() {
+    use rampart_server::system::audit::{Verdict, append, verify};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = &rampart_server::system::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let key = chain_key();
+    append(store, &key, &mut chained_events(0, 20))
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(store, &key, 0).await.unwrap(),
+        Verdict::Intact {
+            checked: 20,
+            unkeyed: 0
+        }
+    );
+    assert!(
+        matches!(
+            verify(store, &chain_key(), 0).await.unwrap(),
+            Verdict::Broken { id: 1, .. }
+        ),
+        "another master key's chain"
+    );
+
+    // Row 3 edited, and every hash from it on recomputed, the head's too.
+    rechain_unkeyed(store, 3, |r| r.status = 403).await;
+    for unkeyed_through in [0, 20] {
+        match verify(store, &key, unkeyed_through).await.unwrap() {
+            Verdict::Broken { id: 3, reason } => assert!(reason.contains("not keyed"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // A store from before: plain rows 1 to 20, then keyed ones.
+    rechain_unkeyed(store, 1, |_| {}).await;
+    append(store, &key, &mut chained_events(20, 5))
+        .await
+        .unwrap();
+    assert!(matches!(
+        verify(store, &key, 0).await.unwrap(),
+        Verdict::Broken { id: 1, .. }
+    ));
+    assert!(matches!(
+        verify(store, &key, 19).await.unwrap(),
+        Verdict::Broken { id: 20, .. }
+    ));
+    assert_eq!(
+        verify(store, &key, 20).await.unwrap(),
+        Verdict::Intact {
+            checked: 25,
+            unkeyed: 20
+        }
     );
 }
 
