@@ -1,6 +1,7 @@
 //! Permission-change alerts: every change to roles (their access rows, field rules and row
-//! filters), apps, users and admins (their roles), services (identity providers included) and
-//! limits is POSTed as JSON to the configured webhook, signed with HMAC-SHA256, and retried
+//! filters), apps, users and admins (their roles), services (identity providers included),
+//! limits, OAuth clients (each acts for an app) and grants, and imports of roles and services
+//! is POSTed as JSON to the configured webhook, signed with HMAC-SHA256, and retried
 //! with back-off until the receiver takes it (2xx). Alerts go out one at a time, in order.
 //!
 //! Signature: `X-Rampart-Signature: sha256=<hex>` over `"{X-Rampart-Timestamp}.{body}"`, so a
@@ -14,7 +15,16 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 /// System resources whose changes alter who may do what.
-pub const WATCHED: &[&str] = &["role", "app", "user", "admin", "service", "limit"];
+pub const WATCHED: &[&str] = &[
+    "role",
+    "app",
+    "user",
+    "admin",
+    "service",
+    "limit",
+    "oauth_client",
+    "oauth_grant",
+];
 
 /// Alerts waiting for delivery, at most; beyond that they are logged and dropped.
 const QUEUE: usize = 10_000;

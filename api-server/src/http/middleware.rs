@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::audit::{self, Note, Slot};
 use crate::http::error::{ApiError, ErrorKind};
-use crate::http::handlers::body::CreatedIds;
+use crate::http::handlers::body::{Changed, CreatedIds};
 use crate::state::AppState;
 use crate::system::audit::AuditRecord;
 
@@ -479,7 +479,14 @@ pub async fn request_context(
             .get(&crate::http::names::ERROR)
             .and_then(|v| v.to_str().ok())
             .map(Into::into);
-        if let Some((resource, rid)) = change.filter(|_| (200..300).contains(&status)) {
+        let told = res.response().extensions().get::<Changed>().cloned();
+        let created = res.response().extensions().get::<CreatedIds>().is_some();
+        // A change that names no record (a dry run, a check such as `POST /system/filter`)
+        // changed nothing.
+        let named = |rid: &Option<i64>| rid.is_some() || created || told.is_some();
+        if let Some((resource, rid)) =
+            change.filter(|(_, rid)| (200..300).contains(&status) && named(rid))
+        {
             let ids = match rid {
                 Some(rid) => vec![rid],
                 None => res
@@ -489,17 +496,23 @@ pub async fn request_context(
                     .map(|c| c.0.clone())
                     .unwrap_or_default(),
             };
-            let mut after = Vec::new();
-            for i in &ids {
-                after.push(
-                    crate::http::handlers::system::snapshot(&state.store, &resource, *i).await,
-                );
-            }
-            let after = match (rid, after.len()) {
-                (Some(_), _) | (None, 1) => json!(after.into_iter().next().flatten()),
-                _ => json!(after),
+            let (after, alert) = if let Some(told) = told {
+                before = Some(told.before);
+                (told.after, told.alert)
+            } else {
+                let mut after = Vec::new();
+                for i in &ids {
+                    after.push(
+                        crate::http::handlers::system::snapshot(&state.store, &resource, *i).await,
+                    );
+                }
+                let after = match (rid, after.len()) {
+                    (Some(_), _) | (None, 1) => json!(after.into_iter().next().flatten()),
+                    _ => json!(after),
+                };
+                (after, crate::alerts::WATCHED.contains(&resource.as_str()))
             };
-            if crate::alerts::WATCHED.contains(&resource.as_str()) {
+            if alert {
                 state.alerts.send(json!({
                     "event": "permission_change", "time": chrono::Utc::now().to_rfc3339(),
                     "request_id": p.record.request_id, "method": method, "resource": resource,

@@ -137,3 +137,141 @@ async fn a_role_change_reaches_the_webhook_signed_and_is_retried_while_it_is_dow
             .starts_with("sha256=")
     );
 }
+
+/// Every path that changes who may do what alerts, with before and after: limits, OAuth
+/// clients (each acts for an app), and imports of roles and services (what the import found
+/// and what it left). A dry run changes nothing and sends nothing.
+#[tokio::test]
+async fn limits_oauth_clients_and_imports_alert_with_before_and_after() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let receiver = start_receiver(port);
+    let shop = Shop::with(&Options {
+        env: vec![
+            (
+                "RAMPART_ALERTS__WEBHOOK_URL".into(),
+                format!("http://127.0.0.1:{port}/hooks/rampart"),
+            ),
+            ("RAMPART_ALERTS__SECRET".into(), SECRET.into()),
+        ],
+    })
+    .await;
+    let admin = &shop.admin;
+    let role = admin
+        .create_role("support", &[(shop.service_id, "_table/orders/*", 1)])
+        .await;
+    let (app, _) = admin.create_app("agents", Some(role)).await;
+    // The fixture's service, the role, the app.
+    assert_eq!(received(&receiver, 3).await.len(), 3);
+
+    let r = admin
+        .post(
+            "/api/v2/system/limit",
+            json!({"resource": [{"name": "agents-per-minute", "type": "instance.app", "app_id": app,
+                "rate": 60, "period": "minute"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let limit = r.body["resource"][0]["id"].as_i64().unwrap();
+    let r = admin
+        .patch(
+            &format!("/api/v2/system/limit/{limit}"),
+            json!({"rate": 600}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = admin
+        .post(
+            "/api/v2/system/oauth_client",
+            json!({"resource": [{"name": "Desk agent", "app_id": app,
+                "redirect_uris": ["http://127.0.0.1:9/callback"]}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let got = received(&receiver, 6).await;
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert!(got.iter().all(|d| d["valid"] == true), "{got:?}");
+    let (created, raised, client) = (&got[3]["body"], &got[4]["body"], &got[5]["body"]);
+    assert_eq!(created["resource"], "limit");
+    assert_eq!(created["after"]["rate"], 60, "{created}");
+    assert_eq!(raised["before"]["rate"], 60, "{raised}");
+    assert_eq!(raised["after"]["rate"], 600, "{raised}");
+    assert_eq!(client["resource"], "oauth_client");
+    assert_eq!(client["after"]["app_id"], app, "{client}");
+
+    // An import that changes the role and adds another: first as a dry run.
+    let mut doc = admin.get("/api/v2/system/export").await.body;
+    let roles = doc["roles"].as_array_mut().unwrap();
+    roles[0]["description"] = json!("imported");
+    let mut second = roles[0].clone();
+    second["name"] = json!("auditors");
+    roles.push(second);
+    let dry = admin
+        .post("/api/v2/system/import?dry_run=true", doc.clone())
+        .await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.text);
+    let done = admin.post("/api/v2/system/import", doc).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let got = received(&receiver, 7).await;
+    let import = &got[6]["body"];
+    assert_eq!(
+        import["resource"], "import",
+        "the dry run sent nothing: {got:?}"
+    );
+    let names = |side: &str| -> Vec<(Value, Value)> {
+        import[side]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].clone(), r["description"].clone()))
+            .collect()
+    };
+    assert_eq!(names("before"), [(json!("support"), Value::Null)]);
+    assert_eq!(
+        names("after"),
+        [
+            (json!("support"), json!("imported")),
+            (json!("auditors"), json!("imported"))
+        ]
+    );
+    assert_eq!(import["before"]["services"][0]["name"], "db");
+    assert!(
+        !import.to_string().contains("unused-with-trust-auth"),
+        "no secret: {import}"
+    );
+
+    // The audit trail holds the same before and after (its events are stored a moment after
+    // their responses).
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let r = admin
+            .get_with(
+                "/api/v2/system/audit",
+                &[("filter", "resource = 'import'"), ("order", "id asc")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        events = r.body["resource"].as_array().unwrap().clone();
+        if events.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(events.len(), 2, "the dry run and the import");
+    // Alerts go out in order, and the import's came before the last events were stored.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.got.lock().unwrap().len(),
+        7,
+        "one alert per import"
+    );
+    assert_eq!(
+        events[0]["changes"],
+        Value::Null,
+        "a dry run changes nothing"
+    );
+    assert_eq!(events[1]["changes"]["after"], import["after"]);
+}

@@ -199,6 +199,16 @@ pub(crate) fn list_response(
 #[derive(Debug, Clone)]
 pub struct CreatedIds(pub Vec<i64>);
 
+/// A system-API change that touched several kinds of record at once (an import), told by its
+/// handler: what they were and became, for the audit trail's `changes` and the
+/// permission-change alert (sent when `alert`).
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub before: Value,
+    pub after: Value,
+    pub alert: bool,
+}
+
 pub(crate) fn created(ids: Vec<Value>) -> HttpResponse {
     let numbers = ids.iter().filter_map(|v| v["id"].as_i64()).collect();
     let mut res = HttpResponse::Created().json(json!({"resource": ids}));

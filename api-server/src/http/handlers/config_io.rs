@@ -176,6 +176,22 @@ pub async fn import(
         planned_roles.push((name, fields, rows, role_lookups));
     }
 
+    let known_roles: HashMap<String, i64> = roles::list(store)
+        .await?
+        .into_iter()
+        .map(|r| (r.name, r.id))
+        .collect();
+    // What the records the import changes were, for the audit trail.
+    let before = if dry_run {
+        Value::Null
+    } else {
+        let existing_services: Vec<i64> = services.iter().filter_map(|s| s.1).collect();
+        let existing_roles: Vec<i64> = planned_roles
+            .iter()
+            .filter_map(|(name, ..)| known_roles.get(name).copied())
+            .collect();
+        snapshots(store, &existing_services, &existing_roles).await
+    };
     let mut tx = store.begin().await?;
     let mut ids: HashMap<String, i64> = service_store::list(store)
         .await?
@@ -184,24 +200,23 @@ pub async fn import(
         .collect();
     ids.insert("system".into(), service_store::SYSTEM_ID);
     let (mut created, mut updated) = (Vec::new(), Vec::new());
+    // What the import touches, by id, for the audit trail's before and after.
+    let (mut touched_services, mut touched_roles) = (Vec::new(), Vec::new());
     for (name, existing, fields) in &services {
         match existing {
             Some(id) => {
                 service_store::update(&mut tx, *id, fields).await?;
                 updated.push(json!({"service": name}));
+                touched_services.push(*id);
             }
             None => {
                 let id = service_store::create(&mut tx, fields).await?;
                 ids.insert(name.clone(), id);
                 created.push(json!({"service": name}));
+                touched_services.push(id);
             }
         }
     }
-    let known_roles: HashMap<String, i64> = roles::list(store)
-        .await?
-        .into_iter()
-        .map(|r| (r.name, r.id))
-        .collect();
     for (name, fields, rows, role_lookups) in planned_roles {
         let id = match known_roles.get(&name) {
             Some(id) => {
@@ -222,6 +237,7 @@ pub async fn import(
                 roles::create(&mut tx, &fields).await?
             }
         };
+        touched_roles.push(id);
         for (service, mut access) in rows {
             access.service_id = match service {
                 None => None,
@@ -250,5 +266,29 @@ pub async fn import(
         }
     }
     state.changed().await;
-    Ok(HttpResponse::Ok().json(summary))
+    let after = snapshots(store, &touched_services, &touched_roles).await;
+    let mut res = HttpResponse::Ok().json(summary);
+    res.extensions_mut().insert(super::body::Changed {
+        before,
+        after,
+        alert: !(touched_services.is_empty() && touched_roles.is_empty()),
+    });
+    Ok(res)
+}
+
+/// The services and roles with these ids as the system API shows them (secrets never
+/// included), as an import's before or after.
+async fn snapshots(store: &crate::system::Store, services: &[i64], roles: &[i64]) -> Value {
+    let mut out = json!({"services": [], "roles": []});
+    for (key, resource, ids) in [("services", "service", services), ("roles", "role", roles)] {
+        for id in ids {
+            if let (Some(list), Some(s)) = (
+                out[key].as_array_mut(),
+                super::system::snapshot(store, resource, *id).await,
+            ) {
+                list.push(s);
+            }
+        }
+    }
+    out
 }

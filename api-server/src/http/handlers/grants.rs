@@ -149,7 +149,7 @@ impl Resource for OAuthClient {
     }
 }
 
-fn grant_json(g: &GrantRecord) -> Value {
+pub(crate) fn grant_json(g: &GrantRecord) -> Value {
     json!({
         "id": g.id, "user_id": g.user_id, "client_id": g.client_id,
         "client_name": g.client_name, "app_id": g.app_id, "role_id": g.role_id,

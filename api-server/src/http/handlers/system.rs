@@ -173,6 +173,9 @@ fn config_field(m: &Map<String, Value>) -> Result<Option<Map<String, Value>>, Ap
 /// A system record as the API shows it (secrets never included) with its related records,
 /// for the audit trail's before/after; `None` when there is no such record.
 pub(crate) async fn snapshot(store: &Store, resource: &str, id: i64) -> Option<Value> {
+    async fn of<R: super::resource::Resource>(store: &Store, id: i64) -> Option<Value> {
+        R::get(store, id).await.ok().map(|r| R::json(&r))
+    }
     let all = ["*"];
     let found = match resource {
         "service" => service_store::get(store, id)
@@ -194,6 +197,16 @@ pub(crate) async fn snapshot(store: &Store, resource: &str, id: i64) -> Option<V
             .await
             .ok()
             .map(|l| super::lookups::lookup_json(&l));
+        }
+        "limit" => return of::<super::limits::Limit>(store, id).await,
+        "cors" => return of::<super::cors::Cors>(store, id).await,
+        "oauth_client" => return of::<super::grants::OAuthClient>(store, id).await,
+        "oauth_grant" => {
+            return crate::system::oauth::grant(store, id)
+                .await
+                .ok()
+                .flatten()
+                .map(|g| super::grants::grant_json(&g));
         }
         "user" | "admin" => {
             let user = if resource == "user" {
