@@ -923,9 +923,10 @@ pub async fn verify(
     unkeyed_through: i64,
 ) -> Result<Verdict, SystemError> {
     const CHUNK: u64 = 1000;
-    // The chain as far as it was written when the walk began: rows a running server appends
-    // meanwhile are left for the next check.
-    let head: Option<Ends> = store
+    // One view of the store throughout: rows a running server appends meanwhile, or a purge
+    // deletes, are left for the next check.
+    let mut tx = store.snapshot().await?;
+    let head: Option<Ends> = tx
         .one(
             &Query::select()
                 .columns([
@@ -946,7 +947,7 @@ pub async fn verify(
     let mut scratch = Vec::with_capacity(1024);
     loop {
         let after = previous.as_ref().map_or(i64::MIN, |p| p.id);
-        let rows: Vec<AuditRecord> = store
+        let rows: Vec<AuditRecord> = tx
             .all(
                 &select(
                     Condition::all()
@@ -1043,14 +1044,14 @@ pub async fn verify(
             ),
         });
     }
-    // A row past the head, seen in the same statement as the head: no append of Rampart's
+    // A row past the head, in the same view as the head: no append of Rampart's
     // wrote it (an append moves the head in the same transaction as its rows).
     let last_written = Query::select()
         .column(AuditHead::LastId)
         .from(AuditHead::Table)
         .and_where(Expr::col(AuditHead::Id).eq(1))
         .to_owned();
-    let beyond: Option<RowId> = store
+    let beyond: Option<RowId> = tx
         .one(
             &Query::select()
                 .column(AuditEvents::Id)

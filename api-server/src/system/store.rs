@@ -239,6 +239,19 @@ impl Store {
         })
     }
 
+    /// Starts a read-only transaction whose statements all see the store as it was at its
+    /// first: on SQLite a deferred transaction (WAL: writers go on meanwhile), on PostgreSQL
+    /// `REPEATABLE READ`. Dropped, it ends.
+    pub async fn snapshot(&self) -> Result<Tx, SystemError> {
+        Ok(match self {
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN DEFERRED").await?),
+            Self::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
     /// All rows of a select.
     pub async fn all<T: Record>(&self, query: &SelectStatement) -> Result<Vec<T>, SystemError> {
         Ok(match self {
