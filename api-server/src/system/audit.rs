@@ -631,6 +631,11 @@ fn chunks(len: usize) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> {
 /// Appends `events` (their `id`, `prev_hash` and `hash` are assigned here, again on every
 /// attempt) in one transaction. The audit writer uses [`OwnAppender`] instead when the
 /// store is a SQLite file.
+///
+/// A retry of a batch whose COMMIT went through but whose answer was lost (the connection to
+/// PostgreSQL broke) stores nothing: the last event still carries the id and hash that
+/// attempt gave it, and the row of that id holding that hash (which covers the whole chain
+/// before it) can only be that batch's.
 pub async fn append(
     store: &Store,
     key: &ChainKey,
@@ -650,6 +655,20 @@ pub async fn append(
         .one(&head_select())
         .await?
         .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
+    if let Some(last) = events.last().filter(|e| !e.hash.is_empty()) {
+        let stored: Option<Purgeable> = tx
+            .one(
+                &Query::select()
+                    .columns([AuditEvents::Id, AuditEvents::Ts, AuditEvents::Hash])
+                    .from(AuditEvents::Table)
+                    .and_where(Expr::col(AuditEvents::Id).eq(last.id))
+                    .to_owned(),
+            )
+            .await?;
+        if stored.is_some_and(|row| row.hash == last.hash) {
+            return Ok(());
+        }
+    }
     let (last_id, hash) = chain(key, events, head.last_id, head.hash);
     let events: &[AuditRecord] = events;
     for (k, rows) in chunks(events.len()) {

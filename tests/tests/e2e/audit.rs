@@ -899,6 +899,11 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
     append(store, key, &mut more).await.unwrap();
     assert_eq!(more[0].id, 12_501, "ids go on from the last one written");
     assert_eq!(verify(store, key, 0).await.unwrap(), intact(10));
+    // The same batch again, as the writer retries one whose COMMIT went through but whose
+    // answer was lost: it is stored once.
+    append(store, key, &mut more).await.unwrap();
+    assert_eq!((more[0].id, more[9].id), (12_501, 12_510));
+    assert_eq!(verify(store, key, 0).await.unwrap(), intact(10));
 
     // A row added behind Rampart's back, after the last one it wrote.
     let mut forged = chained_events(30_000, 1).remove(0);
