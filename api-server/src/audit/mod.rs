@@ -92,6 +92,8 @@ pub struct NoteData {
     /// The event's kind, when the handler knows better than the route (OAuth steps).
     pub kind: Option<&'static str>,
     pub rows: Option<i64>,
+    /// Parameters the request sent in its JSON body instead of the query string.
+    pub body_params: Vec<(String, Value)>,
 }
 
 impl Note {
@@ -254,6 +256,25 @@ pub fn params(query: &str) -> crate::system::audit::Params {
     String::from_utf8(out).map_or_else(|_| "{}".into(), Into::into)
 }
 
+/// `params` (the query string's, as [`params`] writes them) with the parameters a request
+/// sent in its JSON body added (the query string's win, as they do for the request), secrets
+/// replaced by `*****` alike: a filter sent in the body is as much evidence as one in the URL.
+#[must_use]
+pub fn with_body_params(params: &str, body: &[(String, Value)]) -> crate::system::audit::Params {
+    let mut all: std::collections::BTreeMap<String, Value> =
+        serde_json::from_str(params).unwrap_or_default();
+    for (name, value) in body {
+        all.entry(name.clone()).or_insert_with(|| {
+            if is_secret_param(name) {
+                Value::from("*****")
+            } else {
+                value.clone()
+            }
+        });
+    }
+    serde_json::to_string(&all).map_or_else(|_| params.into(), Into::into)
+}
+
 /// What kind of event a request is, from its route and outcome.
 #[must_use]
 pub fn kind(method: &str, path: &str, query: &str, status: u16) -> &'static str {
@@ -328,6 +349,21 @@ mod tests {
                 "session_token": "*****", "password": "*****", "limit": "5"})
         );
         assert_eq!(params(""), "{}");
+    }
+
+    #[test]
+    fn body_parameters_join_the_query_strings_which_win_and_secrets_stay_hidden() {
+        let body = [
+            ("limit".to_owned(), serde_json::json!(1)),
+            ("filter".to_owned(), serde_json::json!("id = 2")),
+            ("fields".to_owned(), serde_json::json!(["id", "total"])),
+            ("db_token".to_owned(), serde_json::json!("t0k3n")),
+        ];
+        assert_eq!(
+            with_body_params(&params("limit=5&api_key=k"), &body),
+            r#"{"api_key":"*****","db_token":"*****","fields":["id","total"],"filter":"id = 2","limit":"5"}"#
+        );
+        assert_eq!(with_body_params("{}", &body[..1]), r#"{"limit":1}"#);
     }
 
     #[test]

@@ -117,6 +117,9 @@ impl Pending {
             r.email = data.attempted.map(Into::into);
         }
         r.rows_count = data.rows;
+        if !data.body_params.is_empty() {
+            r.params = audit::with_body_params(&r.params, &data.body_params);
+        }
         r.response = self.capture.map(|mut buf| {
             let cut = buf.len() > CAPTURE_LIMIT;
             buf.truncate(CAPTURE_LIMIT);

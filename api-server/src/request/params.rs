@@ -96,12 +96,17 @@ pub struct ReadParams {
     pub force: bool,
     /// Writes: refuse (and undo) the request when it would change more records than this.
     pub max_affected: Option<u64>,
+    /// The parameters read from the JSON body (not the query string), by the name sent: the
+    /// audit trail records them with the query string's.
+    pub from_body: Vec<(String, Value)>,
 }
 
-/// Looks a parameter up by any of its names: query string first, then the JSON body.
+/// Looks a parameter up by any of its names: query string first, then the JSON body
+/// (noting what it took from there).
 struct Source<'a> {
     query: &'a [(String, String)],
     body: Option<&'a serde_json::Map<String, Value>>,
+    from_body: std::cell::RefCell<Vec<(String, Value)>>,
 }
 
 impl Source<'_> {
@@ -112,7 +117,11 @@ impl Source<'_> {
             }
         }
         let body = self.body?;
-        names.iter().find_map(|n| body.get(*n).cloned())
+        let (name, value) = names.iter().find_map(|n| body.get_key_value(*n))?;
+        self.from_body
+            .borrow_mut()
+            .push((name.clone(), value.clone()));
+        Some(value.clone())
     }
 }
 
@@ -257,6 +266,7 @@ impl ReadParams {
         let src = Source {
             query,
             body: body.and_then(Value::as_object),
+            from_body: std::cell::RefCell::default(),
         };
         let raw_fields = as_list("fields", src.get(&["fields", "select"]), limits.max_list)?;
         let fields_star = raw_fields
@@ -351,6 +361,7 @@ impl ReadParams {
                     .find(|(k, _)| k == "force")
                     .map(|(_, v)| Value::String(v.clone())),
             )?,
+            from_body: src.from_body.take(),
         })
     }
 }

@@ -126,6 +126,26 @@ async fn each_request_sign_in_sign_out_and_change_leaves_one_event() {
     assert_eq!(e["params"]["filter"], "id=1");
     assert_eq!(e["rows"], 1);
 
+    // Parameters sent in the body are recorded too (the query string's win, as they do for
+    // the request; secrets redacted alike).
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v2/db/_table/orders?limit=5", shop.app.base))
+        .header("X-DreamFactory-Api-Key", &key)
+        .header("X-HTTP-Method", "GET")
+        .header("X-Request-Id", "body-params-1")
+        .json(&json!({"filter": "id = 2", "limit": 1, "fields": ["id", "total"], "session_token": "t0k3n-in-body"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e = event_of(admin, "body-params-1").await;
+    assert_eq!(
+        e["params"],
+        json!({"fields": ["id", "total"], "filter": "id = 2", "limit": "5"}),
+        "{e}"
+    );
+    assert_eq!(e["rows"], 1);
+
     // A failed sign-in names the account tried and no principal; the password is nowhere.
     let anon = Client::new(&shop.app);
     let r = anon

@@ -186,6 +186,11 @@ pub async fn serve(
     self_restricted: bool,
 ) -> Result<HttpResponse, ApiError> {
     let api = ApiRequest::parse(raw, &parse_limits(state))?;
+    if !api.params.from_body.is_empty()
+        && let Some(note) = req.extensions().get::<Arc<crate::audit::Note>>()
+    {
+        note.update(|n| n.body_params.clone_from(&api.params.from_body));
+    }
     let record = state
         .service_by_name(service_name)
         .await?
