@@ -10,14 +10,25 @@ use tokio::sync::OnceCell;
 pub enum Counters {
     /// Count and when the key may be forgotten.
     Memory(Mutex<HashMap<String, (Instant, u64)>>),
-    Redis {
-        client: redis::Client,
-        /// Connected on first use (and reconnected by the manager after a failure).
-        connection: OnceCell<redis::aio::ConnectionManager>,
-        /// Keys of one installation: nodes of another never share its counts.
-        prefix: String,
-    },
+    Redis(Box<Shared>),
 }
+
+/// Counters in Redis.
+pub struct Shared {
+    client: redis::Client,
+    /// Connected on first use (and reconnected by the manager after a failure).
+    connection: OnceCell<redis::aio::ConnectionManager>,
+    /// Keys of one installation: nodes of another never share its counts.
+    prefix: String,
+    /// Until when Redis is left alone after it failed: requests are not counted meanwhile
+    /// rather than each waiting for a connection that is not coming.
+    resting: Mutex<Option<Instant>>,
+}
+
+/// How long Redis may take to accept a connection or answer, and how long it is left alone
+/// after it did not. A limited request waits at most this long for its count.
+const REDIS_PATIENCE: Duration = Duration::from_millis(250);
+const REDIS_REST: Duration = Duration::from_secs(1);
 
 /// Keys kept in memory before windows that have ended are dropped.
 const MEMORY_SWEEP_AT: usize = 10_000;
@@ -33,16 +44,17 @@ impl Counters {
     pub fn redis(url: &str, prefix: String) -> Result<Self, String> {
         let client = redis::Client::open(url)
             .map_err(|e| format!("the Redis URL for rate limits is not usable: {e}"))?;
-        Ok(Self::Redis {
+        Ok(Self::Redis(Box::new(Shared {
             client,
             connection: OnceCell::new(),
             prefix,
-        })
+            resting: Mutex::new(None),
+        })))
     }
 
     /// Adds one to `key` (which names its window) and answers the count; a key lives for
-    /// `ttl` seconds (its window).
-    pub async fn hit(&self, key: &str, ttl: u64) -> Result<u64, String> {
+    /// `ttl` seconds (its window). `Ok(None)`: Redis failed a moment ago and is resting.
+    pub async fn hit(&self, key: &str, ttl: u64) -> Result<Option<u64>, String> {
         match self {
             Self::Memory(map) => {
                 let now = Instant::now();
@@ -54,28 +66,67 @@ impl Counters {
                     .entry(key.to_owned())
                     .or_insert((now + Duration::from_secs(ttl), 0));
                 entry.1 += 1;
-                Ok(entry.1)
+                Ok(Some(entry.1))
             }
-            Self::Redis {
-                client,
-                connection,
-                prefix,
-            } => {
-                let conn = connection
-                    .get_or_try_init(|| redis::aio::ConnectionManager::new(client.clone()))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut conn = conn.clone();
-                let full = format!("{prefix}{key}");
-                let (count,): (u64,) = redis::pipe()
-                    .atomic()
-                    .incr(&full, 1_u64)
-                    .expire(&full, i64::try_from(ttl).unwrap_or(i64::MAX))
-                    .ignore()
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(count)
+            Self::Redis(shared) => {
+                let Shared {
+                    client,
+                    connection,
+                    prefix,
+                    resting,
+                } = &**shared;
+                // Whether Redis rests; checked again by each request that waited for another's
+                // connection attempt, so they do not each try once more when it fails.
+                let rests = || {
+                    let mut until = resting.lock().unwrap_or_else(PoisonError::into_inner);
+                    match *until {
+                        Some(t) if t > Instant::now() => true,
+                        Some(_) => {
+                            *until = None;
+                            false
+                        }
+                        None => false,
+                    }
+                };
+                if rests() {
+                    return Ok(None);
+                }
+                let counted = async {
+                    let conn = connection
+                        .get_or_try_init(|| async {
+                            if rests() {
+                                return Err(None);
+                            }
+                            let config = redis::aio::ConnectionManagerConfig::new()
+                                .set_connection_timeout(Some(REDIS_PATIENCE))
+                                .set_response_timeout(Some(REDIS_PATIENCE))
+                                .set_number_of_retries(1);
+                            redis::aio::ConnectionManager::new_with_config(client.clone(), config)
+                                .await
+                                .map_err(Some)
+                        })
+                        .await?;
+                    let mut conn = conn.clone();
+                    let full = format!("{prefix}{key}");
+                    let (count,): (u64,) = redis::pipe()
+                        .atomic()
+                        .incr(&full, 1_u64)
+                        .expire(&full, i64::try_from(ttl).unwrap_or(i64::MAX))
+                        .ignore()
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(Some)?;
+                    Ok::<_, Option<redis::RedisError>>(count)
+                };
+                match counted.await {
+                    Ok(count) => Ok(Some(count)),
+                    Err(None) => Ok(None),
+                    Err(Some(e)) => {
+                        *resting.lock().unwrap_or_else(PoisonError::into_inner) =
+                            Some(Instant::now() + REDIS_REST);
+                        Err(e.to_string())
+                    }
+                }
             }
         }
     }

@@ -265,11 +265,13 @@ impl Limiter {
             let window = now / secs;
             let reset = (window + 1) * secs - now;
             let key = format!("{}:{}:{}", limit.id, subject, window);
+            // Counters unreachable: requests go on (limits protect capacity, not data), and
+            // while Redis rests after a failure they are not counted (logged once a rest).
             let count = match self.counters.hit(&key, secs).await {
-                Ok(c) => c,
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
                 Err(e) => {
-                    // Counters unreachable: requests go on (limits protect capacity, not data).
-                    tracing::error!(error = %e, "rate-limit counters unavailable; the request is not counted");
+                    tracing::error!(error = %e, "rate-limit counters unavailable; requests go uncounted for a second");
                     continue;
                 }
             };

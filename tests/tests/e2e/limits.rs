@@ -270,3 +270,45 @@ async fn two_nodes_sharing_redis_enforce_one_budget() {
         );
     }
 }
+
+/// With Redis unreachable (nothing listens where it should), limited requests go on, not
+/// counted: limits protect capacity, and a missing counter store must not take the API down.
+#[tokio::test]
+async fn limited_requests_go_on_uncounted_while_redis_is_unreachable() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let shop = Shop::with(&rampart_tests::Options {
+        env: vec![(
+            "RAMPART_RATE_LIMIT__REDIS_URL".into(),
+            format!("redis://127.0.0.1:{closed}/0"),
+        )],
+    })
+    .await;
+    let role = shop
+        .admin
+        .create_role("reader", &[(shop.service_id, "_table/products/*", 1)])
+        .await;
+    let (_, key) = shop.admin.create_app("reader", Some(role)).await;
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/limit",
+            json!({"resource": [{"name": "one", "type": "instance", "rate": 1, "period": "minute"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    for _ in 0..4 {
+        let (status, h, body) =
+            get(&shop.app.base, &key, "/api/v2/db/_table/products?limit=1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(h.get("x-ratelimit-limit").is_none(), "not counted");
+    }
+    assert!(
+        shop.app.log().contains("rate-limit counters unavailable"),
+        "{}",
+        shop.app.log()
+    );
+}
