@@ -36,6 +36,7 @@ async fn run() -> Result<(), String> {
         read_only: false,
         tool: None,
         bridge: None,
+        client: None,
     };
     if credential.api_key.is_none() && credential.bearer.is_none() {
         return Err("set RAMPART_API_KEY or RAMPART_SESSION_TOKEN: the bridge acts with that credential only".into());

@@ -198,6 +198,10 @@ pub struct Credential {
     /// The server's own MCP endpoint vouching for the request (`X-Rampart-Bridge`): it
     /// forwards an OAuth access token the REST API accepts from it only.
     pub bridge: Option<String>,
+    /// The address of the agent the server's own MCP endpoint serves (`X-Rampart-Client`),
+    /// which the audit trail records instead of the endpoint's own; believed only with
+    /// `bridge`.
+    pub client: Option<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -207,6 +211,7 @@ impl std::fmt::Debug for Credential {
             .field("bearer", &self.bearer.as_ref().map(|_| "…"))
             .field("read_only", &self.read_only)
             .field("bridge", &self.bridge.as_ref().map(|_| "…"))
+            .field("client", &self.client)
             .finish()
     }
 }
@@ -273,6 +278,9 @@ impl Rest for HttpRest {
             }
             if let Some(proof) = &credential.bridge {
                 req = req.header("X-Rampart-Bridge", proof);
+            }
+            if let Some(client) = &credential.client {
+                req = req.header("X-Rampart-Client", client);
             }
             if let Some(body) = op.body() {
                 req = req.json(&body);

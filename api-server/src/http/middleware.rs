@@ -267,6 +267,23 @@ fn change_target(method: &str, path: &str) -> Option<(String, Option<i64>)> {
     parts.next().is_none().then_some((resource, id))
 }
 
+/// The address of the agent on whose behalf the server's own MCP endpoint makes a request
+/// (`X-Rampart-Client`), when the request carries that endpoint's proof (`X-Rampart-Bridge`):
+/// its events name the agent, not the server calling itself. Anyone else's is ignored.
+fn agent_address(req: &ServiceRequest, state: &AppState) -> Option<String> {
+    let given = req.headers().get(&crate::http::names::CLIENT)?;
+    let proof = req
+        .headers()
+        .get(&crate::http::names::BRIDGE)?
+        .to_str()
+        .ok()?;
+    if !state.oauth.is_bridge(proof) {
+        return None;
+    }
+    let ip: std::net::IpAddr = given.to_str().ok()?.parse().ok()?;
+    Some(ip.to_string())
+}
+
 /// The MCP tool an MCP bridge names for the request it makes (`X-Rampart-Tool`).
 fn tool_of(req: &ServiceRequest) -> Option<String> {
     req.headers()
@@ -412,7 +429,9 @@ pub async fn request_context(
                 transport: if tool.is_some() { "mcp" } else { "rest" }.into(),
                 tool: tool.map(Into::into),
                 principal: "anonymous".into(),
-                client: crate::http::guard::client_address(req.request()).into(),
+                client: agent_address(&req, state)
+                    .unwrap_or_else(|| crate::http::guard::client_address(req.request()))
+                    .into(),
                 method: acting_method(&req, &method),
                 params: audit::params(req.query_string()),
                 ..AuditRecord::default()

@@ -19,6 +19,7 @@ pub mod names {
     pub static API_KEY: HeaderName = HeaderName::from_static("x-dreamfactory-api-key");
     pub static SESSION_TOKEN: HeaderName = HeaderName::from_static("x-dreamfactory-session-token");
     pub static BRIDGE: HeaderName = HeaderName::from_static("x-rampart-bridge");
+    pub static CLIENT: HeaderName = HeaderName::from_static("x-rampart-client");
     pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     pub static TOOL: HeaderName = HeaderName::from_static("x-rampart-tool");
     pub static ERROR: HeaderName = HeaderName::from_static("x-rampart-error");

@@ -624,3 +624,63 @@ async fn a_cancelled_call_stops_its_statement_and_the_session_goes_on() {
     assert_eq!(s.results[0], json!({"cancelled": true}));
     assert_eq!(structured(&s.results[1])["role"], json!("agent"));
 }
+
+/// The events of the REST requests the server's own MCP endpoint makes for an agent name the
+/// agent's address, not the server's own; a client naming an address itself is not believed.
+#[tokio::test]
+async fn events_of_the_mcp_endpoint_name_the_agents_address() {
+    let shop = Shop::new().await;
+    let key = agent_key(&shop).await;
+    // The agent calls from another loopback address than the server's own calls come from.
+    let agent = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "query_rows", "arguments": {"table": "orders", "limit": 1}}});
+    let r = agent
+        .post(format!("{}/mcp", shop.app.base))
+        .header("X-DreamFactory-API-Key", &key)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v2/db/_table/orders?limit=1", shop.app.base))
+        .header("X-DreamFactory-API-Key", &key)
+        .header("X-Rampart-Client", "10.9.8.7")
+        .header("X-Rampart-Bridge", "a-guess")
+        .header("X-Request-Id", "claims-an-address")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let r = shop
+            .admin
+            .get_with(
+                "/api/v2/system/audit",
+                &[
+                    ("filter", "resource = '_table/orders'"),
+                    ("order", "id asc"),
+                ],
+            )
+            .await;
+        events = r.body["resource"].as_array().cloned().unwrap_or_default();
+        if events.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["tool"], "query_rows", "{}", events[0]);
+    assert_eq!(events[0]["client"], "127.0.0.2", "{}", events[0]);
+    assert_eq!(events[1]["request_id"], "claims-an-address");
+    assert_eq!(events[1]["client"], "127.0.0.1", "{}", events[1]);
+}

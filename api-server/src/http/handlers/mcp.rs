@@ -70,6 +70,7 @@ pub async fn handle(
             read_only: principal.read_only,
             tool: None,
             bridge: Some(state.oauth.bridge_secret().to_owned()),
+            client: Some(crate::http::guard::client_address(&req)),
         };
         (principal, credential)
     } else {
@@ -97,7 +98,10 @@ pub async fn handle(
             bearer: creds.session_token,
             read_only: false,
             tool: None,
-            bridge: None,
+            // Vouches for the agent's address only: a key or session token is no access
+            // token, the one credential the proof changes anything for.
+            bridge: Some(state.oauth.bridge_secret().to_owned()),
+            client: Some(crate::http::guard::client_address(&req)),
         };
         (principal, credential)
     };
