@@ -52,6 +52,30 @@ impl Counters {
         })))
     }
 
+    /// Takes back one that [`Counters::hit`] added to `key` (best effort: a counter Redis does
+    /// not answer for keeps it).
+    pub async fn take_back(&self, key: &str) {
+        match self {
+            Self::Memory(map) => {
+                let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(entry) = map.get_mut(key) {
+                    entry.1 = entry.1.saturating_sub(1);
+                }
+            }
+            Self::Redis(shared) => {
+                if let Some(conn) = shared.connection.get() {
+                    let mut conn = conn.clone();
+                    let full = format!("{}{key}", shared.prefix);
+                    let taken: Result<i64, _> =
+                        redis::cmd("DECR").arg(&full).query_async(&mut conn).await;
+                    if let Err(e) = taken {
+                        tracing::warn!(error = %e, "a refused request's count could not be taken back");
+                    }
+                }
+            }
+        }
+    }
+
     /// Adds one to `key` (which names its window) and answers the count; a key lives for
     /// `ttl` seconds (its window). `Ok(None)`: Redis failed a moment ago and is resting.
     pub async fn hit(&self, key: &str, ttl: u64) -> Result<Option<u64>, String> {

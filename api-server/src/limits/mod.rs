@@ -257,6 +257,8 @@ impl Limiter {
         let mut tightest: Option<RateState> = None;
         let mut over = Vec::new();
         let mut over_state: Option<RateState> = None;
+        // Counts this request added to limits it is within: taken back if another refuses it.
+        let mut within = Vec::new();
         for limit in limits.iter() {
             let Some(subject) = subject(limit, facts) else {
                 continue;
@@ -286,16 +288,25 @@ impl Limiter {
                 if over_state.is_none_or(|s| state.reset > s.reset) {
                     over_state = Some(state);
                 }
+            } else {
+                within.push(key);
             }
             if tightest.is_none_or(|t| state.remaining < t.remaining) {
                 tightest = Some(state);
             }
         }
         Ok(match over_state {
-            Some(state) => Err(Exceeded {
-                state,
-                limits: over,
-            }),
+            Some(state) => {
+                // A refused request uses no other budget: a caller over its own limit must
+                // not spend the instance's, or a role's, on everyone else.
+                for key in &within {
+                    self.counters.take_back(key).await;
+                }
+                Err(Exceeded {
+                    state,
+                    limits: over,
+                })
+            }
             None => Ok(tightest),
         })
     }

@@ -312,3 +312,53 @@ async fn limited_requests_go_on_uncounted_while_redis_is_unreachable() {
         shop.app.log()
     );
 }
+
+/// A request refused by one limit spends no other: an app over its own limit does not use
+/// up the instance's budget for everyone else.
+async fn a_refused_request_spends_no_other_limits_budget(env: Vec<(String, String)>) {
+    let shop = Shop::with(&rampart_tests::Options { env }).await;
+    let role = shop
+        .admin
+        .create_role("reader", &[(shop.service_id, "_table/products/*", 1)])
+        .await;
+    let (noisy, noisy_key) = shop.admin.create_app("noisy", Some(role)).await;
+    let (_, quiet_key) = shop.admin.create_app("quiet", Some(role)).await;
+    for (name, kind, app, rate) in [
+        ("instance-five", "instance", None, 5),
+        ("noisy-two", "instance.app", Some(noisy), 2),
+    ] {
+        let r = shop
+            .admin
+            .post(
+                "/api/v2/system/limit",
+                json!({"resource": [{"name": name, "type": kind, "app_id": app, "rate": rate, "period": "minute"}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    inside_one_minute().await;
+    let path = "/api/v2/db/_table/products?limit=1";
+    let mut statuses = Vec::new();
+    for key in [&noisy_key; 6].into_iter().chain([&quiet_key; 4]) {
+        statuses.push(get(&shop.app.base, key, path).await.0.as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 429, 429, 429, 200, 200, 200, 429],
+        "the instance's five: two for the noisy app, three left for the quiet one"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_request_spends_no_other_limits_budget_in_memory() {
+    a_refused_request_spends_no_other_limits_budget(Vec::new()).await;
+}
+
+#[tokio::test]
+async fn a_refused_request_spends_no_other_limits_budget_in_redis() {
+    a_refused_request_spends_no_other_limits_budget(vec![(
+        "RAMPART_RATE_LIMIT__REDIS_URL".into(),
+        "redis://127.0.0.1:6379/0".into(),
+    )])
+    .await;
+}
