@@ -6,11 +6,14 @@
 //! may use them: the key holds the role, user, app, a digest of the claims, and the request
 //! normalised (path and sorted query, credentials left out). A write through Rampart to a
 //! service moves that service's generation on, which every key includes, so nothing cached
-//! before the write is served after it; a system change empties the cache. Entries also
+//! before the write is served after it; a system change empties the cache and moves its
+//! epoch on, which every key also includes, read before the request loads the role's rules:
+//! an answer built under rules a change has replaced is never served. Entries also
 //! expire after their service's TTL (each node keeps its own cache: a write through another
 //! node is seen here within the TTL).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -68,6 +71,10 @@ pub const MAX_ENTRY: usize = 1 << 20;
 pub struct ResponseCache {
     entries: Cache<String, Arc<Cached>>,
     generations: Mutex<HashMap<i64, u64>>,
+    /// How many times the cache was emptied: an answer a request started before a system
+    /// change is put under the epoch it read, which no later request asks for (emptying alone
+    /// would not do: it forgets what is there, not what is being built).
+    epoch: AtomicU64,
 }
 
 impl Default for ResponseCache {
@@ -82,6 +89,7 @@ impl Default for ResponseCache {
                 .time_to_live(Duration::from_secs(86_400))
                 .build(),
             generations: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
         }
     }
 }
@@ -111,11 +119,19 @@ impl ResponseCache {
             .unwrap_or(&0)
     }
 
-    /// The key of a request to `service_id` as `who` (role, user, app, claims digest).
+    /// The epoch a request reads before it loads what its answer depends on (its role's
+    /// rules, lookups), for its key.
     #[must_use]
-    pub fn key(&self, service_id: i64, who: &str, request: &str) -> String {
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// The key of a request to `service_id` as `who` (role, user, app, claims digest), begun
+    /// in `epoch`.
+    #[must_use]
+    pub fn key(&self, service_id: i64, epoch: u64, who: &str, request: &str) -> String {
         format!(
-            "{service_id}:{}:{who}:{request}",
+            "{epoch}:{service_id}:{}:{who}:{request}",
             self.generation(service_id)
         )
     }
@@ -147,6 +163,7 @@ impl ResponseCache {
 
     /// Forgets everything (after a system change: roles, services, users).
     pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.entries.invalidate_all();
     }
 }
@@ -170,10 +187,35 @@ mod tests {
     #[test]
     fn a_write_moves_the_key_on() {
         let c = ResponseCache::default();
-        let before = c.key(1, "r1", "/x?");
+        let before = c.key(1, 0, "r1", "/x?");
         c.written(1);
-        assert_ne!(c.key(1, "r1", "/x?"), before);
-        assert_eq!(c.key(2, "r1", "/x?"), "2:0:r1:/x?");
+        assert_ne!(c.key(1, 0, "r1", "/x?"), before);
+        assert_eq!(c.key(2, 0, "r1", "/x?"), "0:2:0:r1:/x?");
+    }
+
+    #[tokio::test]
+    async fn an_answer_begun_before_a_system_change_is_never_served_after_it() {
+        let c = ResponseCache::default();
+        let begun = c.epoch();
+        c.clear();
+        // The answer lands after the change emptied the cache.
+        let late = c.key(1, begun, "r1", "/x?");
+        c.put(
+            late.clone(),
+            Cached {
+                body: actix_web::web::Bytes::from_static(b"[]"),
+                content_type: "application/json".into(),
+                rows: Some(0),
+                expires: Instant::now() + Duration::from_secs(60),
+            },
+        )
+        .await;
+        assert!(c.get(&late).await.is_some(), "it is there");
+        assert_ne!(
+            c.key(1, c.epoch(), "r1", "/x?"),
+            late,
+            "no later request asks for it"
+        );
     }
 
     #[test]

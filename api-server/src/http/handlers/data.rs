@@ -195,6 +195,8 @@ pub async fn serve(
         .service_by_name(service_name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Service '{service_name}' not found.")))?;
+    // Before the role's rules are loaded: see `cache::ResponseCache::epoch`.
+    let cache_epoch = state.responses.epoch();
     let role = match (principal.role_id, &principal.no_role_reason) {
         (Some(id), _) => state.compiled_role(id).await?,
         (None, Some(reason)) => return Err(ApiError::new(ErrorKind::Forbidden, reason.clone())),
@@ -236,6 +238,7 @@ pub async fn serve(
     };
     let session = db_session(&handle, principal, &role);
     let ctx = Ctx {
+        cache_epoch,
         session: &session,
         state,
         handle: &handle,
@@ -311,6 +314,7 @@ fn db_session(handle: &ServiceHandle, principal: &Principal, role: &CompiledRole
 }
 
 struct Ctx<'a> {
+    cache_epoch: u64,
     session: &'a DbSession,
     state: &'a AppState,
     handle: &'a Arc<ServiceHandle>,
@@ -360,6 +364,7 @@ impl Ctx<'_> {
         let cache = &self.state.responses;
         let key = cache.key(
             self.handle.id,
+            self.cache_epoch,
             &who,
             &crate::cache::normalised(self.req.path(), self.req.query_string()),
         );
