@@ -9,8 +9,9 @@
 //! before the write is served after it; a system change empties the cache and moves its
 //! epoch on, which every key also includes, read before the request loads the role's rules:
 //! an answer built under rules a change has replaced is never served. Entries also
-//! expire after their service's TTL (each node keeps its own cache: a write through another
-//! node is seen here within the TTL).
+//! expire after their service's TTL. Each node keeps its own cache; on a PostgreSQL system
+//! store a write through another node is announced (`NOTIFY` on `rampart_written`) and moves
+//! this node's generation of that service on too (`AppState::announce_write`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

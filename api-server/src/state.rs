@@ -208,12 +208,22 @@ impl AppState {
         self.invalidate();
     }
 
+    /// After a write to `service_id`, whose answers this node caches: the other nodes sharing
+    /// a PostgreSQL store end theirs too.
+    pub async fn announce_write(&self, service_id: i64) {
+        if let crate::system::Store::Postgres(pool) = &self.store
+            && let Err(e) = crate::statement::notify_written(pool, service_id).await
+        {
+            tracing::warn!(error = %e, "cannot announce a write to other nodes; their cached answers end with their TTL");
+        }
+    }
+
     /// Follows changes made elsewhere (other instances, the CLI): checks the system version
     /// every `interval` and, when it moved, forgets every cache and re-reads the signing keys.
     pub async fn watch_changes(self: std::sync::Arc<Self>, interval: Duration) {
         let wake = std::sync::Arc::new(tokio::sync::Notify::new());
         if let crate::system::Store::Postgres(pool) = &self.store {
-            tokio::spawn(listen_for_changes(pool.clone(), wake.clone()));
+            tokio::spawn(listen_for_changes(pool.clone(), wake.clone(), self.clone()));
         }
         if let Ok(v) = changes::current(&self.store).await {
             self.seen_version
@@ -444,17 +454,35 @@ fn leak_kind(e: &SystemError) -> &'static str {
     "system store unavailable"
 }
 
-/// Wakes `wake` whenever another node announces a system change (`LISTEN`), reconnecting
-/// after a failure; polling goes on meanwhile.
-async fn listen_for_changes(pool: sqlx::PgPool, wake: std::sync::Arc<tokio::sync::Notify>) {
+/// Wakes `wake` whenever another node announces a system change, and ends the cached
+/// answers of a service another node wrote to (`LISTEN`), reconnecting after a failure;
+/// polling goes on meanwhile (cached answers then end with their TTL).
+async fn listen_for_changes(
+    pool: sqlx::PgPool,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    state: std::sync::Arc<AppState>,
+) {
+    use crate::statement::{CHANGES_CHANNEL, WRITTEN_CHANNEL};
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
-                if let Err(e) = listener.listen(crate::statement::CHANGES_CHANNEL).await {
+                if let Err(e) = listener
+                    .listen_all([CHANGES_CHANNEL, WRITTEN_CHANNEL])
+                    .await
+                {
                     tracing::warn!(error = %e, "cannot listen for system changes");
                 } else {
-                    while listener.recv().await.is_ok() {
-                        wake.notify_one();
+                    // Announcements missed while reconnecting: start afresh.
+                    wake.notify_one();
+                    state.responses.clear();
+                    while let Ok(n) = listener.recv().await {
+                        if n.channel() == WRITTEN_CHANNEL {
+                            if let Ok(service) = n.payload().parse() {
+                                state.responses.written(service);
+                            }
+                        } else {
+                            wake.notify_one();
+                        }
                     }
                 }
             }

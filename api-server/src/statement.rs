@@ -618,6 +618,20 @@ pub async fn owned_unforced(
 /// The channel system changes are announced on (PostgreSQL system stores).
 pub const CHANGES_CHANNEL: &str = "rampart_changes";
 
+/// The channel writes to a cached service are announced on (PostgreSQL system stores); the
+/// payload is the service's id.
+pub const WRITTEN_CHANNEL: &str = "rampart_written";
+
+/// Announces a write to cached service `service_id` to every node listening on the store.
+pub async fn notify_written(pool: &sqlx::PgPool, service_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WRITTEN_CHANNEL)
+        .bind(service_id.to_string())
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
 /// Announces a system change to every node listening on the store (`NOTIFY`).
 pub async fn notify_change(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, '')")

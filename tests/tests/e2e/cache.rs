@@ -158,3 +158,55 @@ async fn cached_reads_are_per_role_and_end_with_a_write_through_rampart() {
     let (_, cache, _) = get(base, &cheap, path).await;
     assert_eq!(cache.as_deref(), Some("miss"));
 }
+
+/// Two nodes sharing a PostgreSQL store: a write through one ends the other's cached answers
+/// of that service (announced with `NOTIFY`), long before their TTL.
+#[tokio::test]
+async fn a_write_through_one_node_ends_the_cached_answers_of_the_other() {
+    let store = rampart_tests::TestDb::empty().await;
+    let data = rampart_tests::TestDb::shop().await;
+    let (a, b) = rampart_tests::app::two_nodes(&store, &[]);
+    let admin = rampart_tests::Client::admin(&a).await;
+    let mut config = data.service_config();
+    config["cache"] = json!({"ttl_seconds": 3600, "tables": ["products"]});
+    let service = admin.create_service("cached", config).await;
+    let role = admin
+        .create_role("all-products", &[(service, "_table/*", 31)])
+        .await;
+    let (_, key) = admin.create_app("all-app", Some(role)).await;
+    let path = "/api/v2/cached/_table/products?order=id&fields=id,price&limit=1";
+
+    // B caches its answer (once it has seen the service and the app).
+    let mut cached = None;
+    for _ in 0..100 {
+        let (status, cache, body) = get(&b.base, &key, path).await;
+        if status == StatusCode::OK && cache.as_deref() == Some("hit") {
+            cached = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let cached = cached.expect("B answers from its cache");
+    let id = cached["resource"][0]["id"].as_i64().unwrap();
+
+    // A write through A.
+    let r = reqwest::Client::new()
+        .patch(format!("{}/api/v2/cached/_table/products/{id}", a.base))
+        .header("X-DreamFactory-API-Key", &key)
+        .json(&json!({"price": 4321}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // B's next answers show it, within moments rather than the hour its cache keeps them.
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = get(&b.base, &key, path).await.2;
+        if seen["resource"][0]["price"].as_f64() == Some(4321.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["resource"][0]["price"].as_f64(), Some(4321.0), "{seen}");
+}

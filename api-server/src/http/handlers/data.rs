@@ -267,8 +267,12 @@ pub async fn serve(
         )),
     };
     if writes {
-        // Whatever was cached for this service before the write is not served after it.
+        // Whatever was cached for this service before the write is not served after it, here
+        // or on another node.
         state.responses.written(record.id);
+        if handle.cache.is_some() {
+            state.announce_write(record.id).await;
+        }
     }
     answer
 }
