@@ -208,5 +208,9 @@ async fn a_write_through_one_node_ends_the_cached_answers_of_the_other() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(seen["resource"][0]["price"].as_f64(), Some(4321.0), "{seen}");
+    assert_eq!(
+        seen["resource"][0]["price"].as_f64(),
+        Some(4321.0),
+        "{seen}"
+    );
 }
