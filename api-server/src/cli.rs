@@ -240,6 +240,13 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
         Command::Audit {
             command: AuditCommand::Verify { unkeyed_through },
         } => {
+            // The server's key, never a new one: a key made here would fail every row.
+            if config.master_key.is_none() && !config.data_dir.join("master.key").exists() {
+                return Err(format!(
+                    "no master key: the audit trail is checked with the server's (RAMPART_MASTER_KEY, or master.key in its data dir; {} has none)",
+                    config.data_dir.display()
+                ));
+            }
             let store = open_store(&config).await.map_err(|e| e.to_string())?;
             let key = crate::system::audit::ChainKey::new(
                 &master_key(&config).map_err(|e| e.to_string())?,

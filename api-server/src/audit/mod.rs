@@ -266,13 +266,50 @@ pub fn with_body_params(params: &str, body: &[(String, Value)]) -> crate::system
     for (name, value) in body {
         all.entry(name.clone()).or_insert_with(|| {
             if is_secret_param(name) {
-                Value::from("*****")
-            } else {
-                value.clone()
+                return Value::from("*****");
             }
+            let mut value = value.clone();
+            redact(&mut value);
+            let text = value.to_string();
+            if text.len() <= BODY_PARAM_LIMIT {
+                return value;
+            }
+            let mut cut = BODY_PARAM_LIMIT;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            Value::from(format!(
+                "{}…[cut at {BODY_PARAM_LIMIT} bytes]",
+                &text[..cut]
+            ))
         });
     }
     serde_json::to_string(&all).map_or_else(|_| params.into(), Into::into)
+}
+
+/// The longest body parameter recorded whole (its JSON text); a longer one is cut.
+const BODY_PARAM_LIMIT: usize = 2048;
+
+/// Replaces secrets inside a body parameter by `*****`: a member with a secret's name, and the
+/// `value` of a `{"name": …, "value": …}` pair whose name is one (a procedure's arguments).
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let named_secret = map
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(is_secret_param);
+            for (k, member) in map.iter_mut() {
+                if is_secret_param(k) || (named_secret && k == "value") {
+                    *member = Value::from("*****");
+                } else {
+                    redact(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
 }
 
 /// What kind of event a request is, from its route and outcome.
@@ -364,6 +401,32 @@ mod tests {
             r#"{"api_key":"*****","db_token":"*****","fields":["id","total"],"filter":"id = 2","limit":"5"}"#
         );
         assert_eq!(with_body_params("{}", &body[..1]), r#"{"limit":1}"#);
+        // Procedure arguments, either shape: a secret's value is hidden however it is sent.
+        let args = [(
+            "params".to_owned(),
+            serde_json::json!([{"name": "p_pin", "value": 1}, {"name": "user_password", "value": "hunter2"}]),
+        )];
+        assert_eq!(
+            with_body_params("{}", &args),
+            r#"{"params":[{"name":"p_pin","value":1},{"name":"user_password","value":"*****"}]}"#
+        );
+        let args = [(
+            "params".to_owned(),
+            serde_json::json!({"p_id": 7, "api_token": "t"}),
+        )];
+        assert_eq!(
+            with_body_params("{}", &args),
+            r#"{"params":{"api_token":"*****","p_id":7}}"#
+        );
+        // A huge parameter is cut.
+        let long = [("filter".to_owned(), serde_json::json!("é".repeat(5000)))];
+        let recorded: Value = serde_json::from_str(&with_body_params("{}", &long)).unwrap();
+        let text = recorded["filter"].as_str().unwrap();
+        assert!(
+            text.len() < 2100 && text.ends_with("…[cut at 2048 bytes]"),
+            "{}",
+            text.len()
+        );
     }
 
     #[test]

@@ -88,6 +88,12 @@ fn run(
     runtime: &tokio::runtime::Handle,
 ) {
     let mut out = sink.open();
+    if let Ok(Some(id)) = runtime.block_on(audit::unkeyed_end(store, key)) {
+        tracing::warn!(
+            last_unkeyed_row = id,
+            "the audit trail's rows up to {id} were written before its hashes were keyed with the master key; keep this row id: `rampart audit verify --unkeyed-through {id}` checks them"
+        );
+    }
     if let Some(path) = store.sqlite_file() {
         let fallback = |e: &dyn std::error::Error| {
             tracing::warn!(error = %e, "the audit writer cannot open the store's file itself; it writes through the store's pool");

@@ -920,6 +920,25 @@ pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
     Ok(purged)
 }
 
+/// The last row, when it carries the plain SHA-256 of a release before the chain was keyed:
+/// the server names it when it starts, once, as the row `verify --unkeyed-through` takes.
+pub async fn unkeyed_end(store: &Store, key: &ChainKey) -> Result<Option<i64>, SystemError> {
+    let last: Option<AuditRecord> = store
+        .one(
+            &select(Condition::all())
+                .order_by(AuditEvents::Id, Order::Desc)
+                .limit(1)
+                .to_owned(),
+        )
+        .await?;
+    let mut scratch = Vec::new();
+    Ok(last
+        .filter(|r| {
+            r.digest(key, &mut scratch) != r.hash && r.unkeyed_digest(&mut scratch) == r.hash
+        })
+        .map(|r| r.id))
+}
+
 /// What `verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -1017,15 +1036,18 @@ pub async fn verify(
             }
             if row.digest(key, &mut scratch) != row.hash {
                 let plain = row.unkeyed_digest(&mut scratch) == row.hash;
-                let reason = if !plain {
+                let reason = if !plain && checked == 0 {
+                    "its content does not match its hash: it was edited, or the master key is \
+                     not the one the server writes with"
+                        .to_owned()
+                } else if !plain {
                     "its content does not match its hash (it was edited)".to_owned()
                 } else if row.id > unkeyed_through {
-                    format!(
-                        "its hash is not keyed: it was rewritten by someone without the master key, \
-                         or written before the chain was keyed (a store kept from then: verify \
-                         with --unkeyed-through set to the last row it had, {} or more)",
-                        row.id
-                    )
+                    "its hash is not keyed: it was rewritten by someone without the master key, \
+                     or written before the chain was keyed (a store kept from then: verify with \
+                     --unkeyed-through set to the row the server named when it first started \
+                     keyed, and never to a later one)"
+                        .to_owned()
                 } else if checked > unkeyed {
                     "its hash is not keyed, yet keyed rows precede it: it was rewritten".to_owned()
                 } else {

@@ -1102,9 +1102,16 @@ async fn rows_rehashed_without_the_key_are_caught() {
 
     // A store from before: plain rows 1 to 20, then keyed ones.
     rechain_unkeyed(store, 1, |_| {}).await;
+    let unkeyed_end = rampart_server::system::audit::unkeyed_end;
+    assert_eq!(
+        unkeyed_end(store, &key).await.unwrap(),
+        Some(20),
+        "what the server names"
+    );
     append(store, &key, &mut chained_events(20, 5))
         .await
         .unwrap();
+    assert_eq!(unkeyed_end(store, &key).await.unwrap(), None);
     assert!(matches!(
         verify(store, &key, 0).await.unwrap(),
         Verdict::Broken { id: 1, .. }
