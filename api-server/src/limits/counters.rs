@@ -52,9 +52,10 @@ impl Counters {
         })))
     }
 
-    /// Takes back one that [`Counters::hit`] added to `key` (best effort: a counter Redis does
-    /// not answer for keeps it).
-    pub async fn take_back(&self, key: &str) {
+    /// Takes back one that [`Counters::hit`] added to `key` (whose window lasts `ttl`
+    /// seconds). Best effort, and in Redis in the background: a refused request does not wait
+    /// for it, and while Redis rests the count stays.
+    pub fn take_back(&self, key: &str, ttl: u64) {
         match self {
             Self::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
@@ -63,15 +64,31 @@ impl Counters {
                 }
             }
             Self::Redis(shared) => {
-                if let Some(conn) = shared.connection.get() {
-                    let mut conn = conn.clone();
-                    let full = format!("{}{key}", shared.prefix);
-                    let taken: Result<i64, _> =
-                        redis::cmd("DECR").arg(&full).query_async(&mut conn).await;
+                let resting = shared
+                    .resting
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_some_and(|t| t > Instant::now());
+                let Some(conn) = shared.connection.get().filter(|_| !resting) else {
+                    return;
+                };
+                let mut conn = conn.clone();
+                let full = format!("{}{key}", shared.prefix);
+                tokio::spawn(async move {
+                    // The window's expiry again: a key that expired meanwhile must not stay
+                    // behind at -1 for ever.
+                    let taken: Result<(), _> = redis::pipe()
+                        .atomic()
+                        .decr(&full, 1_u64)
+                        .ignore()
+                        .expire(&full, i64::try_from(ttl).unwrap_or(i64::MAX))
+                        .ignore()
+                        .query_async(&mut conn)
+                        .await;
                     if let Err(e) = taken {
                         tracing::warn!(error = %e, "a refused request's count could not be taken back");
                     }
-                }
+                });
             }
         }
     }
@@ -115,7 +132,7 @@ impl Counters {
                 if rests() {
                     return Ok(None);
                 }
-                let counted = async {
+                let counted = tokio::time::timeout(REDIS_PATIENCE, async {
                     let conn = connection
                         .get_or_try_init(|| async {
                             if rests() {
@@ -124,7 +141,7 @@ impl Counters {
                             let config = redis::aio::ConnectionManagerConfig::new()
                                 .set_connection_timeout(Some(REDIS_PATIENCE))
                                 .set_response_timeout(Some(REDIS_PATIENCE))
-                                .set_number_of_retries(1);
+                                .set_number_of_retries(0);
                             redis::aio::ConnectionManager::new_with_config(client.clone(), config)
                                 .await
                                 .map_err(Some)
@@ -141,16 +158,16 @@ impl Counters {
                         .await
                         .map_err(Some)?;
                     Ok::<_, Option<redis::RedisError>>(count)
+                });
+                let failed = match counted.await {
+                    Ok(Ok(count)) => return Ok(Some(count)),
+                    Ok(Err(None)) => return Ok(None),
+                    Ok(Err(Some(e))) => e.to_string(),
+                    Err(_) => format!("no answer from Redis within {REDIS_PATIENCE:?}"),
                 };
-                match counted.await {
-                    Ok(count) => Ok(Some(count)),
-                    Err(None) => Ok(None),
-                    Err(Some(e)) => {
-                        *resting.lock().unwrap_or_else(PoisonError::into_inner) =
-                            Some(Instant::now() + REDIS_REST);
-                        Err(e.to_string())
-                    }
-                }
+                *resting.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Instant::now() + REDIS_REST);
+                Err(failed)
             }
         }
     }

@@ -289,7 +289,7 @@ impl Limiter {
                     over_state = Some(state);
                 }
             } else {
-                within.push(key);
+                within.push((key, secs));
             }
             if tightest.is_none_or(|t| state.remaining < t.remaining) {
                 tightest = Some(state);
@@ -299,8 +299,8 @@ impl Limiter {
             Some(state) => {
                 // A refused request uses no other budget: a caller over its own limit must
                 // not spend the instance's, or a role's, on everyone else.
-                for key in &within {
-                    self.counters.take_back(key).await;
+                for (key, secs) in &within {
+                    self.counters.take_back(key, *secs);
                 }
                 Err(Exceeded {
                     state,
