@@ -209,12 +209,16 @@ impl AppState {
     }
 
     /// After a write to `service_id`, whose answers this node caches: the other nodes sharing
-    /// a PostgreSQL store end theirs too.
-    pub async fn announce_write(&self, service_id: i64) {
-        if let crate::system::Store::Postgres(pool) = &self.store
-            && let Err(e) = crate::statement::notify_written(pool, service_id).await
-        {
-            tracing::warn!(error = %e, "cannot announce a write to other nodes; their cached answers end with their TTL");
+    /// a PostgreSQL store end theirs too (announced in the background: the write's answer does
+    /// not wait on the system store).
+    pub fn announce_write(&self, service_id: i64) {
+        if let crate::system::Store::Postgres(pool) = &self.store {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::statement::notify_written(&pool, service_id).await {
+                    tracing::warn!(error = %e, "cannot announce a write to other nodes; their cached answers end with their TTL");
+                }
+            });
         }
     }
 
@@ -472,18 +476,28 @@ async fn listen_for_changes(
                 {
                     tracing::warn!(error = %e, "cannot listen for system changes");
                 } else {
-                    // Announcements missed while reconnecting: start afresh.
-                    wake.notify_one();
-                    state.responses.clear();
-                    while let Ok(n) = listener.recv().await {
-                        if n.channel() == WRITTEN_CHANNEL {
-                            if let Ok(service) = n.payload().parse() {
-                                state.responses.written(service);
+                    // `try_recv` answers `None` when the connection was lost (the next call
+                    // reconnects): announcements may have been missed, so start afresh.
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(n)) if n.channel() == WRITTEN_CHANNEL => {
+                                if let Ok(service) = n.payload().parse() {
+                                    state.responses.written(service);
+                                }
                             }
-                        } else {
-                            wake.notify_one();
+                            Ok(Some(_)) => wake.notify_one(),
+                            Ok(None) => {
+                                wake.notify_one();
+                                state.responses.clear();
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "lost the system store's announcements");
+                                break;
+                            }
                         }
                     }
+                    wake.notify_one();
+                    state.responses.clear();
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot listen for system changes"),

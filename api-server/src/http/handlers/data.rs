@@ -185,6 +185,9 @@ pub async fn serve(
     principal: &Principal,
     self_restricted: bool,
 ) -> Result<HttpResponse, ApiError> {
+    // Before anything the answer depends on is loaded (the service, the role's rules, the
+    // lookups): see `cache::ResponseCache::epoch`.
+    let cache_epoch = state.responses.epoch();
     let api = ApiRequest::parse(raw, &parse_limits(state))?;
     if !api.params.from_body.is_empty()
         && let Some(note) = req.extensions().get::<Arc<crate::audit::Note>>()
@@ -195,8 +198,6 @@ pub async fn serve(
         .service_by_name(service_name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Service '{service_name}' not found.")))?;
-    // Before the role's rules are loaded: see `cache::ResponseCache::epoch`.
-    let cache_epoch = state.responses.epoch();
     let role = match (principal.role_id, &principal.no_role_reason) {
         (Some(id), _) => state.compiled_role(id).await?,
         (None, Some(reason)) => return Err(ApiError::new(ErrorKind::Forbidden, reason.clone())),
@@ -271,7 +272,7 @@ pub async fn serve(
         // or on another node.
         state.responses.written(record.id);
         if handle.cache.is_some() {
-            state.announce_write(record.id).await;
+            state.announce_write(record.id);
         }
     }
     answer
