@@ -52,15 +52,17 @@ impl Counters {
         })))
     }
 
-    /// Takes back one that [`Counters::hit`] added to `key` (whose window lasts `ttl`
-    /// seconds). Best effort, and in Redis in the background: a refused request does not wait
-    /// for it, and while Redis rests the count stays.
-    pub fn take_back(&self, key: &str, ttl: u64) {
+    /// Takes back the one [`Counters::hit`] added to each of `keys` (with its window's length
+    /// in seconds). Best effort: in Redis one round trip within the same 250 ms, skipped while
+    /// Redis rests.
+    pub async fn take_back(&self, keys: &[(String, u64)]) {
         match self {
             Self::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(entry) = map.get_mut(key) {
-                    entry.1 = entry.1.saturating_sub(1);
+                for (key, _) in keys {
+                    if let Some(entry) = map.get_mut(key) {
+                        entry.1 = entry.1.saturating_sub(1);
+                    }
                 }
             }
             Self::Redis(shared) => {
@@ -73,22 +75,22 @@ impl Counters {
                     return;
                 };
                 let mut conn = conn.clone();
-                let full = format!("{}{key}", shared.prefix);
-                tokio::spawn(async move {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for (key, ttl) in keys {
+                    let full = format!("{}{key}", shared.prefix);
                     // The window's expiry again: a key that expired meanwhile must not stay
                     // behind at -1 for ever.
-                    let taken: Result<(), _> = redis::pipe()
-                        .atomic()
-                        .decr(&full, 1_u64)
+                    pipe.decr(&full, 1_u64)
                         .ignore()
-                        .expire(&full, i64::try_from(ttl).unwrap_or(i64::MAX))
-                        .ignore()
-                        .query_async(&mut conn)
-                        .await;
-                    if let Err(e) = taken {
-                        tracing::warn!(error = %e, "a refused request's count could not be taken back");
-                    }
-                });
+                        .expire(&full, i64::try_from(*ttl).unwrap_or(i64::MAX))
+                        .ignore();
+                }
+                let taken =
+                    tokio::time::timeout(REDIS_PATIENCE, pipe.query_async::<()>(&mut conn)).await;
+                if !matches!(taken, Ok(Ok(()))) {
+                    tracing::warn!("a refused request's counts could not be taken back");
+                }
             }
         }
     }

@@ -299,8 +299,8 @@ impl Limiter {
             Some(state) => {
                 // A refused request uses no other budget: a caller over its own limit must
                 // not spend the instance's, or a role's, on everyone else.
-                for (key, secs) in &within {
-                    self.counters.take_back(key, *secs);
+                if !within.is_empty() {
+                    self.counters.take_back(&within).await;
                 }
                 Err(Exceeded {
                     state,
