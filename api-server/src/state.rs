@@ -54,17 +54,54 @@ pub struct AppState {
     pub oauth: crate::oauth::Runtime,
     /// The system version this node's caches follow (see `changed`, `watch_changes`).
     seen_version: std::sync::atomic::AtomicI64,
-    apps_by_key: Cache<String, Option<Arc<AppRecord>>>,
-    users: Cache<i64, Option<Arc<UserRecord>>>,
-    app_roles: Cache<i64, Arc<Vec<AppRole>>>,
-    roles: Cache<i64, Option<Arc<CompiledRole>>>,
-    role_lookups: Cache<(i64, Option<i64>), Lookups>,
-    revoked: Cache<String, bool>,
-    services_by_name: Cache<String, Option<Arc<ServiceRecord>>>,
+    /// How many times the caches below were emptied (`invalidate`): each entry holds the
+    /// count it was loaded in, see `AppState::through`.
+    emptied: std::sync::atomic::AtomicU64,
+    apps_by_key: Cache<String, Stamped<Option<Arc<AppRecord>>>>,
+    users: Cache<i64, Stamped<Option<Arc<UserRecord>>>>,
+    app_roles: Cache<i64, Stamped<Arc<Vec<AppRole>>>>,
+    roles: Cache<i64, Stamped<Option<Arc<CompiledRole>>>>,
+    role_lookups: Cache<(i64, Option<i64>), Stamped<Lookups>>,
+    revoked: Cache<String, Stamped<bool>>,
+    services_by_name: Cache<String, Stamped<Option<Arc<ServiceRecord>>>>,
     /// Every service (one entry), for listings on the request path.
-    all_services: Cache<(), Arc<Vec<ServiceRecord>>>,
+    all_services: Cache<(), Stamped<Arc<Vec<ServiceRecord>>>>,
     /// Shadow users of external identities by (provider, subject).
     external_users: Cache<(i64, String), Arc<UserRecord>>,
+}
+
+/// A cached system record and the `emptied` count it was loaded in.
+#[derive(Clone)]
+struct Stamped<V>(u64, V);
+
+/// `key`'s entry in `cache`, loaded by `load` when missing. An entry loaded before the caches
+/// were last emptied (`emptied` moved on since) is not used, nor kept: emptying forgets what
+/// is there, not a load still in flight (which another request may have joined after the
+/// change), and such a load read the store as it was before the change.
+async fn through<K, V, F, Fut>(
+    emptied: &std::sync::atomic::AtomicU64,
+    cache: &Cache<K, Stamped<V>>,
+    key: K,
+    load: F,
+) -> Result<V, Arc<SystemError>>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<V, SystemError>>,
+{
+    use std::sync::atomic::Ordering::SeqCst;
+    let began = emptied.load(SeqCst);
+    let got = cache
+        .try_get_with(key.clone(), async {
+            load().await.map(|v| Stamped(began, v))
+        })
+        .await?;
+    if got.0 == emptied.load(SeqCst) {
+        return Ok(got.1);
+    }
+    cache.invalidate(&key).await;
+    load().await.map_err(Arc::new)
 }
 
 /// Lookup names and values, in the order they apply.
@@ -125,6 +162,7 @@ impl AppState {
             sessions,
             services: Registry::default(),
             providers: Providers::default(),
+            emptied: std::sync::atomic::AtomicU64::new(0),
             all_services: Cache::builder()
                 .max_capacity(1)
                 .time_to_live(CACHE_TTL)
@@ -260,6 +298,8 @@ impl AppState {
 
     /// Forgets every cached app, user, role and revocation (after any system change).
     pub fn invalidate(&self) {
+        self.emptied
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.revoked.invalidate_all();
         self.apps_by_key.invalidate_all();
         self.users.invalidate_all();
@@ -324,13 +364,29 @@ impl AppState {
         Ok(user)
     }
 
+    async fn through<K, V, F, Fut>(
+        &self,
+        cache: &Cache<K, Stamped<V>>,
+        key: K,
+        load: F,
+    ) -> Result<V, Arc<SystemError>>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<V, SystemError>>,
+    {
+        through(&self.emptied, cache, key, load).await
+    }
+
     /// Every service, in id order (cached; cleared by every system change).
     pub async fn services_list(&self) -> Result<Arc<Vec<ServiceRecord>>, SystemError> {
         let store = &self.store;
-        self.all_services
-            .try_get_with((), async move { services::list(store).await.map(Arc::new) })
-            .await
-            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
+        self.through(&self.all_services, (), || async move {
+            services::list(store).await.map(Arc::new)
+        })
+        .await
+        .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
 
     /// An active service by name.
@@ -339,85 +395,86 @@ impl AppState {
         name: &str,
     ) -> Result<Option<Arc<ServiceRecord>>, SystemError> {
         let store = &self.store;
-        self.services_by_name
-            .try_get_with(name.to_ascii_lowercase(), async move {
+        self.through(
+            &self.services_by_name,
+            name.to_ascii_lowercase(),
+            || async move {
                 Ok(services::find_by_name(store, name)
                     .await?
                     .filter(|s| s.is_active)
                     .map(Arc::new))
-            })
-            .await
-            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
+            },
+        )
+        .await
+        .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
 
     /// The app holding an API key.
     pub async fn app_by_key(&self, key: &str) -> Result<Option<Arc<AppRecord>>, AuthError> {
         let hash = apps::hash_key(key);
         let store = &self.store;
-        self.apps_by_key
-            .try_get_with(hash, async move {
-                apps::find_by_key(store, key).await.map(|a| a.map(Arc::new))
-            })
-            .await
-            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+        self.through(&self.apps_by_key, hash, || async move {
+            apps::find_by_key(store, key).await.map(|a| a.map(Arc::new))
+        })
+        .await
+        .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
 
     /// Whether a session token id was revoked (logout).
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, AuthError> {
         let store = &self.store;
-        self.revoked
-            .try_get_with(jti.to_owned(), async move {
-                sessions::is_revoked(store, jti).await
-            })
-            .await
-            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+        self.through(&self.revoked, jti.to_owned(), || async move {
+            sessions::is_revoked(store, jti).await
+        })
+        .await
+        .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
 
     /// Revokes a session token until its expiry.
     pub async fn revoke(&self, jti: &str, expires_at: i64) -> Result<(), SystemError> {
         sessions::revoke(&self.store, jti, expires_at).await?;
         self.changed().await;
-        self.revoked.insert(jti.to_owned(), true).await;
+        let now = self.emptied.load(std::sync::atomic::Ordering::SeqCst);
+        self.revoked
+            .insert(jti.to_owned(), Stamped(now, true))
+            .await;
         Ok(())
     }
 
     /// A user by id.
     pub async fn user(&self, id: i64) -> Result<Option<Arc<UserRecord>>, AuthError> {
         let store = &self.store;
-        self.users
-            .try_get_with(id, async move {
-                users::find(store, id).await.map(|u| u.map(Arc::new))
-            })
-            .await
-            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+        self.through(&self.users, id, || async move {
+            users::find(store, id).await.map(|u| u.map(Arc::new))
+        })
+        .await
+        .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
 
     /// A user's per-app roles.
     pub async fn app_roles_of(&self, user_id: i64) -> Result<Arc<Vec<AppRole>>, AuthError> {
         let store = &self.store;
-        self.app_roles
-            .try_get_with(user_id, async move {
-                app_roles::of_user(store, user_id).await.map(Arc::new)
-            })
-            .await
-            .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
+        self.through(&self.app_roles, user_id, || async move {
+            app_roles::of_user(store, user_id).await.map(Arc::new)
+        })
+        .await
+        .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
 
     /// A role compiled for enforcement.
     pub async fn compiled_role(&self, id: i64) -> Result<Option<Arc<CompiledRole>>, SystemError> {
         let store = &self.store;
-        self.roles
-            .try_get_with(id, async move {
-                let role = match roles::get(store, id).await {
-                    Ok(r) => r,
-                    Err(SystemError::NotFound { .. }) => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                let access = roles::access_of(store, id).await?;
-                Ok(Some(Arc::new(CompiledRole::compile(&role, &access))))
-            })
-            .await
-            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
+        self.through(&self.roles, id, || async move {
+            let role = match roles::get(store, id).await {
+                Ok(r) => r,
+                Err(SystemError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let access = roles::access_of(store, id).await?;
+            Ok(Some(Arc::new(CompiledRole::compile(&role, &access))))
+        })
+        .await
+        .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
 
     /// The non-private lookups of a request: global ones, overridden by the role's, overridden
@@ -428,27 +485,26 @@ impl AppState {
         user_id: Option<i64>,
     ) -> Result<Lookups, SystemError> {
         let store = &self.store;
-        self.role_lookups
-            .try_get_with((role_id, user_id), async move {
-                let mut layers = vec![
-                    lookups::global(store).await?,
-                    lookups::of(store, lookups::Owner::Role(role_id)).await?,
-                ];
-                if let Some(user) = user_id {
-                    layers.push(lookups::of(store, lookups::Owner::User(user)).await?);
+        self.through(&self.role_lookups, (role_id, user_id), || async move {
+            let mut layers = vec![
+                lookups::global(store).await?,
+                lookups::of(store, lookups::Owner::Role(role_id)).await?,
+            ];
+            if let Some(user) = user_id {
+                layers.push(lookups::of(store, lookups::Owner::User(user)).await?);
+            }
+            let mut out: Vec<(String, String)> = Vec::new();
+            for l in layers.into_iter().flatten() {
+                if l.private {
+                    continue;
                 }
-                let mut out: Vec<(String, String)> = Vec::new();
-                for l in layers.into_iter().flatten() {
-                    if l.private {
-                        continue;
-                    }
-                    out.retain(|(n, _)| n != &l.name);
-                    out.push((l.name, l.value));
-                }
-                Ok(Arc::new(out))
-            })
-            .await
-            .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
+                out.retain(|(n, _)| n != &l.name);
+                out.push((l.name, l.value));
+            }
+            Ok(Arc::new(out))
+        })
+        .await
+        .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
 }
 
@@ -503,5 +559,49 @@ async fn listen_for_changes(
             Err(e) => tracing::warn!(error = %e, "cannot listen for system changes"),
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    use moka::future::Cache;
+
+    use super::through;
+
+    #[tokio::test]
+    async fn an_entry_loaded_across_a_system_change_is_neither_used_nor_kept() {
+        let emptied = AtomicU64::new(0);
+        let cache = Cache::new(10);
+        let loads = AtomicUsize::new(0);
+        let load = || async {
+            // The first load reads the store before a change, which lands while it runs.
+            if loads.fetch_add(1, Ordering::SeqCst) == 0 {
+                emptied.fetch_add(1, Ordering::SeqCst);
+                Ok("before the change")
+            } else {
+                Ok("after it")
+            }
+        };
+        assert_eq!(
+            through(&emptied, &cache, 1, load).await.unwrap(),
+            "after it"
+        );
+        assert_eq!(
+            through(&emptied, &cache, 1, load).await.unwrap(),
+            "after it"
+        );
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            3,
+            "the stale entry was not kept"
+        );
+        // Once loaded after the change, it is kept.
+        assert_eq!(
+            through(&emptied, &cache, 1, load).await.unwrap(),
+            "after it"
+        );
+        assert_eq!(loads.load(Ordering::SeqCst), 3);
     }
 }
