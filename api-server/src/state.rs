@@ -364,25 +364,10 @@ impl AppState {
         Ok(user)
     }
 
-    async fn through<K, V, F, Fut>(
-        &self,
-        cache: &Cache<K, Stamped<V>>,
-        key: K,
-        load: F,
-    ) -> Result<V, Arc<SystemError>>
-    where
-        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<V, SystemError>>,
-    {
-        through(&self.emptied, cache, key, load).await
-    }
-
     /// Every service, in id order (cached; cleared by every system change).
     pub async fn services_list(&self) -> Result<Arc<Vec<ServiceRecord>>, SystemError> {
         let store = &self.store;
-        self.through(&self.all_services, (), || async move {
+        through(&self.emptied, &self.all_services, (), || async move {
             services::list(store).await.map(Arc::new)
         })
         .await
@@ -395,7 +380,8 @@ impl AppState {
         name: &str,
     ) -> Result<Option<Arc<ServiceRecord>>, SystemError> {
         let store = &self.store;
-        self.through(
+        through(
+            &self.emptied,
             &self.services_by_name,
             name.to_ascii_lowercase(),
             || async move {
@@ -413,7 +399,7 @@ impl AppState {
     pub async fn app_by_key(&self, key: &str) -> Result<Option<Arc<AppRecord>>, AuthError> {
         let hash = apps::hash_key(key);
         let store = &self.store;
-        self.through(&self.apps_by_key, hash, || async move {
+        through(&self.emptied, &self.apps_by_key, hash, || async move {
             apps::find_by_key(store, key).await.map(|a| a.map(Arc::new))
         })
         .await
@@ -423,9 +409,12 @@ impl AppState {
     /// Whether a session token id was revoked (logout).
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, AuthError> {
         let store = &self.store;
-        self.through(&self.revoked, jti.to_owned(), || async move {
-            sessions::is_revoked(store, jti).await
-        })
+        through(
+            &self.emptied,
+            &self.revoked,
+            jti.to_owned(),
+            || async move { sessions::is_revoked(store, jti).await },
+        )
         .await
         .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
@@ -444,7 +433,7 @@ impl AppState {
     /// A user by id.
     pub async fn user(&self, id: i64) -> Result<Option<Arc<UserRecord>>, AuthError> {
         let store = &self.store;
-        self.through(&self.users, id, || async move {
+        through(&self.emptied, &self.users, id, || async move {
             users::find(store, id).await.map(|u| u.map(Arc::new))
         })
         .await
@@ -454,7 +443,7 @@ impl AppState {
     /// A user's per-app roles.
     pub async fn app_roles_of(&self, user_id: i64) -> Result<Arc<Vec<AppRole>>, AuthError> {
         let store = &self.store;
-        self.through(&self.app_roles, user_id, || async move {
+        through(&self.emptied, &self.app_roles, user_id, || async move {
             app_roles::of_user(store, user_id).await.map(Arc::new)
         })
         .await
@@ -464,7 +453,7 @@ impl AppState {
     /// A role compiled for enforcement.
     pub async fn compiled_role(&self, id: i64) -> Result<Option<Arc<CompiledRole>>, SystemError> {
         let store = &self.store;
-        self.through(&self.roles, id, || async move {
+        through(&self.emptied, &self.roles, id, || async move {
             let role = match roles::get(store, id).await {
                 Ok(r) => r,
                 Err(SystemError::NotFound { .. }) => return Ok(None),
@@ -485,24 +474,29 @@ impl AppState {
         user_id: Option<i64>,
     ) -> Result<Lookups, SystemError> {
         let store = &self.store;
-        self.through(&self.role_lookups, (role_id, user_id), || async move {
-            let mut layers = vec![
-                lookups::global(store).await?,
-                lookups::of(store, lookups::Owner::Role(role_id)).await?,
-            ];
-            if let Some(user) = user_id {
-                layers.push(lookups::of(store, lookups::Owner::User(user)).await?);
-            }
-            let mut out: Vec<(String, String)> = Vec::new();
-            for l in layers.into_iter().flatten() {
-                if l.private {
-                    continue;
+        through(
+            &self.emptied,
+            &self.role_lookups,
+            (role_id, user_id),
+            || async move {
+                let mut layers = vec![
+                    lookups::global(store).await?,
+                    lookups::of(store, lookups::Owner::Role(role_id)).await?,
+                ];
+                if let Some(user) = user_id {
+                    layers.push(lookups::of(store, lookups::Owner::User(user)).await?);
                 }
-                out.retain(|(n, _)| n != &l.name);
-                out.push((l.name, l.value));
-            }
-            Ok(Arc::new(out))
-        })
+                let mut out: Vec<(String, String)> = Vec::new();
+                for l in layers.into_iter().flatten() {
+                    if l.private {
+                        continue;
+                    }
+                    out.retain(|(n, _)| n != &l.name);
+                    out.push((l.name, l.value));
+                }
+                Ok(Arc::new(out))
+            },
+        )
         .await
         .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
     }
