@@ -1,7 +1,8 @@
 //! Permission-change alerts: every change to roles (their access rows, field rules and row
 //! filters), apps, users and admins (their roles), services (identity providers included),
-//! limits, OAuth clients (each acts for an app) and grants, and imports of roles and services
-//! is POSTed as JSON to the configured webhook, signed with HMAC-SHA256, and retried
+//! limits, OAuth clients (each acts for an app) and grants (made at the token endpoint, or
+//! ended by an admin, their person, their client or Rampart itself), and imports of roles and
+//! services is POSTed as JSON to the configured webhook, signed with HMAC-SHA256, and retried
 //! with back-off until the receiver takes it (2xx). Alerts go out one at a time, in order.
 //!
 //! Signature: `X-Rampart-Signature: sha256=<hex>` over `"{X-Rampart-Timestamp}.{body}"`, so a
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 /// System resources whose changes alter who may do what.
@@ -66,14 +67,43 @@ impl Alerts {
         Self { tx: Some(tx) }
     }
 
-    /// Queues an alert.
-    pub fn send(&self, alert: Value) {
-        if let Some(tx) = &self.tx
-            && tx.try_send(alert).is_err()
-        {
+    /// Whether alerts are sent (a webhook is configured).
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Queues the alert for a change.
+    pub fn permission_change(&self, change: &PermissionChange<'_>) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        let alert = json!({
+            "event": "permission_change", "time": chrono::Utc::now().to_rfc3339(),
+            "request_id": change.request_id, "method": change.method,
+            "resource": change.resource, "ids": change.ids, "actor": change.actor,
+            "before": change.before, "after": change.after,
+        });
+        if tx.try_send(alert).is_err() {
             tracing::error!("the permission-change alert queue is full; an alert was dropped");
         }
     }
+}
+
+/// A change to who may do what, as its alert tells it.
+pub struct PermissionChange<'a> {
+    /// The request that made it (its audit event), if a request made it.
+    pub request_id: Option<&'a str>,
+    pub method: Option<&'a str>,
+    /// The system resource changed (`role`, `oauth_grant`, …) and the records' ids.
+    pub resource: &'a str,
+    pub ids: &'a [i64],
+    /// Who made it (`user_id`, `email`); null when Rampart made it itself, such as ending a
+    /// grant whose refresh token was used twice (the grant's `revoked_reason` says why).
+    pub actor: Option<Value>,
+    /// What the records were and became (null for a record made or deleted).
+    pub before: &'a Value,
+    pub after: &'a Value,
 }
 
 async fn deliver(

@@ -252,12 +252,17 @@ fn unix_micros() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
-/// `/api/v2/system/{resource}[/{id}]` of a change: (resource, id).
+/// `/api/v2/system/{resource}[/{id}]` (or `/api/v2/user/oauth_grant/{id}`) of a change:
+/// (resource, id).
 fn change_target(method: &str, path: &str) -> Option<(String, Option<i64>)> {
     if matches!(method, "GET" | "HEAD" | "OPTIONS") {
         return None;
     }
-    let rest = path.strip_prefix("/api/v2/system/")?;
+    // A person's own grants are theirs to revoke: that too changes who may act for them.
+    let rest = path.strip_prefix("/api/v2/system/").or_else(|| {
+        path.strip_prefix("/api/v2/user/")
+            .filter(|r| r.starts_with("oauth_grant/"))
+    })?;
     let mut parts = rest.trim_end_matches('/').split('/');
     let resource = parts.next()?.to_owned();
     let id = match parts.next() {
@@ -502,6 +507,11 @@ pub async fn request_context(
             .and_then(|v| v.to_str().ok())
             .map(Into::into);
         let told = res.response().extensions().get::<Changed>().cloned();
+        // A change the path does not name (a grant made at `/oauth/token`), told by its handler.
+        let change = change.or_else(|| {
+            let (resource, id) = told.as_ref()?.record?;
+            Some((resource.to_owned(), Some(id)))
+        });
         let created = res.response().extensions().get::<CreatedIds>().is_some();
         // A change that names no record (a dry run, a check such as `POST /system/filter`)
         // changed nothing.
@@ -535,12 +545,22 @@ pub async fn request_context(
                 (after, crate::alerts::WATCHED.contains(&resource.as_str()))
             };
             if alert {
-                state.alerts.send(json!({
-                    "event": "permission_change", "time": chrono::Utc::now().to_rfc3339(),
-                    "request_id": p.record.request_id, "method": method, "resource": resource,
-                    "ids": ids, "actor": p.note.read().who.map(|w| json!({"user_id": w.user_id, "email": w.email})),
-                    "before": before, "after": after,
-                }));
+                let before = before.clone().unwrap_or_default();
+                state
+                    .alerts
+                    .permission_change(&crate::alerts::PermissionChange {
+                        request_id: Some(p.record.request_id.as_str()),
+                        method: Some(&method),
+                        resource: &resource,
+                        ids: &ids,
+                        actor: p
+                            .note
+                            .read()
+                            .who
+                            .map(|w| json!({"user_id": w.user_id, "email": w.email})),
+                        before: &before,
+                        after: &after,
+                    });
             }
             p.record.changes = Some(json!({"before": before, "after": after}).to_string());
         }

@@ -178,15 +178,36 @@ impl Runtime {
     }
 }
 
-/// Revokes a grant with the reason, in a transaction of its own, and tells every node. A grant
+/// Revokes a grant with the reason, in a transaction of its own, tells every node, and sends
+/// the permission-change alert (Rampart is the actor; the reason is in the grant). A grant
 /// already revoked changes nothing (a replayed code or token flushes no cache).
 pub(crate) async fn end_grant(state: &AppState, id: i64, reason: &str) -> Result<(), SystemError> {
+    let before = if state.alerts.enabled() {
+        store::grant(&state.store, id).await?
+    } else {
+        None
+    };
     let mut tx = state.store.begin().await?;
     let revoked =
         store::revoke_grant(&mut tx, id, None, reason, chrono::Utc::now().timestamp()).await?;
     tx.commit().await?;
-    if revoked {
-        state.changed().await;
+    if !revoked {
+        return Ok(());
+    }
+    state.changed().await;
+    if let Some(before) = before {
+        let after = store::grant(&state.store, id).await?;
+        state
+            .alerts
+            .permission_change(&crate::alerts::PermissionChange {
+                request_id: None,
+                method: None,
+                resource: "oauth_grant",
+                ids: &[id],
+                actor: None,
+                before: &before.to_json(),
+                after: &after.map_or(serde_json::Value::Null, |g| g.to_json()),
+            });
     }
     Ok(())
 }

@@ -432,6 +432,30 @@ pub struct GrantRecord {
 }
 
 impl GrantRecord {
+    /// The grant as the API shows it (and as alerts and the audit trail's `changes` carry it).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "user_id": self.user_id, "client_id": self.client_id,
+            "client_name": self.client_name, "app_id": self.app_id, "role_id": self.role_id,
+            "scopes": self.scopes.split(' ').collect::<Vec<_>>(), "resource": self.resource,
+            "created_date": rfc3339(Some(self.created_at)),
+            "last_used_date": rfc3339(self.last_used_at),
+            "revoked_date": rfc3339(self.revoked_at), "revoked_reason": self.revoked_reason,
+        })
+    }
+}
+
+/// A time in seconds as the API writes it (RFC 3339, UTC, whole seconds); null when absent.
+#[must_use]
+pub fn rfc3339(t: Option<i64>) -> serde_json::Value {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map_or(serde_json::Value::Null, |t| {
+            serde_json::json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        })
+}
+
+impl GrantRecord {
     /// Whether the grant allows `scope`.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::fixture::Shop;
 
-const SECRET: &str = "alert-secret-51d0";
+pub(crate) const SECRET: &str = "alert-secret-51d0";
 
 /// A running receiver and what it received.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     got: Arc<Mutex<Vec<Value>>>,
 }
@@ -26,7 +26,7 @@ impl Drop for Receiver {
     }
 }
 
-fn start_receiver(port: u16) -> Receiver {
+pub(crate) fn start_receiver(port: u16) -> Receiver {
     let mut child = Command::new(rampart_tests::mcp::python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/webhook/receiver.py"))
         .arg(port.to_string())
@@ -55,9 +55,14 @@ fn start_receiver(port: u16) -> Receiver {
 }
 
 async fn received(r: &Receiver, n: usize) -> Vec<Value> {
+    received_until(r, |got| got.len() >= n).await
+}
+
+/// What the receiver got once `enough` holds of it (or after 15 s).
+pub(crate) async fn received_until(r: &Receiver, enough: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     for _ in 0..300 {
         let got = r.got.lock().unwrap().clone();
-        if got.len() >= n {
+        if enough(&got) {
             return got;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -32,7 +32,7 @@ async fn events(admin: &Client, filter: &str, at_least: usize) -> Vec<Value> {
 }
 
 /// The one event of request `id`.
-async fn event_of(admin: &Client, id: &str) -> Value {
+pub(crate) async fn event_of(admin: &Client, id: &str) -> Value {
     let found = events(admin, &format!("request_id = '{id}'"), 1).await;
     assert_eq!(found.len(), 1, "one event for {id}: {found:?}");
     found[0].clone()

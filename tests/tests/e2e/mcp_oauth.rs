@@ -908,6 +908,111 @@ async fn a_change_of_the_users_role_ends_the_grant() {
     );
 }
 
+/// Grants change who may act for a person, wherever they change: one made at the token
+/// endpoint, one its person revokes, and one Rampart ends itself (a refresh token used twice)
+/// each reach the webhook signed, with before and after; the grant made is also the `changes`
+/// of its token request's audit event.
+#[tokio::test]
+async fn grants_made_and_ended_outside_the_admin_api_send_alerts() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let receiver = crate::alerts::start_receiver(port);
+    let url = format!("http://127.0.0.1:{port}/hooks/rampart");
+    let s = Setup::with(&[
+        ("RAMPART_ALERTS__WEBHOOK_URL", &url),
+        ("RAMPART_ALERTS__SECRET", crate::alerts::SECRET),
+    ])
+    .await;
+    let grant_alerts = |n: usize| {
+        let receiver = &receiver;
+        async move {
+            let got = crate::alerts::received_until(receiver, |got| {
+                got.iter()
+                    .filter(|d| d["body"]["resource"] == "oauth_grant")
+                    .count()
+                    >= n
+            })
+            .await;
+            assert!(got.iter().all(|d| d["valid"] == true), "{got:?}");
+            got.into_iter()
+                .map(|d| d["body"].clone())
+                .filter(|b| b["resource"] == "oauth_grant")
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // Alice consents and the client exchanges its code: a new grant, made by Alice.
+    let first = tokens(&s, &[("decision", "allow")]).await;
+    let got = grant_alerts(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let made = &got[0];
+    let gid = made["after"]["id"].as_i64().unwrap();
+    assert_eq!(made["ids"], json!([gid]));
+    assert_eq!(made["before"], Value::Null);
+    assert_eq!(made["after"]["user_id"], s.user_id);
+    assert_eq!(made["after"]["client_id"], s.client_id);
+    assert_eq!(made["after"]["revoked_date"], Value::Null);
+    assert_eq!(made["actor"]["user_id"], s.user_id);
+    assert!(
+        !made
+            .to_string()
+            .contains(first["access_token"].as_str().unwrap())
+            && !made
+                .to_string()
+                .contains(first["refresh_token"].as_str().unwrap()),
+        "no token in an alert: {made}"
+    );
+    let e = crate::audit::event_of(&s.shop.admin, made["request_id"].as_str().unwrap()).await;
+    assert_eq!(e["kind"], "oauth_token");
+    assert_eq!(e["changes"]["before"], Value::Null);
+    assert_eq!(e["changes"]["after"]["id"], gid);
+
+    // Alice revokes it herself.
+    let (_, alice) = Client::new(&s.shop.app)
+        .with_key(&s.key)
+        .sign_in("alice@example.com", PASSWORD)
+        .await;
+    let alice = alice.unwrap();
+    let r = alice
+        .delete(&format!("/api/v2/user/oauth_grant/{gid}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let got = grant_alerts(2).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let revoked = &got[1];
+    assert_eq!(revoked["method"], "DELETE");
+    assert_eq!(revoked["ids"], json!([gid]));
+    assert_eq!(revoked["actor"]["user_id"], s.user_id);
+    assert_eq!(revoked["before"]["revoked_date"], Value::Null);
+    assert_eq!(revoked["after"]["revoked_reason"], "revoked by the user");
+    // Someone else's grant, or one already ended, is not found and changes nothing.
+    let again = alice
+        .delete(&format!("/api/v2/user/oauth_grant/{gid}"))
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    // A refresh token used twice: Rampart ends the grant, and says why.
+    let t = tokens(&s, &[("decision", "allow")]).await;
+    let rt = t["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(refresh(&s, &rt).await.0, StatusCode::OK);
+    assert_eq!(refresh(&s, &rt).await.0, StatusCode::BAD_REQUEST);
+    let got = grant_alerts(4).await;
+    assert_eq!(got.len(), 4, "made, revoked, made, ended: {got:?}");
+    let (made, ended) = (&got[2], &got[3]);
+    let second = made["after"]["id"].as_i64().unwrap();
+    assert_ne!(second, gid);
+    assert_eq!(ended["ids"], json!([second]));
+    assert_eq!(ended["actor"], Value::Null);
+    assert_eq!(ended["before"]["revoked_date"], Value::Null);
+    assert_eq!(
+        ended["after"]["revoked_reason"],
+        "a refresh token was used twice"
+    );
+}
+
 #[tokio::test]
 async fn a_token_for_another_audience_is_refused() {
     // Two nodes of one installation (one store, one key ring) published at two URLs are two

@@ -199,14 +199,17 @@ pub(crate) fn list_response(
 #[derive(Debug, Clone)]
 pub struct CreatedIds(pub Vec<i64>);
 
-/// A system-API change that touched several kinds of record at once (an import), told by its
-/// handler: what they were and became, for the audit trail's `changes` and the
+/// A change its handler tells (an import, which touches several kinds of record at once, or
+/// a grant made at `/oauth/token`, whose path names no record): what they were and became, for the audit trail's `changes` and the
 /// permission-change alert (sent when `alert`).
 #[derive(Debug, Clone)]
 pub struct Changed {
     pub before: Value,
     pub after: Value,
     pub alert: bool,
+    /// The record changed, when the request's path names none (a grant made at
+    /// `/oauth/token`).
+    pub record: Option<(&'static str, i64)>,
 }
 
 pub(crate) fn created(ids: Vec<Value>) -> HttpResponse {

@@ -272,6 +272,7 @@ pub async fn import(
         before,
         after,
         alert: !(touched_services.is_empty() && touched_roles.is_empty()),
+        record: None,
     });
     Ok(res)
 }

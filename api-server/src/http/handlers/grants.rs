@@ -13,15 +13,8 @@ use crate::http::guard::{Caller, SysAdmin};
 use crate::oauth::authorize::{SELF_REGISTERED, check_redirect_uri};
 use crate::oauth::flow::random_token;
 use crate::state::AppState;
-use crate::system::oauth::{self as store, ClientFields, ClientRecord, GrantRecord};
+use crate::system::oauth::{self as store, ClientFields, ClientRecord, rfc3339 as time};
 use crate::system::{Store, SystemError, Tx};
-
-fn time(t: Option<i64>) -> Value {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map_or(Value::Null, |t| {
-            json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        })
-}
 
 /// A redirect URI a client may register (see `authorize::check_redirect_uri`).
 fn redirect_uri(s: &str) -> Result<String, ApiError> {
@@ -149,16 +142,6 @@ impl Resource for OAuthClient {
     }
 }
 
-pub(crate) fn grant_json(g: &GrantRecord) -> Value {
-    json!({
-        "id": g.id, "user_id": g.user_id, "client_id": g.client_id,
-        "client_name": g.client_name, "app_id": g.app_id, "role_id": g.role_id,
-        "scopes": g.scopes.split(' ').collect::<Vec<_>>(), "resource": g.resource,
-        "created_date": time(Some(g.created_at)), "last_used_date": time(g.last_used_at),
-        "revoked_date": time(g.revoked_at), "revoked_reason": g.revoked_reason,
-    })
-}
-
 async fn list_for(
     state: &AppState,
     req: &HttpRequest,
@@ -166,7 +149,7 @@ async fn list_for(
 ) -> Result<HttpResponse, ApiError> {
     let q = query(req);
     let grants = store::list_grants(&state.store, user_id, flag(&q, "include_revoked")).await?;
-    list_response(grants.iter().map(grant_json).collect(), &q)
+    list_response(grants.iter().map(store::GrantRecord::to_json).collect(), &q)
 }
 
 /// Revokes a grant (of `user_id` only, when given); the audit event is an `oauth_revoke`, like

@@ -749,10 +749,23 @@ pub async fn token(
                 note_user(&req, &user, Some(t.grant.app_id), Some(t.grant.role_id));
             }
             note_kind(&req, "oauth_token");
-            Ok(HttpResponse::Ok()
+            let mut res = HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .insert_header(("Pragma", "no-cache"))
-                .json(&t))
+                .json(&t);
+            if form
+                .get("grant_type")
+                .is_some_and(|g| g == "authorization_code")
+            {
+                // A new grant: the client may now act for the user.
+                res.extensions_mut().insert(super::body::Changed {
+                    before: serde_json::Value::Null,
+                    after: t.grant.to_json(),
+                    alert: true,
+                    record: Some(("oauth_grant", t.grant.id)),
+                });
+            }
+            Ok(res)
         }
         Err(e) => Ok(token_error(&req, &e)),
     }

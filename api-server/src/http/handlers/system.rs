@@ -206,7 +206,7 @@ pub(crate) async fn snapshot(store: &Store, resource: &str, id: i64) -> Option<V
                 .await
                 .ok()
                 .flatten()
-                .map(|g| super::grants::grant_json(&g));
+                .map(|g| g.to_json());
         }
         "user" | "admin" => {
             let user = if resource == "user" {
