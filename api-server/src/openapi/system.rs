@@ -230,6 +230,11 @@ pub fn build() -> Parts {
     ))
     .parameter(query("offset", "Events to skip.", prim(Type::Integer)))
     .parameter(query(
+        "cursor",
+        "Keyset paging: the `meta.next_cursor` of the previous page (same `filter` and `order`).",
+        prim(Type::String),
+    ))
+    .parameter(query(
         "order",
         "`id desc` (default) or `id asc`.",
         prim(Type::String),
@@ -244,7 +249,28 @@ pub fn build() -> Parts {
         "`json` (default), or `ndjson` / `csv` for every matching event, oldest first.",
         prim(Type::String),
     ))
-    .response("200", json_response("A page of events.", envelope(event)));
+    .response(
+        "200",
+        json_response(
+            "A page of events.",
+            envelope(event).property(
+                "meta",
+                object([
+                    (
+                        "count",
+                        described(Type::Integer, "With `include_count`: every match."),
+                    ),
+                    (
+                        "next_cursor",
+                        described(
+                            Type::String,
+                            "When the page is full: the `cursor` of the next page.",
+                        ),
+                    ),
+                ]),
+            ),
+        ),
+    );
 
     let config_doc = || -> RefOr<Schema> {
         object::<RefOr<Schema>>([

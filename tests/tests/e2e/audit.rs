@@ -388,6 +388,99 @@ async fn ten_thousand_requests_leave_ten_thousand_events_and_export_whole() {
     );
 }
 
+/// Paging by `meta.next_cursor` walks the trail without repeating or skipping an event while
+/// new ones arrive between pages (offset paging would repeat as many as arrived), newest
+/// first or oldest first; a cursor that is not one is refused clearly.
+#[tokio::test]
+async fn pages_follow_the_cursor_without_repeats_while_events_arrive() {
+    let shop = Shop::new().await;
+    let client = shop.client_with("pager", &[("_table/products/*", 1)]).await;
+    let read = |n: usize| {
+        let c = client.clone();
+        async move {
+            for _ in 0..n {
+                assert_eq!(
+                    c.get("/api/v2/db/_table/products?limit=1").await.status,
+                    StatusCode::OK
+                );
+            }
+        }
+    };
+    let filter = "resource = '_table/products'";
+    read(25).await;
+    let all = events(&shop.admin, filter, 25).await;
+    assert_eq!(all.len(), 25);
+    let page = |order: &'static str, cursor: Option<String>| {
+        let admin = &shop.admin;
+        async move {
+            let mut q = vec![
+                ("filter", filter.to_owned()),
+                ("limit", "10".to_owned()),
+                ("order", order.to_owned()),
+            ];
+            if let Some(c) = cursor {
+                q.push(("cursor", c));
+            }
+            let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = admin.get_with("/api/v2/system/audit", &q).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let ids: Vec<i64> = r.body["resource"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_i64().unwrap())
+                .collect();
+            (
+                ids,
+                r.body["meta"]["next_cursor"].as_str().map(str::to_owned),
+            )
+        }
+    };
+
+    let (first, cursor) = page("id desc", None).await;
+    assert_eq!(first.len(), 10);
+    // Five more events arrive, newer than every one listed.
+    read(5).await;
+    events(&shop.admin, filter, 30).await;
+    let (second, cursor) = page("id desc", cursor).await;
+    let (third, cursor) = page("id desc", cursor).await;
+    assert_eq!(cursor, None, "a page that is not full is the last");
+    let walked: Vec<i64> = [first, second, third].concat();
+    let mut expected: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    expected.reverse();
+    assert_eq!(
+        walked, expected,
+        "each of the first 25 events once, newest first"
+    );
+
+    // Oldest first, the walk reaches the events that arrived meanwhile.
+    let mut walked = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (ids, next) = page("id asc", cursor).await;
+        walked.extend(ids);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(walked.len(), 30);
+    assert!(walked.windows(2).all(|w| w[0] < w[1]), "{walked:?}");
+    assert_eq!(
+        walked[..25],
+        expected.iter().rev().copied().collect::<Vec<_>>()[..]
+    );
+
+    for bad in ["not a cursor", "WyJhIl0", "WyIxIiwiMiJd"] {
+        let r = shop
+            .admin
+            .get_with("/api/v2/system/audit", &[("cursor", bad)])
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text);
+        assert!(r.message().contains("Invalid cursor"), "{}", r.text);
+    }
+}
+
 #[tokio::test]
 async fn the_audit_api_refuses_unknown_fields_and_bad_values_clearly() {
     let shop = Shop::new().await;

@@ -13,6 +13,7 @@ use super::body::{flag, param, query};
 use crate::audit::{event_json, filter};
 use crate::http::error::ApiError;
 use crate::http::guard::{Caller, SysAdmin, system_access};
+use crate::query::plan::encode_cursor;
 use crate::rbac::Verb;
 use crate::state::AppState;
 use crate::system::audit::{self, AuditEvents, AuditRecord};
@@ -79,12 +80,61 @@ pub async fn list(
             )));
         }
     };
-    let rows = audit::page(&state.store, cond.clone(), oldest_first, limit, offset).await?;
-    let mut body = json!({"resource": rows.iter().map(event_json).collect::<Vec<_>>()});
+    // Keyset paging: the events after the last one of the previous page, in this order.
+    // Unlike `offset`, it neither slows down deep into the trail nor skips or repeats events
+    // when new ones arrive between pages.
+    let page_cond = match param(&q, "cursor") {
+        None => cond.clone(),
+        Some(c) => {
+            let last = decode_cursor(c)?;
+            let id = Expr::col(AuditEvents::Id);
+            cond.clone().add(if oldest_first {
+                id.gt(last)
+            } else {
+                id.lt(last)
+            })
+        }
+    };
+    let rows = audit::page(&state.store, page_cond, oldest_first, limit, offset).await?;
+    let mut meta = serde_json::Map::new();
     if flag(&q, "include_count") {
-        body["meta"] = json!({"count": audit::count(&state.store, cond).await?});
+        meta.insert(
+            "count".into(),
+            json!(audit::count(&state.store, cond).await?),
+        );
+    }
+    if let Some(last) = rows.last().filter(|_| rows.len() as u64 == limit) {
+        meta.insert(
+            "next_cursor".into(),
+            json!(encode_cursor(&[Some(last.id.to_string())])),
+        );
+    }
+    let mut body = json!({"resource": rows.iter().map(event_json).collect::<Vec<_>>()});
+    if !meta.is_empty() {
+        body["meta"] = Value::Object(meta);
     }
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The id a cursor continues after: the form of the data API's cursors (base64url of a JSON
+/// array of key values as text), so that clients page both alike.
+fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    use base64::Engine;
+    let bad = || {
+        ApiError::bad_request(
+            "Invalid cursor: pass the meta.next_cursor of the previous page as it is, or start again without it.",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad())?;
+    match serde_json::from_slice::<Vec<Option<String>>>(&bytes)
+        .map_err(|_| bad())?
+        .as_slice()
+    {
+        [Some(id)] => id.parse().map_err(|_| bad()),
+        _ => Err(bad()),
+    }
 }
 
 #[derive(Clone, Copy)]
