@@ -48,9 +48,22 @@ pub struct ServiceHandle {
     pub cache: Option<crate::cache::Policy>,
     options: IntrospectOptions,
     schema: RwLock<Arc<SchemaModel>>,
+    /// The stored config it was made from (its secrets encrypted): a handle whose service
+    /// changed since, on this node or another, is made again.
+    config: String,
 }
 
 impl ServiceHandle {
+    /// Whether the handle is what `record` makes: same config (every save encrypts it anew,
+    /// so any save shows), name, label, description and type.
+    fn made_from(&self, record: &ServiceRecord) -> bool {
+        self.config == record.config
+            && self.name == record.name
+            && self.label == record.label
+            && self.description == record.description
+            && self.kind == record.kind
+    }
+
     /// The current schema model.
     #[must_use]
     pub fn schema(&self) -> Arc<SchemaModel> {
@@ -259,12 +272,25 @@ impl Registry {
             .read()
             .ok()
             .and_then(|live| live.get(&record.id).cloned())
+            .filter(|h| h.made_from(record))
         {
             return Ok(h);
         }
         let mut handles = self.handles.lock().await;
-        if let Some(h) = handles.get(&record.id) {
-            return Ok(Arc::clone(h));
+        match handles.get(&record.id) {
+            Some(h) if h.made_from(record) => return Ok(Arc::clone(h)),
+            Some(_) => {
+                // The service changed on another node (whose announcement emptied the
+                // caches this record came from): its login, TLS, timeouts and policies
+                // are read again, on new connections.
+                if let Ok(mut live) = self.live.write() {
+                    live.remove(&record.id);
+                }
+                if let Some(old) = handles.remove(&record.id) {
+                    old.pool.close();
+                }
+            }
+            None => {}
         }
         if !record.is_database() {
             return Err(ServiceError::NotDatabase(record.kind.clone()));
@@ -324,6 +350,7 @@ impl Registry {
             max_records,
             options,
             schema: RwLock::new(Arc::new(model)),
+            config: record.config.clone(),
         });
         handles.insert(record.id, Arc::clone(&handle));
         if let Ok(mut live) = self.live.write() {

@@ -122,3 +122,47 @@ async fn a_session_ended_on_one_instance_ends_on_every_instance() {
         "the disable holds on B"
     );
 }
+
+/// A service changed through one instance is served as changed by the others: its handle,
+/// with its connections, login, TLS and limits, is made again from what was stored. Here
+/// the change is its `max_records`.
+#[tokio::test]
+async fn a_service_changed_on_one_instance_changes_on_every_instance() {
+    let store = TestDb::empty().await;
+    let data = TestDb::shop().await;
+    let (a, b) = two_instances(&store);
+    let admin_a = Client::admin(&a).await;
+    let service = admin_a.create_service("db", data.service_config()).await;
+    let role = admin_a
+        .create_role("orders", &[(service, "_table/orders/*", 1)])
+        .await;
+    let (_, key) = admin_a.create_app("orders-app", Some(role)).await;
+    let on_b = Client::new(&b).with_key(&key);
+    let listed = || async {
+        let r = on_b
+            .get_with("/api/v2/db/_table/orders", &[("fields", "id")])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body["resource"].as_array().unwrap().len()
+    };
+    assert!(listed().await > 2, "B serves the whole table first");
+
+    let mut config = data.service_config();
+    config["max_records"] = serde_json::json!(2);
+    let r = admin_a
+        .patch(
+            &format!("/api/v2/system/service/{service}"),
+            serde_json::json!({ "config": config }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let mut seen = 0;
+    for _ in 0..50 {
+        seen = listed().await;
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 2, "B applies the service's new max_records");
+}
