@@ -190,3 +190,45 @@ async fn requests_refused_because_the_audit_queue_is_full_are_counted() {
         .sum();
     assert_eq!(counted, f64::from(refused), "{text}");
 }
+
+/// `/ready` is ready when the system store and every active database service answer (one
+/// not connected yet is connected), and names the one that does not (a 503 takes the node out of a load balancer's rotation);
+/// a service switched off is not waited for.
+#[tokio::test]
+async fn ready_checks_the_store_and_each_active_service() {
+    let shop = Shop::new().await;
+    let anyone = rampart_tests::Client::new(&shop.app);
+    let r = anyone.get("/ready").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["checks"]["system_store"], "ready");
+    assert_eq!(r.body["checks"]["services"]["db"], "ready", "{}", r.text);
+
+    // A second service is connected by the check; then its database goes away.
+    let elsewhere = rampart_tests::TestDb::empty().await;
+    let gone = shop
+        .admin
+        .create_service("gone", elsewhere.service_config())
+        .await;
+    let r = anyone.get("/ready").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["checks"]["services"]["gone"], "ready", "{}", r.text);
+    drop(elsewhere);
+    let r = anyone.get("/ready").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(r.body["status"], "unavailable");
+    assert_eq!(r.body["checks"]["services"]["gone"], "unavailable");
+    assert_eq!(r.body["checks"]["services"]["db"], "ready");
+    assert!(!r.text.contains("password"), "{}", r.text);
+
+    let r = shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/service/{gone}"),
+            serde_json::json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = anyone.get("/ready").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["checks"]["services"].get("gone"), None);
+}

@@ -48,15 +48,74 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `GET /ready`: the system store answers.
+/// How long `/ready` waits for each check.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /ready`: the system store and every active database service answer, each within two
+/// seconds (a service not connected yet is connected, as its first request would be). A 503
+/// names what did not; `/health` is the liveness probe.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok()
-            .json(json!({"status": "ready", "system_store": state.store.backend()})),
-        Err(e) => {
+    let store = tokio::time::timeout(READY_WITHIN, state.store.ping()).await;
+    let mut store_ok = match store {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "system store not ready");
-            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
+            false
         }
+        Err(_) => {
+            tracing::warn!("system store not ready: no answer within 2 s");
+            false
+        }
+    };
+    let services = if store_ok {
+        state.services_list().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "system store not ready: cannot list the services");
+            store_ok = false;
+            std::sync::Arc::default()
+        })
+    } else {
+        std::sync::Arc::default()
+    };
+    let checks = services
+        .iter()
+        .filter(|s| s.is_active && s.is_database())
+        .map(|s| {
+            let state = &state;
+            async move {
+                let answered = tokio::time::timeout(READY_WITHIN, async {
+                    let handle = state
+                        .services
+                        .get(s, &state.master_key, &state.config.limits)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let mut conn = handle.pool.acquire().await.map_err(|e| e.to_string())?;
+                    let pinged = sqlx::Connection::ping(conn.conn()).await;
+                    conn.release(pinged.is_ok()).await;
+                    pinged.map_err(|_| "no answer to a ping".to_owned())
+                })
+                .await
+                .unwrap_or_else(|_| Err("no answer within 2 s".into()));
+                if let Err(e) = &answered {
+                    tracing::warn!(service = %s.name, error = %e, "service not ready");
+                }
+                (s.name.clone(), answered.is_ok())
+            }
+        });
+    let services = futures_util::future::join_all(checks).await;
+    let all_ready = store_ok && services.iter().all(|(_, ok)| *ok);
+    let word = |ok: bool| if ok { "ready" } else { "unavailable" };
+    let body = json!({
+        "status": word(all_ready),
+        "system_store": state.store.backend(),
+        "checks": {
+            "system_store": word(store_ok),
+            "services": services.iter().map(|(name, ok)| (name.clone(), json!(word(*ok)))).collect::<serde_json::Map<_, _>>(),
+        },
+    });
+    if all_ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 
