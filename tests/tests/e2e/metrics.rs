@@ -192,13 +192,18 @@ async fn requests_refused_because_the_audit_queue_is_full_are_counted() {
 }
 
 /// `/ready` is ready when the system store and every active database service answer (one
-/// not connected yet is connected), and names the one that does not (a 503 takes the node out of a load balancer's rotation);
-/// a service switched off is not waited for.
+/// not connected yet is connected), and says which does not: by name to the scraper holding
+/// `metrics.token`, by count to anyone else (a 503 takes the node out of a load balancer's
+/// rotation); a service switched off is not waited for.
 #[tokio::test]
 async fn ready_checks_the_store_and_each_active_service() {
-    let shop = Shop::new().await;
+    let shop = Shop::with(&Options {
+        env: vec![("RAMPART_METRICS__TOKEN".into(), "scrape-token-7c1e".into())],
+    })
+    .await;
     let anyone = rampart_tests::Client::new(&shop.app);
-    let r = anyone.get("/ready").await;
+    let scraper = rampart_tests::Client::new(&shop.app).with_bearer("scrape-token-7c1e");
+    let r = scraper.get("/ready").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["checks"]["system_store"], "ready");
     assert_eq!(r.body["checks"]["services"]["db"], "ready", "{}", r.text);
@@ -209,16 +214,24 @@ async fn ready_checks_the_store_and_each_active_service() {
         .admin
         .create_service("gone", elsewhere.service_config())
         .await;
-    let r = anyone.get("/ready").await;
+    let r = scraper.get("/ready").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["checks"]["services"]["gone"], "ready", "{}", r.text);
     drop(elsewhere);
-    let r = anyone.get("/ready").await;
+    let r = scraper.get("/ready").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
     assert_eq!(r.body["status"], "unavailable");
     assert_eq!(r.body["checks"]["services"]["gone"], "unavailable");
     assert_eq!(r.body["checks"]["services"]["db"], "ready");
     assert!(!r.text.contains("password"), "{}", r.text);
+    // Anyone else learns that one service is down, not which.
+    let r = anyone.get("/ready").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(
+        r.body["checks"]["services"],
+        serde_json::json!({"ready": 1, "unavailable": 1})
+    );
+    assert!(!r.text.contains("gone"), "{}", r.text);
 
     let r = shop
         .admin
@@ -228,7 +241,7 @@ async fn ready_checks_the_store_and_each_active_service() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = anyone.get("/ready").await;
+    let r = scraper.get("/ready").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["checks"]["services"].get("gone"), None);
 }

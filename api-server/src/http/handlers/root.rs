@@ -48,13 +48,30 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// Whether the caller may read what operators read (`/metrics`, the names in `/ready`):
+/// a scraper sending `metrics.token`, or without one, a client on this machine.
+fn may_scrape(state: &AppState, req: &HttpRequest) -> bool {
+    match &state.config.metrics.token {
+        Some(token) => crate::http::guard::credentials(req)
+            .session_token
+            .is_some_and(|t| {
+                crate::auth::accounts::constant_time_eq(
+                    t.as_bytes(),
+                    token.expose_secret().as_bytes(),
+                )
+            }),
+        None => req.peer_addr().is_some_and(|a| a.ip().is_loopback()),
+    }
+}
+
 /// How long `/ready` waits for each check.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `GET /ready`: the system store and every active database service answer, each within two
 /// seconds (a service not connected yet is connected, as its first request would be). A 503
-/// names what did not; `/health` is the liveness probe.
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+/// says what did not: by name to those who may read `/metrics`, by count to anyone else (the
+/// log names it too). `/health` is the liveness probe.
+pub async fn ready(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let store = tokio::time::timeout(READY_WITHIN, state.store.ping()).await;
     let mut store_ok = match store {
         Ok(Ok(())) => true,
@@ -104,13 +121,20 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let services = futures_util::future::join_all(checks).await;
     let all_ready = store_ok && services.iter().all(|(_, ok)| *ok);
     let word = |ok: bool| if ok { "ready" } else { "unavailable" };
+    let by_service = if may_scrape(&state, &req) {
+        services
+            .iter()
+            .map(|(name, ok)| (name.clone(), json!(word(*ok))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    } else {
+        let ready = services.iter().filter(|(_, ok)| *ok).count();
+        json!({"ready": ready, "unavailable": services.len() - ready})
+    };
     let body = json!({
         "status": word(all_ready),
         "system_store": state.store.backend(),
-        "checks": {
-            "system_store": word(store_ok),
-            "services": services.iter().map(|(name, ok)| (name.clone(), json!(word(*ok)))).collect::<serde_json::Map<_, _>>(),
-        },
+        "checks": {"system_store": word(store_ok), "services": by_service},
     });
     if all_ready {
         HttpResponse::Ok().json(body)
@@ -122,18 +146,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 /// `GET /metrics`: Prometheus text. With `metrics.token` set, only a scraper sending it as a
 /// bearer token is answered; without one, only clients on this machine are.
 pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let allowed = match &state.config.metrics.token {
-        Some(token) => crate::http::guard::credentials(&req)
-            .session_token
-            .is_some_and(|t| {
-                crate::auth::accounts::constant_time_eq(
-                    t.as_bytes(),
-                    token.expose_secret().as_bytes(),
-                )
-            }),
-        None => req.peer_addr().is_some_and(|a| a.ip().is_loopback()),
-    };
-    if !allowed {
+    if !may_scrape(&state, &req) {
         return HttpResponse::Forbidden().json(json!({"error": {"code": 403, "context": null,
             "message": "Metrics are served to this machine, or to a scraper sending metrics.token as a bearer token.",
             "status_code": 403}}));
