@@ -119,7 +119,7 @@ impl Default for OAuth {
 pub struct Alerts {
     /// The webhook each alert is POSTed to (none: no alerts).
     pub webhook_url: Option<String>,
-    /// The HMAC-SHA256 key of `X-Rampart-Signature`.
+    /// The HMAC-SHA256 key of `X-Rampart-Signature` (required with `webhook_url`).
     pub secret: Option<SecretString>,
     /// The first wait before a retry, in milliseconds; it doubles each time (up to 5 minutes).
     pub retry_initial_ms: u64,
@@ -485,6 +485,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret;
         let invalid = |key: &str, message: &str| ConfigError::Invalid {
             origin: key.into(),
             message: message.into(),
@@ -549,6 +550,18 @@ impl Config {
         if self.auth.reset_code_ttl_minutes == 0 {
             return Err(invalid("auth.reset_code_ttl_minutes", "must be at least 1"));
         }
+        if self.alerts.webhook_url.is_some()
+            && self
+                .alerts
+                .secret
+                .as_ref()
+                .is_none_or(|s| s.expose_secret().trim().is_empty())
+        {
+            return Err(invalid(
+                "alerts.secret",
+                "is required with alerts.webhook_url: receivers check each alert's X-Rampart-Signature with it, so that no one else can send them alerts",
+            ));
+        }
         Ok(())
     }
 }
@@ -595,6 +608,27 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn a_webhook_without_a_secret_to_sign_its_alerts_is_refused() {
+        let url = (
+            "RAMPART_ALERTS__WEBHOOK_URL",
+            "https://hooks.example.com/rampart",
+        );
+        for secret in [None, Some(""), Some("  ")] {
+            let mut pairs = vec![url];
+            pairs.extend(secret.map(|s| ("RAMPART_ALERTS__SECRET", s)));
+            let e = Config::from_sources("", &env(&pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("alerts.secret"), "{e}");
+        }
+        let signed = Config::from_sources(
+            "",
+            &env(&[url, ("RAMPART_ALERTS__SECRET", "a-long-enough-secret-91")]),
+        );
+        assert!(signed.is_ok());
     }
 
     #[test]
