@@ -286,7 +286,16 @@ fn login_findings(
         "verifyca" => "verify-ca",
         other => other,
     };
-    if !local && !matches!(mode, "verify-full" | "verify-ca") {
+    if !local && mode == "verify-ca" {
+        out.push(finding(
+            Severity::High,
+            "tls_host_not_verified",
+            subject,
+            format!(
+                "connects to {host} with sslmode=verify-ca: the certificate's host is not checked, and the driver also trusts the public CAs, so a publicly trusted certificate for any name would be taken for the database's: set sslmode=verify-full"
+            ),
+        ));
+    } else if !local && mode != "verify-full" {
         out.push(finding(
             Severity::High,
             "tls_not_verified",
@@ -458,6 +467,33 @@ mod tests {
         assert_eq!(out[0].check, "weak_secret");
         assert_eq!(out[0].subject, "alerts.secret");
         assert_eq!(out[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn only_verify_full_counts_as_a_verified_server_off_this_machine() {
+        let facts = crate::statement::LoginFacts {
+            login: "rampart_api".into(),
+            ssl: true,
+            ..Default::default()
+        };
+        let checks = |host: &str, mode: &str| {
+            let mut out = Vec::new();
+            login_findings(&mut out, "db", &facts, host, mode);
+            out.iter()
+                .map(|f| (f.check, f.severity))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(checks("db.example.com", "verifyfull"), []);
+        assert_eq!(
+            checks("db.example.com", "verifyca"),
+            [("tls_host_not_verified", Severity::High)]
+        );
+        assert_eq!(
+            checks("db.example.com", "require"),
+            [("tls_not_verified", Severity::High)]
+        );
+        assert_eq!(checks("127.0.0.1", "verifyca"), []);
+        assert_eq!(checks("localhost", "prefer"), []);
     }
 
     #[test]

@@ -177,6 +177,12 @@ pub fn connect_options(
             ));
         }
         opts = opts.ssl_root_cert_from_pem(pem.into_bytes());
+    } else if matches!(opts.get_ssl_mode(), PgSslMode::VerifyCa) {
+        // Without its own CA, verify-ca would take a certificate of any public CA for any
+        // host: a stranger's certificate for their own domain would do.
+        return Err(ServiceError::Config(
+            "sslmode=verify-ca needs `sslrootcert` (the PEM of the CA that signed the server's certificate); or use verify-full".into(),
+        ));
     }
     // The service may set its own statement timeout (milliseconds), within 1 s and 1 hour.
     let timeout = config

@@ -115,3 +115,38 @@ async fn verify_full_with_a_custom_ca_connects_encrypted_and_another_ca_is_refus
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.message().contains("sslrootcert"), "{}", r.text);
 }
+
+/// `verify-ca` trusts only the service's own CA: without `sslrootcert` the service is refused
+/// at save (any public CA's certificate, for any host, would otherwise pass); with it, every
+/// connection, pipelined ones too, is encrypted and served.
+#[tokio::test]
+async fn verify_ca_needs_the_services_own_ca() {
+    let shop = Shop::new().await;
+    let mut config = shop.db.service_config();
+    config["host"] = json!("127.0.0.1");
+    config["sslmode"] = json!("verify-ca");
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/service",
+            json!({"resource": [{"name": "loose", "type": "pgsql", "config": config}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.message().contains("sslrootcert"), "{}", r.text);
+
+    config["sslrootcert"] = json!(test_ca());
+    let service = shop.admin.create_service("pinned", config).await;
+    let role = shop
+        .admin
+        .create_role("reader", &[(service, "_table/products/*", 1)])
+        .await;
+    let (_, key) = shop.admin.create_app("reader", Some(role)).await;
+    for path in [
+        "/api/v2/pinned/_table/products?limit=1",
+        "/api/v2/pinned/_table/products/1",
+    ] {
+        let r = Client::new(&shop.app).with_key(&key).get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+    }
+}
