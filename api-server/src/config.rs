@@ -56,6 +56,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The OAuth 2.1 authorization server for `/mcp` (remote agents sign in as a user).
     pub oauth: OAuth,
+    /// Load balancers and reverse proxies (addresses, or networks such as `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client. Empty: the peer is the client, and the header is
+    /// ignored (a client cannot name its own address).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The authorization server built into `rampart serve` (MCP authorization).
@@ -368,6 +373,7 @@ impl Default for Config {
             alerts: Alerts::default(),
             public_url: None,
             oauth: OAuth::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -422,6 +428,7 @@ const KEYS: &[&str] = &[
     "alerts",
     "public_url",
     "oauth",
+    "trusted_proxies",
 ];
 
 /// Environment variable that names the config file.
@@ -550,6 +557,9 @@ impl Config {
         if self.auth.reset_code_ttl_minutes == 0 {
             return Err(invalid("auth.reset_code_ttl_minutes", "must be at least 1"));
         }
+        if let Err(e) = crate::http::address::Proxies::parse(&self.trusted_proxies) {
+            return Err(invalid("trusted_proxies", &e));
+        }
         if self.alerts.webhook_url.is_some()
             && self
                 .alerts
@@ -608,6 +618,23 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_and_a_bad_one_is_named() {
+        let c = Config::from_sources(
+            "",
+            &env(&[("RAMPART_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1")]),
+        )
+        .unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "192.168.0.1"]);
+        let e = Config::from_sources("", &env(&[("RAMPART_TRUSTED_PROXIES", "lb.internal")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("trusted_proxies") && e.contains("lb.internal"),
+            "{e}"
+        );
     }
 
     #[test]

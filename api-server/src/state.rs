@@ -36,6 +36,8 @@ pub struct AppState {
     pub providers: Providers,
     /// Failed sign-ins per account and client address.
     pub login_throttle: Throttle,
+    /// `trusted_proxies`: whose `X-Forwarded-For` names the client.
+    pub proxies: crate::http::address::Proxies,
     /// The SMTP server, when one is configured.
     pub mailer: Option<Mailer>,
     /// The audit trail's queue.
@@ -150,6 +152,9 @@ impl AppState {
             cors: crate::cors::Policy::default(),
             metrics: crate::metrics::Metrics::default(),
             alerts: crate::alerts::Alerts::start(&config.alerts),
+            // Checked when the configuration was read.
+            proxies: crate::http::address::Proxies::parse(&config.trusted_proxies)
+                .unwrap_or_default(),
             responses: crate::cache::ResponseCache::default(),
             seen_version: std::sync::atomic::AtomicI64::new(-1),
             mask_salt,

@@ -45,10 +45,25 @@ pub fn credentials(req: &HttpRequest) -> Credentials {
     }
 }
 
-/// The client's address as this server sees it (the peer; forwarded headers are not trusted).
+/// The client's address: the peer, or behind a trusted proxy, the client it forwarded for
+/// (`http::address`).
+#[must_use]
+pub fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let forwarded = req
+        .headers()
+        .get_all(actix_web::http::header::X_FORWARDED_FOR)
+        .filter_map(|v| v.to_str().ok());
+    Some(match req.app_data::<web::Data<AppState>>() {
+        Some(state) => state.proxies.client(peer, forwarded),
+        None => peer,
+    })
+}
+
+/// [`client_ip`] as text (empty when there is no peer).
 #[must_use]
 pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| ip_text(a.ip())).unwrap_or_default()
+    client_ip(req).map(ip_text).unwrap_or_default()
 }
 
 /// An address as `Display` writes it; IPv4 (nearly every request) without the formatting

@@ -1,6 +1,7 @@
 //! actix-web glue: the route table, typed extractors that authenticate, the handlers, and
 //! the one mapping of errors to DreamFactory's error object. No business logic lives here.
 
+pub mod address;
 pub mod console;
 pub mod cors;
 pub mod envelope;

@@ -423,3 +423,107 @@ async fn identity_and_mail_secrets_never_reach_responses_logs_or_the_store_file(
         );
     }
 }
+
+/// Behind a trusted proxy (a load balancer in front of several nodes) the client is the
+/// address it forwarded for: the audit trail names it, sign-in throttling counts each client
+/// apart (one attacker cannot hold back everyone behind the proxy), and a proxy on this
+/// machine does not open `/metrics` to the world. From anyone else, `X-Forwarded-For` is the
+/// client's own say and ignored.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_address_it_forwarded_for() {
+    let shop = Shop::with(&Options {
+        env: vec![
+            (
+                "RAMPART_TRUSTED_PROXIES".into(),
+                "127.0.0.1, 10.0.0.0/8".into(),
+            ),
+            (
+                "RAMPART_AUTH__LOGIN_FAILURES_PER_ADDRESS".into(),
+                "3".into(),
+            ),
+        ],
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let sign_in = |from: &'static str, id: String| {
+        http.post(format!("{}/api/v2/user/session", shop.app.base))
+            .header("X-Forwarded-For", from)
+            .header("X-Request-Id", id)
+            .json(&json!({"email": "nobody@example.com", "password": "not-the-password-1"}))
+            .send()
+    };
+    for i in 0..3 {
+        let r = sign_in("198.51.100.7", format!("fwd-{i}")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let held = sign_in("198.51.100.7", "fwd-held".into()).await.unwrap();
+    assert_eq!(held.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client of the same proxy (its own forged hop to the left is not believed).
+    let other = sign_in("198.51.100.7, 203.0.113.4", "fwd-other".into())
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+
+    let event = |id: &'static str| {
+        let admin = &shop.admin;
+        async move {
+            for _ in 0..100 {
+                let r = admin
+                    .get_with(
+                        "/api/v2/system/audit",
+                        &[("filter", &format!("request_id = '{id}'"))],
+                    )
+                    .await;
+                if let Some(e) = r.body["resource"].get(0) {
+                    return e.clone();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("no event for {id}");
+        }
+    };
+    assert_eq!(event("fwd-0").await["client"], "198.51.100.7");
+    assert_eq!(event("fwd-other").await["client"], "203.0.113.4");
+
+    // Through the proxy on this machine, an outside client gets no metrics.
+    let metrics = http
+        .get(format!("{}/metrics", shop.app.base))
+        .header("X-Forwarded-For", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::FORBIDDEN);
+    let local = http
+        .get(format!("{}/metrics", shop.app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), StatusCode::OK);
+
+    // Without trusted proxies the header changes nothing.
+    let plain = Shop::new().await;
+    let r = http
+        .get(format!("{}/api/v2", plain.app.base))
+        .header("X-Forwarded-For", "198.51.100.7")
+        .header("X-Request-Id", "fwd-ignored")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..100 {
+        let r = plain
+            .admin
+            .get_with(
+                "/api/v2/system/audit",
+                &[("filter", "request_id = 'fwd-ignored'")],
+            )
+            .await;
+        if let Some(e) = r.body["resource"].get(0) {
+            seen = e.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["client"], "127.0.0.1");
+}

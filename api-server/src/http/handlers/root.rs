@@ -49,7 +49,9 @@ pub async fn health() -> HttpResponse {
 }
 
 /// Whether the caller may read what operators read (`/metrics`, the names in `/ready`):
-/// a scraper sending `metrics.token`, or without one, a client on this machine.
+/// a scraper sending `metrics.token`, or without one, a client on this machine (behind a
+/// trusted proxy, the client it forwarded for: a proxy on this machine does not open it to
+/// everyone).
 fn may_scrape(state: &AppState, req: &HttpRequest) -> bool {
     match &state.config.metrics.token {
         Some(token) => crate::http::guard::credentials(req)
@@ -60,7 +62,7 @@ fn may_scrape(state: &AppState, req: &HttpRequest) -> bool {
                     token.expose_secret().as_bytes(),
                 )
             }),
-        None => req.peer_addr().is_some_and(|a| a.ip().is_loopback()),
+        None => crate::http::guard::client_ip(req).is_some_and(|ip| ip.is_loopback()),
     }
 }
 
