@@ -156,6 +156,7 @@ impl Application {
         if state.config.audit.retention_days > 0 {
             tokio::spawn(crate::audit::purge_every_hour(
                 state.store.clone(),
+                crate::system::audit::ChainKey::new(&state.master_key),
                 state.config.audit.retention_days,
             ));
         }

@@ -197,13 +197,13 @@ impl Auditor {
 }
 
 /// Deletes events older than `days`, now and every hour.
-pub async fn purge_every_hour(store: Store, days: u64) {
+pub async fn purge_every_hour(store: Store, key: ChainKey, days: u64) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
         let days = i64::try_from(days).unwrap_or(i64::MAX / 2);
         let cutoff = chrono::Utc::now() - chrono::Duration::days(days.min(100_000));
-        match crate::system::audit::purge(&store, cutoff.timestamp_micros()).await {
+        match crate::system::audit::purge(&store, &key, cutoff.timestamp_micros()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, days, "purged audit events past retention"),
             Err(e) => tracing::error!(error = %e, "audit retention purge failed"),

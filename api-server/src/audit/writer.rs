@@ -88,6 +88,12 @@ fn run(
     runtime: &tokio::runtime::Handle,
 ) {
     let mut out = sink.open();
+    if let Ok(Some(id)) = runtime.block_on(audit::unsigned_purge(store)) {
+        tracing::warn!(
+            last_purged_row = id,
+            "the record of the audit trail's last purge (through row {id}) was written before purges were signed; until the next purge signs one, `rampart audit verify --unkeyed-through {id}` (or the row named below, if later) accepts it"
+        );
+    }
     if let Ok(Some(id)) = runtime.block_on(audit::unkeyed_end(store, key)) {
         tracing::warn!(
             last_unkeyed_row = id,

@@ -49,7 +49,7 @@ pub enum AuditEvents {
 }
 
 #[derive(Iden)]
-enum AuditHead {
+pub enum AuditHead {
     Table,
     Id,
     LastId,
@@ -57,6 +57,8 @@ enum AuditHead {
     /// The last row retention purged (`audit/purge`), 0 before any.
     PurgedId,
     PurgedHash,
+    /// `ChainKey::purge_mac` of the two ('' before a purge signed it).
+    PurgedMac,
 }
 
 /// Every column, in the order rows are read and hashed.
@@ -284,6 +286,15 @@ impl ChainKey {
         let mut block = [0_u8; 64];
         block[..32].copy_from_slice(&master.derive("rampart audit chain v1"));
         Self(<Hmac<sha2::Sha256> as Mac>::new(&block.into()))
+    }
+
+    /// The signature of a purge's record: the last row it deleted, and that row's hash (which
+    /// the first row left names as its predecessor).
+    #[must_use]
+    pub fn purge_mac(&self, purged_id: i64, purged_hash: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(format!("purged\0{purged_id}\0{purged_hash}").as_bytes());
+        super::crypto::hex(&mac.finalize().into_bytes())
     }
 }
 
@@ -861,6 +872,7 @@ struct Ends {
     hash: String,
     purged_id: i64,
     purged_hash: String,
+    purged_mac: String,
 }
 
 /// Deletes the events older than `before` (unix microseconds) from the start of the chain;
@@ -870,7 +882,9 @@ struct Ends {
 /// slow request's event follows events of requests that began after it, and deleting by time
 /// alone would leave gaps that `verify` reports as rows removed. The few events older than
 /// `before` just past the boundary go at the next purge.
-pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
+/// The record of where the chain starts is signed with `key`, so that `verify` can tell it
+/// from one moved on by someone who deleted the oldest events.
+pub async fn purge(store: &Store, key: &ChainKey, before: i64) -> Result<u64, SystemError> {
     let mut purged = 0;
     loop {
         let first: Vec<Purgeable> = store
@@ -908,6 +922,10 @@ pub async fn purge(store: &Store, before: i64) -> Result<u64, SystemError> {
                 .table(AuditHead::Table)
                 .value(AuditHead::PurgedId, through.id)
                 .value(AuditHead::PurgedHash, through.hash.as_str())
+                .value(
+                    AuditHead::PurgedMac,
+                    key.purge_mac(through.id, &through.hash),
+                )
                 .and_where(Expr::col(AuditHead::Id).eq(1))
                 .to_owned(),
         )
@@ -939,6 +957,30 @@ pub async fn unkeyed_end(store: &Store, key: &ChainKey) -> Result<Option<i64>, S
         .map(|r| r.id))
 }
 
+/// The last row purged, when its record is not signed (a purge by a release before purges
+/// were): the server names it when it starts, as a row `verify --unkeyed-through` must cover
+/// until the next purge signs a record of its own.
+pub async fn unsigned_purge(store: &Store) -> Result<Option<i64>, SystemError> {
+    let head: Option<Ends> = store.one(&head_ends()).await?;
+    Ok(head
+        .filter(|h| h.purged_id > 0 && h.purged_mac.is_empty())
+        .map(|h| h.purged_id))
+}
+
+fn head_ends() -> SelectStatement {
+    Query::select()
+        .columns([
+            AuditHead::LastId,
+            AuditHead::Hash,
+            AuditHead::PurgedId,
+            AuditHead::PurgedHash,
+            AuditHead::PurgedMac,
+        ])
+        .from(AuditHead::Table)
+        .and_where(Expr::col(AuditHead::Id).eq(1))
+        .to_owned()
+}
+
 /// What `verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -964,20 +1006,33 @@ pub async fn verify(
     // One view of the store throughout: rows a running server appends meanwhile, or a purge
     // deletes, are left for the next check.
     let mut tx = store.snapshot().await?;
-    let head: Option<Ends> = tx
-        .one(
-            &Query::select()
-                .columns([
-                    AuditHead::LastId,
-                    AuditHead::Hash,
-                    AuditHead::PurgedId,
-                    AuditHead::PurgedHash,
-                ])
-                .from(AuditHead::Table)
-                .and_where(Expr::col(AuditHead::Id).eq(1))
-                .to_owned(),
-        )
-        .await?;
+    let head: Option<Ends> = tx.one(&head_ends()).await?;
+    // Where the chain starts: after the last purge, whose record must be signed (or, written
+    // before purges were, lie within what the operator vouches for), else anyone able to
+    // write to the store could delete the oldest events and move the record on.
+    if let Some(h) = head.as_ref().filter(|h| h.purged_id > 0)
+        && h.purged_mac != key.purge_mac(h.purged_id, &h.purged_hash)
+        && !(h.purged_mac.is_empty() && h.purged_id <= unkeyed_through)
+    {
+        let reason = if h.purged_mac.is_empty() {
+            format!(
+                "the record of the last purge (through row {}) is not signed: it was written \
+                 by someone without the master key, or by a purge before purges were signed \
+                 (verify with --unkeyed-through set to the row the server named when it started)",
+                h.purged_id
+            )
+        } else {
+            format!(
+                "the record of the last purge (through row {}) does not match its signature: \
+                 the oldest rows were deleted behind Rampart's back",
+                h.purged_id
+            )
+        };
+        return Ok(Verdict::Broken {
+            id: h.purged_id + 1,
+            reason,
+        });
+    }
     let through = head.as_ref().map_or(i64::MAX, |h| h.last_id);
     let mut checked = 0_u64;
     let mut unkeyed = 0_u64;

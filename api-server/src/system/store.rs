@@ -99,6 +99,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite_014_audit_start.sql"),
         include_str!("migrations/postgres_014_audit_start.sql"),
     ),
+    (
+        15,
+        include_str!("migrations/sqlite_015_audit_purge_mac.sql"),
+        include_str!("migrations/postgres_015_audit_purge_mac.sql"),
+    ),
 ];
 
 /// The system store's pool.

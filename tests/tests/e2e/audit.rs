@@ -968,7 +968,7 @@ async fn behind_the_back(store: &rampart_server::system::Store, id: Option<i64>)
 /// more than one purge transaction, and leaves a chain `verify` finds whole; emptied, the
 /// chain goes on from where it was. Rows added or deleted behind Rampart's back are caught.
 async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) {
-    use rampart_server::system::audit::{AuditEvents, Verdict, append, purge, verify};
+    use rampart_server::system::audit::{AuditEvents, AuditHead, Verdict, append, purge, verify};
     let key = &chain_key();
     let intact = |checked: usize| Verdict::Intact {
         checked: u64::try_from(checked).unwrap(),
@@ -983,7 +983,7 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
     // (begun 50 ms before its neighbours) is chained just after the boundary.
     let before = 11_500_500;
     let first_kept = events.iter().position(|e| e.ts >= before).unwrap();
-    let purged = purge(store, before).await.unwrap();
+    let purged = purge(store, key, before).await.unwrap();
     assert_eq!(purged, u64::try_from(first_kept).unwrap());
     let left = ids_and_times(store).await;
     assert_eq!(left.len(), 12_500 - first_kept);
@@ -1002,10 +1002,73 @@ async fn retention_keeps_the_chain_whole(store: &rampart_server::system::Store) 
     );
     assert_eq!(verify(store, key, 0).await.unwrap(), intact(left.len()));
 
+    // The record of the purge, unsigned as a purge before purges were signed wrote it: taken
+    // only within what the operator vouches for.
+    let purged_through = left[0].0 - 1;
+    let set_head = |id: i64, hash: String, mac: Option<String>| async move {
+        let mut update = sea_query::Query::update();
+        update
+            .table(AuditHead::Table)
+            .value(AuditHead::PurgedId, id)
+            .value(AuditHead::PurgedHash, hash);
+        if let Some(mac) = mac {
+            update.value(AuditHead::PurgedMac, mac);
+        }
+        let mut tx = store.begin().await.unwrap();
+        tx.execute(&update).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    let first =
+        &rampart_server::system::audit::page(store, sea_query::Condition::all(), true, 6, 0)
+            .await
+            .unwrap();
+    set_head(
+        purged_through,
+        first[0].prev_hash.clone(),
+        Some(String::new()),
+    )
+    .await;
+    match verify(store, key, 0).await.unwrap() {
+        Verdict::Broken { id, reason } => {
+            assert_eq!(id, purged_through + 1);
+            assert!(reason.contains("not signed"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        verify(store, key, purged_through).await.unwrap(),
+        intact(left.len())
+    );
+    assert_eq!(
+        rampart_server::system::audit::unsigned_purge(store)
+            .await
+            .unwrap(),
+        Some(purged_through)
+    );
+    // Someone deletes the five oldest events and moves the record on, without the key.
+    set_head(
+        purged_through,
+        first[0].prev_hash.clone(),
+        Some(key.purge_mac(purged_through, &first[0].prev_hash)),
+    )
+    .await;
+    assert_eq!(verify(store, key, 0).await.unwrap(), intact(left.len()));
+    for row in &first[..5] {
+        behind_the_back(store, Some(row.id)).await;
+    }
+    set_head(first[4].id, first[4].hash.clone(), None).await;
+    match verify(store, key, 0).await.unwrap() {
+        Verdict::Broken { id, reason } => {
+            assert_eq!(id, first[5].id);
+            assert!(reason.contains("does not match its signature"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+
     // Everything past retention: the chain is empty, then goes on.
     assert_eq!(
-        purge(store, i64::MAX).await.unwrap(),
-        u64::try_from(left.len()).unwrap()
+        purge(store, key, i64::MAX).await.unwrap(),
+        u64::try_from(left.len() - 5).unwrap()
     );
     assert_eq!(verify(store, key, 0).await.unwrap(), intact(0));
     let mut more = chained_events(20_000, 10);
