@@ -36,6 +36,10 @@ pub struct Caller {
     /// The database services the caller reaches, when known up front: a call that leaves out
     /// `service` then needs no extra request to find the only one.
     pub services: Option<Vec<String>>,
+    /// Counts the REST requests made for the caller's call. The server's `/mcp` endpoint
+    /// audits a tool call that made none itself (one the bridge refused); the events of its
+    /// REST requests tell the others.
+    pub rest_requests: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 /// The database services in a `GET /api/v2` answer.
@@ -533,6 +537,7 @@ impl Bridge {
             credential,
             read_only,
             services,
+            rest_requests: None,
         };
         Ok(Self::new(rest, settings, Some(caller)))
     }
@@ -546,6 +551,9 @@ impl Bridge {
         // In read-only mode the REST layer is told so as well, and refuses writes itself.
         let mut credential = caller.credential.clone();
         credential.read_only |= self.settings.read_only || caller.read_only;
+        if let Some(n) = &caller.rest_requests {
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         let reply = self
             .rest
             .send(op, &credential)

@@ -94,6 +94,26 @@ pub struct NoteData {
     pub rows: Option<i64>,
     /// Parameters the request sent in its JSON body instead of the query string.
     pub body_params: Vec<(String, Value)>,
+    /// A tool call at the server's `/mcp` endpoint (`http::handlers::mcp`).
+    pub tool_call: Option<ToolCall>,
+}
+
+/// A tool call at `/mcp`: its event is the tool's REST requests' events, or, when the bridge
+/// made none (it refused the call itself: a write through a read-only app, arguments it
+/// cannot use), an event of its own.
+#[derive(Debug, Clone)]
+pub struct ToolCall {
+    pub tool: String,
+    /// How many REST requests the bridge made for it, so far.
+    pub rest_requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ToolCall {
+    /// Whether the bridge made a REST request for the call.
+    #[must_use]
+    pub fn reached_rest(&self) -> bool {
+        self.rest_requests.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
 }
 
 impl Note {

@@ -103,6 +103,18 @@ impl Pending {
     fn send(self, elapsed: Duration) {
         let data = self.note.take();
         let mut r = self.record;
+        if let Some(call) = &data.tool_call
+            && r.status < 400
+        {
+            if call.reached_rest() {
+                // Its REST requests' events tell the call.
+                return;
+            }
+            r.kind = "mcp_refused".into();
+            r.transport = "mcp".into();
+            r.tool = Some(call.tool.as_str().into());
+            r.error_code = Some("tool_call_refused".into());
+        }
         if let Some(who) = data.who {
             r.principal = who.principal.into();
             r.user_id = who.user_id;
@@ -565,7 +577,15 @@ pub async fn request_context(
             p.record.changes = Some(json!({"before": before, "after": after}).to_string());
         }
     }
-    if path == "/mcp" && status < 400 {
+    // The tool calls' REST requests have events of their own: an answered `/mcp` request
+    // keeps one only for a tool call that made none (sent, or not, when its body ends).
+    if path == "/mcp"
+        && status < 400
+        && pending
+            .0
+            .as_ref()
+            .is_none_or(|p| p.note.peek(|n| n.tool_call.is_none()))
+    {
         pending.0 = None;
     }
     let finish = tracked.map(|state| Finish {

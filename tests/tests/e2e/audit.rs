@@ -268,6 +268,59 @@ async fn each_mcp_tool_call_leaves_one_event_naming_the_tool() {
     assert_eq!(query["status"], 200);
 }
 
+/// A tool call the bridge refuses itself (a write through a read-only app) reaches no REST
+/// endpoint, yet leaves one event too, naming the tool and who called it; a call that does
+/// reach the REST API leaves only its REST request's event.
+#[tokio::test]
+async fn a_tool_call_the_bridge_refuses_leaves_one_event_too() {
+    let shop = Shop::new().await;
+    let role = shop
+        .admin
+        .create_role("viewer", &[(shop.service_id, "_table/orders/*", 1)])
+        .await;
+    let app = shop
+        .admin
+        .post(
+            "/api/v2/system/app",
+            json!({"resource": [{"name": "viewer-app", "role_id": role, "read_only": true}]}),
+        )
+        .await;
+    assert_eq!(app.status, StatusCode::CREATED, "{}", app.text);
+    let key = app.body["resource"][0]["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = mcp::http(
+        &shop.app.base,
+        &json!({"X-DreamFactory-API-Key": key}),
+        &json!([
+            {"tool": "insert_rows", "args": {"table": "orders", "rows": [{"customer_id": 1, "total": 5}]}},
+            {"tool": "query_rows", "args": {"table": "orders", "limit": 2}}
+        ]),
+    );
+    assert_eq!(s.results.len(), 2, "{:?}", s.raw);
+    assert_eq!(s.results[0]["isError"], json!(true), "{}", s.results[0]);
+    // A later request's event is stored after every earlier one.
+    let later = shop.admin.with_request_id("after-the-calls");
+    assert_eq!(
+        later.get("/api/v2/system/role").await.status,
+        StatusCode::OK
+    );
+    event_of(&shop.admin, "after-the-calls").await;
+    let found = events(&shop.admin, "transport = 'mcp'", 2).await;
+    assert_eq!(found.len(), 2, "one event per tool call: {found:?}");
+    let refused = &found[0];
+    assert_eq!(refused["tool"], "insert_rows");
+    assert_eq!(refused["kind"], "mcp_refused");
+    assert_eq!(refused["error_code"], "tool_call_refused");
+    assert_eq!(refused["role_id"], role);
+    assert_eq!(refused["resource"], Value::Null);
+    let query = &found[1];
+    assert_eq!(query["tool"], "query_rows");
+    assert_eq!(query["resource"], "_table/orders");
+    assert_eq!(query["rows"], 2);
+}
+
 #[tokio::test]
 async fn an_event_edited_in_the_database_breaks_the_chain_at_that_row() {
     let store = TestDb::empty().await;

@@ -106,10 +106,22 @@ pub async fn handle(
         (principal, credential)
     };
     crate::http::guard::note_who(&req, &principal);
+    let rest_requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if let Some(tool) = called_tool(&body)
+        && let Some(note) = req.extensions().get::<Arc<crate::audit::Note>>()
+    {
+        note.update(|n| {
+            n.tool_call = Some(crate::audit::ToolCall {
+                tool,
+                rest_requests: Arc::clone(&rest_requests),
+            });
+        });
+    }
     let caller = Caller {
         credential,
         read_only: principal.read_only || principal.app.as_ref().is_some_and(|a| a.read_only),
         services: Some(reachable_databases(&state, &principal).await?),
+        rest_requests: Some(rest_requests),
     };
     let mut request = http::Request::builder()
         .method(req.method().as_str())
@@ -229,19 +241,40 @@ impl Challenge {
 
 /// Whether a JSON-RPC body (one message or a batch) calls a tool that writes.
 fn calls_write_tool(body: &[u8]) -> bool {
+    tools_called(body)
+        .iter()
+        .any(|n| rampart_mcp::tools::WRITE_TOOLS.contains(&n.as_str()))
+}
+
+/// The tools a JSON-RPC message (or batch) calls, by name.
+fn tools_called(body: &[u8]) -> Vec<String> {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return false;
+        return Vec::new();
     };
-    let one = |m: &serde_json::Value| {
-        m["method"] == "tools/call"
-            && m["params"]["name"]
-                .as_str()
-                .is_some_and(|n| rampart_mcp::tools::WRITE_TOOLS.contains(&n))
+    let name = |m: &serde_json::Value| {
+        (m["method"] == "tools/call")
+            .then(|| m["params"]["name"].as_str().unwrap_or_default().to_owned())
     };
     match &v {
-        serde_json::Value::Array(items) => items.iter().any(one),
-        other => one(other),
+        serde_json::Value::Array(items) => items.iter().filter_map(name).collect(),
+        other => name(other).into_iter().collect(),
     }
+}
+
+/// The tool a request calls, as its audit event names it (several, in a batch, joined by
+/// commas; a name that is no tool's, cut and kept printable).
+fn called_tool(body: &[u8]) -> Option<String> {
+    let names = tools_called(body);
+    if names.is_empty() {
+        return None;
+    }
+    let joined: String = names
+        .join(",")
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    Some(joined)
 }
 
 /// The database services the caller's role reaches (what `GET /api/v2` lists), so a tool
