@@ -272,11 +272,13 @@ mod tests {
             PgSslMode::Allow,
             PgSslMode::Prefer,
             PgSslMode::Require,
-            PgSslMode::VerifyCa,
             PgSslMode::VerifyFull,
         ] {
             assert!(Connector::new(mode, None).is_ok(), "{mode:?}");
         }
+        // verify-ca takes only the service's own CA: without one, any public CA would do.
+        let refused = Connector::new(PgSslMode::VerifyCa, None).unwrap_err();
+        assert!(refused.contains("sslrootcert"), "{refused}");
         let garbled = b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
         assert!(Connector::new(PgSslMode::VerifyFull, Some(garbled)).is_err());
     }
