@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formValue, providerConfig, SETTINGS, signInUrl } from './providers'
+import { formValue, holdersText, providerConfig, SETTINGS, signInUrl } from './providers'
 
 describe('identity provider config', () => {
   it('keeps stored secrets unless a new one is typed, and splits lists', () => {
@@ -21,5 +21,11 @@ describe('identity provider config', () => {
     expect(signInUrl('oidc', 'corp')).toBe('/api/v2/user/session?service=corp')
     expect(signInUrl('saml', 'corp')).toBe('/api/v2/corp/sso')
     expect(signInUrl('ldap', 'corp')).toBeNull()
+  })
+  it('says whom a provider gives a role to', () => {
+    const p = { service_id: 3, service: 'corp', type: 'ldap', is_active: true, groups: [] as string[], apps: [] as number[], default: false }
+    expect(holdersText({ ...p, groups: ['cn=sales', 'cn=ops'] })).toBe('members of cn=sales, cn=ops')
+    expect(holdersText({ ...p, apps: [7], default: true })).toBe('those calling through app #7; everyone else it signs in')
+    expect(holdersText({ ...p, default: true })).toBe('everyone it signs in')
   })
 })

@@ -118,3 +118,23 @@ export function signInUrl(type: string, name: string): string | null {
   if (type === 'saml') return `/api/v2/${encodeURIComponent(name)}/sso`
   return null
 }
+
+/** An identity provider that gives a role, as the access review lists it. */
+export interface ProviderHolder {
+  service_id: number
+  service: string
+  type: string
+  is_active: boolean
+  groups: string[]
+  apps: number[]
+  default: boolean
+}
+
+/** Whom a provider gives the role to, in words. */
+export function holdersText(p: ProviderHolder): string {
+  const parts: string[] = []
+  if (p.groups.length > 0) parts.push(`members of ${p.groups.join(', ')}`)
+  if (p.apps.length > 0) parts.push(`those calling through app ${p.apps.map((a) => `#${a}`).join(', ')}`)
+  if (p.default) parts.push(parts.length > 0 ? 'everyone else it signs in' : 'everyone it signs in')
+  return parts.join('; ')
+}

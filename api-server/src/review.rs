@@ -1,5 +1,6 @@
 //! Access review: for a role, what it can reach (each access row: service, component, verbs,
-//! row filters, field rules), who holds it (users per app, apps by default), and when each
+//! row filters, field rules), who holds it (users per app, apps by default, and the identity
+//! providers that map groups, apps or everyone they sign in to it), and when each
 //! verb of each row was last used according to the audit trail; the verbs unused in the
 //! review period are the privileges to consider removing.
 //!
@@ -211,15 +212,50 @@ pub async fn of_role(
         .filter(|a| a.role_id == Some(id))
         .map(|a| json!({"app_id": a.id, "name": a.name, "is_active": a.is_active}))
         .collect();
+    let providers = provider_holders(&all_services, id);
     Ok(json!({
         "role": {"id": role.id, "name": role.name, "is_active": role.is_active},
         "days": days,
         "reviewed_at": time(chrono::Utc::now().timestamp_micros()),
-        "holders": {"users": users, "apps": apps},
+        "holders": {"users": users, "apps": apps, "providers": providers},
         "permissions": permissions,
         "related_reach": related,
         "unused": unused,
     }))
+}
+
+/// The identity providers that give the role to the people they sign in: the groups mapped
+/// to it, the apps whose callers it is given to, and whether it is the default (everyone the
+/// provider signs in who matches nothing else).
+fn provider_holders(services: &[ServiceRecord], role_id: i64) -> Vec<Value> {
+    services
+        .iter()
+        .filter(|s| crate::identity::PROVIDER_TYPES.contains(&s.kind.as_str()))
+        .filter_map(|s| {
+            let mapping =
+                crate::identity::mapping::RoleMapping::from_config(&s.config_map()).ok()?;
+            let groups: Vec<&str> = mapping
+                .groups
+                .iter()
+                .filter(|(_, r)| *r == role_id)
+                .map(|(g, _)| g.as_str())
+                .collect();
+            let apps: Vec<i64> = mapping
+                .apps
+                .iter()
+                .filter(|(_, r)| *r == role_id)
+                .map(|(a, _)| *a)
+                .collect();
+            let default = mapping.default_role == Some(role_id);
+            (default || !groups.is_empty() || !apps.is_empty()).then(|| {
+                json!({
+                    "service_id": s.id, "service": s.name, "type": s.kind,
+                    "is_active": s.is_active, "groups": groups, "apps": apps,
+                    "default": default,
+                })
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

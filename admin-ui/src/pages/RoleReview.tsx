@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks'
 import { api } from '../api'
 import { useLoad } from '../load'
 import { LoadStatus } from '../LoadStatus'
+import { holdersText, type ProviderHolder } from '../providers'
 import { Link } from '../router'
 import { RolePage } from './RoleTabs'
 
@@ -10,7 +11,11 @@ interface Review {
   role: { id: number; name: string; is_active: boolean }
   days: number
   reviewed_at: string
-  holders: { users: { user_id: number; email: string | null; app_id: number | null }[]; apps: { app_id: number; name: string; is_active: boolean }[] }
+  holders: {
+    users: { user_id: number; email: string | null; app_id: number | null }[]
+    apps: { app_id: number; name: string; is_active: boolean }[]
+    providers: ProviderHolder[]
+  }
   permissions: {
     access_id: number
     service: string | null
@@ -40,8 +45,8 @@ export function RoleReview(props: { id: number }) {
       {load.state === 'ready' && (
         <>
           <h2>Who holds it</h2>
-          {load.data.holders.apps.length + load.data.holders.users.length === 0 ? (
-            <p class="empty">No app or user holds this role.</p>
+          {load.data.holders.apps.length + load.data.holders.users.length + load.data.holders.providers.length === 0 ? (
+            <p class="empty">No app, user or identity provider gives this role.</p>
           ) : (
             <ul class="plain">
               {load.data.holders.apps.map((a) => (
@@ -52,6 +57,12 @@ export function RoleReview(props: { id: number }) {
               ))}
               {load.data.holders.users.map((u) => (
                 <li>User {u.email ?? `#${u.user_id}`}</li>
+              ))}
+              {load.data.holders.providers.map((p) => (
+                <li>
+                  Signed in by <Link to={`/providers/${p.service_id}`}>{p.service}</Link>
+                  {p.is_active ? '' : ' (inactive)'}: {holdersText(p)}
+                </li>
               ))}
             </ul>
           )}

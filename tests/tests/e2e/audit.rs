@@ -776,6 +776,21 @@ async fn the_access_review_shows_what_was_used_when_and_what_never_was() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let role = r.body["resource"][0]["id"].as_i64().unwrap();
     let (app, key) = shop.admin.create_app("clerk-app", Some(role)).await;
+    // An identity provider gives the role to a group, and to everyone else it signs in.
+    let jwks = rampart_tests::idp::JwksServer::start(&["k1"]);
+    let r = shop
+        .admin
+        .post(
+            "/api/v2/system/service",
+            json!({"resource": [{"name": "partners", "type": "jwt", "config": {
+                "jwks_url": jwks.url, "issuer": rampart_tests::idp::ISSUER,
+                "audience": rampart_tests::idp::AUDIENCE, "algorithms": ["RS256"],
+                "group_role_map": [{"group": "clerks", "role_id": role}],
+                "default_role": role}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let provider = r.body["resource"][0]["id"].as_i64().unwrap();
     let clerk = Client::new(&shop.app).with_key(&key);
     assert_eq!(
         clerk.get("/api/v2/db/_table/orders/1").await.status,
@@ -806,6 +821,11 @@ async fn the_access_review_shows_what_was_used_when_and_what_never_was() {
     assert_eq!(review["role"]["name"], "clerk", "{review}");
     assert_eq!(review["days"], 30);
     assert_eq!(review["holders"]["apps"][0]["app_id"], app);
+    assert_eq!(
+        review["holders"]["providers"],
+        json!([{"service_id": provider, "service": "partners", "type": "jwt", "is_active": true,
+                "groups": ["clerks"], "apps": [], "default": true}])
+    );
     let orders = &review["permissions"][0];
     assert_eq!(orders["component"], "_table/orders/*");
     assert_eq!(orders["verbs"][0]["verb"], "GET");
