@@ -52,19 +52,91 @@ impl Sink {
         }
     }
 
-    fn open(&self) -> Option<Box<dyn Write + Send>> {
-        let opened: std::io::Result<Box<dyn Write + Send>> = match self {
-            Self::Off => return None,
-            Self::Stdout => Ok(Box::new(std::io::stdout())),
-            Self::File(path) => std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write + Send>),
-        };
-        opened
-            .inspect_err(|e| tracing::error!(error = %e, sink = ?self, "the audit log sink cannot be opened; events go to the store only"))
-            .ok()
+    fn open(&self) -> std::io::Result<Option<Out>> {
+        Ok(match self {
+            Self::Off => None,
+            Self::Stdout => Some(Out::Stdout(std::io::stdout())),
+            Self::File(path) => {
+                let (file, id) = open_file(path)?;
+                Some(Out::File {
+                    path: path.clone(),
+                    file: std::io::BufWriter::new(file),
+                    id,
+                })
+            }
+        })
+    }
+
+    /// Opens the sink, saying so in the log when it fails and when it works again (`down`:
+    /// whether it had failed), not at every batch.
+    fn reopen(&self, down: &mut bool) -> Option<Out> {
+        match self.open() {
+            Ok(out) => {
+                if std::mem::take(down) {
+                    tracing::warn!(sink = ?self, "the audit log sink is open again; events stored meanwhile are in the store only");
+                }
+                out
+            }
+            Err(e) => {
+                if !std::mem::replace(down, true) {
+                    tracing::error!(error = %e, sink = ?self, "the audit log sink cannot be opened; events go to the store only until it can");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// What identifies a file on its file system, to notice when its path names another one.
+type FileId = Option<(u64, u64)>;
+
+fn open_file(path: &std::path::Path) -> std::io::Result<(std::fs::File, FileId)> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let id = file_id(&file.metadata()?);
+    Ok((file, id))
+}
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> FileId {
+    None
+}
+
+/// The open sink.
+enum Out {
+    Stdout(std::io::Stdout),
+    File {
+        path: std::path::PathBuf,
+        file: std::io::BufWriter<std::fs::File>,
+        id: FileId,
+    },
+}
+
+impl Out {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Self::Stdout(s) => s,
+            Self::File { file, .. } => file,
+        }
+    }
+
+    /// Whether the file was moved or deleted (rotated) since it was opened: its path then
+    /// names another file, or none, and the sink opens it again.
+    fn rotated(&self) -> bool {
+        match self {
+            Self::Stdout(_) => false,
+            Self::File { path, id, .. } => {
+                id.is_some() && std::fs::metadata(path).map_or(true, |m| file_id(&m) != *id)
+            }
+        }
     }
 }
 
@@ -87,7 +159,6 @@ fn run(
     mut rx: mpsc::Receiver<Message>,
     runtime: &tokio::runtime::Handle,
 ) {
-    let mut out = sink.open();
     if let Ok(Some(id)) = runtime.block_on(audit::unsigned_purge(store)) {
         tracing::warn!(
             last_purged_row = id,
@@ -106,24 +177,26 @@ fn run(
         };
         match crate::statement::OwnSqlite::open(&path) {
             Ok(conn) => match OwnAppender::new(&conn, key.clone()) {
-                Ok(mut appender) => return drain(&mut rx, &mut out, |b| appender.append(b)),
+                Ok(mut appender) => return drain(&mut rx, sink, |b| appender.append(b)),
                 Err(e) => fallback(&e),
             },
             Err(e) => fallback(&e),
         }
     }
-    drain(&mut rx, &mut out, |batch| {
+    drain(&mut rx, sink, |batch| {
         runtime.block_on(audit::append(store, key, batch))
     });
 }
 
 /// Gathers batches from the queue and stores each with `store` (retried until it succeeds),
-/// then writes it to `out`.
+/// then writes it to the sink (opened again when it failed or its file was rotated).
 fn drain(
     rx: &mut mpsc::Receiver<Message>,
-    out: &mut Option<Box<dyn Write + Send>>,
+    sink: &Sink,
     mut store: impl FnMut(&mut [AuditRecord]) -> Result<(), SystemError>,
 ) {
+    let mut down = false;
+    let mut out = sink.reopen(&mut down);
     let mut received = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
@@ -157,14 +230,24 @@ fn drain(
                 }
             }
         }
-        if let Some(w) = out.as_mut() {
+        // A sink that could not be opened, or whose file was rotated away, is opened again.
+        if *sink != Sink::Off && out.as_ref().is_none_or(Out::rotated) {
+            out = sink.reopen(&mut down);
+        }
+        if let Some(o) = out.as_mut() {
+            let w = o.writer();
             let mut failed = false;
             for e in &batch {
                 failed |= writeln!(w, "{}", super::event_json(e)).is_err();
             }
             failed |= w.flush().is_err();
             if failed {
-                tracing::error!("audit events could not be written to the log sink");
+                tracing::error!(
+                    events = batch.len(),
+                    "audit events could not be written to the log sink; it is opened again for the next batch"
+                );
+                down = true;
+                out = None;
             }
         }
         batch.clear();

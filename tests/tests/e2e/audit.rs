@@ -321,6 +321,63 @@ async fn a_tool_call_the_bridge_refuses_leaves_one_event_too() {
     assert_eq!(query["rows"], 2);
 }
 
+/// The log sink gets each event as one JSON line, hash included; when the file is rotated
+/// away (moved, as logrotate does), the next events go to a new file at the configured path.
+#[tokio::test]
+async fn the_log_sink_writes_a_line_per_event_and_follows_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let shop = Shop::with(&Options {
+        env: vec![("RAMPART_AUDIT__LOG".into(), log.display().to_string())],
+    })
+    .await;
+    let written = |id: &'static str| {
+        let log = log.clone();
+        async move {
+            for _ in 0..200 {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if text.contains(id) {
+                    return text;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("{id} never reached {}", log.display());
+        }
+    };
+    let r = shop
+        .admin
+        .with_request_id("before-rotation")
+        .get("/api/v2/system/role")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let before = written("before-rotation").await;
+    let line = before
+        .lines()
+        .find(|l| l.contains("before-rotation"))
+        .unwrap();
+    let event: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(event["request_id"], "before-rotation");
+    assert_eq!(event["status"], 200);
+    assert_eq!(event["hash"].as_str().map(str::len), Some(64), "{event}");
+
+    let rotated = dir.path().join("audit.jsonl.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let r = shop
+        .admin
+        .with_request_id("after-rotation")
+        .get("/api/v2/system/role")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let after = written("after-rotation").await;
+    assert!(!after.contains("before-rotation"), "{after}");
+    assert!(
+        !std::fs::read_to_string(&rotated)
+            .unwrap()
+            .contains("after-rotation"),
+        "nothing more goes to the rotated file"
+    );
+}
+
 #[tokio::test]
 async fn an_event_edited_in_the_database_breaks_the_chain_at_that_row() {
     let store = TestDb::empty().await;
