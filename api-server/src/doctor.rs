@@ -103,22 +103,23 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
         }
     };
     let roles = crate::system::roles::list(store).await.unwrap_or_default();
+    let databases: Vec<i64> = services
+        .iter()
+        .filter(|s| s.is_active && s.is_database())
+        .map(|s| s.id)
+        .collect();
     let mut compiled = Vec::new();
     for r in &roles {
         let access = crate::system::roles::access_of(store, r.id)
             .await
             .unwrap_or_default();
-        for a in &access {
-            let everything = Verb::ALL.iter().all(|v| a.verb_mask & v.bit() != 0);
-            let any_component = matches!(crate::rbac::component::normalise(&a.component), "" | "*");
-            if a.service_id.is_none() && any_component && everything && r.is_active {
-                out.push(finding(
-                    Severity::High,
-                    "role_grants_everything",
-                    &format!("role {}", r.name),
-                    "grants every verb on every component of every service; give it the services and tables it needs".into(),
-                ));
-            }
+        if r.is_active && grants_everything(&access, &databases) {
+            out.push(finding(
+                Severity::High,
+                "role_grants_everything",
+                &format!("role {}", r.name),
+                "grants every verb on every component of every service; give it the services and tables it needs".into(),
+            ));
         }
         compiled.push(Arc::new(CompiledRole::compile(r, &access)));
     }
@@ -332,14 +333,37 @@ fn key_file_findings(out: &mut Vec<Finding>, config: &Config) {
     }
 }
 
+/// Whether access rows grant every verb on every component of every database service: in one
+/// row for all services, or service by service.
+fn grants_everything(access: &[crate::system::roles::AccessRecord], databases: &[i64]) -> bool {
+    let whole = |a: &&crate::system::roles::AccessRecord| {
+        Verb::ALL.iter().all(|v| a.verb_mask & v.bit() != 0)
+            && matches!(crate::rbac::component::normalise(&a.component), "" | "*")
+    };
+    let rows: Vec<_> = access.iter().filter(whole).collect();
+    rows.iter().any(|a| a.service_id.is_none())
+        || (!databases.is_empty()
+            && databases
+                .iter()
+                .all(|d| rows.iter().any(|a| a.service_id == Some(*d))))
+}
+
 /// Configured secrets shorter than this are guessable.
 const SHORTEST_SECRET: usize = 16;
 
 fn secret_findings(out: &mut Vec<Finding>, config: &Config) {
     use secrecy::ExposeSecret;
+    // The password in the Redis URL (shared rate limits), if any.
+    let redis_password = config.rate_limit.redis_url.as_ref().and_then(|u| {
+        url::Url::parse(u.expose_secret()).ok().and_then(|u| {
+            u.password()
+                .map(|p| secrecy::SecretString::from(p.to_owned()))
+        })
+    });
     for (name, secret) in [
         ("alerts.secret", &config.alerts.secret),
         ("metrics.token", &config.metrics.token),
+        ("rate_limit.redis_url (its password)", &redis_password),
     ] {
         if let Some(s) = secret
             && s.expose_secret().chars().count() < SHORTEST_SECRET
@@ -494,6 +518,49 @@ mod tests {
         );
         assert_eq!(checks("127.0.0.1", "verifyca"), []);
         assert_eq!(checks("localhost", "prefer"), []);
+    }
+
+    #[test]
+    fn a_role_granting_everything_service_by_service_is_found_too() {
+        let row =
+            |service: Option<i64>, component: &str, mask: i64| crate::system::roles::AccessRecord {
+                id: 1,
+                role_id: 1,
+                service_id: service,
+                component: component.into(),
+                verb_mask: mask,
+                requestor_mask: 1,
+                filters: "[]".into(),
+                filter_op: "AND".into(),
+                field_rules: "{}".into(),
+            };
+        let dbs = [4, 5];
+        assert!(grants_everything(&[row(None, "*", 31)], &dbs));
+        assert!(grants_everything(
+            &[row(Some(4), "*", 31), row(Some(5), "", 31)],
+            &dbs
+        ));
+        assert!(!grants_everything(&[row(Some(4), "*", 31)], &dbs));
+        assert!(!grants_everything(
+            &[row(Some(4), "*", 31), row(Some(5), "*", 1)],
+            &dbs
+        ));
+        assert!(!grants_everything(
+            &[row(Some(4), "*", 31), row(Some(5), "_table/*", 31)],
+            &dbs
+        ));
+        assert!(!grants_everything(&[], &[]));
+    }
+
+    #[test]
+    fn a_short_redis_password_is_high() {
+        let mut config = Config::default();
+        config.rate_limit.redis_url = Some("redis://:pw@127.0.0.1:6379".into());
+        let mut out = Vec::new();
+        secret_findings(&mut out, &config);
+        let subjects: Vec<&str> = out.iter().map(|f| f.subject.as_str()).collect();
+        assert_eq!(subjects, ["rate_limit.redis_url (its password)"], "{out:?}");
+        assert!(out.iter().all(|f| !f.message.contains("pw@")), "{out:?}");
     }
 
     #[test]
