@@ -39,6 +39,12 @@ impl Proxies {
             .map(Self)
     }
 
+    /// Whether no proxy is trusted (the peer is always the client).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `ip` is a trusted proxy.
     #[must_use]
     pub fn trusts(&self, ip: IpAddr) -> bool {
@@ -71,7 +77,8 @@ impl Proxies {
 }
 
 /// An IPv4 address mapped into IPv6 (a dual-stack socket's peer) as the IPv4 address it is.
-fn canonical(ip: IpAddr) -> IpAddr {
+#[must_use]
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

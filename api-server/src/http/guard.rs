@@ -50,14 +50,17 @@ pub fn credentials(req: &HttpRequest) -> Credentials {
 #[must_use]
 pub fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
+    let Some(state) = req
+        .app_data::<web::Data<AppState>>()
+        .filter(|s| !s.proxies.is_empty())
+    else {
+        return Some(super::address::canonical(peer));
+    };
     let forwarded = req
         .headers()
         .get_all(actix_web::http::header::X_FORWARDED_FOR)
         .filter_map(|v| v.to_str().ok());
-    Some(match req.app_data::<web::Data<AppState>>() {
-        Some(state) => state.proxies.client(peer, forwarded),
-        None => peer,
-    })
+    Some(state.proxies.client(peer, forwarded))
 }
 
 /// [`client_ip`] as text (empty when there is no peer).
