@@ -161,6 +161,16 @@ pub async fn run(config: &Config, store: &Store, key: &MasterKey) -> Vec<Finding
                 format!("its login cannot be inspected: {e}"),
             )),
         }
+        // Roles the service's requests switch to (`SET LOCAL ROLE`) act with those roles'
+        // powers, whatever the login's.
+        let mut switched: Vec<String> = handle.db_roles.values().cloned().collect();
+        switched.sort();
+        switched.dedup();
+        if !switched.is_empty()
+            && let Ok(roles) = crate::statement::switched_roles(conn.conn(), &switched).await
+        {
+            switched_role_findings(&mut out, &subject, &roles);
+        }
         let schema = handle.schema();
         let tables: Vec<(String, String)> = schema
             .tables
@@ -329,6 +339,22 @@ fn key_file_findings(out: &mut Vec<Finding>, config: &Config) {
                     ),
                 ));
             }
+        }
+    }
+}
+
+fn switched_role_findings(
+    out: &mut Vec<Finding>,
+    subject: &str,
+    roles: &[crate::statement::SwitchedRole],
+) {
+    for r in roles {
+        if r.superuser {
+            out.push(finding(Severity::Critical, "db_role_superuser", subject, format!(
+                "its db_role_map switches requests to {}, a superuser: row-level security and every grant stop applying to them", r.name)));
+        } else if r.bypass_rls {
+            out.push(finding(Severity::Critical, "db_role_bypassrls", subject, format!(
+                "its db_role_map switches requests to {}, which has BYPASSRLS: the database's row-level security does not apply to them", r.name)));
         }
     }
 }
@@ -550,6 +576,33 @@ mod tests {
             &dbs
         ));
         assert!(!grants_everything(&[], &[]));
+    }
+
+    #[test]
+    fn a_switched_role_that_bypasses_row_security_is_critical() {
+        let role = |name: &str, superuser: bool, bypass_rls: bool| crate::statement::SwitchedRole {
+            name: name.into(),
+            superuser,
+            bypass_rls,
+        };
+        let mut out = Vec::new();
+        switched_role_findings(
+            &mut out,
+            "service db",
+            &[
+                role("reader", false, false),
+                role("postgres", true, true),
+                role("etl", false, true),
+            ],
+        );
+        let found: Vec<(&str, Severity)> = out.iter().map(|f| (f.check, f.severity)).collect();
+        assert_eq!(
+            found,
+            [
+                ("db_role_superuser", Severity::Critical),
+                ("db_role_bypassrls", Severity::Critical)
+            ]
+        );
     }
 
     #[test]

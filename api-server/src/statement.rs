@@ -594,6 +594,29 @@ pub async fn login_facts(conn: &mut sqlx::PgConnection) -> Result<LoginFacts, sq
     .await
 }
 
+/// What `rampart doctor` asks about a database role a service switches to (`db_role_map`).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct SwitchedRole {
+    pub name: String,
+    pub superuser: bool,
+    pub bypass_rls: bool,
+}
+
+/// The attributes of these database roles (those that exist). Static SQL; the names are
+/// bound.
+pub async fn switched_roles(
+    conn: &mut sqlx::PgConnection,
+    names: &[String],
+) -> Result<Vec<SwitchedRole>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.rolname::text AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls \
+         FROM pg_roles r WHERE r.rolname = ANY($1::text[]) ORDER BY 1",
+    )
+    .bind(names)
+    .fetch_all(conn)
+    .await
+}
+
 /// Of these tables (schema, name), those the login owns without `FORCE ROW LEVEL SECURITY`
 /// (an owner bypasses the table's policies): `schema.name` each.
 pub async fn owned_unforced(

@@ -145,7 +145,7 @@ async fn the_documented_least_privilege_setup_is_clean() {
         .delete(&format!("/api/v2/system/service/{}", shop.service_id))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let service = shop.admin.create_service("shop", config).await;
+    let service = shop.admin.create_service("shop", config.clone()).await;
     // A role reading customers with the ssn masked, and one that never sees it: it reads
     // orders, and blocks customers (which it would otherwise read embedded in orders).
     let r = shop.admin.post("/api/v2/system/role", json!({"resource": [{"name": "support",
@@ -196,6 +196,25 @@ async fn the_documented_least_privilege_setup_is_clean() {
             "unmasked_sensitive_column",
             "shop.customers.ssn"
         ),
+        "{findings:#?}"
+    );
+
+    // A db_role_map that switches a role's requests to a superuser undoes the least-privilege
+    // login: that is critical too.
+    let mut mapped = config.clone();
+    mapped["db_role_map"] = json!({"support": "postgres"});
+    let r = shop
+        .admin
+        .patch(
+            &format!("/api/v2/system/service/{service}"),
+            json!({ "config": mapped }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (ok, findings) = doctor(&shop);
+    assert!(!ok);
+    assert!(
+        has(&findings, "critical", "db_role_superuser", "postgres"),
         "{findings:#?}"
     );
 
