@@ -34,6 +34,8 @@ const QUEUE: usize = 10_000;
 #[derive(Default)]
 pub struct Alerts {
     tx: Option<mpsc::Sender<Value>>,
+    /// The deliverer, awaited by `finish`.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The signature of a delivery.
@@ -57,14 +59,30 @@ impl Alerts {
             return Self::default();
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(deliver(
+        let task = tokio::spawn(deliver(
             url,
             config.secret.clone(),
             Duration::from_millis(config.retry_initial_ms.max(1)),
             config.max_attempts.max(1),
             rx,
         ));
-        Self { tx: Some(tx) }
+        Self {
+            tx: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Takes no more alerts and waits, at most `within`, until those queued are delivered or
+    /// given up (a command that ends right after a change).
+    pub async fn finish(mut self, within: Duration) {
+        self.tx = None;
+        if let Some(task) = self.task.take()
+            && tokio::time::timeout(within, task).await.is_err()
+        {
+            tracing::error!(
+                "permission-change alerts were still undelivered when the command ended"
+            );
+        }
     }
 
     /// Whether alerts are sent (a webhook is configured).

@@ -150,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
                 },
         } => {
             let store = open_store(&config).await.map_err(|e| e.to_string())?;
+            let key = master_key(&config).map_err(|e| e.to_string())?;
             let id = crate::auth::accounts::create_admin(
                 &store,
                 &email,
@@ -172,6 +173,22 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
                 .map_err(|e| e.to_string())?;
                 tx.commit().await.map_err(|e| e.to_string())?;
             }
+            let after = crate::http::handlers::system::snapshot(&store, "admin", id)
+                .await
+                .unwrap_or_default();
+            record_change(
+                &config,
+                &store,
+                &key,
+                Change {
+                    command: "admin create",
+                    resource: "admin",
+                    id,
+                    before: serde_json::Value::Null,
+                    after,
+                },
+            )
+            .await?;
             let _ = writeln!(std::io::stdout(), "created admin {email} (id {id})");
             Ok(())
         }
@@ -303,4 +320,55 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
 pub mod anyhow_free {
     /// Ok, or a message to print before exiting with status 1.
     pub type Result = std::result::Result<(), String>;
+}
+
+/// A change made from the command line.
+struct Change {
+    command: &'static str,
+    resource: &'static str,
+    id: i64,
+    before: serde_json::Value,
+    after: serde_json::Value,
+}
+
+/// Records a change made here rather than through the API, as the API's changes are: one
+/// event in the audit trail (transport and principal `cli`, method the command), chained
+/// with the server's key, and its permission-change alert, delivered before the command ends.
+async fn record_change(
+    config: &Config,
+    store: &crate::system::Store,
+    key: &crate::system::crypto::MasterKey,
+    change: Change,
+) -> Result<(), String> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut event = [crate::system::audit::AuditRecord {
+        ts: chrono::Utc::now().timestamp_micros(),
+        request_id: request_id.as_str().into(),
+        kind: "change".into(),
+        transport: "cli".into(),
+        principal: "cli".into(),
+        method: change.command.into(),
+        service: Some("system".into()),
+        resource: Some(change.resource.into()),
+        status: 201,
+        changes: Some(
+            serde_json::json!({"before": change.before, "after": change.after}).to_string(),
+        ),
+        ..Default::default()
+    }];
+    crate::system::audit::append(store, &crate::system::audit::ChainKey::new(key), &mut event)
+        .await
+        .map_err(|e| format!("the change is made, but its audit event could not be stored: {e}"))?;
+    let alerts = crate::alerts::Alerts::start(&config.alerts);
+    alerts.permission_change(&crate::alerts::PermissionChange {
+        request_id: Some(&request_id),
+        method: Some(change.command),
+        resource: change.resource,
+        ids: &[change.id],
+        actor: Some(serde_json::json!({"cli": true})),
+        before: &change.before,
+        after: &change.after,
+    });
+    alerts.finish(std::time::Duration::from_secs(30)).await;
+    Ok(())
 }

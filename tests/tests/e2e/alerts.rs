@@ -280,3 +280,66 @@ async fn limits_oauth_clients_and_imports_alert_with_before_and_after() {
     );
     assert_eq!(events[1]["changes"]["after"], import["after"]);
 }
+
+/// An admin created from the command line is a change like any other: one audit event
+/// (transport `cli`) chained with the server's own, and its alert, delivered before the
+/// command ends.
+#[tokio::test]
+async fn an_admin_created_from_the_command_line_is_audited_and_alerted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let receiver = start_receiver(port);
+    let shop = Shop::with(&Options {
+        env: vec![
+            (
+                "RAMPART_ALERTS__WEBHOOK_URL".into(),
+                format!("http://127.0.0.1:{port}/hooks/rampart"),
+            ),
+            ("RAMPART_ALERTS__SECRET".into(), SECRET.into()),
+        ],
+    })
+    .await;
+    let out = shop.app.run(&[
+        "admin",
+        "create",
+        "--email",
+        "night-ops@example.com",
+        "--password",
+        "quiet-harbour-lantern-58",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = received_until(&receiver, |got| {
+        got.iter().any(|d| d["body"]["resource"] == "admin")
+    })
+    .await;
+    let delivery = got
+        .iter()
+        .find(|d| d["body"]["resource"] == "admin")
+        .unwrap_or_else(|| panic!("no alert for the new admin: {got:?}"));
+    assert_eq!(delivery["valid"], true, "{delivery}");
+    let alert = &delivery["body"];
+    assert_eq!(alert["method"], "admin create");
+    assert_eq!(alert["before"], Value::Null);
+    assert_eq!(alert["after"]["email"], "night-ops@example.com");
+    assert_eq!(alert["actor"], json!({"cli": true}));
+    assert!(!alert.to_string().contains("quiet-harbour"), "{alert}");
+
+    let event = crate::audit::event_of(&shop.admin, alert["request_id"].as_str().unwrap()).await;
+    assert_eq!(event["transport"], "cli");
+    assert_eq!(event["kind"], "change");
+    assert_eq!(event["resource"], "admin");
+    assert_eq!(event["changes"]["after"]["id"], alert["ids"][0]);
+    let verify = shop.app.run(&["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "the command's event is chained with the server's: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
