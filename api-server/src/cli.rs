@@ -183,7 +183,7 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
                 Change {
                     command: "admin create",
                     resource: "admin",
-                    id,
+                    id: Some(id),
                     before: serde_json::Value::Null,
                     after,
                 },
@@ -302,6 +302,19 @@ pub async fn run(cli: Cli) -> anyhow_free::Result {
             )
             .await
             .map_err(|e| e.to_string())?;
+            record_change(
+                &config,
+                &store,
+                &master,
+                Change {
+                    command: "keys rotate",
+                    resource: "signing_key",
+                    id: None,
+                    before: serde_json::Value::Null,
+                    after: serde_json::json!({"kid": kid, "older_sessions_ended": revoke_previous}),
+                },
+            )
+            .await?;
             let previous = if revoke_previous {
                 "sessions signed with older keys have ended"
             } else {
@@ -326,14 +339,17 @@ pub mod anyhow_free {
 struct Change {
     command: &'static str,
     resource: &'static str,
-    id: i64,
+    /// The record changed, which the permission-change alert names; `None`: no alert (a
+    /// change to no one's permissions, such as a new signing key).
+    id: Option<i64>,
     before: serde_json::Value,
     after: serde_json::Value,
 }
 
 /// Records a change made here rather than through the API, as the API's changes are: one
 /// event in the audit trail (transport and principal `cli`, method the command), chained
-/// with the server's key, and its permission-change alert, delivered before the command ends.
+/// with the server's key, and for a change to who may do what its permission-change alert,
+/// delivered before the command ends.
 async fn record_change(
     config: &Config,
     store: &crate::system::Store,
@@ -359,12 +375,15 @@ async fn record_change(
     crate::system::audit::append(store, &crate::system::audit::ChainKey::new(key), &mut event)
         .await
         .map_err(|e| format!("the change is made, but its audit event could not be stored: {e}"))?;
+    let Some(id) = change.id else {
+        return Ok(());
+    };
     let alerts = crate::alerts::Alerts::start(&config.alerts);
     alerts.permission_change(&crate::alerts::PermissionChange {
         request_id: Some(&request_id),
         method: Some(change.command),
         resource: change.resource,
-        ids: &[change.id],
+        ids: &[id],
         actor: Some(serde_json::json!({"cli": true})),
         before: &change.before,
         after: &change.after,

@@ -12,7 +12,7 @@ use crate::fixture::Shop;
 
 /// The events matching `filter`, once at least `at_least` are written (the writer is
 /// asynchronous; this waits up to 30 s for it, and the caller checks the exact number).
-async fn events(admin: &Client, filter: &str, at_least: usize) -> Vec<Value> {
+pub(crate) async fn events(admin: &Client, filter: &str, at_least: usize) -> Vec<Value> {
     let mut found = Vec::new();
     for _ in 0..600 {
         let r = admin

@@ -592,6 +592,11 @@ async fn rotated_keys_sign_new_sessions_and_old_ones_last_until_revoked() {
         shop.admin.get("/api/v2/system/user").await.status,
         StatusCode::OK
     );
+    // The rotation is in the audit trail.
+    let rotated = crate::audit::events(&shop.admin, "transport = 'cli'", 1).await;
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    assert_eq!(rotated[0]["method"], "keys rotate");
+    assert_eq!(rotated[0]["changes"]["after"]["kid"], new_kid.as_str());
 
     // The previous keys leaked: end every session they signed. The running server learns of
     // the CLI's change within its change-check interval.
