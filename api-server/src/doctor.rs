@@ -548,18 +548,9 @@ mod tests {
 
     #[test]
     fn a_role_granting_everything_service_by_service_is_found_too() {
-        let row =
-            |service: Option<i64>, component: &str, mask: i64| crate::system::roles::AccessRecord {
-                id: 1,
-                role_id: 1,
-                service_id: service,
-                component: component.into(),
-                verb_mask: mask,
-                requestor_mask: 1,
-                filters: "[]".into(),
-                filter_op: "AND".into(),
-                field_rules: "{}".into(),
-            };
+        let row = |service: Option<i64>, component: &str, mask: i64| {
+            crate::system::roles::AccessRecord::example(1, service, component, mask)
+        };
         let dbs = [4, 5];
         assert!(grants_everything(&[row(None, "*", 31)], &dbs));
         assert!(grants_everything(

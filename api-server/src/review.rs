@@ -263,17 +263,7 @@ mod tests {
     use super::*;
 
     fn row(id: i64, service: Option<i64>, component: &str, mask: i64) -> AccessRecord {
-        AccessRecord {
-            id,
-            role_id: 1,
-            service_id: service,
-            component: component.into(),
-            verb_mask: mask,
-            requestor_mask: 1,
-            filters: "[]".into(),
-            filter_op: "AND".into(),
-            field_rules: "{}".into(),
-        }
+        AccessRecord::example(id, service, component, mask)
     }
 
     fn used(resource: &str, method: &str, last: i64) -> Usage {

@@ -197,11 +197,20 @@ impl Client {
 
     /// Creates an app with a default role; returns (id, API key).
     pub async fn create_app(&self, name: &str, role_id: Option<i64>) -> (i64, String) {
+        self.create_app_with(json!({"name": name, "role_id": role_id}))
+            .await
+    }
+
+    /// Creates a read-only app (no writes, whatever its role allows); returns its API key.
+    pub async fn create_read_only_app(&self, name: &str, role_id: i64) -> String {
+        self.create_app_with(json!({"name": name, "role_id": role_id, "read_only": true}))
+            .await
+            .1
+    }
+
+    async fn create_app_with(&self, app: Value) -> (i64, String) {
         let r = self
-            .post(
-                "/api/v2/system/app",
-                json!({"resource": [{"name": name, "role_id": role_id}]}),
-            )
+            .post("/api/v2/system/app", json!({ "resource": [app] }))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "create app: {}", r.text);
         (

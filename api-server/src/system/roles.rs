@@ -57,6 +57,25 @@ pub struct AccessRecord {
     pub field_rules: String,
 }
 
+#[cfg(test)]
+impl AccessRecord {
+    /// An API access row of role 1, without filters or field rules, for tests.
+    #[must_use]
+    pub fn example(id: i64, service_id: Option<i64>, component: &str, verb_mask: i64) -> Self {
+        Self {
+            id,
+            role_id: 1,
+            service_id,
+            component: component.into(),
+            verb_mask,
+            requestor_mask: 1,
+            filters: "[]".into(),
+            filter_op: "AND".into(),
+            field_rules: "{}".into(),
+        }
+    }
+}
+
 /// Fields of a role to create or change.
 #[derive(Debug, Clone, Default)]
 pub struct RoleFields {

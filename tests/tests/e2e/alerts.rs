@@ -54,6 +54,27 @@ pub(crate) fn start_receiver(port: u16) -> Receiver {
     Receiver { child, got }
 }
 
+/// A receiver listening, and a shop whose alerts go to it.
+async fn shop_with_receiver() -> (Receiver, Shop) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let receiver = start_receiver(port);
+    let shop = Shop::with(&Options {
+        env: vec![
+            (
+                "RAMPART_ALERTS__WEBHOOK_URL".into(),
+                format!("http://127.0.0.1:{port}/hooks/rampart"),
+            ),
+            ("RAMPART_ALERTS__SECRET".into(), SECRET.into()),
+        ],
+    })
+    .await;
+    (receiver, shop)
+}
+
 async fn received(r: &Receiver, n: usize) -> Vec<Value> {
     received_until(r, |got| got.len() >= n).await
 }
@@ -148,22 +169,7 @@ async fn a_role_change_reaches_the_webhook_signed_and_is_retried_while_it_is_dow
 /// and what it left). A dry run changes nothing and sends nothing.
 #[tokio::test]
 async fn limits_oauth_clients_and_imports_alert_with_before_and_after() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let receiver = start_receiver(port);
-    let shop = Shop::with(&Options {
-        env: vec![
-            (
-                "RAMPART_ALERTS__WEBHOOK_URL".into(),
-                format!("http://127.0.0.1:{port}/hooks/rampart"),
-            ),
-            ("RAMPART_ALERTS__SECRET".into(), SECRET.into()),
-        ],
-    })
-    .await;
+    let (receiver, shop) = shop_with_receiver().await;
     let admin = &shop.admin;
     let role = admin
         .create_role("support", &[(shop.service_id, "_table/orders/*", 1)])
@@ -286,22 +292,7 @@ async fn limits_oauth_clients_and_imports_alert_with_before_and_after() {
 /// command ends.
 #[tokio::test]
 async fn an_admin_created_from_the_command_line_is_audited_and_alerted() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let receiver = start_receiver(port);
-    let shop = Shop::with(&Options {
-        env: vec![
-            (
-                "RAMPART_ALERTS__WEBHOOK_URL".into(),
-                format!("http://127.0.0.1:{port}/hooks/rampart"),
-            ),
-            ("RAMPART_ALERTS__SECRET".into(), SECRET.into()),
-        ],
-    })
-    .await;
+    let (receiver, shop) = shop_with_receiver().await;
     let out = shop.app.run(&[
         "admin",
         "create",

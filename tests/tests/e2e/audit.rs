@@ -278,18 +278,7 @@ async fn a_tool_call_the_bridge_refuses_leaves_one_event_too() {
         .admin
         .create_role("viewer", &[(shop.service_id, "_table/orders/*", 1)])
         .await;
-    let app = shop
-        .admin
-        .post(
-            "/api/v2/system/app",
-            json!({"resource": [{"name": "viewer-app", "role_id": role, "read_only": true}]}),
-        )
-        .await;
-    assert_eq!(app.status, StatusCode::CREATED, "{}", app.text);
-    let key = app.body["resource"][0]["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = shop.admin.create_read_only_app("viewer-app", role).await;
     let s = mcp::http(
         &shop.app.base,
         &json!({"X-DreamFactory-API-Key": key}),

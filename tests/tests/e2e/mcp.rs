@@ -409,18 +409,7 @@ async fn a_read_only_key_is_read_only_in_the_bridge_and_in_the_rest_api() {
         .admin
         .create_role("all", &[(shop.service_id, "*", 31)])
         .await;
-    let app = shop
-        .admin
-        .post(
-            "/api/v2/system/app",
-            json!({"resource": [{"name": "dashboard", "role_id": role, "read_only": true}]}),
-        )
-        .await;
-    assert_eq!(app.status, StatusCode::CREATED, "{}", app.text);
-    let key = app.body["resource"][0]["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = shop.admin.create_read_only_app("dashboard", role).await;
     // REST refuses every write and call whatever the role allows; reads work.
     let rest = rampart_tests::Client::new(&shop.app).with_key(&key);
     assert_eq!(
@@ -503,17 +492,7 @@ async fn the_servers_own_mcp_endpoint_serves_the_same_tools_over_http() {
         .admin
         .create_role("viewer", &[(shop.service_id, "*", 1)])
         .await;
-    let app = shop
-        .admin
-        .post(
-            "/api/v2/system/app",
-            json!({"resource": [{"name": "viewer-app", "role_id": role, "read_only": true}]}),
-        )
-        .await;
-    let viewer = app.body["resource"][0]["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let viewer = shop.admin.create_read_only_app("viewer-app", role).await;
     let s = mcp::http(
         &shop.app.base,
         &json!({"X-DreamFactory-API-Key": viewer}),
