@@ -187,10 +187,13 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS rampart_migrations (version BIGINT PRIMARY KEY)";
         match self {
             Self::Sqlite(pool) => {
+                // Everything on one connection: another one of the pool, holding the schema
+                // as it was before a migration, would read a new column's quoted name as a
+                // string (SQLite's double-quoted literals) and answer with the wrong columns.
                 let mut conn = pool.acquire().await?;
                 statement::run_script_sqlite(&mut conn, CREATE).await?;
                 for (version, sqlite, _) in MIGRATIONS {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                     let done: Option<i64> = sqlx::query_scalar(
                         "SELECT version FROM rampart_migrations WHERE version = ?",
                     )
