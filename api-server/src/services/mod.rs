@@ -285,17 +285,10 @@ impl Registry {
         let mut handles = self.handles.lock().await;
         match handles.get(&record.id) {
             Some(h) if h.made_from(record) => return Ok(Arc::clone(h)),
-            Some(_) => {
-                // The service changed on another node (whose announcement emptied the
-                // caches this record came from): its login, TLS, timeouts and policies
-                // are read again, on new connections.
-                if let Ok(mut live) = self.live.write() {
-                    live.remove(&record.id);
-                }
-                if let Some(old) = handles.remove(&record.id) {
-                    old.pool.close();
-                }
-            }
+            // The service changed on another node (whose announcement emptied the caches
+            // this record came from): its login, TLS, timeouts and policies are read again,
+            // on new connections.
+            Some(_) => self.forget(&mut handles, record.id),
             None => {}
         }
         if !record.is_database() {
@@ -388,10 +381,17 @@ impl Registry {
 
     /// Forgets a service (after it changed or was deleted); its pool closes.
     pub async fn evict(&self, id: i64) {
+        let mut handles = self.handles.lock().await;
+        self.forget(&mut handles, id);
+    }
+
+    /// Drops a service's handle from both maps; its pool closes (lent connections as they
+    /// come back).
+    fn forget(&self, handles: &mut HashMap<i64, Arc<ServiceHandle>>, id: i64) {
         if let Ok(mut live) = self.live.write() {
             live.remove(&id);
         }
-        if let Some(h) = self.handles.lock().await.remove(&id) {
+        if let Some(h) = handles.remove(&id) {
             h.pool.close();
         }
     }
