@@ -41,6 +41,7 @@ pub async fn handle(
         ));
     }
     let creds = credentials(&req);
+    let called = tools_called(&body);
     let challenge = Challenge::new(&state);
     let oauth = &state.config.oauth;
     let access_token = creds
@@ -58,7 +59,11 @@ pub async fn handle(
         if !reads {
             return Ok(challenge.insufficient_scope(&req, crate::oauth::READ));
         }
-        if principal.read_only && calls_write_tool(&body) {
+        if principal.read_only
+            && called
+                .iter()
+                .any(|n| rampart_mcp::tools::WRITE_TOOLS.contains(&n.as_str()))
+        {
             return Ok(challenge.insufficient_scope(
                 &req,
                 &format!("{} {}", crate::oauth::READ, crate::oauth::WRITE),
@@ -107,7 +112,7 @@ pub async fn handle(
     };
     crate::http::guard::note_who(&req, &principal);
     let rest_requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    if let Some(tool) = called_tool(&body)
+    if let Some(tool) = tool_label(&called)
         && let Some(note) = req.extensions().get::<Arc<crate::audit::Note>>()
     {
         note.update(|n| {
@@ -240,12 +245,6 @@ impl Challenge {
 }
 
 /// Whether a JSON-RPC body (one message or a batch) calls a tool that writes.
-fn calls_write_tool(body: &[u8]) -> bool {
-    tools_called(body)
-        .iter()
-        .any(|n| rampart_mcp::tools::WRITE_TOOLS.contains(&n.as_str()))
-}
-
 /// The tools a JSON-RPC message (or batch) calls, by name.
 fn tools_called(body: &[u8]) -> Vec<String> {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
@@ -263,8 +262,7 @@ fn tools_called(body: &[u8]) -> Vec<String> {
 
 /// The tool a request calls, as its audit event names it (several, in a batch, joined by
 /// commas; a name that is no tool's, cut and kept printable).
-fn called_tool(body: &[u8]) -> Option<String> {
-    let names = tools_called(body);
+fn tool_label(names: &[String]) -> Option<String> {
     if names.is_empty() {
         return None;
     }
