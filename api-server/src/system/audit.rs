@@ -733,23 +733,29 @@ impl<'c> OwnAppender<'c> {
 
     /// Appends `events` (their `id`, `prev_hash` and `hash` assigned here, again on every
     /// attempt) in one transaction, which holds the store's write lock throughout.
+    ///
+    /// Each INSERT's rows are chained just before it runs, and between INSERTs the thread
+    /// yields the CPU (it is the writer's own): a batch is then a series of short steps that
+    /// request threads waiting for a core can come between, not one long one.
     pub fn append(&mut self, events: &mut [AuditRecord]) -> Result<(), SystemError> {
         let tx = self.conn.begin()?;
         self.head.raw_bind_parameter(1, 1_i64)?;
-        let head = {
+        let (mut last_id, mut hash) = {
             let mut rows = self.head.raw_query();
             let row = rows
                 .next()?
                 .ok_or_else(|| SystemError::Invalid("the audit head row is missing".into()))?;
             (row.get::<_, i64>(0)?, row.get::<_, String>(1)?)
         };
-        let (last_id, hash) = chain(&self.key, events, head.0, head.1);
         for (k, rows) in chunks(events.len()) {
+            let events = &mut events[rows];
+            (last_id, hash) = chain(&self.key, events, last_id, hash);
             let insert = &mut self.inserts[k];
-            for (i, e) in events[rows].iter().enumerate() {
+            for (i, e) in events.iter().enumerate() {
                 e.bind_own(insert, 1 + i * COLUMNS.len())?;
             }
             insert.raw_execute()?;
+            std::thread::yield_now();
         }
         self.set_head.raw_bind_parameter(1, last_id)?;
         self.set_head.raw_bind_parameter(2, hash.as_str())?;
