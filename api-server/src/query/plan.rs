@@ -219,9 +219,10 @@ pub struct ReadPlan {
     /// Whether the client asked for paging information (a list, not a record).
     pub is_list: bool,
     /// The read returns at most [`PIPELINE_ROWS`] rows of a table (a row by its primary
-    /// key, a short page of a list), without related records: a short answer, usually
-    /// quick, so it may share a pipelined connection (`services::pipe`), whose time limit
-    /// sends one that turns out slow to a connection of its own.
+    /// key, a short page of a list), each with at most one related record of each relation
+    /// asked for (`belongs_to`, not the lists `has_many` and `many_many` bring): a short
+    /// answer, usually quick, so it may share a pipelined connection (`services::pipe`),
+    /// whose time limit sends one that turns out slow to a connection of its own.
     pub pipelined: bool,
     /// Salt of `hash` masks (per installation, so hashes cannot be looked up elsewhere).
     pub mask_salt: String,
@@ -929,7 +930,9 @@ pub fn plan_read(
     } else {
         params.id_field.is_none() && !table.primary_key.is_empty()
     }) && matches!(table.kind, TableKind::Table | TableKind::PartitionedTable)
-        && !output.iter().any(|o| matches!(o.expr, OutExpr::Related(_)));
+        && !output
+            .iter()
+            .any(|o| matches!(&o.expr, OutExpr::Related(r) if r.many));
     let offset = params.offset.unwrap_or(0);
 
     // Keyset paging over non-null order columns plus the primary key.

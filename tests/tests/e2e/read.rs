@@ -633,6 +633,72 @@ async fn every_type_reads_byte_for_byte_as_postgres_writes_its_json() {
 }
 
 #[tokio::test]
+async fn a_page_with_each_rows_parent_shares_the_pipes_and_one_with_child_lists_does_not() {
+    let shop = Shop::new().await;
+    let c = shop.client_with("all", &[("*", 31)]).await;
+    let base = shop.app.base.clone();
+    let pipes = || async {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let line = r#"rampart_db_pool_connections{service="db",state="pipelined"} "#;
+        text.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .map(|n| n.parse::<f64>().unwrap())
+            .unwrap_or_else(|| panic!("no pipe gauge for db in {text}"))
+    };
+
+    // Short pages both. Each customer's orders (has_many) can be a long list: a connection
+    // of its own.
+    let children = c
+        .get_with(
+            "/api/v2/db/_table/customers",
+            &[
+                ("related", "orders_by_customer_id"),
+                ("order", "id"),
+                ("limit", "25"),
+            ],
+        )
+        .await;
+    assert_eq!(children.status, StatusCode::OK, "{}", children.text);
+    assert!(
+        children.body["resource"][0]["orders_by_customer_id"].is_array(),
+        "{}",
+        children.text
+    );
+    assert_eq!(pipes().await, 0.0);
+
+    // Each order's customer (belongs_to) is one record a row: a short answer, pipelined, and
+    // the same answer as on a connection of its own.
+    let parents = c
+        .get_with(
+            "/api/v2/db/_table/orders",
+            &[
+                ("related", "customers_by_customer_id"),
+                ("customers_by_customer_id.fields", "id,name"),
+                ("order", "id"),
+                ("limit", "25"),
+            ],
+        )
+        .await;
+    assert_eq!(parents.status, StatusCode::OK, "{}", parents.text);
+    let order_4 = parents.body["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == json!(4))
+        .unwrap_or_else(|| panic!("no order 4 in {}", parents.text));
+    assert_eq!(
+        order_4["customers_by_customer_id"],
+        json!({"id": 2, "name": "Alan Turing"})
+    );
+    assert_eq!(pipes().await, 1.0);
+}
+
+#[tokio::test]
 async fn lookups_by_key_in_flight_together_each_get_their_record_and_survive_lost_connections() {
     let shop = Shop::new().await;
     let c = shop
