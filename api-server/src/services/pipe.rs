@@ -7,7 +7,8 @@
 //! without waiting for the answers before it; PostgreSQL reads several at a time and answers
 //! them in order, so the per-statement overhead is shared by the requests in flight.
 //!
-//! What runs here: reads of a table, without related records and of at most
+//! What runs here: reads of a table, with no related records but each row's `belongs_to` ones
+//! (one record a row), of at most
 //! `query::plan::PIPELINE_ROWS` rows (`ReadPlan::pipelined`: a row by its primary key, a short
 //! page of a list), for requests without a database session (`DbSession`). On a shared
 //! connection a slow statement holds up every statement queued behind it, so a pipe runs each
