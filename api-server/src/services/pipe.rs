@@ -10,9 +10,9 @@
 //! What runs here: reads of a table, with no related records but each row's `belongs_to` ones
 //! (one record a row), of at most `query::plan::PIPELINE_ROWS` rows (`ReadPlan::pipelined`: a
 //! row by its primary key, a short page of a list), for requests without a database session
-//! (`DbSession`). On a shared
-//! connection a slow statement holds up every statement queued behind it, so a pipe runs each
-//! statement under a time limit of its own, [`STATEMENT_TIMEOUT`], far below the service's:
+//! (`DbSession`). On a shared connection a slow statement holds up every statement queued
+//! behind it, so a pipe runs each statement under a time limit of its own,
+//! [`STATEMENT_TIMEOUT`], far below the service's:
 //! a read that outlasts it (a filter that scans, a table locked by a migration) is cancelled
 //! by PostgreSQL, the request runs it again on an exclusive connection under the service's
 //! limit (a read changes nothing), and the pipe sends that statement text to exclusive

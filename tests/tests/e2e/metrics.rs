@@ -35,7 +35,19 @@ fn parse(text: &str) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+/// The server's `/metrics` document (asked from this machine) and its samples.
+pub(crate) async fn scrape(base: &str) -> (String, Vec<Value>) {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = parse(&text);
+    (text, samples)
+}
+
+pub(crate) fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
@@ -56,13 +68,7 @@ async fn metrics_parse_and_count_requests_by_service_table_and_status() {
         reader.get("/api/v2/db/_table/customers").await.status,
         StatusCode::FORBIDDEN
     );
-    let text = reqwest::get(format!("{}/metrics", shop.app.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let samples = parse(&text);
+    let (text, samples) = scrape(&shop.app.base).await;
     let orders = [("service", "db"), ("table", "orders"), ("status", "200")];
     assert_eq!(
         value(&samples, "rampart_http_requests_total", &orders),
@@ -177,13 +183,8 @@ async fn requests_refused_because_the_audit_queue_is_full_are_counted() {
         refused > 0,
         "32 concurrent requests never filled a queue of one"
     );
-    let text = reqwest::get(format!("{}/metrics", app.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counted: f64 = parse(&text)
+    let (text, samples) = scrape(&app.base).await;
+    let counted: f64 = samples
         .iter()
         .filter(|s| s["name"] == "rampart_http_requests_total" && s["labels"]["status"] == "503")
         .filter_map(|s| s["value"].as_f64())

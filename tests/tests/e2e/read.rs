@@ -636,19 +636,14 @@ async fn every_type_reads_byte_for_byte_as_postgres_writes_its_json() {
 async fn a_page_with_each_rows_parent_shares_the_pipes_and_one_with_child_lists_does_not() {
     let shop = Shop::new().await;
     let c = shop.client_with("all", &[("*", 31)]).await;
-    let base = shop.app.base.clone();
     let pipes = || async {
-        let text = reqwest::get(format!("{base}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let line = r#"rampart_db_pool_connections{service="db",state="pipelined"} "#;
-        text.lines()
-            .find_map(|l| l.strip_prefix(line))
-            .map(|n| n.parse::<f64>().unwrap())
-            .unwrap_or_else(|| panic!("no pipe gauge for db in {text}"))
+        let (text, samples) = crate::metrics::scrape(&shop.app.base).await;
+        crate::metrics::value(
+            &samples,
+            "rampart_db_pool_connections",
+            &[("service", "db"), ("state", "pipelined")],
+        )
+        .unwrap_or_else(|| panic!("no pipe gauge for db in {text}"))
     };
 
     // Short pages both. Each customer's orders (has_many) can be a long list: a connection
