@@ -37,8 +37,8 @@ fn cpu_ns() -> u64 {
     total
 }
 
-fn event(i: usize) -> AuditRecord {
-    AuditRecord {
+fn event(i: usize) -> Box<AuditRecord> {
+    Box::new(AuditRecord {
         ts: 1_764_860_000_000_000 + i64::try_from(i).unwrap_or(0) * 50,
         request_id: uuid::Uuid::new_v4().to_string().into(),
         kind: "request".into(),
@@ -55,7 +55,7 @@ fn event(i: usize) -> AuditRecord {
         rows_count: Some(1),
         latency_us: 900,
         ..AuditRecord::default()
-    }
+    })
 }
 
 fn main() {
@@ -86,7 +86,7 @@ fn main() {
         let mut warm: Vec<_> = (0..BATCH).map(event).collect();
         own.append(&mut warm).expect("append");
 
-        let mut batches: Vec<Vec<AuditRecord>> = (0..events / BATCH)
+        let mut batches: Vec<Vec<Box<AuditRecord>>> = (0..events / BATCH)
             .map(|b| (0..BATCH).map(|i| event(b * BATCH + i)).collect())
             .collect();
         let mut scratch = Vec::new();

@@ -357,7 +357,7 @@ async fn record_change(
     change: Change,
 ) -> Result<(), String> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut event = [crate::system::audit::AuditRecord {
+    let mut event = [Box::new(crate::system::audit::AuditRecord {
         ts: chrono::Utc::now().timestamp_micros(),
         request_id: request_id.as_str().into(),
         kind: "change".into(),
@@ -371,7 +371,7 @@ async fn record_change(
             serde_json::json!({"before": change.before, "after": change.after}).to_string(),
         ),
         ..Default::default()
-    }];
+    })];
     crate::system::audit::append(store, &crate::system::audit::ChainKey::new(key), &mut event)
         .await
         .map_err(|e| format!("the change is made, but its audit event could not be stored: {e}"))?;

@@ -165,7 +165,7 @@ pub struct Slot(mpsc::OwnedPermit<Message>);
 
 impl Slot {
     /// Queues the event.
-    pub fn send(self, event: AuditRecord) {
+    pub fn send(self, event: Box<AuditRecord>) {
         self.0.send(Message::Event(event));
     }
 }

@@ -23,12 +23,10 @@ const BATCH: usize = 1000;
 const LINGER: Duration = Duration::from_millis(100);
 
 /// What the queue carries.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "nearly every message is an event; boxing it would allocate once per request"
-)]
 pub enum Message {
-    Event(AuditRecord),
+    /// As the request made it (a box, so that only a pointer crosses the queue), stored
+    /// from the box.
+    Event(Box<AuditRecord>),
     /// Answered once every event queued before it is stored (at shutdown).
     Flush(oneshot::Sender<()>),
 }
@@ -221,7 +219,7 @@ fn run(
 fn drain(
     rx: &mut mpsc::Receiver<Message>,
     sink: &Sink,
-    mut store: impl FnMut(&mut [AuditRecord]) -> Result<(), SystemError>,
+    mut store: impl FnMut(&mut [Box<AuditRecord>]) -> Result<(), SystemError>,
 ) {
     let mut down = false;
     let mut out = sink.reopen(&mut down);

@@ -43,7 +43,11 @@ struct Finish {
 struct Pending {
     slot: Slot,
     note: Arc<Note>,
-    record: AuditRecord,
+    /// Boxed: an event is about a kilobyte (its short texts are kept inline, see
+    /// `ShortText`), and held by value it was copied at each step from here to the writer
+    /// (this request's future, its response body, the queue); the copies took about 2 µs of
+    /// a worker's CPU a request under GET by id (measured 2026-12-05, `bench/README.md`).
+    record: Box<AuditRecord>,
     /// The response body so far, when it is captured.
     capture: Option<Vec<u8>>,
     started: Instant,
@@ -438,7 +442,7 @@ pub async fn request_context(
             capture: None,
             started,
             abandoned: audit::kind(&method, &path, req.query_string(), 499),
-            record: AuditRecord {
+            record: Box::new(AuditRecord {
                 ts: unix_micros(),
                 request_id: id.as_str().into(),
                 service: service.as_deref().map(Into::into),
@@ -452,7 +456,7 @@ pub async fn request_context(
                 method: acting_method(&req, &method),
                 params: audit::params(req.query_string()),
                 ..AuditRecord::default()
-            },
+            }),
         });
     }
 

@@ -98,9 +98,10 @@ pub type Label = Cow<'static, str>;
 /// A text column whose value is usually short (a request id, a client address, a service
 /// name, a path, an email address, the parameters): kept inside the event itself up to `N`
 /// bytes (at most 255), on the heap beyond. An event is made on a request's worker and dropped
-/// by the audit writer's thread; a `String` in it would be freed on another core than the one
-/// that allocated it, and the worker pays a cache miss when it reuses that memory (about 1 µs
-/// of its CPU a request under GET by id, measured 2026-12-05; `bench/README.md`).
+/// by the audit writer's thread; a `String` in it would be one more allocation freed on
+/// another core than the one that allocated it, and the worker pays a cache miss when it
+/// reuses that memory (about 1 µs of its CPU a request under GET by id, measured 2026-12-05;
+/// `bench/README.md`). The event's own box is the one such allocation.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ShortText<const N: usize = 62>(Repr<N>);
 
@@ -609,7 +610,7 @@ fn head_update(last_id: i64, hash: String) -> sea_query::UpdateStatement {
 /// and `hash`. Returns the new head.
 fn chain(
     key: &ChainKey,
-    events: &mut [AuditRecord],
+    events: &mut [Box<AuditRecord>],
     mut last_id: i64,
     mut hash: String,
 ) -> (i64, String) {
@@ -650,7 +651,7 @@ fn chunks(len: usize) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> {
 pub async fn append(
     store: &Store,
     key: &ChainKey,
-    events: &mut [AuditRecord],
+    events: &mut [Box<AuditRecord>],
 ) -> Result<(), SystemError> {
     let mut tx = store.begin().await?;
     // Take the head's row lock before reading it.
@@ -681,7 +682,7 @@ pub async fn append(
         }
     }
     let (last_id, hash) = chain(key, events, head.last_id, head.hash);
-    let events: &[AuditRecord] = events;
+    let events: &[Box<AuditRecord>] = events;
     for (k, rows) in chunks(events.len()) {
         let rows = &events[rows];
         match &mut tx {
@@ -737,7 +738,7 @@ impl<'c> OwnAppender<'c> {
     /// Each INSERT's rows are chained just before it runs, and between INSERTs the thread
     /// yields the CPU (it is the writer's own): a batch is then a series of short steps that
     /// request threads waiting for a core can come between, not one long one.
-    pub fn append(&mut self, events: &mut [AuditRecord]) -> Result<(), SystemError> {
+    pub fn append(&mut self, events: &mut [Box<AuditRecord>]) -> Result<(), SystemError> {
         let tx = self.conn.begin()?;
         self.head.raw_bind_parameter(1, 1_i64)?;
         let (mut last_id, mut hash) = {

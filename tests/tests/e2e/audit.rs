@@ -1043,19 +1043,25 @@ async fn a_stopping_server_stores_every_event_it_still_holds() {
 /// `n` request events from id `first` on, each begun 1 ms after the one before, except
 /// that every seventh is a request that took 50 ms: its event is chained among those of
 /// requests that began after it.
-fn chained_events(first: i64, n: i64) -> Vec<rampart_server::system::audit::AuditRecord> {
+#[allow(
+    clippy::vec_box,
+    reason = "`append` takes events boxed, as the audit queue carries them"
+)]
+fn chained_events(first: i64, n: i64) -> Vec<Box<rampart_server::system::audit::AuditRecord>> {
     (first..first + n)
-        .map(|i| rampart_server::system::audit::AuditRecord {
-            ts: 1_000 * i - if i % 7 == 3 { 50_000 } else { 0 },
-            request_id: format!("request-{i}").into(),
-            kind: "request".into(),
-            transport: "rest".into(),
-            principal: "app".into(),
-            client: "127.0.0.1".into(),
-            method: "GET".into(),
-            params: "{}".into(),
-            status: 200,
-            ..Default::default()
+        .map(|i| {
+            Box::new(rampart_server::system::audit::AuditRecord {
+                ts: 1_000 * i - if i % 7 == 3 { 50_000 } else { 0 },
+                request_id: format!("request-{i}").into(),
+                kind: "request".into(),
+                transport: "rest".into(),
+                principal: "app".into(),
+                client: "127.0.0.1".into(),
+                method: "GET".into(),
+                params: "{}".into(),
+                status: 200,
+                ..Default::default()
+            })
         })
         .collect()
 }
