@@ -666,8 +666,8 @@ async fn a_page_with_each_rows_parent_shares_the_pipes_and_one_with_child_lists_
     );
     assert_eq!(pipes().await, 0.0);
 
-    // Each order's customer (belongs_to) is one record a row: a short answer, pipelined, and
-    // the same answer as on a connection of its own.
+    // Each order's customer (belongs_to) is one record a row: a short answer, pipelined, with
+    // each order's own customer in it.
     let parents = c
         .get_with(
             "/api/v2/db/_table/orders",
