@@ -80,29 +80,37 @@ struct Stamped<V>(u64, V);
 /// were last emptied (`emptied` moved on since) is not used, nor kept: emptying forgets what
 /// is there, not a load still in flight (which another request may have joined after the
 /// change), and such a load read the store as it was before the change.
-async fn through<K, V, F, Fut>(
+///
+/// A hit, what nearly every request finds, is a plain `get` by reference: no owned key is
+/// made and no loading future is built (moka's `try_get_with` futures are over a kilobyte,
+/// moved at each step, and several lookups run per request).
+async fn through<K, Q, V, F, Fut>(
     emptied: &std::sync::atomic::AtomicU64,
     cache: &Cache<K, Stamped<V>>,
-    key: K,
+    key: &Q,
     load: F,
 ) -> Result<V, Arc<SystemError>>
 where
-    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    K: std::hash::Hash + Eq + Send + Sync + std::borrow::Borrow<Q> + 'static,
+    Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
     V: Clone + Send + Sync + 'static,
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<V, SystemError>>,
 {
     use std::sync::atomic::Ordering::SeqCst;
     let began = emptied.load(SeqCst);
-    let got = cache
-        .try_get_with(key.clone(), async {
-            load().await.map(|v| Stamped(began, v))
-        })
-        .await?;
+    let got = match cache.get(key).await {
+        Some(hit) => hit,
+        None => {
+            cache
+                .try_get_with_by_ref(key, async { load().await.map(|v| Stamped(began, v)) })
+                .await?
+        }
+    };
     if got.0 == emptied.load(SeqCst) {
         return Ok(got.1);
     }
-    cache.invalidate(&key).await;
+    cache.invalidate(key).await;
     load().await.map_err(Arc::new)
 }
 
@@ -372,7 +380,7 @@ impl AppState {
     /// Every service, in id order (cached; cleared by every system change).
     pub async fn services_list(&self) -> Result<Arc<Vec<ServiceRecord>>, SystemError> {
         let store = &self.store;
-        through(&self.emptied, &self.all_services, (), || async move {
+        through(&self.emptied, &self.all_services, &(), || async move {
             services::list(store).await.map(Arc::new)
         })
         .await
@@ -388,7 +396,7 @@ impl AppState {
         through(
             &self.emptied,
             &self.services_by_name,
-            name.to_ascii_lowercase(),
+            &*lowercase(name),
             || async move {
                 Ok(services::find_by_name(store, name)
                     .await?
@@ -404,9 +412,12 @@ impl AppState {
     pub async fn app_by_key(&self, key: &str) -> Result<Option<Arc<AppRecord>>, AuthError> {
         let hash = apps::hash_key(key);
         let store = &self.store;
-        through(&self.emptied, &self.apps_by_key, hash, || async move {
-            apps::find_by_key(store, key).await.map(|a| a.map(Arc::new))
-        })
+        through(
+            &self.emptied,
+            &self.apps_by_key,
+            hash.as_str(),
+            || async move { apps::find_by_key(store, key).await.map(|a| a.map(Arc::new)) },
+        )
         .await
         .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
@@ -414,12 +425,9 @@ impl AppState {
     /// Whether a session token id was revoked (logout).
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, AuthError> {
         let store = &self.store;
-        through(
-            &self.emptied,
-            &self.revoked,
-            jti.to_owned(),
-            || async move { sessions::is_revoked(store, jti).await },
-        )
+        through(&self.emptied, &self.revoked, jti, || async move {
+            sessions::is_revoked(store, jti).await
+        })
         .await
         .map_err(|e: Arc<SystemError>| AuthError::Internal(leak_kind(&e)))
     }
@@ -438,7 +446,7 @@ impl AppState {
     /// A user by id.
     pub async fn user(&self, id: i64) -> Result<Option<Arc<UserRecord>>, AuthError> {
         let store = &self.store;
-        through(&self.emptied, &self.users, id, || async move {
+        through(&self.emptied, &self.users, &id, || async move {
             users::find(store, id).await.map(|u| u.map(Arc::new))
         })
         .await
@@ -448,7 +456,7 @@ impl AppState {
     /// A user's per-app roles.
     pub async fn app_roles_of(&self, user_id: i64) -> Result<Arc<Vec<AppRole>>, AuthError> {
         let store = &self.store;
-        through(&self.emptied, &self.app_roles, user_id, || async move {
+        through(&self.emptied, &self.app_roles, &user_id, || async move {
             app_roles::of_user(store, user_id).await.map(Arc::new)
         })
         .await
@@ -458,7 +466,7 @@ impl AppState {
     /// A role compiled for enforcement.
     pub async fn compiled_role(&self, id: i64) -> Result<Option<Arc<CompiledRole>>, SystemError> {
         let store = &self.store;
-        through(&self.emptied, &self.roles, id, || async move {
+        through(&self.emptied, &self.roles, &id, || async move {
             let role = match roles::get(store, id).await {
                 Ok(r) => r,
                 Err(SystemError::NotFound { .. }) => return Ok(None),
@@ -482,7 +490,7 @@ impl AppState {
         through(
             &self.emptied,
             &self.role_lookups,
-            (role_id, user_id),
+            &(role_id, user_id),
             || async move {
                 let mut layers = vec![
                     lookups::global(store).await?,
@@ -504,6 +512,15 @@ impl AppState {
         )
         .await
         .map_err(|e: Arc<SystemError>| SystemError::Invalid(e.to_string()))
+    }
+}
+
+/// `name` in lower case, copied only when it has capitals.
+fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
     }
 }
 
@@ -584,11 +601,11 @@ mod tests {
             }
         };
         assert_eq!(
-            through(&emptied, &cache, 1, load).await.unwrap(),
+            through(&emptied, &cache, &1, load).await.unwrap(),
             "after it"
         );
         assert_eq!(
-            through(&emptied, &cache, 1, load).await.unwrap(),
+            through(&emptied, &cache, &1, load).await.unwrap(),
             "after it"
         );
         assert_eq!(
@@ -598,9 +615,32 @@ mod tests {
         );
         // Once loaded after the change, it is kept.
         assert_eq!(
-            through(&emptied, &cache, 1, load).await.unwrap(),
+            through(&emptied, &cache, &1, load).await.unwrap(),
             "after it"
         );
         assert_eq!(loads.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_cached_entry_from_before_a_change_is_loaded_again() {
+        let emptied = AtomicU64::new(0);
+        let cache: Cache<String, _> = Cache::new(10);
+        let loads = AtomicUsize::new(0);
+        let load = || async { Ok(loads.fetch_add(1, Ordering::SeqCst)) };
+        assert_eq!(through(&emptied, &cache, "db", load).await.unwrap(), 0);
+        assert_eq!(
+            through(&emptied, &cache, "db", load).await.unwrap(),
+            0,
+            "a hit is not loaded again"
+        );
+        // A change counted before the caches are emptied: the entry found is not used.
+        emptied.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(through(&emptied, &cache, "db", load).await.unwrap(), 1);
+        assert_eq!(through(&emptied, &cache, "db", load).await.unwrap(), 2);
+        assert_eq!(
+            through(&emptied, &cache, "db", load).await.unwrap(),
+            2,
+            "the entry loaded after the change is kept"
+        );
     }
 }
