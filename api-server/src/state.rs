@@ -292,12 +292,7 @@ impl AppState {
                 () = wake.notified() => {}
             }
             match changes::current(&self.store).await {
-                Ok(v)
-                    if self
-                        .seen_version
-                        .swap(v, std::sync::atomic::Ordering::SeqCst)
-                        != v =>
-                {
+                Ok(v) if moved_on(&self.seen_version, v) => {
                     self.invalidate();
                     if let Err(e) = self.sessions.reload().await {
                         tracing::error!(error = %e, "cannot re-read the session signing keys");
@@ -515,6 +510,14 @@ impl AppState {
     }
 }
 
+/// Whether the system version read, `v`, is newer than `seen` (which then becomes `v`). The
+/// version only grows: a read that was under way while this node made a change (and moved
+/// `seen` on itself, `AppState::changed`) returns an older version, which must neither move
+/// `seen` back nor clear the caches (it did both, and the next look cleared them again).
+fn moved_on(seen: &std::sync::atomic::AtomicI64, v: i64) -> bool {
+    seen.fetch_max(v, std::sync::atomic::Ordering::SeqCst) < v
+}
+
 /// `name` in lower case, copied only when it has capitals.
 fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -619,6 +622,21 @@ mod tests {
             "after it"
         );
         assert_eq!(loads.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_version_read_before_this_nodes_own_change_moves_nothing() {
+        use std::sync::atomic::AtomicI64;
+        let seen = AtomicI64::new(4);
+        // This node's change took the version to 5 and moved `seen` on itself.
+        seen.store(5, Ordering::SeqCst);
+        // A look that began before the change reads 4: nothing to clear, nothing moved back.
+        assert!(!super::moved_on(&seen, 4));
+        assert_eq!(seen.load(Ordering::SeqCst), 5);
+        assert!(!super::moved_on(&seen, 5), "the node's own change");
+        // Another node's change.
+        assert!(super::moved_on(&seen, 6));
+        assert_eq!(seen.load(Ordering::SeqCst), 6);
     }
 
     #[tokio::test]
