@@ -82,8 +82,8 @@ struct Stamped<V>(u64, V);
 /// change), and such a load read the store as it was before the change.
 ///
 /// A hit, what nearly every request finds, is a plain `get` by reference: no owned key is
-/// made and no loading future is built (moka's `try_get_with` futures are over a kilobyte,
-/// moved at each step, and several lookups run per request).
+/// made and no loading future is built (`try_get_with` does both on every call, and several
+/// lookups run per request).
 async fn through<K, Q, V, F, Fut>(
     emptied: &std::sync::atomic::AtomicU64,
     cache: &Cache<K, Stamped<V>>,
